@@ -1,0 +1,1 @@
+"""Pure data logic: Polars/DuckDB in and out, no Dagster."""

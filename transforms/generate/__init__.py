@@ -1,0 +1,1 @@
+"""A deterministic generator of realistic landing folders (manifests, cohorts, attempt logs)."""

@@ -1,0 +1,1 @@
+"""Attempt-log and manifest ingestion, per the data contract."""

@@ -1,0 +1,274 @@
+"""Load attempt sources (landing files, Postgres batches) into the warehouse, idempotently.
+
+A source is known by its content hash: the same bytes are never ingested twice, whatever the file
+is called. Sources load in batches, each in one transaction: for every source,
+rows read = accepted + duplicates + rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from transforms.ingest.dedupe import deduplicate
+from transforms.ingest.fields import PAYLOAD
+from transforms.ingest.readers import RawRead, UnreadableFile, attempt_format, read_attempt_file
+from transforms.ingest.validate import validate_attempts
+from transforms.warehouse import insert_frame, query, transaction
+
+IGNORED_SUFFIXES: tuple[str, ...] = (".tmp", ".part", ".partial")
+DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Source:
+    """One attempt source to ingest: a landing file or a Postgres batch."""
+
+    source_id: str  # content hash
+    kind: str  # "file" or "postgres"
+    path: str
+    format: str | None
+    size_bytes: int | None
+    mtime_ns: int | None = None
+    watermark: datetime | None = None
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def landing_files(folder: Path) -> list[Path]:
+    """Every file the app dropped, in a stable order; hidden and partial files are skipped."""
+    if not folder.exists():
+        return []
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and not p.name.lower().endswith(IGNORED_SUFFIXES)
+    )
+
+
+def new_file_sources(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Source]:
+    """The landing files whose content is not yet ingested (renamed copies add nothing)."""
+    seen = {
+        row[0]: (row[1], row[2], row[3])
+        for row in con.execute(
+            "SELECT path, size_bytes, mtime_ns, content_hash FROM landing_paths"
+        ).fetchall()
+    }
+    known = {row[0] for row in con.execute("SELECT content_hash FROM ingested_files").fetchall()}
+    sources: list[Source] = []
+    aliases: list[dict[str, object]] = []
+    for path in landing_files(folder):
+        stat = path.stat()
+        key = str(path)
+        if key in seen and seen[key][:2] == (stat.st_size, stat.st_mtime_ns):
+            continue
+        digest = file_hash(path)
+        if digest in known or any(s.source_id == digest for s in sources):
+            aliases.append(
+                {"path": key, "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                 "content_hash": digest}
+            )
+            continue
+        sources.append(
+            Source(digest, "file", key, attempt_format(path), stat.st_size, stat.st_mtime_ns)
+        )
+    _remember_paths(con, pl.DataFrame(aliases, schema=LANDING_PATH_SCHEMA))
+    return sources
+
+
+LANDING_PATH_SCHEMA = {
+    "path": pl.String,
+    "size_bytes": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "content_hash": pl.String,
+}
+
+
+def _remember_paths(con: duckdb.DuckDBPyConnection, paths: pl.DataFrame) -> None:
+    if paths.height:
+        con.register("_paths", paths)
+        try:
+            con.execute(
+                "INSERT OR REPLACE INTO landing_paths BY NAME SELECT * FROM _paths"
+            )
+        finally:
+            con.unregister("_paths")
+
+
+def batches(sources: Iterable[Source], max_bytes: int) -> Iterator[list[Source]]:
+    """Group sources into batches of at most `max_bytes` (a larger source is a batch alone)."""
+    batch: list[Source] = []
+    size = 0
+    for source in sources:
+        if batch and size + (source.size_bytes or 0) > max_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(source)
+        size += source.size_bytes or 0
+    if batch:
+        yield batch
+
+
+def _existing(con: duckdb.DuckDBPyConnection, uuids: pl.DataFrame) -> pl.DataFrame:
+    con.register("_batch_uuids", uuids)
+    try:
+        cols = ", ".join(["a.uuid_local", *(f"a.{c}" for c in PAYLOAD), "a.source_id",
+                          "a.source_row"])
+        return query(
+            con,
+            f"SELECT {cols} FROM attempts a SEMI JOIN _batch_uuids b USING (uuid_local)",
+        )
+    finally:
+        con.unregister("_batch_uuids")
+
+
+def ingest_sources(
+    con: duckdb.DuckDBPyConnection,
+    reads: list[tuple[Source, RawRead | str]],
+    ingested_at: datetime,
+) -> pl.DataFrame:
+    """Validate, deduplicate and store one batch of read sources in one transaction.
+
+    Each read is a `RawRead`, or the message of why the source could not be read at all.
+    Returns the batch's `ingested_files` rows.
+    """
+    readable = [(s, r) for s, r in reads if isinstance(r, RawRead)]
+    rows = pl.concat(
+        [r.rows.with_columns(pl.lit(s.source_id).alias("source_id")) for s, r in readable]
+        or [_empty_rows()],
+        how="vertical_relaxed",
+    )
+    unparseable = pl.concat(
+        [r.unparseable.with_columns(pl.lit(s.source_id).alias("source_id")) for s, r in readable]
+        or [pl.DataFrame(schema={"source_id": pl.String})],
+        how="diagonal_relaxed",
+    )
+    validated = validate_attempts(rows, ingested_at)
+    existing = _existing(con, validated.accepted.select("uuid_local").unique())
+    dedup = deduplicate(validated.accepted, existing)
+    rejects = pl.concat(
+        [
+            frame.select("source_id", "source_row", "reason", "message", "raw")
+            for frame in (unparseable, validated.rejects, dedup.conflicts)
+            if frame.height
+        ]
+        or [pl.DataFrame(schema=REJECT_COLUMNS)],
+        how="vertical_relaxed",
+    )
+    stats = _stats(reads, rows, unparseable, dedup.new, dedup.duplicates, rejects, ingested_at)
+    with transaction(con):
+        insert_frame(con, "attempts", dedup.new.drop("raw"))
+        insert_frame(con, "attempt_rejects", rejects)
+        insert_frame(con, "ingested_files", stats)
+        _remember_paths(
+            con,
+            pl.DataFrame(
+                [
+                    {"path": s.path, "size_bytes": s.size_bytes, "mtime_ns": s.mtime_ns,
+                     "content_hash": s.source_id}
+                    for s, _ in reads
+                    if s.kind == "file"
+                ],
+                schema=LANDING_PATH_SCHEMA,
+            ),
+        )
+    return stats
+
+
+REJECT_COLUMNS = {
+    "source_id": pl.String,
+    "source_row": pl.Int64,
+    "reason": pl.String,
+    "message": pl.String,
+    "raw": pl.String,
+}
+
+
+def _empty_rows() -> pl.DataFrame:
+    from transforms.ingest.fields import FIELDS
+
+    return pl.DataFrame(
+        schema={**{c: pl.String for c in FIELDS}, "source_row": pl.Int64, "raw": pl.String,
+                "source_id": pl.String}
+    )
+
+
+def _count_by_source(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    return frame.group_by("source_id").agg(pl.len().cast(pl.Int64).alias(name))
+
+
+def _stats(
+    reads: list[tuple[Source, RawRead | str]],
+    rows: pl.DataFrame,
+    unparseable: pl.DataFrame,
+    new: pl.DataFrame,
+    duplicates: pl.DataFrame,
+    rejects: pl.DataFrame,
+    ingested_at: datetime,
+) -> pl.DataFrame:
+    meta = pl.DataFrame(
+        [
+            {
+                "content_hash": s.source_id,
+                "source_kind": s.kind,
+                "path": s.path,
+                "format": s.format,
+                "size_bytes": s.size_bytes,
+                "status": "failed" if isinstance(r, str) else "loaded",
+                "error": r if isinstance(r, str) else None,
+                "watermark": s.watermark,
+                "ingested_at": ingested_at,
+            }
+            for s, r in reads
+        ],
+        schema_overrides={"watermark": pl.Datetime("us"), "ingested_at": pl.Datetime("us"),
+                          "error": pl.String, "format": pl.String, "size_bytes": pl.Int64},
+    )
+    read = pl.concat(
+        [rows.select("source_id"), unparseable.select("source_id")]
+    )
+    counts = [
+        _count_by_source(read, "rows_read"),
+        _count_by_source(new, "accepted"),
+        _count_by_source(duplicates, "duplicates"),
+        _count_by_source(rejects, "rejected"),
+    ]
+    out = meta
+    for frame in counts:
+        out = out.join(frame.rename({"source_id": "content_hash"}), on="content_hash", how="left")
+    return out.with_columns(
+        pl.col("rows_read", "accepted", "duplicates", "rejected").fill_null(0)
+    )
+
+
+def ingest_landing_files(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    ingested_at: datetime,
+    max_batch_bytes: int = DEFAULT_BATCH_BYTES,
+) -> pl.DataFrame:
+    """Ingest every new file of the landing `attempts/` folder; returns their `ingested_files`."""
+    results: list[pl.DataFrame] = []
+    for batch in batches(new_file_sources(con, folder), max_batch_bytes):
+        reads: list[tuple[Source, RawRead | str]] = []
+        for source in batch:
+            try:
+                reads.append((source, read_attempt_file(Path(source.path))))
+            except UnreadableFile as exc:
+                reads.append((source, f"the file could not be read: {exc}"))
+        results.append(ingest_sources(con, reads, ingested_at))
+    return pl.concat(results, how="vertical_relaxed") if results else pl.DataFrame()

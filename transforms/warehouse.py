@@ -1,0 +1,119 @@
+"""The warehouse's core tables (DDL) and small DuckDB helpers shared by every layer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+CORE_DDL: tuple[str, ...] = (
+    # One row per accepted attempt (uuid_local). Timestamps are naive UTC.
+    """CREATE TABLE IF NOT EXISTS attempts (
+        uuid_local VARCHAR NOT NULL, user_id VARCHAR NOT NULL, language VARCHAR NOT NULL,
+        word_uid VARCHAR NOT NULL, step_type VARCHAR NOT NULL, correct BOOLEAN NOT NULL,
+        response_time_ms INTEGER NOT NULL, attempted_at TIMESTAMP NOT NULL, session_id VARCHAR,
+        user_response VARCHAR, correct_answer VARCHAR,
+        source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL)""",
+    # One row per rejected row: where it came from, why, and its raw text.
+    """CREATE TABLE IF NOT EXISTS attempt_rejects (
+        source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, reason VARCHAR NOT NULL,
+        message VARCHAR NOT NULL, raw VARCHAR)""",
+    # One row per ingested source (a file by content hash, or a Postgres batch).
+    """CREATE TABLE IF NOT EXISTS ingested_files (
+        content_hash VARCHAR PRIMARY KEY, source_kind VARCHAR NOT NULL, path VARCHAR NOT NULL,
+        format VARCHAR, size_bytes BIGINT, status VARCHAR NOT NULL, error VARCHAR,
+        rows_read BIGINT NOT NULL, accepted BIGINT NOT NULL, duplicates BIGINT NOT NULL,
+        rejected BIGINT NOT NULL, watermark TIMESTAMP, ingested_at TIMESTAMP NOT NULL)""",
+    # One row per landing path seen, so unchanged files are skipped without hashing them again.
+    """CREATE TABLE IF NOT EXISTS landing_paths (
+        path VARCHAR PRIMARY KEY, size_bytes BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
+        content_hash VARCHAR NOT NULL)""",
+    # One row per (language, version).
+    """CREATE TABLE IF NOT EXISTS manifest_versions (
+        language VARCHAR NOT NULL, version INTEGER NOT NULL, published_at TIMESTAMP NOT NULL,
+        in_force_until TIMESTAMP, word_count INTEGER NOT NULL, content_hash VARCHAR NOT NULL,
+        source VARCHAR NOT NULL, PRIMARY KEY (language, version))""",
+    # One row per (language, version, word_uid).
+    """CREATE TABLE IF NOT EXISTS manifest_words (
+        language VARCHAR NOT NULL, version INTEGER NOT NULL, word_uid VARCHAR NOT NULL,
+        level INTEGER NOT NULL, level_title VARCHAR, group_uid VARCHAR NOT NULL,
+        group_title VARCHAR, position INTEGER NOT NULL, text VARCHAR, translation VARCHAR,
+        PRIMARY KEY (language, version, word_uid))""",
+    # One row per rejected manifest source (a file or a Postgres row), by content hash.
+    """CREATE TABLE IF NOT EXISTS manifest_rejects (
+        content_hash VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, language VARCHAR,
+        version INTEGER, reason VARCHAR NOT NULL, message VARCHAR NOT NULL)""",
+    # One row per learner with a cohorts file entry.
+    """CREATE TABLE IF NOT EXISTS cohorts (
+        user_id VARCHAR PRIMARY KEY, cohort VARCHAR NOT NULL, educator VARCHAR,
+        source VARCHAR NOT NULL)""",
+)
+
+
+def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse in UTC, creating its folder and core tables if needed."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    ensure_core_tables(con)
+    return con
+
+
+def ensure_core_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    for ddl in CORE_DDL:
+        con.execute(ddl)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Commit on success, roll back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """Append a Polars frame to a table by column name; returns the rows written."""
+    if frame.height:
+        con.register("_insert_frame", frame)
+        try:
+            con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _insert_frame')
+        finally:
+            con.unregister("_insert_frame")
+    return frame.height
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """Atomically replace a derived table with a frame."""
+    con.register("_replace_frame", frame)
+    try:
+        con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _replace_frame')
+    finally:
+        con.unregister("_replace_frame")
+    return frame.height
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+          ) -> pl.DataFrame:
+    """Run a read query with `?` parameters into a Polars frame."""
+    return con.sql(sql, params=params).pl()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+           ) -> object:
+    row = con.execute(sql, params or []).fetchone()
+    return None if row is None else row[0]
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
+    )
