@@ -54,7 +54,10 @@ CORE_DDL: tuple[str, ...] = (
 
 
 def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse in UTC, creating its folder and core tables if needed."""
+    """Open the warehouse, creating its folder and core tables if needed.
+
+    Timestamps are naive UTC throughout (TIMESTAMP, not TIMESTAMPTZ), so no session time zone
+    (and no ICU extension) is involved in day and week boundaries."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
@@ -63,7 +66,6 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
 
 
 def ensure_core_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("SET TimeZone = 'UTC'")
     for ddl in CORE_DDL:
         con.execute(ddl)
 
@@ -109,8 +111,10 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
            ) -> object:
-    row = con.execute(sql, params or []).fetchone()
-    return None if row is None else row[0]
+    """The first column of the first row (the whole result is drained: duckdb 2 keeps a
+    partly fetched result open and refuses other work on the connection)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -87,7 +87,7 @@ def _string_frame(frame: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(missing).select(list(FIELDS))
 
 
-def _empty_rejects() -> pl.DataFrame:
+def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECT_SCHEMA)
 
 
@@ -206,4 +206,4 @@ def _read_parquet(path: Path) -> RawRead:
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("source_row"),
         pl.lit(None, dtype=pl.String).alias("raw"),
     )
-    return RawRead(rows=rows, unparseable=_empty_rejects())
+    return RawRead(rows=rows, unparseable=empty_rejects())

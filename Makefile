@@ -1,0 +1,70 @@
+# Every install step lives here: a fresh machine needs only Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+DEMO := data/demo
+DEMO_ENV := PROGRESS_LANDING=$(DEMO)/landing PROGRESS_WAREHOUSE=$(DEMO)/warehouse.duckdb \
+	PROGRESS_REPORTS=$(DEMO)/reports
+ANKI := data/anki
+ANKI_ENV := PROGRESS_LANDING=$(ANKI)/landing PROGRESS_WAREHOUSE=$(ANKI)/warehouse.duckdb \
+	PROGRESS_REPORTS=$(ANKI)/reports
+DEMO_LEARNERS ?= 300
+PG_BIN := /usr/lib/postgresql/15/bin
+
+.PHONY: install system-deps demo demo-anki run ui test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+# PostgreSQL 15 for the Postgres-source tests (a throwaway server the tests start themselves).
+system-deps:
+	@if [ ! -x $(PG_BIN)/initdb ]; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else echo "PostgreSQL 15 is missing: install the Debian package 'postgresql'"; exit 1; fi; \
+	fi
+
+demo: install
+	$(BIN)/python -m transforms.generate --out $(DEMO)/landing --learners $(DEMO_LEARNERS) --clean
+	rm -f $(DEMO)/warehouse.duckdb*
+	$(DEMO_ENV) $(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
+	@$(DEMO_ENV) $(BIN)/python -m pipelines.summary
+
+demo-anki: install
+	$(BIN)/python -m transforms.adapters.anki --out $(ANKI)/landing
+	rm -f $(ANKI)/warehouse.duckdb*
+	$(ANKI_ENV) $(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
+	@$(ANKI_ENV) $(BIN)/python -m pipelines.summary
+
+run: install
+	$(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
+	@$(BIN)/python -m pipelines.summary
+
+ui: install
+	$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+
+test: install system-deps
+	$(BIN)/pytest -n 2
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/sm2.py
+
+clean:
+	rm -rf $(DEMO) $(ANKI) .dagster_home

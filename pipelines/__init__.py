@@ -1,0 +1,1 @@
+"""Dagster wiring only: assets, checks, jobs and schedules over `transforms` and `reports`."""

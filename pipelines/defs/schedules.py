@@ -1,0 +1,17 @@
+"""The nightly run of the whole pipeline."""
+
+import dagster as dg
+
+nightly_job = dg.define_asset_job(
+    "nightly",
+    selection=dg.AssetSelection.all(),
+    description="Ingest new attempts and manifests, recompute SM-2 state and every table.",
+)
+
+nightly_schedule = dg.ScheduleDefinition(
+    name="nightly_0200_utc",
+    job=nightly_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

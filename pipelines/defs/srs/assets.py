@@ -1,0 +1,73 @@
+"""SRS assets: SM-2 replayed over every learner's full history, and the due forecast."""
+
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from pipelines.defs.metadata import preview, table_counts
+from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from pipelines.defs.srs.config import SM2Config
+from transforms.srs_store import recompute_due_forecast, recompute_srs, resolve_as_of
+from transforms.warehouse import query, replace_table
+
+SRS = "srs"
+UPSTREAM = ["attempts", "manifest_words", "manifest_versions"]
+
+
+@dg.multi_asset(
+    group_name=SRS,
+    specs=[
+        dg.AssetSpec(
+            "reviews",
+            description="One row per graded review (sm2.md §2): the replay columns, with "
+            "user_id, language, word_uid, step_type, correct and Leitner's box.",
+            deps=UPSTREAM,
+        ),
+        dg.AssetSpec(
+            "word_progress",
+            description="One row per card (user_id, language, word_uid): the app's "
+            "WordProgress on SM-2.",
+            deps=UPSTREAM,
+        ),
+    ],
+)
+def sm2_replay(
+    config: SM2Config, warehouse: WarehouseResource, settings: ProgressSettings
+) -> Iterator[dg.MaterializeResult]:
+    """Recompute every card's SM-2 state from the full history, learner batch by batch."""
+    params = config.resolve(settings.base_sm2_params())
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, settings.as_of_time)
+        summary = recompute_srs(con, params, as_of, settings.srs_batches)
+        sample = query(con, "SELECT * FROM word_progress LIMIT 10")
+        counts = table_counts(con, ["reviews", "word_progress"])
+    shared = {
+        "as_of": as_of.isoformat(),
+        "sm2_params": dg.MetadataValue.json(params.to_dict()),
+        "batches": summary.batches,
+        "largest_batch_attempts": summary.largest_batch_attempts,
+    }
+    yield dg.MaterializeResult(asset_key="reviews",
+                               metadata={"dagster/row_count": counts["reviews"], **shared})
+    yield dg.MaterializeResult(
+        asset_key="word_progress",
+        metadata={"dagster/row_count": counts["word_progress"], "preview": preview(sample),
+                  **shared},
+    )
+
+
+@dg.asset(group_name=SRS, deps=["word_progress"])
+def due_forecast(warehouse: WarehouseResource, settings: ProgressSettings
+                 ) -> dg.MaterializeResult:
+    """One row per (user_id, language, day) with reviews due in the 30 days from as of;
+    overdue reviews count on the as-of day."""
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, settings.as_of_time)
+        forecast = recompute_due_forecast(con, as_of)
+        replace_table(con, "due_forecast", forecast)
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": forecast.height, "as_of": as_of.isoformat(),
+                  "due_reviews": int(forecast["due_reviews"].sum()) if forecast.height else 0,
+                  "preview": preview(forecast)}
+    )

@@ -1,0 +1,59 @@
+"""Sections 1 and 2 of SM-2: attempt -> quality, and which attempts are graded reviews."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.sm2.params import DEFAULT_STEP, SM2Params
+from transforms.sessions import with_sessions
+
+
+def _threshold(table: dict[str, int] | object, step: pl.Expr) -> pl.Expr:
+    assert isinstance(table, dict)
+    default = table[DEFAULT_STEP]
+    mapping = {k: v for k, v in table.items() if k != DEFAULT_STEP}
+    return step.replace_strict(mapping, default=default, return_dtype=pl.Int64)
+
+
+def quality(params: SM2Params) -> pl.Expr:
+    """q from `correct`, `response_time_ms` and `step_type` (section 1)."""
+    step = pl.col("step_type")
+    rt = pl.col("response_time_ms")
+    return (
+        pl.when(~pl.col("correct"))
+        .then(pl.lit(params.fail_quality))
+        .when(rt <= _threshold(dict(params.fast_ms), step))
+        .then(pl.lit(5))
+        .when(rt <= _threshold(dict(params.slow_ms), step))
+        .then(pl.lit(4))
+        .otherwise(pl.lit(3))
+        .cast(pl.Int8)
+        .alias("quality")
+    )
+
+
+CARD = ("user_id", "language", "word_uid")
+
+
+def select_reviews(attempts: pl.DataFrame | pl.LazyFrame, params: SM2Params) -> pl.LazyFrame:
+    """Graded reviews (section 2) with their quality: the first attempt of a card per UTC day,
+    per session, or every attempt, as `review_unit` says. A card's attempts are ordered by
+    `(attempted_at, uuid_local)`."""
+    lf = attempts.lazy()
+    if params.review_unit == "session":
+        lf = with_sessions(lf)
+    order = ["attempted_at", "uuid_local"]
+    if params.review_unit == "attempt":
+        picked = lf
+    else:
+        unit = (
+            pl.col("attempted_at").dt.date() if params.review_unit == "day"
+            else pl.col("session_id")
+        )
+        picked = (
+            lf.with_columns(unit.alias("_unit"))
+            .sort([*CARD, "_unit", *order])
+            .unique([*CARD, "_unit"], keep="first", maintain_order=True)
+            .drop("_unit")
+        )
+    return picked.with_columns(quality(params))

@@ -1,0 +1,115 @@
+"""Recompute the SRS tables in the warehouse, learner batch by learner batch.
+
+Learners are split by a hash of `user_id` into `batches`; each batch's full histories are read,
+replayed and written to staging tables, which replace the live tables in one transaction at the
+end. Memory is bounded by a batch, not by the whole history.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from transforms.sm2 import SM2Params
+from transforms.srs import build_due_forecast, build_reviews, build_word_progress
+from transforms.srs import newest_manifest_words
+from transforms.warehouse import query, scalar, transaction
+
+ATTEMPT_COLUMNS = (
+    "uuid_local, user_id, language, word_uid, step_type, correct, response_time_ms, "
+    "attempted_at, session_id"
+)
+
+
+def resolve_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -> datetime:
+    """`PROGRESS_AS_OF` when set, else the latest `attempted_at`: never the wall clock."""
+    if configured is not None:
+        return configured
+    latest = scalar(con, "SELECT max(attempted_at) FROM attempts")
+    if not isinstance(latest, datetime):
+        raise ValueError("no attempts yet and no PROGRESS_AS_OF: there is no 'now' to use")
+    return latest
+
+
+@dataclass(frozen=True)
+class SrsSummary:
+    attempts: int
+    reviews: int
+    cards: int
+    batches: int
+    largest_batch_attempts: int
+
+
+def _write_staging(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
+                   first: bool) -> None:
+    con.register("_staging_frame", frame)
+    try:
+        if first:
+            con.execute(f'CREATE OR REPLACE TABLE "{table}__staging" AS '
+                        "SELECT * FROM _staging_frame")
+        else:
+            con.execute(f'INSERT INTO "{table}__staging" BY NAME SELECT * FROM _staging_frame')
+    finally:
+        con.unregister("_staging_frame")
+
+
+def _publish(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    with transaction(con):
+        for table in tables:
+            con.execute(f'DROP TABLE IF EXISTS "{table}"')
+            con.execute(f'ALTER TABLE "{table}__staging" RENAME TO "{table}"')
+
+
+def current_words(con: duckdb.DuckDBPyConnection, as_of: datetime) -> pl.DataFrame:
+    return newest_manifest_words(
+        query(con, "SELECT * FROM manifest_words"),
+        query(con, "SELECT * FROM manifest_versions"),
+        as_of,
+    )
+
+
+def recompute_srs(con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime,
+                  batches: int) -> SrsSummary:
+    """Replace `reviews` and `word_progress` with a full recompute as of `as_of`."""
+    words = current_words(con, as_of)
+    totals = {"attempts": 0, "reviews": 0, "cards": 0, "largest": 0}
+    for batch in range(batches):
+        attempts = query(
+            con,
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? "
+            "AND hash(user_id) % ? = ?",
+            [as_of, batches, batch],
+        )
+        reviews = build_reviews(attempts, params)
+        progress = build_word_progress(attempts, reviews, words)
+        _write_staging(con, "reviews", reviews, first=batch == 0)
+        _write_staging(con, "word_progress", progress, first=batch == 0)
+        totals["attempts"] += attempts.height
+        totals["reviews"] += reviews.height
+        totals["cards"] += progress.height
+        totals["largest"] = max(totals["largest"], attempts.height)
+    _publish(con, ["reviews", "word_progress"])
+    record_params(con, params, as_of)
+    return SrsSummary(totals["attempts"], totals["reviews"], totals["cards"], batches,
+                      totals["largest"])
+
+
+def record_params(con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime) -> None:
+    """One row: the SM-2 parameters and as-of time the SRS tables were computed with."""
+    con.execute("CREATE OR REPLACE TABLE sm2_params_used (params JSON, as_of TIMESTAMP)")
+    con.execute("INSERT INTO sm2_params_used VALUES (?, ?)",
+                [json.dumps(params.to_dict(), sort_keys=True), as_of])
+
+
+def params_used(con: duckdb.DuckDBPyConnection) -> SM2Params:
+    text = scalar(con, "SELECT params FROM sm2_params_used")
+    return SM2Params.from_dict(json.loads(str(text))) if text else SM2Params()
+
+
+def recompute_due_forecast(con: duckdb.DuckDBPyConnection, as_of: datetime) -> pl.DataFrame:
+    progress = query(con, "SELECT user_id, language, next_review_at FROM word_progress")
+    return build_due_forecast(progress, as_of)
