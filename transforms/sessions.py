@@ -14,6 +14,7 @@ def with_sessions(attempts: pl.LazyFrame) -> pl.LazyFrame:
 
     Gaps are measured between a learner's attempts that have no session id (any language).
     """
+    attempts = attempts.with_columns(pl.col("session_id").cast(pl.String))
     missing = attempts.filter(pl.col("session_id").is_null()).sort(
         "user_id", "attempted_at", "uuid_local"
     )

@@ -1,0 +1,30 @@
+"""Run the whole pipeline in-process against temporary folders, as the nightly job does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.definitions import defs
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, root: Path, **extra: str) -> None:
+    monkeypatch.setenv("PROGRESS_LANDING", str(root / "landing"))
+    monkeypatch.setenv("PROGRESS_WAREHOUSE", str(root / "warehouse.duckdb"))
+    monkeypatch.setenv("PROGRESS_REPORTS", str(root / "reports"))
+    for key in ("PROGRESS_PG_DSN", "PROGRESS_AS_OF", "PROGRESS_SM2_PARAMS"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in extra.items():
+        monkeypatch.setenv(key, value)
+
+
+def run_all(run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    job = defs().resolve_job_def("nightly")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(),
+                                    run_config=run_config or {})
+    assert result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert not failed, failed
+    return result
