@@ -1,0 +1,1 @@
+"""Adapters from other review-log formats onto the attempt contract."""
