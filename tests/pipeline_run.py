@@ -22,8 +22,9 @@ def configure(monkeypatch: pytest.MonkeyPatch, root: Path, **extra: str) -> None
 
 def run_all(run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     job = defs().resolve_job_def("nightly")
-    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(),
-                                    run_config=run_config or {})
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), run_config=run_config or {}
+    )
     assert result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert not failed, failed

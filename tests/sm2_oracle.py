@@ -60,17 +60,19 @@ def replay_card(times: list[datetime], qualities: list[int], p: SM2Params) -> li
             delta = t - last
             micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
             elapsed = micros / 86_400_000_000
-        out.append(OracleRow(
-            review_index=i + 1,
-            elapsed_days=elapsed,
-            interval_before=None if i == 0 else before,
-            p_recall=None if i == 0 else p.target_recall ** (elapsed / before),  # type: ignore[operator]
-            ef_before=ef,
-            ef_after=ef_after,
-            reps_after=reps,
-            lapses_after=lapses,
-            interval_days=interval,
-        ))
+        out.append(
+            OracleRow(
+                review_index=i + 1,
+                elapsed_days=elapsed,
+                interval_before=None if i == 0 else before,
+                p_recall=None if i == 0 else p.target_recall ** (elapsed / before),  # type: ignore[operator]
+                ef_before=ef,
+                ef_after=ef_after,
+                reps_after=reps,
+                lapses_after=lapses,
+                interval_days=interval,
+            )
+        )
         ef = ef_after
         last = t
     return out

@@ -40,7 +40,8 @@ def test_collection_and_csv_agree() -> None:
     from_csv = read_revlog(ROOT / DEFAULT_SOURCE)
     from_sqlite = read_revlog(SHARED_COLLECTION)
     assert from_sqlite.select("review_ts_ms", "card_id", "ease", "time_ms").equals(
-        from_csv.select("review_ts_ms", "card_id", "ease", "time_ms"))
+        from_csv.select("review_ts_ms", "card_id", "ease", "time_ms")
+    )
 
 
 def test_pipeline_runs_on_real_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

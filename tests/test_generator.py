@@ -35,19 +35,21 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
 
 
-def test_landing_folder_covers_the_contract(tmp_path: Path, con: duckdb.DuckDBPyConnection
-                                            ) -> None:
+def test_landing_folder_covers_the_contract(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     landing = tmp_path / "landing"
     result = generate_landing(landing, SMALL)
     suffixes = {"".join(p.suffixes) for p in (landing / "attempts").rglob("*.*")}
     assert {".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".parquet"} <= suffixes
     manifests = load_manifests(con, manifest_files(landing / "manifests"))
     assert len(manifests.loaded) == 9 and manifests.rejected.height == 0
-    changes = query(con, """
+    changes = query(
+        con,
+        """
         SELECT language, count(DISTINCT version) AS versions,
                count(DISTINCT word_uid) FILTER (WHERE version = 1) AS v1_words,
                count(DISTINCT word_uid) AS all_words
-        FROM manifest_words GROUP BY 1""")
+        FROM manifest_words GROUP BY 1""",
+    )
     assert (changes["versions"] == 3).all() and (changes["all_words"] > changes["v1_words"]).all()
     files = ingest_landing_files(con, landing / "attempts", datetime(2026, 11, 1))
     assert int(files["rows_read"].sum()) == result.attempts_written
@@ -63,7 +65,9 @@ def test_learners_behave_like_learners(tmp_path: Path, con: duckdb.DuckDBPyConne
     generate_landing(landing, GeneratorConfig(learners=150, days=56, dirty_share=0.0))
     ingest_landing_files(con, landing / "attempts", datetime(2026, 11, 1))
     # recall decays with the time since a word was last studied
-    by_gap = query(con, """
+    by_gap = query(
+        con,
+        """
         WITH o AS (
             SELECT correct, attempted_at - lag(attempted_at) OVER (
                 PARTITION BY user_id, word_uid ORDER BY attempted_at) AS gap
@@ -71,16 +75,23 @@ def test_learners_behave_like_learners(tmp_path: Path, con: duckdb.DuckDBPyConne
         SELECT CASE WHEN gap < INTERVAL 1 HOUR THEN 'same session'
                     WHEN gap < INTERVAL 3 DAY THEN 'days'
                     ELSE 'long' END AS bucket, avg(correct::INT) AS accuracy
-        FROM o WHERE gap IS NOT NULL GROUP BY 1""")
+        FROM o WHERE gap IS NOT NULL GROUP BY 1""",
+    )
     acc = dict(by_gap.iter_rows())
     assert acc["same session"] > acc["days"] > acc["long"]
     # weaker memories answer more slowly
-    rt = query(con, "SELECT correct, median(response_time_ms) FROM attempts "
-                    "WHERE step_type = 'typing' GROUP BY 1")
+    rt = query(
+        con,
+        "SELECT correct, median(response_time_ms) FROM attempts "
+        "WHERE step_type = 'typing' GROUP BY 1",
+    )
     times = dict(rt.iter_rows())
     assert times[False] > times[True]
     # sessions mix step types and repeat words
-    mix = query(con, """SELECT count(DISTINCT step_type) AS steps,
+    mix = query(
+        con,
+        """SELECT count(DISTINCT step_type) AS steps,
                                count(*) - count(DISTINCT word_uid) AS repeats
-                        FROM attempts WHERE session_id IS NOT NULL GROUP BY session_id""")
+                        FROM attempts WHERE session_id IS NOT NULL GROUP BY session_id""",
+    )
     assert mix["steps"].median() >= 3 and mix["repeats"].median() >= 1

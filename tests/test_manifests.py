@@ -13,21 +13,41 @@ from transforms.ingest.manifests import load_manifests
 from transforms.warehouse import query
 
 
-def manifest(version: int = 1, published: str = "2026-01-01T00:00:00Z",
-             groups: dict[str, list[str]] | None = None, language: str = "es") -> dict[str, Any]:
+def manifest(
+    version: int = 1,
+    published: str = "2026-01-01T00:00:00Z",
+    groups: dict[str, list[str]] | None = None,
+    language: str = "es",
+) -> dict[str, Any]:
     groups = groups or {"g-a": ["uno", "dos"], "g-b": ["tres"]}
     return {
-        "language": language, "version": version, "publishedAt": published,
-        "levels": [{"level": 1, "title": "Basics", "groups": [
-            {"uid": g, "title": g, "words": [
-                {"uid": f"{language}:{g}:{w}", "text": w, "translation": w} for w in words]}
-            for g, words in groups.items()]}],
+        "language": language,
+        "version": version,
+        "publishedAt": published,
+        "levels": [
+            {
+                "level": 1,
+                "title": "Basics",
+                "groups": [
+                    {
+                        "uid": g,
+                        "title": g,
+                        "words": [
+                            {"uid": f"{language}:{g}:{w}", "text": w, "translation": w}
+                            for w in words
+                        ],
+                    }
+                    for g, words in groups.items()
+                ],
+            }
+        ],
     }
 
 
 def load(con: duckdb.DuckDBPyConnection, *docs: dict[str, Any] | str):  # type: ignore[no-untyped-def]
-    return load_manifests(con, [(f"doc{i}", d if isinstance(d, str) else json.dumps(d))
-                                for i, d in enumerate(docs)])
+    return load_manifests(
+        con, [(f"doc{i}", d if isinstance(d, str) else json.dumps(d)) for i, d in enumerate(docs)]
+    )
 
 
 def test_versions_words_and_in_force_until(con: duckdb.DuckDBPyConnection) -> None:
@@ -36,12 +56,18 @@ def test_versions_words_and_in_force_until(con: duckdb.DuckDBPyConnection) -> No
     v2["levels"][0]["groups"][1]["words"][0]["uid"] = "es:g-a:dos"
     result = load(con, manifest(1), v2)
     assert result.loaded == [("es", 1), ("es", 2)]
-    versions = query(con, "SELECT version, published_at, in_force_until, word_count "
-                          "FROM manifest_versions ORDER BY version")
+    versions = query(
+        con,
+        "SELECT version, published_at, in_force_until, word_count "
+        "FROM manifest_versions ORDER BY version",
+    )
     assert versions.rows()[0][2] == versions.rows()[1][1]
     assert versions["word_count"].to_list() == [3, 3]
-    moved = query(con, "SELECT version, group_uid FROM manifest_words "
-                       "WHERE word_uid = 'es:g-a:dos' ORDER BY version")
+    moved = query(
+        con,
+        "SELECT version, group_uid FROM manifest_words "
+        "WHERE word_uid = 'es:g-a:dos' ORDER BY version",
+    )
     assert moved.rows() == [(1, "g-a"), (2, "g-c")]
 
 
@@ -82,8 +108,9 @@ def _changed_v1() -> dict[str, Any]:
         ({**manifest(2), "language": "spanish"}, "unknown_language", "ISO 639-1"),
     ],
 )
-def test_errors_are_clear_and_loaded_versions_stay(con: duckdb.DuckDBPyConnection, doc: Any,
-                                                   reason: str, text: str) -> None:
+def test_errors_are_clear_and_loaded_versions_stay(
+    con: duckdb.DuckDBPyConnection, doc: Any, reason: str, text: str
+) -> None:
     load(con, manifest(1))
     before = query(con, "SELECT * FROM manifest_words ORDER BY ALL")
     result = load(con, doc)

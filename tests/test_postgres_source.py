@@ -50,9 +50,19 @@ def insert(dsn: str, rows: list[dict], created: str) -> None:
                 'INSERT INTO "AttemptRecords" ("UuidLocal", "UserId", "Language", "WordUid", '
                 '"StepType", "Correct", "ResponseTimeMs", "AttemptedAt", "SessionId", '
                 '"UserResponse", "CreatedAt") VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)',
-                [row["uuidLocal"], row["userId"], row["language"], row["wordUid"],
-                 row["stepType"], row["correct"], row["responseTimeMs"], row["attemptedAt"],
-                 row.get("sessionId"), "typed text", created],
+                [
+                    row["uuidLocal"],
+                    row["userId"],
+                    row["language"],
+                    row["wordUid"],
+                    row["stepType"],
+                    row["correct"],
+                    row["responseTimeMs"],
+                    row["attemptedAt"],
+                    row.get("sessionId"),
+                    "typed text",
+                    created,
+                ],
             )
 
 
@@ -60,16 +70,23 @@ def test_postgres_attempts_and_manifests_incrementally(
     dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute('INSERT INTO "CourseContentManifestVersions" ("Version", "Language", "Data")'
-                     " VALUES (1, 'es', %s)", [json.dumps(manifest(1))])
-    insert(dsn, [attempt(i) for i in range(3)] + [attempt(9, wordUid="fr:g:x")],
-           "2026-03-01T10:30:00Z")
+        conn.execute(
+            'INSERT INTO "CourseContentManifestVersions" ("Version", "Language", "Data")'
+            " VALUES (1, 'es', %s)",
+            [json.dumps(manifest(1))],
+        )
+    insert(
+        dsn, [attempt(i) for i in range(3)] + [attempt(9, wordUid="fr:g:x")], "2026-03-01T10:30:00Z"
+    )
     (tmp_path / "landing").mkdir()
     configure(monkeypatch, tmp_path, PROGRESS_PG_DSN=dsn)
     run_all()
     con = connect(tmp_path / "warehouse.duckdb")
-    sources = query(con, "SELECT source_kind, rows_read, accepted, duplicates, rejected, "
-                         "watermark FROM ingested_files")
+    sources = query(
+        con,
+        "SELECT source_kind, rows_read, accepted, duplicates, rejected, "
+        "watermark FROM ingested_files",
+    )
     assert sources.select("rows_read", "accepted", "rejected").row(0) == (4, 3, 1)
     assert query(con, "SELECT reason FROM attempt_rejects").item() == "word_language_mismatch"
     assert query(con, "SELECT count(*) FROM manifest_words").item() == 3
@@ -80,8 +97,10 @@ def test_postgres_attempts_and_manifests_incrementally(
     insert(dsn, [attempt(3), attempt(0)], "2026-03-02T10:30:00Z")
     run_all()
     con = connect(tmp_path / "warehouse.duckdb")
-    sources = query(con, "SELECT rows_read, accepted, duplicates, rejected FROM ingested_files "
-                         "ORDER BY watermark")
+    sources = query(
+        con,
+        "SELECT rows_read, accepted, duplicates, rejected FROM ingested_files ORDER BY watermark",
+    )
     assert sources.rows() == [(4, 3, 0, 1), (2, 1, 1, 0)]
     assert query(con, "SELECT count(*) FROM attempts").item() == 4
     con.close()

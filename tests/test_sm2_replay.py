@@ -24,23 +24,32 @@ def _frame(cards: dict[int, list[tuple[datetime, int, str]]]) -> pl.DataFrame:
         for c, reviews in cards.items()
         for t, q, tb in reviews
     ]
-    return pl.DataFrame(rows, schema={"card_id": pl.Int64, "reviewed_at": pl.Datetime("us", "UTC"),
-                                      "quality": pl.Int8, "tiebreak": pl.String})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "card_id": pl.Int64,
+            "reviewed_at": pl.Datetime("us", "UTC"),
+            "quality": pl.Int8,
+            "tiebreak": pl.String,
+        },
+    )
 
 
 def _oracle(frame: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
     ordered = frame.sort("card_id", "reviewed_at", "tiebreak")
     rows = []
-    for (card,), group in ordered.group_by("card_id", maintain_order=True):
+    for _, group in ordered.group_by("card_id", maintain_order=True):
         result = replay_card(group["reviewed_at"].to_list(), group["quality"].to_list(), params)
         for src, res in zip(group.iter_rows(named=True), result, strict=True):
             rows.append({**src, **res.__dict__})
-    out = pl.DataFrame(rows, schema_overrides={"reviewed_at": pl.Datetime("us", "UTC"),
-                                               "quality": pl.Int8})
+    out = pl.DataFrame(
+        rows, schema_overrides={"reviewed_at": pl.Datetime("us", "UTC"), "quality": pl.Int8}
+    )
     return out.with_columns(
         pl.col("review_index", "reps_after", "lapses_after").cast(pl.Int32),
-        pl.col("elapsed_days", "interval_before", "p_recall", "ef_before", "ef_after",
-               "interval_days").cast(pl.Float64),
+        pl.col(
+            "elapsed_days", "interval_before", "p_recall", "ef_before", "ef_after", "interval_days"
+        ).cast(pl.Float64),
     )
 
 
@@ -48,16 +57,29 @@ def _compare(frame: pl.DataFrame, params: SM2Params) -> None:
     got = replay(frame, params).sort("card_id", "reviewed_at", "tiebreak")
     want = _oracle(frame, params)
     cols = ["card_id", "tiebreak", *[c for c in REPLAY_COLUMNS if c != "due_at"]]
-    exact = ["card_id", "tiebreak", "review_index", "reps_after", "lapses_after", "interval_days",
-             "interval_before"]
+    exact = [
+        "card_id",
+        "tiebreak",
+        "review_index",
+        "reps_after",
+        "lapses_after",
+        "interval_days",
+        "interval_before",
+    ]
     assert_frame_equal(got.select(exact), want.select(exact))
     assert_frame_equal(got.select(cols), want.select(cols), abs_tol=1e-9, rel_tol=0)
 
 
 def test_spec_example_intervals_and_ef() -> None:
     days = [0, 1, 7, 22, 60]
-    frame = _frame({1: [(T0 + timedelta(days=d), q, f"u{d}") for d, q in zip(days, [4, 4, 4, 4, 1],
-                                                                             strict=True)]})
+    frame = _frame(
+        {
+            1: [
+                (T0 + timedelta(days=d), q, f"u{d}")
+                for d, q in zip(days, [4, 4, 4, 4, 1], strict=True)
+            ]
+        }
+    )
     out = replay(frame)
     assert out["interval_days"].to_list() == [1, 6, 15, 38, 1]
     assert out["ef_after"][-1] == pytest.approx(1.96)
@@ -74,10 +96,12 @@ def test_rounding_removes_float_noise() -> None:
 
 
 def test_output_keeps_input_row_order_and_columns() -> None:
-    frame = _frame({
-        1: [(T0, 5, "a"), (T0 + timedelta(days=1), 3, "b")],
-        2: [(T0, 1, "c")],
-    }).reverse()
+    frame = _frame(
+        {
+            1: [(T0, 5, "a"), (T0 + timedelta(days=1), 3, "b")],
+            2: [(T0, 1, "c")],
+        }
+    ).reverse()
     out = replay(frame)
     assert out.columns == [*frame.columns, *REPLAY_COLUMNS]
     assert_frame_equal(out.select(frame.columns), frame)
@@ -99,8 +123,9 @@ def test_max_interval_caps() -> None:
 
 def test_thousand_review_card() -> None:
     rng = random.Random(3)
-    reviews = [(T0 + timedelta(hours=i * 7), rng.choice([0, 1, 2, 3, 4, 5]), str(i))
-               for i in range(1000)]
+    reviews = [
+        (T0 + timedelta(hours=i * 7), rng.choice([0, 1, 2, 3, 4, 5]), str(i)) for i in range(1000)
+    ]
     frame = _frame({1: reviews, 2: reviews[:1], 3: reviews[:10]})
     _compare(frame, SM2Params())
 
@@ -130,8 +155,10 @@ def histories(draw: st.DrawFn) -> pl.DataFrame:
         n = draw(st.integers(1, 25))
         offsets = sorted(draw(st.lists(st.integers(0, 400 * 24), min_size=n, max_size=n)))
         qualities = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
-        cards[card] = [(T0 + timedelta(hours=h), q, f"{card}-{i:03d}")
-                       for i, (h, q) in enumerate(zip(offsets, qualities, strict=True))]
+        cards[card] = [
+            (T0 + timedelta(hours=h), q, f"{card}-{i:03d}")
+            for i, (h, q) in enumerate(zip(offsets, qualities, strict=True))
+        ]
     frame = _frame(cards)
     return frame.sample(fraction=1.0, shuffle=True, seed=draw(st.integers(0, 2**16)))
 

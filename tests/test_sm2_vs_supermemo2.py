@@ -20,8 +20,14 @@ def test_differences_are_only_max_interval_and_float_noise() -> None:
         t = datetime(2026, 1, 1)
         for i in range(rng.randint(1, 40)):
             t += timedelta(days=rng.randint(1, 30))
-            rows.append({"card_id": card, "reviewed_at": t, "tiebreak": f"{i:03d}",
-                         "quality": rng.choices(range(6), weights=[1, 2, 2, 5, 6, 4])[0]})
+            rows.append(
+                {
+                    "card_id": card,
+                    "reviewed_at": t,
+                    "tiebreak": f"{i:03d}",
+                    "quality": rng.choices(range(6), weights=[1, 2, 2, 5, 6, 4])[0],
+                }
+            )
     out = replay(pl.DataFrame(rows), params).sort("card_id", "review_index")
     causes = {"max_interval": 0, "float_noise": 0}
     compared = 0

@@ -1,5 +1,7 @@
 """ISO 639-1 language codes: the contract accepts only these as `language`."""
 
+# ruff: noqa: SIM905 (a word list reads best as one block)
+
 ISO_639_1: frozenset[str] = frozenset(
     """
     aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy

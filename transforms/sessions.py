@@ -22,12 +22,8 @@ def with_sessions(attempts: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("attempted_at").diff().over("user_id").fill_null(SESSION_GAP + SESSION_GAP)
         > SESSION_GAP
     )
-    session_start = (
-        pl.when(starts).then(pl.col("attempted_at")).forward_fill().over("user_id")
-    )
+    session_start = pl.when(starts).then(pl.col("attempted_at")).forward_fill().over("user_id")
     derived = missing.with_columns(
-        pl.format(
-            "derived:{}:{}", "user_id", session_start.dt.epoch("ms")
-        ).alias("session_id")
+        pl.format("derived:{}:{}", "user_id", session_start.dt.epoch("ms")).alias("session_id")
     )
     return pl.concat([attempts.filter(pl.col("session_id").is_not_null()), derived])

@@ -38,8 +38,12 @@ def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
     )
     sm2 = replay(keyed, params)
     leitner = replay_leitner(
-        keyed.select("card_id", "reviewed_at", "tiebreak",
-                     (pl.col("quality") >= params.pass_quality).alias("passed")),
+        keyed.select(
+            "card_id",
+            "reviewed_at",
+            "tiebreak",
+            (pl.col("quality") >= params.pass_quality).alias("passed"),
+        ),
         target_recall=params.target_recall,
     )
     return sm2.with_columns(
@@ -48,41 +52,54 @@ def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
     ).drop("card_id", "tiebreak")
 
 
-def newest_manifest_words(manifest_words: pl.DataFrame, manifest_versions: pl.DataFrame,
-                          as_of: datetime) -> pl.DataFrame:
+def newest_manifest_words(
+    manifest_words: pl.DataFrame, manifest_versions: pl.DataFrame, as_of: datetime
+) -> pl.DataFrame:
     """(language, word_uid, level, group_uid, position) of each language's newest version in
     force at `as_of` (or its first version, when none is published yet)."""
-    in_force = manifest_versions.with_columns(
-        (pl.col("published_at") <= as_of).alias("_published")
-    ).sort("language", "_published", "version").group_by("language").agg(
-        pl.col("version").last()
+    in_force = (
+        manifest_versions.with_columns((pl.col("published_at") <= as_of).alias("_published"))
+        .sort("language", "_published", "version")
+        .group_by("language")
+        .agg(pl.col("version").last())
     )
     return manifest_words.join(in_force, on=["language", "version"]).select(
         "language", "word_uid", "level", "group_uid", "position"
     )
 
 
-def build_word_progress(attempts: pl.DataFrame, reviews: pl.DataFrame,
-                        current_words: pl.DataFrame) -> pl.DataFrame:
+def build_word_progress(
+    attempts: pl.DataFrame, reviews: pl.DataFrame, current_words: pl.DataFrame
+) -> pl.DataFrame:
     """One row per card (user_id, language, word_uid): the app's `WordProgress` on SM-2."""
     ordered = attempts.sort(*CARD, "attempted_at", "uuid_local")
     streak_group = (~pl.col("correct")).cum_sum().over(CARD)
-    from_attempts = ordered.with_columns(streak_group.alias("_g")).group_by(CARD).agg(
-        pl.len().cast(pl.Int32).alias("total_attempts"),
-        pl.col("correct").sum().cast(pl.Int32).alias("correct_attempts"),
-        (pl.col("correct") & (pl.col("_g") == pl.col("_g").max())).sum().cast(pl.Int32)
-        .alias("consecutive_correct"),
-        pl.col("attempted_at").min().alias("first_attempted_at"),
-        pl.col("attempted_at").max().alias("last_attempted_at"),
+    from_attempts = (
+        ordered.with_columns(streak_group.alias("_g"))
+        .group_by(CARD)
+        .agg(
+            pl.len().cast(pl.Int32).alias("total_attempts"),
+            pl.col("correct").sum().cast(pl.Int32).alias("correct_attempts"),
+            (pl.col("correct") & (pl.col("_g") == pl.col("_g").max()))
+            .sum()
+            .cast(pl.Int32)
+            .alias("consecutive_correct"),
+            pl.col("attempted_at").min().alias("first_attempted_at"),
+            pl.col("attempted_at").max().alias("last_attempted_at"),
+        )
     )
-    from_reviews = reviews.sort(*CARD, "review_index").group_by(CARD).agg(
-        pl.col("ef_after").last().alias("easiness"),
-        pl.col("reps_after").last().alias("repetitions"),
-        pl.col("interval_days").last(),
-        pl.col("due_at").last().alias("next_review_at"),
-        pl.col("lapses_after").last().alias("lapses"),
-        pl.len().cast(pl.Int32).alias("reviews"),
-        pl.col("leitner_box").last().alias("leitner_level"),
+    from_reviews = (
+        reviews.sort(*CARD, "review_index")
+        .group_by(CARD)
+        .agg(
+            pl.col("ef_after").last().alias("easiness"),
+            pl.col("reps_after").last().alias("repetitions"),
+            pl.col("interval_days").last(),
+            pl.col("due_at").last().alias("next_review_at"),
+            pl.col("lapses_after").last().alias("lapses"),
+            pl.len().cast(pl.Int32).alias("reviews"),
+            pl.col("leitner_box").last().alias("leitner_level"),
+        )
     )
     current = current_words.select("language", "word_uid", pl.lit(True).alias("_current"))
     return (
@@ -112,8 +129,9 @@ def build_word_progress(attempts: pl.DataFrame, reviews: pl.DataFrame,
     )
 
 
-def build_due_forecast(word_progress: pl.DataFrame, as_of: datetime,
-                       days: int = FORECAST_DAYS) -> pl.DataFrame:
+def build_due_forecast(
+    word_progress: pl.DataFrame, as_of: datetime, days: int = FORECAST_DAYS
+) -> pl.DataFrame:
     """One row per (user_id, language, day) with reviews due, for the `days` days from the as-of
     day; overdue reviews count on the as-of day. Days with nothing due have no row."""
     start = as_of.date()

@@ -15,8 +15,12 @@ import duckdb
 import polars as pl
 
 from transforms.sm2 import SM2Params
-from transforms.srs import build_due_forecast, build_reviews, build_word_progress
-from transforms.srs import newest_manifest_words
+from transforms.srs import (
+    build_due_forecast,
+    build_reviews,
+    build_word_progress,
+    newest_manifest_words,
+)
 from transforms.warehouse import query, scalar, transaction
 
 ATTEMPT_COLUMNS = (
@@ -44,13 +48,15 @@ class SrsSummary:
     largest_batch_attempts: int
 
 
-def _write_staging(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
-                   first: bool) -> None:
+def _write_staging(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, first: bool
+) -> None:
     con.register("_staging_frame", frame)
     try:
         if first:
-            con.execute(f'CREATE OR REPLACE TABLE "{table}__staging" AS '
-                        "SELECT * FROM _staging_frame")
+            con.execute(
+                f'CREATE OR REPLACE TABLE "{table}__staging" AS SELECT * FROM _staging_frame'
+            )
         else:
             con.execute(f'INSERT INTO "{table}__staging" BY NAME SELECT * FROM _staging_frame')
     finally:
@@ -72,8 +78,9 @@ def current_words(con: duckdb.DuckDBPyConnection, as_of: datetime) -> pl.DataFra
     )
 
 
-def recompute_srs(con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime,
-                  batches: int) -> SrsSummary:
+def recompute_srs(
+    con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime, batches: int
+) -> SrsSummary:
     """Replace `reviews` and `word_progress` with a full recompute as of `as_of`."""
     words = current_words(con, as_of)
     totals = {"attempts": 0, "reviews": 0, "cards": 0, "largest": 0}
@@ -94,15 +101,18 @@ def recompute_srs(con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: date
         totals["largest"] = max(totals["largest"], attempts.height)
     _publish(con, ["reviews", "word_progress"])
     record_params(con, params, as_of)
-    return SrsSummary(totals["attempts"], totals["reviews"], totals["cards"], batches,
-                      totals["largest"])
+    return SrsSummary(
+        totals["attempts"], totals["reviews"], totals["cards"], batches, totals["largest"]
+    )
 
 
 def record_params(con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime) -> None:
     """One row: the SM-2 parameters and as-of time the SRS tables were computed with."""
     con.execute("CREATE OR REPLACE TABLE sm2_params_used (params JSON, as_of TIMESTAMP)")
-    con.execute("INSERT INTO sm2_params_used VALUES (?, ?)",
-                [json.dumps(params.to_dict(), sort_keys=True), as_of])
+    con.execute(
+        "INSERT INTO sm2_params_used VALUES (?, ?)",
+        [json.dumps(params.to_dict(), sort_keys=True), as_of],
+    )
 
 
 def params_used(con: duckdb.DuckDBPyConnection) -> SM2Params:

@@ -103,14 +103,14 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     return frame.height
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
-          ) -> pl.DataFrame:
+def query(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> pl.DataFrame:
     """Run a read query with `?` parameters into a Polars frame."""
     return con.sql(sql, params=params).pl()
 
 
-def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
-           ) -> object:
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
     """The first column of the first row (the whole result is drained: duckdb 2 keeps a
     partly fetched result open and refuses other work on the connection)."""
     rows = con.execute(sql, params or []).fetchall()

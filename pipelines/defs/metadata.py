@@ -1,6 +1,5 @@
 """Materialization metadata helpers shared by every domain."""
 
-
 import dagster as dg
 import duckdb
 import polars as pl
@@ -13,8 +12,10 @@ def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MarkdownMetadataValue:
     head = frame.head(rows)
     header = "| " + " | ".join(head.columns) + " |"
     rule = "|" + "---|" * len(head.columns)
-    body = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |"
-            for row in head.iter_rows()]
+    body = [
+        "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+        for row in head.iter_rows()
+    ]
     return dg.MetadataValue.md("\n".join([header, rule, *body]))
 
 

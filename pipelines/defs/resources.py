@@ -1,6 +1,5 @@
 """Typed resources: the DuckDB warehouse and the pipeline's settings, read from `PROGRESS_*`."""
 
-
 import json
 import os
 from collections.abc import Iterator

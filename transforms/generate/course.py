@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+# ruff: noqa: SIM905
 SYLLABLES = (
     "ka ki ku ke ko sa shi su se so ta chi tsu te to na ni nu ne no ma mi mu me mo ra ri ru re ro "
     "ba be bi bo bu da de di do du la le li lo lu pa pe pi po pu va ve vi vo"
@@ -47,8 +48,9 @@ def _word_texts(rng: np.random.Generator, n: int) -> list[str]:
     return texts
 
 
-def build_course(language: str, n_words: int, start: datetime, days: int,
-                 rng: np.random.Generator) -> Course:
+def build_course(
+    language: str, n_words: int, start: datetime, days: int, rng: np.random.Generator
+) -> Course:
     """Three versions: the initial course, then two revisions during the period."""
     texts = _word_texts(rng, n_words + n_words // 5)
     group_size = 8
@@ -67,8 +69,14 @@ def build_course(language: str, n_words: int, start: datetime, days: int,
     removed = {w.uid for w in v1[:: max(1, n_words // 6)][1:4]}
     moved = {w.uid for w in v1[3 :: max(1, n_words // 5)][:3]}
     v2 = [
-        Word(w.uid, w.text, w.translation, w.level, v1[-1].group if w.uid in moved else w.group,
-             w.difficulty)
+        Word(
+            w.uid,
+            w.text,
+            w.translation,
+            w.level,
+            v1[-1].group if w.uid in moved else w.group,
+            w.difficulty,
+        )
         for w in v1
         if w.uid not in removed
     ] + words[n_words : n_words + n_words // 10]

@@ -38,8 +38,9 @@ PARQUET_SAFE = (
 )
 
 
-def inject(frame: pl.DataFrame, share: float, reasons: tuple[str, ...],
-           rng: np.random.Generator) -> pl.DataFrame:
+def inject(
+    frame: pl.DataFrame, share: float, reasons: tuple[str, ...], rng: np.random.Generator
+) -> pl.DataFrame:
     """Corrupt about `share` of rows (reasons in turn), then append client retries (exact copies)
     and conflicting duplicates (same uuid, flipped `correct`). Adds a `_dirty` column naming what
     was done to each row, or null."""
@@ -48,7 +49,7 @@ def inject(frame: pl.DataFrame, share: float, reasons: tuple[str, ...],
     if n == 0 or share <= 0:
         return out
     out = out.with_row_index("_i")
-    picks = rng.choice(n, size=min(n, max(1, int(round(n * share)))), replace=False)
+    picks = rng.choice(n, size=min(n, max(1, round(n * share))), replace=False)
     kinds = np.array(reasons)[np.arange(len(picks)) % len(reasons)]
     mask: list[str | None] = [None] * n
     for i, kind in zip(picks.tolist(), kinds.tolist(), strict=True):
@@ -63,17 +64,22 @@ def inject(frame: pl.DataFrame, share: float, reasons: tuple[str, ...],
             .alias(column)
         )
     clean = out.filter(pl.col("_dirty").is_null())
-    n_extra = max(1, int(round(n * share / 2)))
+    n_extra = max(1, round(n * share / 2))
     retries = clean.sample(n_extra, seed=int(rng.integers(2**31)), with_replacement=True)
-    conflicts = clean.sample(max(1, n_extra // 2), seed=int(rng.integers(2**31)),
-                             with_replacement=False).with_columns(
-        pl.when(pl.col("correct") == "true").then(pl.lit("false")).otherwise(pl.lit("true"))
+    conflicts = clean.sample(
+        max(1, n_extra // 2), seed=int(rng.integers(2**31)), with_replacement=False
+    ).with_columns(
+        pl.when(pl.col("correct") == "true")
+        .then(pl.lit("false"))
+        .otherwise(pl.lit("true"))
         .alias("correct")
     )
-    extra = pl.concat([
-        retries.with_columns(pl.lit("retry").alias("_dirty")),
-        conflicts.with_columns(pl.lit("conflicting_duplicate").alias("_dirty")),
-    ])
+    extra = pl.concat(
+        [
+            retries.with_columns(pl.lit("retry").alias("_dirty")),
+            conflicts.with_columns(pl.lit("conflicting_duplicate").alias("_dirty")),
+        ]
+    )
     # Retries and conflicts arrive after their original, at random later positions.
     original = extra["_i"].to_numpy().astype(float)
     later = original + 0.5 + rng.uniform(0, 1, extra.height) * (n - original)

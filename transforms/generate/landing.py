@@ -37,6 +37,7 @@ class GeneratorConfig:
     dirty_share: float = 0.01
     seed: int = 7
     block_learners: int = 2000
+    only_platform: str | None = None  # write every learner's logs as this platform does
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,25 @@ class GeneratorResult:
     learners: int
 
 
-def _write_cohorts(folder: Path, cohort_names: list[str], cohort_educator: list[str],
-                   user_ids: pl.Series, cohort: np.ndarray) -> None:
+def _write_cohorts(
+    folder: Path,
+    cohort_names: list[str],
+    cohort_educator: list[str],
+    user_ids: pl.Series,
+    cohort: np.ndarray,
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    frame = pl.DataFrame({"user_id": user_ids, "cohort_index": cohort}).filter(
-        pl.col("cohort_index") >= 0
-    ).unique("user_id", keep="first", maintain_order=True)
+    frame = (
+        pl.DataFrame({"user_id": user_ids, "cohort_index": cohort})
+        .filter(pl.col("cohort_index") >= 0)
+        .unique("user_id", keep="first", maintain_order=True)
+    )
     frame = frame.with_columns(
-        pl.col("cohort_index").map_elements(lambda i: cohort_names[i], return_dtype=pl.String)
+        pl.col("cohort_index")
+        .map_elements(lambda i: cohort_names[i], return_dtype=pl.String)
         .alias("cohort"),
-        pl.col("cohort_index").map_elements(lambda i: cohort_educator[i], return_dtype=pl.String)
+        pl.col("cohort_index")
+        .map_elements(lambda i: cohort_educator[i], return_dtype=pl.String)
         .alias("educator"),
     ).select("user_id", "cohort", "educator")
     mode = "a" if (folder / "classes.csv").exists() else "w"
@@ -68,9 +78,15 @@ def _offsets(user_index: np.ndarray) -> np.ndarray:
     return ((user_index * 7919) % 11 - 3) * 60
 
 
-def _day_frame(day: dict[str, np.ndarray], sim_start: datetime, user_ids: pl.Series,
-               enr_user: np.ndarray, courses: list[Course], session_ids: pl.Series,
-               rng: np.random.Generator) -> pl.DataFrame:
+def _day_frame(
+    day: dict[str, np.ndarray],
+    sim_start: datetime,
+    user_ids: pl.Series,
+    enr_user: np.ndarray,
+    courses: list[Course],
+    session_ids: pl.Series,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
     n = len(day["t"])
     word_uids = [pl.Series([w.uid for w in c.words]) for c in courses]
     word_texts = [pl.Series([w.text for w in c.words]) for c in courses]
@@ -84,26 +100,28 @@ def _day_frame(day: dict[str, np.ndarray], sim_start: datetime, user_ids: pl.Ser
     typed = day["step"] == STEP_TYPES.index("typing")
     wrong = ~day["correct"]
     micros = np.round(day["t"] * 86_400_000_000).astype(np.int64)
-    frame = pl.DataFrame({
-        "uuid_local": uuids(rng, n),
-        "user_id": user_ids.gather(enr_user[day["enrollment"]]),
-        "language": pl.Series([courses[i].language for i in range(len(courses))]).gather(lang),
-        "word_uid": uid,
-        "step_type": pl.Series(STEP_TYPES).gather(day["step"]),
-        "correct": day["correct"],
-        "response_time_ms": day["response_time_ms"],
-        "attempted_at": pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us"))
-        + (sim_start - datetime(1970, 1, 1)),
-        "session_id": session_ids.gather(day["session_owner"]),
-        "_text": text,
-        "_typed": typed,
-        "_wrong": wrong,
-        "_offset": _offsets(enr_user[day["enrollment"]]),
-    })
+    frame = pl.DataFrame(
+        {
+            "uuid_local": uuids(rng, n),
+            "user_id": user_ids.gather(enr_user[day["enrollment"]]),
+            "language": pl.Series([courses[i].language for i in range(len(courses))]).gather(lang),
+            "word_uid": uid,
+            "step_type": pl.Series(STEP_TYPES).gather(day["step"]),
+            "correct": day["correct"],
+            "response_time_ms": day["response_time_ms"],
+            "attempted_at": pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us"))
+            + (sim_start - datetime(1970, 1, 1)),
+            "session_id": session_ids.gather(day["session_owner"]),
+            "_text": text,
+            "_typed": typed,
+            "_wrong": wrong,
+            "_offset": _offsets(enr_user[day["enrollment"]]),
+        }
+    )
     return frame.with_columns(
-        pl.when("_typed").then(
-            pl.when("_wrong").then(pl.col("_text").str.reverse()).otherwise(pl.col("_text"))
-        ).alias("user_response"),
+        pl.when("_typed")
+        .then(pl.when("_wrong").then(pl.col("_text").str.reverse()).otherwise(pl.col("_text")))
+        .alias("user_response"),
         pl.when("_typed").then(pl.col("_text")).alias("correct_answer"),
     ).drop("_text", "_typed", "_wrong")
 
@@ -116,13 +134,18 @@ def _as_strings(frame: pl.DataFrame, epoch_ms: bool) -> pl.DataFrame:
         sign = pl.when(pl.col("_offset") < 0).then(pl.lit("-")).otherwise(pl.lit("+"))
         hh = (pl.col("_offset").abs() // 60).cast(pl.String).str.zfill(2)
         mm = (pl.col("_offset").abs() % 60).cast(pl.String).str.zfill(2)
-        stamp = pl.concat_str([local.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"), sign, hh,
-                               pl.lit(":"), mm])
-    return frame.with_columns(
-        stamp.alias("attempted_at"),
-        pl.col("correct").cast(pl.String),
-        pl.col("response_time_ms").cast(pl.String),
-    ).drop("_offset").select(list(FIELDS))
+        stamp = pl.concat_str(
+            [local.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"), sign, hh, pl.lit(":"), mm]
+        )
+    return (
+        frame.with_columns(
+            stamp.alias("attempted_at"),
+            pl.col("correct").cast(pl.String),
+            pl.col("response_time_ms").cast(pl.String),
+        )
+        .drop("_offset")
+        .select(list(FIELDS))
+    )
 
 
 def _camel(frame: pl.DataFrame) -> pl.DataFrame:
@@ -141,7 +164,8 @@ def _write_jsonl(frame: pl.DataFrame, path: Path, share: float, rng: np.random.G
         .str.replace_all(r',"[a-zA-Z]+":null', "")
     )
     lines = pl.select(
-        pl.when(pl.Series(broken)).then(lines.str.slice(0, lines.str.len_chars() // 2))
+        pl.when(pl.Series(broken))
+        .then(lines.str.slice(0, lines.str.len_chars() // 2))
         .otherwise(lines)
     ).to_series()
     body = "\n".join(lines.to_list()) + "\n"
@@ -152,8 +176,9 @@ def _write_jsonl(frame: pl.DataFrame, path: Path, share: float, rng: np.random.G
 
 def _write_csv(frame: pl.DataFrame, path: Path, share: float, rng: np.random.Generator) -> int:
     dirty = inject(_as_strings(frame, epoch_ms=True), share, tuple(CORRUPTIONS), rng)
-    broken = np.flatnonzero(dirty["_dirty"].is_not_null().to_numpy()
-                            & (rng.random(dirty.height) < 0.05))
+    broken = np.flatnonzero(
+        dirty["_dirty"].is_not_null().to_numpy() & (rng.random(dirty.height) < 0.05)
+    )
     text = dirty.drop("_dirty").write_csv()
     if len(broken):
         lines = text.split("\n")
@@ -166,8 +191,7 @@ def _write_csv(frame: pl.DataFrame, path: Path, share: float, rng: np.random.Gen
     return dirty.height
 
 
-def _write_parquet(frame: pl.DataFrame, path: Path, share: float,
-                   rng: np.random.Generator) -> int:
+def _write_parquet(frame: pl.DataFrame, path: Path, share: float, rng: np.random.Generator) -> int:
     dirty = inject(_as_strings(frame, epoch_ms=False), share, PARQUET_SAFE, rng)
     typed = dirty.drop("_dirty").with_columns(
         pl.col("correct") == "true",
@@ -183,8 +207,11 @@ WRITERS = {"ios": _write_jsonl, "android": _write_csv, "web": _write_parquet}
 
 def _file_name(platform: str, block: int, day_index: int) -> str:
     gz = day_index % 2 == 1
-    ext = {"ios": ".jsonl.gz" if gz else ".jsonl", "android": ".csv.gz" if gz else ".csv",
-           "web": ".parquet"}[platform]
+    ext = {
+        "ios": ".jsonl.gz" if gz else ".jsonl",
+        "android": ".csv.gz" if gz else ".csv",
+        "web": ".parquet",
+    }[platform]
     return f"{platform}-b{block:03d}{ext}"
 
 
@@ -192,8 +219,13 @@ def generate_landing(folder: Path, config: GeneratorConfig = GeneratorConfig()) 
     """Write manifests, cohorts and attempt logs for `config` into `folder` (deterministic)."""
     rng = np.random.default_rng(config.seed)
     courses = [
-        build_course(lang, config.words_per_language, config.start, config.days,
-                     np.random.default_rng([config.seed, i]))
+        build_course(
+            lang,
+            config.words_per_language,
+            config.start,
+            config.days,
+            np.random.default_rng([config.seed, i]),
+        )
         for i, lang in enumerate(config.languages)
     ]
     for course in courses:
@@ -203,7 +235,8 @@ def generate_landing(folder: Path, config: GeneratorConfig = GeneratorConfig()) 
     cohort_hazard = rng.uniform(0.03, 0.2, len(cohort_language))
     cohort_names = [
         f"{courses[lang].language}-class-{chr(65 + k % 26)}"
-        for lang in range(n_lang) for k in range(config.classes_per_language)
+        for lang in range(n_lang)
+        for k in range(config.classes_per_language)
     ]
     cohort_educator = [EDUCATORS[i % len(EDUCATORS)] for i in range(len(cohort_names))]
     max_words = max(len(c.words) for c in courses)
@@ -218,24 +251,27 @@ def generate_landing(folder: Path, config: GeneratorConfig = GeneratorConfig()) 
         n_users = min(config.block_learners, config.learners - first)
         block_rng = np.random.default_rng([config.seed, 1000 + block])
         user_ids = uuids(block_rng, n_users)
-        enr = enroll(block_rng, first, n_users, n_lang, config.days, cohort_hazard,
-                     cohort_language)
+        enr = enroll(block_rng, first, n_users, n_lang, config.days, cohort_hazard, cohort_language)
         enr_user = enr.user_index - first
-        _write_cohorts(folder / "cohorts", cohort_names, cohort_educator,
-                       user_ids.gather(enr_user), enr.cohort)
+        _write_cohorts(
+            folder / "cohorts", cohort_names, cohort_educator, user_ids.gather(enr_user), enr.cohort
+        )
         platform = (enr.user_index * 2654435761 % 2**32) % 3
+        if config.only_platform:
+            platform[:] = PLATFORMS.index(config.only_platform)
         sim = MemorySimulation(enr, difficulty, n_words, block_rng)
         for d in range(config.days):
             day = sim.day(d)
             if not day:
                 continue
             sessions = uuids(block_rng, int(day["session_owner"].max()) + 1)
-            frame = _day_frame(day, config.start, user_ids, enr_user, courses, sessions,
-                               block_rng)
+            frame = _day_frame(day, config.start, user_ids, enr_user, courses, sessions, block_rng)
             # One learner in ten runs an old client that sends no session id.
             old_client = (enr.user_index[day["enrollment"]] % 10) == 0
             frame = frame.with_columns(
-                pl.when(pl.Series(old_client)).then(None).otherwise(pl.col("session_id"))
+                pl.when(pl.Series(old_client))
+                .then(None)
+                .otherwise(pl.col("session_id"))
                 .alias("session_id")
             )
             plat = platform[day["enrollment"]]

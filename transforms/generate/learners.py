@@ -50,8 +50,9 @@ def uuids(rng: np.random.Generator, n: int) -> pl.Series:
     chars = digits[nibbles]
     dash = np.full((n, 1), b"-", dtype="S1")
     parts = [chars[:, a:b] for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))]
-    joined = np.concatenate([parts[0], dash, parts[1], dash, parts[2], dash, parts[3], dash,
-                             parts[4]], axis=1)
+    joined = np.concatenate(
+        [parts[0], dash, parts[1], dash, parts[2], dash, parts[3], dash, parts[4]], axis=1
+    )
     return pl.Series(np.ascontiguousarray(joined).view("S36").ravel().astype("U36"))
 
 
@@ -117,8 +118,13 @@ def _segment_rank(owner: np.ndarray) -> np.ndarray:
 class MemorySimulation:
     """Card memory for one block of enrollments over a vocabulary of `n_words` per language."""
 
-    def __init__(self, enrollments: Enrollments, difficulty: np.ndarray, n_words: np.ndarray,
-                 rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        enrollments: Enrollments,
+        difficulty: np.ndarray,
+        n_words: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
         self.e = enrollments
         self.difficulty = difficulty  # [n_languages, max_words]
         self.n_words = n_words  # words per language
@@ -153,15 +159,18 @@ class MemorySimulation:
             -(t_now - self.last_t[active[rev_owner], cand])
             / self.stability[active[rev_owner], cand]
         )
-        rev_word = cand[np.argmin(np.nan_to_num(cand_recall, nan=0.0), axis=0),
-                        np.arange(len(rev_owner))]
+        rev_word = cand[
+            np.argmin(np.nan_to_num(cand_recall, nan=0.0), axis=0), np.arange(len(rev_owner))
+        ]
         owner = np.concatenate([new_owner, new_owner, rev_owner])
         word = np.concatenate([new_word, new_word, rev_word])
-        step = np.concatenate([
-            np.zeros(len(new_owner), dtype=np.int64),
-            rng.choice([1, 2], len(new_owner)),
-            rng.choice(4, len(rev_owner), p=STEP_WEIGHTS),
-        ])
+        step = np.concatenate(
+            [
+                np.zeros(len(new_owner), dtype=np.int64),
+                rng.choice([1, 2], len(new_owner)),
+                rng.choice(4, len(rev_owner), p=STEP_WEIGHTS),
+            ]
+        )
         is_new = np.concatenate([np.ones(2 * len(new_owner), bool), np.zeros(len(rev_owner), bool)])
         # Shuffle within each session, keeping a new word's recognition before its recall.
         key = rng.random(len(owner))
@@ -181,7 +190,8 @@ class MemorySimulation:
         prev_t = self.last_t[enr, word]
         elapsed = np.where(np.isnan(prev_t), np.inf, start[owner] - prev_t)
         recall = np.where(
-            is_new & first_seen, 0.45,
+            is_new & first_seen,
+            0.45,
             np.where(first_seen, np.exp(-elapsed / self.stability[enr, word]), 0.93),
         )
         logit = _logit(recall) + e.ability[enr] - self.difficulty[lang, word] + STEP_EASE[step]
@@ -205,9 +215,13 @@ class MemorySimulation:
         s_old = self.stability[enr[upd], word[upd]]
         grow = 1.6 + 1.2 * _sigmoid(e.ability[enr[upd]] - self.difficulty[lang[upd], word[upd]])
         s_new = np.where(
-            is_new[upd], np.where(correct[upd], 1.2, 0.6),
-            np.where(correct[upd], s_old * grow * (1.0 + 0.3 * (1 - recall[upd])),
-                     np.maximum(0.4, s_old * 0.35)),
+            is_new[upd],
+            np.where(correct[upd], 1.2, 0.6),
+            np.where(
+                correct[upd],
+                s_old * grow * (1.0 + 0.3 * (1 - recall[upd])),
+                np.maximum(0.4, s_old * 0.35),
+            ),
         )
         self.stability[enr[upd], word[upd]] = s_new
         self.last_t[enr, word] = t

@@ -23,7 +23,7 @@ from transforms.ingest.validate import validate_attempts
 from transforms.warehouse import insert_frame, query, transaction
 
 IGNORED_SUFFIXES: tuple[str, ...] = (".tmp", ".part", ".partial")
-DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
+DEFAULT_BATCH_BYTES = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,12 @@ def new_file_sources(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Sourc
         digest = file_hash(path)
         if digest in known or any(s.source_id == digest for s in sources):
             aliases.append(
-                {"path": key, "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                 "content_hash": digest}
+                {
+                    "path": key,
+                    "size_bytes": stat.st_size,
+                    "mtime_ns": stat.st_mtime_ns,
+                    "content_hash": digest,
+                }
             )
             continue
         sources.append(
@@ -102,9 +106,7 @@ def _remember_paths(con: duckdb.DuckDBPyConnection, paths: pl.DataFrame) -> None
     if paths.height:
         con.register("_paths", paths)
         try:
-            con.execute(
-                "INSERT OR REPLACE INTO landing_paths BY NAME SELECT * FROM _paths"
-            )
+            con.execute("INSERT OR REPLACE INTO landing_paths BY NAME SELECT * FROM _paths")
         finally:
             con.unregister("_paths")
 
@@ -126,8 +128,9 @@ def batches(sources: Iterable[Source], max_bytes: int) -> Iterator[list[Source]]
 def _existing(con: duckdb.DuckDBPyConnection, uuids: pl.DataFrame) -> pl.DataFrame:
     con.register("_batch_uuids", uuids)
     try:
-        cols = ", ".join(["a.uuid_local", *(f"a.{c}" for c in PAYLOAD), "a.source_id",
-                          "a.source_row"])
+        cols = ", ".join(
+            ["a.uuid_local", *(f"a.{c}" for c in PAYLOAD), "a.source_id", "a.source_row"]
+        )
         return query(
             con,
             f"SELECT {cols} FROM attempts a SEMI JOIN _batch_uuids b USING (uuid_local)",
@@ -178,8 +181,12 @@ def ingest_sources(
             con,
             pl.DataFrame(
                 [
-                    {"path": s.path, "size_bytes": s.size_bytes, "mtime_ns": s.mtime_ns,
-                     "content_hash": s.source_id}
+                    {
+                        "path": s.path,
+                        "size_bytes": s.size_bytes,
+                        "mtime_ns": s.mtime_ns,
+                        "content_hash": s.source_id,
+                    }
                     for s, _ in reads
                     if s.kind == "file"
                 ],
@@ -202,8 +209,12 @@ def _empty_rows() -> pl.DataFrame:
     from transforms.ingest.fields import FIELDS
 
     return pl.DataFrame(
-        schema={**{c: pl.String for c in FIELDS}, "source_row": pl.Int64, "raw": pl.String,
-                "source_id": pl.String}
+        schema={
+            **{c: pl.String for c in FIELDS},
+            "source_row": pl.Int64,
+            "raw": pl.String,
+            "source_id": pl.String,
+        }
     )
 
 
@@ -235,12 +246,15 @@ def _stats(
             }
             for s, r in reads
         ],
-        schema_overrides={"watermark": pl.Datetime("us"), "ingested_at": pl.Datetime("us"),
-                          "error": pl.String, "format": pl.String, "size_bytes": pl.Int64},
+        schema_overrides={
+            "watermark": pl.Datetime("us"),
+            "ingested_at": pl.Datetime("us"),
+            "error": pl.String,
+            "format": pl.String,
+            "size_bytes": pl.Int64,
+        },
     )
-    read = pl.concat(
-        [rows.select("source_id"), unparseable.select("source_id")]
-    )
+    read = pl.concat([rows.select("source_id"), unparseable.select("source_id")])
     counts = [
         _count_by_source(read, "rows_read"),
         _count_by_source(new, "accepted"),
@@ -250,9 +264,7 @@ def _stats(
     out = meta
     for frame in counts:
         out = out.join(frame.rename({"source_id": "content_hash"}), on="content_hash", how="left")
-    return out.with_columns(
-        pl.col("rows_read", "accepted", "duplicates", "rejected").fill_null(0)
-    )
+    return out.with_columns(pl.col("rows_read", "accepted", "duplicates", "rejected").fill_null(0))
 
 
 def ingest_landing_files(

@@ -33,6 +33,7 @@ def read_cohorts(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         )
     rows = pl.concat(frames) if frames else pl.DataFrame(schema=COHORT_SCHEMA)
     valid = pl.col("user_id").str.contains(UUID_PATTERN) & (pl.col("cohort").fill_null("") != "")
-    cohorts = rows.filter(valid.fill_null(False)).unique("user_id", keep="last",
-                                                          maintain_order=True)
+    cohorts = rows.filter(valid.fill_null(False)).unique(
+        "user_id", keep="last", maintain_order=True
+    )
     return cohorts, rows.filter(~valid.fill_null(False))

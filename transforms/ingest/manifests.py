@@ -67,8 +67,9 @@ def _published_at(value: object) -> datetime:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:
         raise ManifestError("invalid_structure", f"publishedAt {value!r} is not ISO-8601") from exc
-    _require(parsed.tzinfo is not None, "invalid_structure",
-             f"publishedAt {value!r} has no UTC offset")
+    _require(
+        parsed.tzinfo is not None, "invalid_structure", f"publishedAt {value!r} has no UTC offset"
+    )
     return parsed.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -80,44 +81,67 @@ def parse_manifest(text: str, source: str) -> Manifest:
         raise ManifestError("malformed_json", f"not valid JSON: {exc}") from exc
     _require(isinstance(doc, dict), "invalid_structure", "the manifest is not a JSON object")
     language = doc.get("language")
-    _require(isinstance(language, str) and language in ISO_639_1, "unknown_language",
-             f"language {language!r} is not a lower-case ISO 639-1 code")
+    _require(
+        isinstance(language, str) and language in ISO_639_1,
+        "unknown_language",
+        f"language {language!r} is not a lower-case ISO 639-1 code",
+    )
     version = doc.get("version")
-    _require(isinstance(version, int) and not isinstance(version, bool) and version > 0,
-             "invalid_structure", f"version {version!r} is not a positive integer")
+    _require(
+        isinstance(version, int) and not isinstance(version, bool) and version > 0,
+        "invalid_structure",
+        f"version {version!r} is not a positive integer",
+    )
     published_at = _published_at(doc.get("publishedAt"))
     levels = doc.get("levels")
     _require(isinstance(levels, list), "invalid_structure", "levels must be a list")
     rows: list[dict[str, object]] = []
     seen: set[str] = set()
     for level in levels:
-        _require(isinstance(level, dict) and isinstance(level.get("level"), int),
-                 "invalid_structure", "every level needs an integer `level`")
+        _require(
+            isinstance(level, dict) and isinstance(level.get("level"), int),
+            "invalid_structure",
+            "every level needs an integer `level`",
+        )
         for group in level.get("groups") or []:
-            _require(isinstance(group, dict) and isinstance(group.get("uid"), str),
-                     "invalid_structure", f"a group of level {level['level']} has no uid")
+            _require(
+                isinstance(group, dict) and isinstance(group.get("uid"), str),
+                "invalid_structure",
+                f"a group of level {level['level']} has no uid",
+            )
             for word in group.get("words") or []:
                 uid = word.get("uid") if isinstance(word, dict) else None
-                _require(isinstance(uid, str) and uid.count(":") >= 2, "invalid_structure",
-                         f"word {word!r} in group {group['uid']} has no valid uid")
+                _require(
+                    isinstance(uid, str) and uid.count(":") >= 2,
+                    "invalid_structure",
+                    f"word {word!r} in group {group['uid']} has no valid uid",
+                )
                 assert isinstance(uid, str)
-                _require(uid.split(":", 1)[0] == language, "word_language_mismatch",
-                         f"word uid {uid!r} does not start with '{language}:'")
-                _require(uid not in seen, "duplicate_word_uid",
-                         f"word uid {uid!r} appears more than once in version {version}")
+                _require(
+                    uid.split(":", 1)[0] == language,
+                    "word_language_mismatch",
+                    f"word uid {uid!r} does not start with '{language}:'",
+                )
+                _require(
+                    uid not in seen,
+                    "duplicate_word_uid",
+                    f"word uid {uid!r} appears more than once in version {version}",
+                )
                 seen.add(uid)
-                rows.append({
-                    "language": language,
-                    "version": version,
-                    "word_uid": uid,
-                    "level": level["level"],
-                    "level_title": level.get("title"),
-                    "group_uid": group["uid"],
-                    "group_title": group.get("title"),
-                    "position": len(rows) + 1,
-                    "text": word.get("text"),
-                    "translation": word.get("translation"),
-                })
+                rows.append(
+                    {
+                        "language": language,
+                        "version": version,
+                        "word_uid": uid,
+                        "level": level["level"],
+                        "level_title": level.get("title"),
+                        "group_uid": group["uid"],
+                        "group_title": group.get("title"),
+                        "position": len(rows) + 1,
+                        "text": word.get("text"),
+                        "translation": word.get("translation"),
+                    }
+                )
     return Manifest(
         language=language,
         version=version,
@@ -134,15 +158,23 @@ class ManifestLoad:
     rejected: pl.DataFrame  # content_hash, source, language, version, reason, message
 
 
-def load_manifests(con: duckdb.DuckDBPyConnection, documents: list[tuple[str, str]]
-                   ) -> ManifestLoad:
+def load_manifests(
+    con: duckdb.DuckDBPyConnection, documents: list[tuple[str, str]]
+) -> ManifestLoad:
     """Load `(source, text)` documents not seen before; reject the invalid and conflicting."""
-    known = {r[0] for r in con.execute(
-        "SELECT content_hash FROM manifest_versions UNION ALL "
-        "SELECT content_hash FROM manifest_rejects").fetchall()}
-    existing = {(r[0], r[1]): (r[2], r[3]) for r in con.execute(
-        "SELECT language, version, content_hash, published_at FROM manifest_versions"
-    ).fetchall()}
+    known = {
+        r[0]
+        for r in con.execute(
+            "SELECT content_hash FROM manifest_versions UNION ALL "
+            "SELECT content_hash FROM manifest_rejects"
+        ).fetchall()
+    }
+    existing = {
+        (r[0], r[1]): (r[2], r[3])
+        for r in con.execute(
+            "SELECT language, version, content_hash, published_at FROM manifest_versions"
+        ).fetchall()
+    }
     loaded: list[Manifest] = []
     rejects: list[dict[str, object]] = []
     for source, text in documents:
@@ -151,8 +183,16 @@ def load_manifests(con: duckdb.DuckDBPyConnection, documents: list[tuple[str, st
             manifest = parse_manifest(text, source)
         except ManifestError as err:
             if raw_hash not in known:
-                rejects.append({"content_hash": raw_hash, "source": source, "language": None,
-                                "version": None, "reason": err.reason, "message": err.message})
+                rejects.append(
+                    {
+                        "content_hash": raw_hash,
+                        "source": source,
+                        "language": None,
+                        "version": None,
+                        "reason": err.reason,
+                        "message": err.message,
+                    }
+                )
                 known.add(raw_hash)
             continue
         if manifest.content_hash in known:
@@ -161,21 +201,35 @@ def load_manifests(con: duckdb.DuckDBPyConnection, documents: list[tuple[str, st
         key = (manifest.language, manifest.version)
         problem = _conflict(manifest, existing)
         if problem:
-            rejects.append({"content_hash": manifest.content_hash, "source": source,
-                            "language": manifest.language, "version": manifest.version,
-                            "reason": problem[0], "message": problem[1]})
+            rejects.append(
+                {
+                    "content_hash": manifest.content_hash,
+                    "source": source,
+                    "language": manifest.language,
+                    "version": manifest.version,
+                    "reason": problem[0],
+                    "message": problem[1],
+                }
+            )
             continue
         existing[key] = (manifest.content_hash, manifest.published_at)
         loaded.append(manifest)
-    rejected = pl.DataFrame(rejects, schema={
-        "content_hash": pl.String, "source": pl.String, "language": pl.String,
-        "version": pl.Int32, "reason": pl.String, "message": pl.String})
+    rejected = pl.DataFrame(
+        rejects,
+        schema={
+            "content_hash": pl.String,
+            "source": pl.String,
+            "language": pl.String,
+            "version": pl.Int32,
+            "reason": pl.String,
+            "message": pl.String,
+        },
+    )
     with transaction(con):
         for m in loaded:
             con.execute(
                 "INSERT INTO manifest_versions VALUES (?, ?, ?, NULL, ?, ?, ?)",
-                [m.language, m.version, m.published_at, m.words.height, m.content_hash,
-                 m.source],
+                [m.language, m.version, m.published_at, m.words.height, m.content_hash, m.source],
             )
             insert_frame(con, "manifest_words", m.words)
         insert_frame(con, "manifest_rejects", rejected)
@@ -193,20 +247,25 @@ def load_manifests(con: duckdb.DuckDBPyConnection, documents: list[tuple[str, st
     return ManifestLoad(loaded=[(m.language, m.version) for m in loaded], rejected=rejected)
 
 
-def _conflict(m: Manifest, existing: dict[tuple[str, int], tuple[str, datetime]]
-              ) -> tuple[str, str] | None:
+def _conflict(
+    m: Manifest, existing: dict[tuple[str, int], tuple[str, datetime]]
+) -> tuple[str, str] | None:
     same = existing.get((m.language, m.version))
     if same is not None:
-        return ("version_conflict",
-                f"{m.language} version {m.version} was already loaded with different content")
+        return (
+            "version_conflict",
+            f"{m.language} version {m.version} was already loaded with different content",
+        )
     for (language, version), (_, published) in existing.items():
         if language != m.language:
             continue
         if (version < m.version) != (published < m.published_at):
-            return ("version_out_of_order",
-                    f"{m.language} version {m.version} published {m.published_at:%Y-%m-%d %H:%M}"
-                    f" is out of order with version {version} published"
-                    f" {published:%Y-%m-%d %H:%M}")
+            return (
+                "version_out_of_order",
+                f"{m.language} version {m.version} published {m.published_at:%Y-%m-%d %H:%M}"
+                f" is out of order with version {version} published"
+                f" {published:%Y-%m-%d %H:%M}",
+            )
     return None
 
 

@@ -101,23 +101,31 @@ def _read_jsonl(path: Path) -> RawRead:
         .with_columns(pl.col("source_row").cast(pl.Int64), pl.col("raw").str.strip_suffix("\r"))
         .filter(pl.col("raw").str.strip_chars() != "")
     )
-    extract = ",\n".join(
-        f"CASE WHEN is_object THEN coalesce(raw->>'$.\"{camel}\"', raw->>'$.\"{snake}\"') END"
-        f" AS {snake}"
-        for snake, camel in FIELDS.items()
+    # One parse per line: every camelCase and snake_case path extracted in a single call.
+    paths = [p for snake, camel in FIELDS.items() for p in (f'$."{camel}"', f'$."{snake}"')]
+    picks = ",\n".join(
+        f"coalesce(v[{2 * i + 1}], v[{2 * i + 2}]) AS {snake}" for i, snake in enumerate(FIELDS)
     )
     con = _parser().cursor()
+    con.register("lines", lines)
     try:
         parsed = con.sql(
             f"""
             WITH typed AS (
-                SELECT source_row, raw, json_valid(raw) AS valid,
-                       coalesce(json_valid(raw) AND json_type(
-                           CASE WHEN json_valid(raw) THEN raw END) = 'OBJECT', false) AS is_object
+                SELECT source_row, raw,
+                       json_valid(raw) AS valid,
+                       CASE WHEN json_valid(raw) THEN raw END AS doc
                 FROM lines
+            ), extracted AS (
+                SELECT source_row, raw, valid,
+                       coalesce(json_type(doc) = 'OBJECT', false) AS is_object,
+                       CASE WHEN json_type(doc) = 'OBJECT'
+                            THEN json_extract_string(doc, ?) END AS v
+                FROM typed
             )
-            SELECT source_row, raw, valid, is_object, {extract} FROM typed ORDER BY source_row
-            """
+            SELECT source_row, raw, valid, is_object, {picks} FROM extracted ORDER BY source_row
+            """,
+            params=[paths],
         ).pl()
     finally:
         con.close()
@@ -131,9 +139,7 @@ def _read_jsonl(path: Path) -> RawRead:
         "raw",
     )
     good = parsed.filter(pl.col("is_object"))
-    rows = _string_frame(good.select(list(FIELDS))).with_columns(
-        good["source_row"], good["raw"]
-    )
+    rows = _string_frame(good.select(list(FIELDS))).with_columns(good["source_row"], good["raw"])
     return RawRead(rows=rows, unparseable=bad)
 
 

@@ -78,8 +78,10 @@ def validate_attempts(rows: pl.DataFrame, ingested_at: datetime) -> Validated:
         [pl.col(n).is_null() | (pl.col(n).str.strip_chars() == "") for n in missing]
     )
     missing_names = pl.concat_str(
-        [pl.when(pl.col(n).is_null() | (pl.col(n).str.strip_chars() == "")).then(pl.lit(n))
-         for n in missing],
+        [
+            pl.when(pl.col(n).is_null() | (pl.col(n).str.strip_chars() == "")).then(pl.lit(n))
+            for n in missing
+        ],
         separator=", ",
         ignore_nulls=True,
     )
@@ -89,8 +91,9 @@ def validate_attempts(rows: pl.DataFrame, ingested_at: datetime) -> Validated:
         (
             "invalid_uuid",
             ~s["uuid_local"].str.contains(UUID_PATTERN) | ~s["user_id"].str.contains(UUID_PATTERN),
-            pl.format("uuid_local '{}' / user_id '{}' must both be UUIDs", s["uuid_local"],
-                      s["user_id"]),
+            pl.format(
+                "uuid_local '{}' / user_id '{}' must both be UUIDs", s["uuid_local"], s["user_id"]
+            ),
         ),
         (
             "unknown_language",
@@ -105,8 +108,12 @@ def validate_attempts(rows: pl.DataFrame, ingested_at: datetime) -> Validated:
         (
             "word_language_mismatch",
             word != s["language"],
-            pl.format("word_uid '{}' has prefix '{}' but language is '{}'", s["word_uid"], word,
-                      s["language"]),
+            pl.format(
+                "word_uid '{}' has prefix '{}' but language is '{}'",
+                s["word_uid"],
+                word,
+                s["language"],
+            ),
         ),
         (
             "invalid_step_type",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.sm2.params import DEFAULT_STEP, SM2Params
 from transforms.sessions import with_sessions
+from transforms.sm2.params import DEFAULT_STEP, SM2Params
 
 
 def _threshold(table: dict[str, int] | object, step: pl.Expr) -> pl.Expr:
@@ -47,7 +47,8 @@ def select_reviews(attempts: pl.DataFrame | pl.LazyFrame, params: SM2Params) -> 
         picked = lf
     else:
         unit = (
-            pl.col("attempted_at").dt.date() if params.review_unit == "day"
+            pl.col("attempted_at").dt.date()
+            if params.review_unit == "day"
             else pl.col("session_id")
         )
         picked = (

@@ -17,20 +17,38 @@ import polars as pl
 MICROS_PER_DAY = 86_400_000_000
 
 
+def _is_sorted(frame: pl.DataFrame, order: list[str]) -> bool:
+    """Whether rows already follow `order` lexicographically (nulls not allowed)."""
+    if frame.height < 2 or frame.select(pl.any_horizontal(pl.all().is_null()).any()).item():
+        return frame.height < 2
+    ascending = pl.lit(False)
+    equal_so_far = pl.lit(True)
+    for name in order:
+        col, prev = pl.col(name), pl.col(name).shift(1)
+        ascending = ascending | (equal_so_far & (col > prev))
+        equal_so_far = equal_so_far & (col == prev)
+    ok = (ascending | equal_so_far).slice(1)
+    return bool(frame.select(ok.all()).item())
+
+
 @dataclass(frozen=True)
 class StepLayout:
-    sorted_rows: np.ndarray  # original row index of each review, sorted by card then time
-    step_major: np.ndarray  # sorted position of each review, in step-major order
-    step_offsets: np.ndarray  # step k occupies step_major[offsets[k] : offsets[k + 1]]
+    step_rows: np.ndarray  # original row index of each review, in step-major order
+    step_offsets: np.ndarray  # step k occupies step_rows[offsets[k] : offsets[k + 1]]
     n_cards: int
 
     @classmethod
     def build(cls, reviews: pl.DataFrame, order: list[str]) -> StepLayout:
         """Lay out `reviews` by card (`card_id`) and then by the `order` columns."""
         n = reviews.height
-        ranked = reviews.select(order).with_row_index("_row").sort(order, maintain_order=True)
-        sorted_rows = ranked["_row"].to_numpy().astype(np.int64)
-        card = ranked["card_id"]
+        keys = reviews.select(order)
+        if _is_sorted(keys, order):
+            sorted_rows = np.arange(n, dtype=np.int64)
+            card = keys["card_id"]
+        else:
+            ranked = keys.with_row_index("_row").sort(order, maintain_order=True)
+            sorted_rows = ranked["_row"].to_numpy().astype(np.int64)
+            card = ranked["card_id"]
         boundary = np.ones(n, dtype=bool)
         if n > 1:
             boundary[1:] = (card.slice(1) != card.slice(0, n - 1)).fill_null(True).to_numpy()
@@ -45,9 +63,9 @@ class StepLayout:
         offsets = np.concatenate([[0], np.cumsum(active)]).astype(np.int64)
         step = np.arange(n) - np.repeat(starts, lengths)
         dest = offsets[step] + np.repeat(rank_of_card, lengths)
-        step_major = np.empty(n, dtype=np.int64)
-        step_major[dest] = np.arange(n)
-        return cls(sorted_rows, step_major, offsets, len(starts))
+        step_rows = np.empty(n, dtype=np.int64)
+        step_rows[dest] = sorted_rows
+        return cls(step_rows, offsets, len(starts))
 
     def steps(self) -> Iterator[tuple[int, slice, int]]:
         """(k, slice of step-major positions, active cards n_k) for each step."""
@@ -57,12 +75,15 @@ class StepLayout:
 
     def gather(self, values: np.ndarray) -> np.ndarray:
         """Values per original row -> step-major order."""
-        return values[self.sorted_rows[self.step_major]]
+        return values[self.step_rows]
 
-    def scatter(self, values: np.ndarray) -> np.ndarray:
-        """Step-major values -> original row order."""
-        out = np.empty_like(values)
-        out[self.sorted_rows[self.step_major]] = values
+    def scatter(self, *columns: np.ndarray) -> list[np.ndarray]:
+        """Step-major columns -> original row order (contiguous arrays)."""
+        out = []
+        for values in columns:
+            back = np.empty_like(values)
+            back[self.step_rows] = values
+            out.append(back)
         return out
 
 

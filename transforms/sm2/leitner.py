@@ -16,18 +16,20 @@ def replay_leitner(
     reviews: pl.DataFrame,
     box_days: Mapping[int, float] = BOX_DAYS,
     target_recall: float = 0.9,
+    layout: StepLayout | None = None,
 ) -> pl.DataFrame:
     """Box 0 = new; a passed review moves the card up one box (at most the top), a failed one
     to box 1. `reviews` has `card_id`, `reviewed_at`, `passed` (bool), optional `tiebreak`.
     Adds `review_index`, `elapsed_days`, `box_before`, `box_after`, `interval_before`,
     `interval_days`, `p_recall`, `due_at`."""
-    order = ["card_id", "reviewed_at", *(["tiebreak"] if "tiebreak" in reviews.columns else [])]
-    layout = StepLayout.build(reviews, order)
+    from transforms.sm2.replay import review_layout
+
+    layout = layout or review_layout(reviews)
     n = reviews.height
     top = max(box_days)
     days = np.zeros(top + 1)
-    for box, d in box_days.items():
-        days[box] = d
+    for level, d in box_days.items():
+        days[level] = d
     passed = layout.gather(reviews["passed"].to_numpy().astype(bool))
     t = layout.gather(epoch_micros(reviews["reviewed_at"]))
     box = np.zeros(layout.n_cards, dtype=np.int64)
@@ -47,15 +49,18 @@ def replay_leitner(
     interval_before = np.where(out_index > 1, days[out_box_before], np.nan)
     interval = days[out_box]
     due = t + np.round(interval * MICROS_PER_DAY).astype(np.int64)
-    back = layout.scatter
+    recall = np.power(target_recall, out_elapsed / interval_before)
+    elapsed, before, interval_days, p_recall = layout.scatter(
+        out_elapsed, interval_before, interval, recall
+    )
+    index, box_before, box_after, due_at = layout.scatter(out_index, out_box_before, out_box, due)
     return reviews.with_columns(
-        pl.Series("review_index", back(out_index), dtype=pl.Int32),
-        pl.Series("elapsed_days", back(out_elapsed), nan_to_null=True),
-        pl.Series("box_before", back(out_box_before), dtype=pl.Int8),
-        pl.Series("box_after", back(out_box), dtype=pl.Int8),
-        pl.Series("interval_before", back(interval_before), nan_to_null=True),
-        pl.Series("interval_days", back(interval)),
-        pl.Series("p_recall", back(np.power(target_recall, out_elapsed / interval_before)),
-                  nan_to_null=True),
-        micros_to_datetime(back(due), reviews["reviewed_at"], "due_at"),
+        pl.Series("review_index", index, dtype=pl.Int32),
+        pl.Series("elapsed_days", elapsed, nan_to_null=True),
+        pl.Series("box_before", box_before, dtype=pl.Int8),
+        pl.Series("box_after", box_after, dtype=pl.Int8),
+        pl.Series("interval_before", before, nan_to_null=True),
+        pl.Series("interval_days", interval_days),
+        pl.Series("p_recall", p_recall, nan_to_null=True),
+        micros_to_datetime(due_at, reviews["reviewed_at"], "due_at"),
     )

@@ -41,15 +41,17 @@ def apply_rounding(x: np.ndarray, rounding: str) -> np.ndarray:
     return x
 
 
-def replay(reviews: pl.DataFrame, params: SM2Params | None = None) -> pl.DataFrame:
+def replay(
+    reviews: pl.DataFrame, params: SM2Params | None = None, layout: StepLayout | None = None
+) -> pl.DataFrame:
     """Replay graded reviews under `params`: one output row per input row, in input order.
 
     `reviews` has `card_id`, `reviewed_at` (Datetime), `quality` (0-5) and optionally
-    `tiebreak`, which orders a card's reviews that share a `reviewed_at`.
+    `tiebreak`, which orders a card's reviews that share a `reviewed_at`. A `layout` built
+    for the same frame (`review_layout`) may be passed in to share it with another replay.
     """
     p = params or SM2Params()
-    order = ["card_id", "reviewed_at", *(["tiebreak"] if "tiebreak" in reviews.columns else [])]
-    layout = StepLayout.build(reviews, order)
+    layout = layout or review_layout(reviews)
     n = reviews.height
     q = layout.gather(reviews["quality"].cast(pl.Int64).to_numpy())
     t = layout.gather(epoch_micros(reviews["reviewed_at"]))
@@ -101,16 +103,25 @@ def replay(reviews: pl.DataFrame, params: SM2Params | None = None) -> pl.DataFra
 
     p_recall = np.power(p.target_recall, out_elapsed / out_before)
     due = t + np.round(out_interval * MICROS_PER_DAY).astype(np.int64)
-    back = layout.scatter
-    return reviews.with_columns(
-        pl.Series("review_index", back(out_index), dtype=pl.Int32),
-        pl.Series("elapsed_days", back(out_elapsed), nan_to_null=True),
-        pl.Series("interval_before", back(out_before), nan_to_null=True),
-        pl.Series("p_recall", back(p_recall), nan_to_null=True),
-        pl.Series("ef_before", back(out_ef_before)),
-        pl.Series("ef_after", back(out_ef_after)),
-        pl.Series("reps_after", back(out_reps), dtype=pl.Int32),
-        pl.Series("lapses_after", back(out_lapses), dtype=pl.Int32),
-        pl.Series("interval_days", back(out_interval)),
-        micros_to_datetime(back(due), reviews["reviewed_at"], "due_at"),
+    elapsed, before, recall, ef_b, ef_a, interval_days = layout.scatter(
+        out_elapsed, out_before, p_recall, out_ef_before, out_ef_after, out_interval
     )
+    index, reps_after, lapses_after, due_at = layout.scatter(out_index, out_reps, out_lapses, due)
+    return reviews.with_columns(
+        pl.Series("review_index", index, dtype=pl.Int32),
+        pl.Series("elapsed_days", elapsed, nan_to_null=True),
+        pl.Series("interval_before", before, nan_to_null=True),
+        pl.Series("p_recall", recall, nan_to_null=True),
+        pl.Series("ef_before", ef_b),
+        pl.Series("ef_after", ef_a),
+        pl.Series("reps_after", reps_after, dtype=pl.Int32),
+        pl.Series("lapses_after", lapses_after, dtype=pl.Int32),
+        pl.Series("interval_days", interval_days),
+        micros_to_datetime(due_at, reviews["reviewed_at"], "due_at"),
+    )
+
+
+def review_layout(reviews: pl.DataFrame) -> StepLayout:
+    """The step-major layout of `reviews` by card, time and tiebreak."""
+    order = ["card_id", "reviewed_at", *(["tiebreak"] if "tiebreak" in reviews.columns else [])]
+    return StepLayout.build(reviews, order)

@@ -1,6 +1,5 @@
 """Ingestion assets: attempt logs, manifests and cohorts into the warehouse."""
 
-
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -51,14 +50,15 @@ def ingest_attempts(
             batch = read_new_attempts(settings.pg_dsn, watermark)  # type: ignore[arg-type]
             if batch is not None:
                 loaded.append(ingest_sources(con, [batch], now))
-        new = pl.concat([f for f in loaded if f.height] or [pl.DataFrame()],
-                        how="vertical_relaxed")
+        new = pl.concat([f for f in loaded if f.height] or [pl.DataFrame()], how="vertical_relaxed")
         counts = table_counts(con, ["attempts", "attempt_rejects", "ingested_files"])
         sources = new.height
         totals = (
             new.select(pl.col("rows_read", "accepted", "duplicates", "rejected").sum()).row(
-                0, named=True)
-            if sources else {"rows_read": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
+                0, named=True
+            )
+            if sources
+            else {"rows_read": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
         )
         failed = new.filter(pl.col("status") == "failed").height if sources else 0
         context.log.info(f"ingested {sources} new source(s): {totals}")
@@ -70,9 +70,15 @@ def ingest_attempts(
     for key in ("attempts", "attempt_rejects", "ingested_files"):
         yield dg.MaterializeResult(
             asset_key=key,
-            metadata={"dagster/row_count": counts[key], **run_meta,
-                      **({"new_sources_preview": preview(new.drop("error"))}
-                         if key == "ingested_files" and sources else {})},
+            metadata={
+                "dagster/row_count": counts[key],
+                **run_meta,
+                **(
+                    {"new_sources_preview": preview(new.drop("error"))}
+                    if key == "ingested_files" and sources
+                    else {}
+                ),
+            },
         )
 
 
@@ -102,8 +108,11 @@ def ingest_manifests(
     for key in ("manifest_versions", "manifest_words", "manifest_rejects"):
         yield dg.MaterializeResult(
             asset_key=key,
-            metadata={"dagster/row_count": counts[key], "loaded_versions": loaded,
-                      "new_rejects": result.rejected.height},
+            metadata={
+                "dagster/row_count": counts[key],
+                "loaded_versions": loaded,
+                "new_rejects": result.rejected.height,
+            },
         )
 
 
@@ -116,7 +125,10 @@ def cohorts(
     with warehouse.connect() as con:
         replace_table(con, "cohorts", frame)
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": frame.height, "rejected_rows": rejected.height,
-                  "cohorts": frame["cohort"].n_unique() if frame.height else 0,
-                  "preview": preview(frame)}
+        metadata={
+            "dagster/row_count": frame.height,
+            "rejected_rows": rejected.height,
+            "cohorts": frame["cohort"].n_unique() if frame.height else 0,
+            "preview": preview(frame),
+        }
     )

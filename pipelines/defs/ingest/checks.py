@@ -1,17 +1,22 @@
 """Data-quality checks on ingestion: nothing lost, nothing stored twice."""
 
-
 import dagster as dg
 
 from pipelines.defs.resources import WarehouseResource
 from transforms.warehouse import query
 
 
-def _result(passed: bool, problems: int, description: str,
-            severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
-            **metadata: object) -> dg.AssetCheckResult:
+def _result(
+    passed: bool,
+    problems: int,
+    description: str,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    **metadata: object,
+) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        passed=passed, severity=severity, description=description,
+        passed=passed,
+        severity=severity,
+        description=description,
         metadata={"problems": problems, **metadata},  # type: ignore[dict-item]
     )
 
@@ -21,7 +26,9 @@ def rows_read_balance(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """For every source: rows read = accepted + duplicates + rejected, and the stored attempts
     and rejects match those counts."""
     with warehouse.connect() as con:
-        bad = query(con, """
+        bad = query(
+            con,
+            """
             WITH stored AS (SELECT source_id, count(*) AS n FROM attempts GROUP BY 1),
                  rejected AS (SELECT source_id, count(*) AS n FROM attempt_rejects GROUP BY 1)
             SELECT f.path, f.rows_read, f.accepted, f.duplicates, f.rejected,
@@ -31,10 +38,14 @@ def rows_read_balance(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             LEFT JOIN rejected r ON r.source_id = f.content_hash
             WHERE f.rows_read <> f.accepted + f.duplicates + f.rejected
                OR coalesce(s.n, 0) <> f.accepted OR coalesce(r.n, 0) <> f.rejected
-        """)
-    return _result(bad.height == 0, bad.height,
-                   "every source's rows are accepted, duplicates or rejected",
-                   examples=bad.head(5).to_dicts().__repr__())
+        """,
+        )
+    return _result(
+        bad.height == 0,
+        bad.height,
+        "every source's rows are accepted, duplicates or rejected",
+        examples=bad.head(5).to_dicts().__repr__(),
+    )
 
 
 @dg.asset_check(asset="attempts", blocking=True)
@@ -50,9 +61,13 @@ def no_unreadable_sources(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Files that could not be read at all (they are recorded, and the others still load)."""
     with warehouse.connect() as con:
         failed = query(con, "SELECT path, error FROM ingested_files WHERE status = 'failed'")
-    return _result(failed.height == 0, failed.height, "every source could be read",
-                   severity=dg.AssetCheckSeverity.WARN,
-                   failed=failed.head(10).to_dicts().__repr__())
+    return _result(
+        failed.height == 0,
+        failed.height,
+        "every source could be read",
+        severity=dg.AssetCheckSeverity.WARN,
+        failed=failed.head(10).to_dicts().__repr__(),
+    )
 
 
 @dg.asset_check(asset="manifest_versions")
@@ -60,18 +75,25 @@ def no_rejected_manifests(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Manifest documents rejected as malformed or conflicting (loaded versions stay)."""
     with warehouse.connect() as con:
         rejected = query(con, "SELECT source, reason, message FROM manifest_rejects")
-    return _result(rejected.height == 0, rejected.height, "every manifest document is valid",
-                   severity=dg.AssetCheckSeverity.WARN,
-                   rejected=rejected.head(10).to_dicts().__repr__())
+    return _result(
+        rejected.height == 0,
+        rejected.height,
+        "every manifest document is valid",
+        severity=dg.AssetCheckSeverity.WARN,
+        rejected=rejected.head(10).to_dicts().__repr__(),
+    )
 
 
 @dg.asset_check(asset="manifest_words")
 def manifest_word_counts(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Each version's words in `manifest_words` add up to its `word_count`."""
     with warehouse.connect() as con:
-        bad = query(con, """
+        bad = query(
+            con,
+            """
             SELECT v.language, v.version, v.word_count, count(w.word_uid) AS words
             FROM manifest_versions v LEFT JOIN manifest_words w USING (language, version)
             GROUP BY ALL HAVING words <> v.word_count
-        """)
+        """,
+        )
     return _result(bad.height == 0, bad.height, "word counts match")

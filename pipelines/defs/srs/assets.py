@@ -1,7 +1,7 @@
 """SRS assets: SM-2 replayed over every learner's full history, and the due forecast."""
 
-
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
@@ -42,24 +42,27 @@ def sm2_replay(
         summary = recompute_srs(con, params, as_of, settings.srs_batches)
         sample = query(con, "SELECT * FROM word_progress LIMIT 10")
         counts = table_counts(con, ["reviews", "word_progress"])
-    shared = {
+    shared: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "sm2_params": dg.MetadataValue.json(params.to_dict()),
         "batches": summary.batches,
         "largest_batch_attempts": summary.largest_batch_attempts,
     }
-    yield dg.MaterializeResult(asset_key="reviews",
-                               metadata={"dagster/row_count": counts["reviews"], **shared})
+    yield dg.MaterializeResult(
+        asset_key="reviews", metadata={"dagster/row_count": counts["reviews"], **shared}
+    )
     yield dg.MaterializeResult(
         asset_key="word_progress",
-        metadata={"dagster/row_count": counts["word_progress"], "preview": preview(sample),
-                  **shared},
+        metadata={
+            "dagster/row_count": counts["word_progress"],
+            "preview": preview(sample),
+            **shared,
+        },
     )
 
 
 @dg.asset(group_name=SRS, deps=["word_progress"])
-def due_forecast(warehouse: WarehouseResource, settings: ProgressSettings
-                 ) -> dg.MaterializeResult:
+def due_forecast(warehouse: WarehouseResource, settings: ProgressSettings) -> dg.MaterializeResult:
     """One row per (user_id, language, day) with reviews due in the 30 days from as of;
     overdue reviews count on the as-of day."""
     with warehouse.connect() as con:
@@ -67,7 +70,10 @@ def due_forecast(warehouse: WarehouseResource, settings: ProgressSettings
         forecast = recompute_due_forecast(con, as_of)
         replace_table(con, "due_forecast", forecast)
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": forecast.height, "as_of": as_of.isoformat(),
-                  "due_reviews": int(forecast["due_reviews"].sum()) if forecast.height else 0,
-                  "preview": preview(forecast)}
+        metadata={
+            "dagster/row_count": forecast.height,
+            "as_of": as_of.isoformat(),
+            "due_reviews": int(forecast["due_reviews"].sum()) if forecast.height else 0,
+            "preview": preview(forecast),
+        }
     )

@@ -1,6 +1,5 @@
 """Checks on the SM-2 state: the invariants of sm2.md and the grain of each table."""
 
-
 import dagster as dg
 
 from pipelines.defs.resources import WarehouseResource
@@ -8,12 +7,14 @@ from transforms.srs_store import params_used
 from transforms.warehouse import scalar
 
 
-def _count_check(warehouse: WarehouseResource, sql: str, description: str,
-                 params: list[object] | None = None) -> dg.AssetCheckResult:
+def _count_check(
+    warehouse: WarehouseResource, sql: str, description: str, params: list[object] | None = None
+) -> dg.AssetCheckResult:
     with warehouse.connect() as con:
         problems = int(str(scalar(con, sql, params)))
-    return dg.AssetCheckResult(passed=problems == 0, description=description,
-                               metadata={"problems": problems})
+    return dg.AssetCheckResult(
+        passed=problems == 0, description=description, metadata={"problems": problems}
+    )
 
 
 @dg.asset_check(asset="reviews", blocking=True)
@@ -21,8 +22,12 @@ def ef_at_least_ef_min(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """EF never falls below `ef_min` (of the parameters the replay used)."""
     with warehouse.connect() as con:
         ef_min = params_used(con).ef_min
-    return _count_check(warehouse, "SELECT count(*) FROM reviews WHERE ef_after < ? - 1e-12",
-                        f"ef_after >= ef_min ({ef_min})", [ef_min])
+    return _count_check(
+        warehouse,
+        "SELECT count(*) FROM reviews WHERE ef_after < ? - 1e-12",
+        f"ef_after >= ef_min ({ef_min})",
+        [ef_min],
+    )
 
 
 @dg.asset_check(asset="reviews", blocking=True)
@@ -33,7 +38,8 @@ def passed_reviews_interval_at_least_one(warehouse: WarehouseResource) -> dg.Ass
     return _count_check(
         warehouse,
         "SELECT count(*) FROM reviews WHERE quality >= ? AND interval_days < 1",
-        "passed reviews have interval >= 1", [pass_quality],
+        "passed reviews have interval >= 1",
+        [pass_quality],
     )
 
 

@@ -1,6 +1,5 @@
 """SM-2 parameters as run config (the Dagster launchpad), over the `PROGRESS_SM2_PARAMS` base."""
 
-
 from typing import Any
 
 import dagster as dg

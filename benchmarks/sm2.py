@@ -1,0 +1,165 @@
+"""SM-2 benchmark: replay speed against the sequential oracle and the `supermemo2` package, and
+the full warehouse recompute against the floor (DuckDB reading and sorting the same attempts).
+
+    python benchmarks/sm2.py [--reviews 10000000] [--sample 200000] [--batches 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import peak_rss_mb  # noqa: E402
+from tests.sm2_oracle import replay_card  # noqa: E402
+from transforms.sm2 import SM2Params, replay  # noqa: E402
+from transforms.srs_store import recompute_srs  # noqa: E402
+from transforms.warehouse import connect, query  # noqa: E402
+
+T0 = datetime(2026, 1, 1)
+EPOCH_T0 = int((T0 - datetime(1970, 1, 1)).total_seconds() * 1_000_000)
+
+
+def synthetic_reviews(n: int, seed: int = 1) -> pl.DataFrame:
+    """`n` graded reviews over n/25 cards, a day or more apart, qualities skewed to pass."""
+    rng = np.random.default_rng(seed)
+    cards = max(1, n // 25)
+    card = np.sort(rng.integers(0, cards, n))
+    gaps = rng.exponential(6.0, n) * 86_400_000_000
+    start = np.r_[True, card[1:] != card[:-1]]
+    group_start = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    t = np.cumsum(gaps)
+    t = (t - t[group_start]).astype(np.int64)
+    quality = rng.choice(6, n, p=[0.05, 0.08, 0.07, 0.3, 0.3, 0.2]).astype(np.int8)
+    return pl.DataFrame(
+        {
+            "card_id": card,
+            "reviewed_at": pl.Series(t + EPOCH_T0, dtype=pl.Int64).cast(pl.Datetime("us")),
+            "quality": quality,
+        }
+    )
+
+
+def best_of(repeats: int, fn: Callable[[], object]) -> float:
+    """The fastest of `repeats` runs, in seconds."""
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def oracle_rate(reviews: pl.DataFrame, params: SM2Params) -> float:
+    began = time.perf_counter()
+    for _, group in reviews.group_by("card_id", maintain_order=True):
+        replay_card(group["reviewed_at"].to_list(), group["quality"].to_list(), params)
+    return reviews.height / (time.perf_counter() - began)
+
+
+def package_rate(reviews: pl.DataFrame) -> float:
+    from supermemo2 import review
+
+    began = time.perf_counter()
+    for _, group in reviews.group_by("card_id", maintain_order=True):
+        ef, interval, reps = 2.5, 0, 0
+        for q, t in zip(group["quality"].to_list(), group["reviewed_at"].to_list(), strict=True):
+            try:
+                out = review(q, ef, interval, reps, t)
+            except OverflowError:  # the package has no max_interval: its dates overflow
+                out = review(q, ef, 36500, reps, t)
+            ef, interval, reps = out["easiness"], out["interval"], out["repetitions"]
+    return reviews.height / (time.perf_counter() - began)
+
+
+def warehouse_with_attempts(path: Path, n: int) -> None:
+    """A warehouse whose `attempts` table has `n` generated attempts (SQL, no files)."""
+    con = connect(path)
+    con.execute(
+        """
+        INSERT INTO attempts
+        SELECT uuid()::VARCHAR, 'user-' || (i % ?), 'es', 'es:g:' || (random() * 300)::INT,
+               'typing', random() < 0.8, (500 + random() * 12000)::INT,
+               TIMESTAMP '2026-01-01'
+                   + to_microseconds((random() * 90 * 86400e6)::BIGINT),
+               NULL, NULL, NULL, 'bench', i
+        FROM range(?) t(i)
+        """,
+        [max(1, n // 700), n],
+    )
+    con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reviews", type=int, default=10_000_000)
+    parser.add_argument("--sample", type=int, default=200_000)
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=None,
+        help="attempts for the warehouse recompute (default: --reviews)",
+    )
+    parser.add_argument("--batches", type=int, default=4)
+    args = parser.parse_args()
+    params = SM2Params()
+
+    reviews = synthetic_reviews(args.reviews)
+    replay(reviews.head(10_000), params)  # warm-up: first-call allocations and imports
+    engine = reviews.height / best_of(3, lambda: replay(reviews, params))
+    sample = reviews.filter(
+        pl.col("card_id")
+        < pl.col("card_id")
+        .unique()
+        .sort()
+        .gather(min(args.sample // 25, reviews["card_id"].n_unique() - 1))
+    )
+    oracle, package = oracle_rate(sample, params), package_rate(sample)
+    print(f"replay engine:     {engine:>13,.0f} reviews/s on {reviews.height:,} reviews")
+    print(
+        f"sequential oracle: {oracle:>13,.0f} reviews/s on {sample.height:,} reviews "
+        f"(engine is {engine / oracle:,.0f}x)"
+    )
+    print(
+        f"supermemo2 3.0.1:  {package:>13,.0f} reviews/s on {sample.height:,} reviews "
+        f"(engine is {engine / package:,.0f}x)"
+    )
+
+    n_attempts = args.attempts or args.reviews
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "warehouse.duckdb"
+        warehouse_with_attempts(path, n_attempts)
+        con = connect(path)
+        began = time.perf_counter()
+        floor = query(
+            con,
+            "SELECT user_id, language, word_uid, attempted_at, uuid_local, "
+            "correct, response_time_ms, step_type FROM attempts "
+            "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
+        )
+        floor_s = time.perf_counter() - began
+        del floor
+        began = time.perf_counter()
+        summary = recompute_srs(con, params, T0 + timedelta(days=3650), args.batches)
+        full_s = time.perf_counter() - began
+    print(
+        f"full recompute:    {full_s:.1f}s for {summary.attempts:,} attempts -> "
+        f"{summary.reviews:,} reviews, {summary.cards:,} cards in {args.batches} batches "
+        f"({summary.attempts / full_s:,.0f} attempts/s)"
+    )
+    print(f"floor (read+sort): {floor_s:.1f}s; recompute / floor = {full_s / floor_s:.2f}")
+    print(f"peak RSS:          {peak_rss_mb():,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
