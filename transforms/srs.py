@@ -11,16 +11,28 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from transforms.sm2 import SM2Params, replay, replay_leitner, select_reviews
+from transforms.sm2.replay import review_layout
 
 CARD: list[str] = ["user_id", "language", "word_uid"]
 FORECAST_DAYS = 30
 
 
+def with_card_keys(attempts: pl.DataFrame) -> pl.DataFrame:
+    """Attempts sorted by card and time, with `card_key` numbering the cards 1, 2, ...
+    (sorting is cheap when the warehouse already returned them in this order)."""
+    ordered = attempts.sort(*CARD, "attempted_at", "uuid_local", maintain_order=True)
+    new_card = pl.any_horizontal([pl.col(c) != pl.col(c).shift(1) for c in CARD]).fill_null(True)
+    return ordered.with_columns(new_card.cum_sum().cast(pl.Int64).alias("card_key"))
+
+
 def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
     """One row per graded review: who, which word, its quality, SM-2's replay, and Leitner's box
-    and predicted recall on the same review (`leitner_box`, `leitner_p_recall`)."""
+    and predicted recall on the same review (`leitner_box`, `leitner_p_recall`).
+
+    Keeps `card_key` when the attempts carry one (see `with_card_keys`)."""
+    keyed = attempts if "card_key" in attempts.columns else with_card_keys(attempts)
     selected = (
-        select_reviews(attempts, params)
+        select_reviews(keyed, params)
         .select(
             *CARD,
             "uuid_local",
@@ -29,27 +41,31 @@ def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
             "response_time_ms",
             pl.col("attempted_at").alias("reviewed_at"),
             "quality",
+            pl.col("card_key").alias("card_id"),
+            pl.col("uuid_local").alias("tiebreak"),
         )
         .collect()
     )
-    keyed = selected.with_columns(
-        pl.concat_str(CARD, separator="\x1f").rank("dense").cast(pl.Int64).alias("card_id"),
-        pl.col("uuid_local").alias("tiebreak"),
-    )
-    sm2 = replay(keyed, params)
+    layout = review_layout(selected)
+    sm2 = replay(selected, params, layout)
     leitner = replay_leitner(
-        keyed.select(
+        selected.select(
             "card_id",
             "reviewed_at",
             "tiebreak",
             (pl.col("quality") >= params.pass_quality).alias("passed"),
         ),
         target_recall=params.target_recall,
+        layout=layout,
     )
-    return sm2.with_columns(
-        leitner["box_after"].alias("leitner_box"),
-        leitner["p_recall"].alias("leitner_p_recall"),
-    ).drop("card_id", "tiebreak")
+    return (
+        sm2.with_columns(
+            leitner["box_after"].alias("leitner_box"),
+            leitner["p_recall"].alias("leitner_p_recall"),
+        )
+        .rename({"card_id": "card_key"})
+        .drop("tiebreak")
+    )
 
 
 def newest_manifest_words(
@@ -71,39 +87,40 @@ def newest_manifest_words(
 def build_word_progress(
     attempts: pl.DataFrame, reviews: pl.DataFrame, current_words: pl.DataFrame
 ) -> pl.DataFrame:
-    """One row per card (user_id, language, word_uid): the app's `WordProgress` on SM-2."""
-    ordered = attempts.sort(*CARD, "attempted_at", "uuid_local")
-    streak_group = (~pl.col("correct")).cum_sum().over(CARD)
+    """One row per card (user_id, language, word_uid): the app's `WordProgress` on SM-2.
+
+    `attempts` and `reviews` carry the same `card_key` (see `with_card_keys`, `build_reviews`).
+    """
+    # Cards are contiguous and in time order: a running count of incorrect attempts is constant
+    # over a card's trailing run of correct ones.
+    misses = (~pl.col("correct")).cum_sum()
     from_attempts = (
-        ordered.with_columns(streak_group.alias("_g"))
-        .group_by(CARD)
+        attempts.with_columns(misses.alias("_misses"))
+        .group_by("card_key")
         .agg(
+            *[pl.col(c).first() for c in CARD],
             pl.len().cast(pl.Int32).alias("total_attempts"),
             pl.col("correct").sum().cast(pl.Int32).alias("correct_attempts"),
-            (pl.col("correct") & (pl.col("_g") == pl.col("_g").max()))
+            (pl.col("correct") & (pl.col("_misses") == pl.col("_misses").last()))
             .sum()
             .cast(pl.Int32)
             .alias("consecutive_correct"),
-            pl.col("attempted_at").min().alias("first_attempted_at"),
-            pl.col("attempted_at").max().alias("last_attempted_at"),
+            pl.col("attempted_at").first().alias("first_attempted_at"),
+            pl.col("attempted_at").last().alias("last_attempted_at"),
         )
     )
-    from_reviews = (
-        reviews.sort(*CARD, "review_index")
-        .group_by(CARD)
-        .agg(
-            pl.col("ef_after").last().alias("easiness"),
-            pl.col("reps_after").last().alias("repetitions"),
-            pl.col("interval_days").last(),
-            pl.col("due_at").last().alias("next_review_at"),
-            pl.col("lapses_after").last().alias("lapses"),
-            pl.len().cast(pl.Int32).alias("reviews"),
-            pl.col("leitner_box").last().alias("leitner_level"),
-        )
+    from_reviews = reviews.group_by("card_key").agg(
+        pl.col("ef_after").last().alias("easiness"),
+        pl.col("reps_after").last().alias("repetitions"),
+        pl.col("interval_days").last(),
+        pl.col("due_at").last().alias("next_review_at"),
+        pl.col("lapses_after").last().alias("lapses"),
+        pl.len().cast(pl.Int32).alias("reviews"),
+        pl.col("leitner_box").last().alias("leitner_level"),
     )
     current = current_words.select("language", "word_uid", pl.lit(True).alias("_current"))
     return (
-        from_reviews.join(from_attempts, on=CARD, how="inner")
+        from_reviews.join(from_attempts, on="card_key", how="inner")
         .join(current, on=["language", "word_uid"], how="left")
         .select(
             *CARD,

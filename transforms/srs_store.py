@@ -20,6 +20,7 @@ from transforms.srs import (
     build_reviews,
     build_word_progress,
     newest_manifest_words,
+    with_card_keys,
 )
 from transforms.warehouse import query, scalar, transaction
 
@@ -85,15 +86,18 @@ def recompute_srs(
     words = current_words(con, as_of)
     totals = {"attempts": 0, "reviews": 0, "cards": 0, "largest": 0}
     for batch in range(batches):
-        attempts = query(
-            con,
-            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? "
-            "AND hash(user_id) % ? = ?",
-            [as_of, batches, batch],
+        attempts = with_card_keys(
+            query(
+                con,
+                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? "
+                "AND hash(user_id) % ? = ? "
+                "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
+                [as_of, batches, batch],
+            )
         )
         reviews = build_reviews(attempts, params)
         progress = build_word_progress(attempts, reviews, words)
-        _write_staging(con, "reviews", reviews, first=batch == 0)
+        _write_staging(con, "reviews", reviews.drop("card_key"), first=batch == 0)
         _write_staging(con, "word_progress", progress, first=batch == 0)
         totals["attempts"] += attempts.height
         totals["reviews"] += reviews.height

@@ -42,19 +42,22 @@ def select_reviews(attempts: pl.DataFrame | pl.LazyFrame, params: SM2Params) -> 
     lf = attempts.lazy()
     if params.review_unit == "session":
         lf = with_sessions(lf)
-    order = ["attempted_at", "uuid_local"]
+    ordered = lf.sort([*CARD, "attempted_at", "uuid_local"], maintain_order=True)
     if params.review_unit == "attempt":
-        picked = lf
+        picked = ordered
     else:
         unit = (
             pl.col("attempted_at").dt.date()
             if params.review_unit == "day"
             else pl.col("session_id")
         )
-        picked = (
-            lf.with_columns(unit.alias("_unit"))
-            .sort([*CARD, "_unit", *order])
-            .unique([*CARD, "_unit"], keep="first", maintain_order=True)
-            .drop("_unit")
-        )
+        # The first attempt of each (card, unit): sessions can interleave in time, so rank
+        # within (card, unit) instead of comparing neighbours.
+        if params.review_unit == "day":
+            first = pl.any_horizontal(
+                [pl.col(c) != pl.col(c).shift(1) for c in [*CARD, "_unit"]]
+            ).fill_null(True)
+        else:
+            first = pl.col("_unit").is_first_distinct().over(CARD)
+        picked = ordered.with_columns(unit.alias("_unit")).filter(first).drop("_unit")
     return picked.with_columns(quality(params))
