@@ -9,6 +9,7 @@ import pytest
 from pipelines.definitions import defs
 from tests.pipeline_run import configure, run_all
 from transforms.generate.landing import GeneratorConfig, generate_landing
+from transforms.metrics.tables import METRIC_TABLES
 from transforms.warehouse import connect, query, scalar
 
 EXPECTED_ASSETS = {
@@ -22,6 +23,7 @@ EXPECTED_ASSETS = {
     "reviews",
     "word_progress",
     "due_forecast",
+    *METRIC_TABLES,
 }
 
 

@@ -149,18 +149,20 @@ class MemorySimulation:
         seen = self.next_new[active]
         n_rev = np.where(seen > 0, size - 2 * n_new, 0)
         # New words: two attempts each (recognition, then recall). Reviews: one attempt, the
-        # least-recalled of three candidates among the words seen so far.
+        # most "due" of four candidates among the words seen so far (recall nearest 0.8), as
+        # an app's scheduler would pick; irregular learners still meet overdue words.
         new_owner = np.repeat(np.arange(len(active)), n_new)
         new_word = seen[new_owner] + _segment_rank(new_owner)
         rev_owner = np.repeat(np.arange(len(active)), n_rev)
         t_now = d + e.hour[active][rev_owner] / 24.0
-        cand = (rng.random((3, len(rev_owner))) * seen[rev_owner]).astype(np.int64)
+        cand = (rng.random((4, len(rev_owner))) * seen[rev_owner]).astype(np.int64)
         cand_recall = np.exp(
             -(t_now - self.last_t[active[rev_owner], cand])
             / self.stability[active[rev_owner], cand]
         )
         rev_word = cand[
-            np.argmin(np.nan_to_num(cand_recall, nan=0.0), axis=0), np.arange(len(rev_owner))
+            np.argmin(np.abs(np.nan_to_num(cand_recall, nan=0.0) - 0.8), axis=0),
+            np.arange(len(rev_owner)),
         ]
         owner = np.concatenate([new_owner, new_owner, rev_owner])
         word = np.concatenate([new_word, new_word, rev_word])
@@ -213,14 +215,14 @@ class MemorySimulation:
         # Memory update from the first attempt of each card this day.
         upd = first_seen
         s_old = self.stability[enr[upd], word[upd]]
-        grow = 1.6 + 1.2 * _sigmoid(e.ability[enr[upd]] - self.difficulty[lang[upd], word[upd]])
+        grow = 1.8 + 1.4 * _sigmoid(e.ability[enr[upd]] - self.difficulty[lang[upd], word[upd]])
         s_new = np.where(
             is_new[upd],
-            np.where(correct[upd], 1.2, 0.6),
+            np.where(correct[upd], 2.0, 0.8),
             np.where(
                 correct[upd],
                 s_old * grow * (1.0 + 0.3 * (1 - recall[upd])),
-                np.maximum(0.4, s_old * 0.35),
+                np.maximum(0.5, s_old * 0.4),
             ),
         )
         self.stability[enr[upd], word[upd]] = s_new

@@ -1,0 +1,1 @@
+"""Accuracy, retention and progress tables (docs/tables.md), as pure Polars functions."""

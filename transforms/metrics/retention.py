@@ -1,0 +1,169 @@
+"""Memory retention (`true_retention`, `forgetting_curve`) and learner retention
+(`cohort_retention`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from transforms.metrics.common import graded_non_first, week_start, wilson
+
+ELAPSED_EDGES: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64)
+ELAPSED_LABELS: tuple[str, ...] = (
+    "[0,1)",
+    "[1,2)",
+    "[2,4)",
+    "[4,8)",
+    "[8,16)",
+    "[16,32)",
+    "[32,64)",
+    "[64,inf)",
+)
+
+
+def first_days(daily: pl.DataFrame) -> pl.DataFrame:
+    """(user_id, language, first_day) from `accuracy_daily`."""
+    return daily.group_by("user_id", "language").agg(pl.col("day").min().alias("first_day"))
+
+
+def true_retention(
+    reviews: pl.DataFrame, cohorts_by_learner: pl.DataFrame, pass_quality: int
+) -> pl.DataFrame:
+    """One row per (language, cohort, period_week, maturity) over graded non-first reviews:
+    reviews, passed, true_retention with its Wilson interval. `period_week` is the Monday of
+    the review's week; `maturity` is young when interval_before < 21 days."""
+    keys = ["language", "cohort", "period_week", "maturity"]
+    return (
+        graded_non_first(reviews, pass_quality)
+        .join(
+            cohorts_by_learner.select("user_id", "language", "cohort"),
+            on=["user_id", "language"],
+            how="left",
+        )
+        .group_by(
+            "language",
+            "cohort",
+            week_start(pl.col("reviewed_at").dt.date()).alias("period_week"),
+            "maturity",
+        )
+        .agg(
+            pl.len().cast(pl.Int64).alias("reviews"),
+            pl.col("passed").sum().cast(pl.Int64).alias("passed"),
+        )
+        .with_columns(wilson("passed", "reviews", "true_retention"))
+        .sort(keys)
+    )
+
+
+def forgetting_curve(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
+    """One row per (language, elapsed_bin) with reviews: observed recall with its Wilson
+    interval against SM-2's mean predicted recall for the same reviews."""
+    graded = graded_non_first(reviews, pass_quality)
+    return (
+        graded.with_columns(
+            pl.sum_horizontal(
+                [(pl.col("elapsed_days") >= e).cast(pl.Int32) for e in ELAPSED_EDGES]
+            ).alias("bin_index")
+        )
+        .with_columns(
+            pl.col("bin_index")
+            .replace_strict(dict(enumerate(ELAPSED_LABELS)), return_dtype=pl.String)
+            .alias("elapsed_bin")
+        )
+        .group_by("language", "elapsed_bin", "bin_index")
+        .agg(
+            pl.len().cast(pl.Int64).alias("reviews"),
+            pl.col("passed").sum().cast(pl.Int64).alias("_passed"),
+            pl.col("p_recall").mean().alias("mean_p_recall"),
+        )
+        .with_columns(wilson("_passed", "reviews", "recall_rate"))
+        .sort("language", "bin_index")
+        .select(
+            "language",
+            "elapsed_bin",
+            "reviews",
+            "recall_rate",
+            "recall_rate_low",
+            "recall_rate_high",
+            "mean_p_recall",
+        )
+    )
+
+
+def cohort_retention(
+    daily: pl.DataFrame, cohorts_by_learner: pl.DataFrame, as_of: datetime
+) -> pl.DataFrame:
+    """One row per (language, cohort, week_offset): week k of a learner is the 7 days from
+    `first_day + 7k`. `active_learners` studied in week k, `retention` = active / cohort_size,
+    `retention_on_or_after` counts learners with any attempt in week k or later; `complete`
+    says week k has ended by as of for every learner of the cohort."""
+    learners = cohorts_by_learner.select("user_id", "language", "cohort", "first_day")
+    weeks = (
+        daily.join(learners, on=["user_id", "language"])
+        .select(
+            "user_id",
+            "language",
+            "cohort",
+            ((pl.col("day") - pl.col("first_day")).dt.total_days() // 7)
+            .cast(pl.Int32)
+            .alias("week_offset"),
+        )
+        .unique()
+    )
+    sizes = learners.group_by("language", "cohort").agg(
+        pl.len().cast(pl.Int64).alias("cohort_size"),
+        pl.col("first_day").min().alias("_first"),
+        pl.col("first_day").max().alias("_last"),
+    )
+    # Every week offset that has started for some learner by as of.
+    horizon = (
+        sizes.with_columns(
+            ((pl.lit(as_of.date()) - pl.col("_first")).dt.total_days() // 7)
+            .cast(pl.Int32)
+            .alias("_max_k")
+        )
+        .with_columns(pl.int_ranges(0, pl.col("_max_k") + 1, dtype=pl.Int32).alias("week_offset"))
+        .explode("week_offset")
+    )
+    last_week = weeks.group_by("user_id", "language", "cohort").agg(
+        pl.col("week_offset").max().alias("_last_k")
+    )
+    active = weeks.group_by("language", "cohort", "week_offset").agg(
+        pl.len().cast(pl.Int64).alias("active_learners")
+    )
+    on_or_after = (
+        last_week.join(
+            horizon.select("language", "cohort", "week_offset"), on=["language", "cohort"]
+        )
+        .filter(pl.col("_last_k") >= pl.col("week_offset"))
+        .group_by("language", "cohort", "week_offset")
+        .agg(pl.len().cast(pl.Int64).alias("_on_or_after"))
+    )
+    keys = ["language", "cohort", "week_offset"]
+    end_of_week = pl.col("_last").cast(pl.Datetime("us")) + pl.duration(
+        days=7 * (pl.col("week_offset") + 1)
+    )
+    return (
+        horizon.join(active, on=keys, how="left")
+        .join(on_or_after, on=keys, how="left")
+        .with_columns(pl.col("active_learners", "_on_or_after").fill_null(0))
+        .with_columns(
+            *wilson("active_learners", "cohort_size", "retention"),
+            *wilson("_on_or_after", "cohort_size", "retention_on_or_after"),
+            (end_of_week <= pl.lit(as_of)).alias("complete"),
+        )
+        .select(
+            *keys,
+            "cohort_size",
+            "active_learners",
+            "retention",
+            "retention_low",
+            "retention_high",
+            "retention_on_or_after",
+            "retention_on_or_after_low",
+            "retention_on_or_after_high",
+            "complete",
+        )
+        .sort(keys)
+    )
