@@ -27,27 +27,32 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
-# PostgreSQL 15 for the Postgres-source tests (a throwaway server the tests start themselves).
+# Debian packages: PostgreSQL 15 for the Postgres-source tests (a throwaway server the tests
+# start themselves), Chromium for the browser test and for PNG copies of the report figures.
 system-deps:
-	@if [ ! -x $(PG_BIN)/initdb ]; then \
+	@missing=""; \
+	[ -x $(PG_BIN)/initdb ] || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-		else echo "PostgreSQL 15 is missing: install the Debian package 'postgresql'"; exit 1; fi; \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "missing Debian packages:$$missing (install them as root)"; exit 1; fi; \
 	fi
 
-demo: install
+demo: install system-deps
 	$(BIN)/python -m transforms.generate --out $(DEMO)/landing --learners $(DEMO_LEARNERS) --clean
 	rm -f $(DEMO)/warehouse.duckdb*
 	$(DEMO_ENV) $(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
 	@$(DEMO_ENV) $(BIN)/python -m pipelines.summary
 
-demo-anki: install
+demo-anki: install system-deps
 	$(BIN)/python -m transforms.adapters.anki --out $(ANKI)/landing
 	rm -f $(ANKI)/warehouse.duckdb*
 	$(ANKI_ENV) $(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
 	@$(ANKI_ENV) $(BIN)/python -m pipelines.summary
 
-run: install
+run: install system-deps
 	$(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
 	@$(BIN)/python -m pipelines.summary
 

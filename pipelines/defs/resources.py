@@ -38,6 +38,9 @@ class ProgressSettings(dg.ConfigurableResource):
     as_of: str | None = None
     srs_batches: int = 4
     sm2_params: str | None = None  # JSON object, or the path of a JSON file, of SM2Params fields
+    report_learners: str = "5"  # how many of the most active learners, or user ids, comma-separated
+    pseudonym_key: str | None = None  # HMAC key for pseudonyms; unset = a key kept in the warehouse
+    export_png: bool = True
 
     @property
     def landing_path(self) -> Path:
@@ -74,5 +77,8 @@ def build_resources() -> dict[str, Any]:
             as_of=env.get("PROGRESS_AS_OF") or None,
             srs_batches=int(env.get("PROGRESS_SRS_BATCHES", "4")),
             sm2_params=env.get("PROGRESS_SM2_PARAMS") or None,
+            report_learners=env.get("PROGRESS_REPORT_LEARNERS", "5"),
+            pseudonym_key=env.get("PROGRESS_PSEUDONYM_KEY") or None,
+            export_png=env.get("PROGRESS_EXPORT_PNG", "1") not in ("0", "false", "no"),
         ),
     }

@@ -1,0 +1,305 @@
+"""Build every report from the warehouse: educators' (overview and per cohort), SM-2, learners,
+and the index that links them. Reads only what reports may show: never `user_response` or
+`correct_answer`, never a user id (learners appear under pseudonyms)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import plotly.graph_objects as go
+import polars as pl
+
+from reports import educators, learner_figures, sm2_figures
+from reports.pages import PageMeta, Section, write_page
+from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, pseudonymize
+from transforms.metrics.accuracy import accuracy_by_step
+from transforms.metrics.common import learner_cohorts
+from transforms.metrics.retention import first_days, forgetting_curve
+from transforms.srs_store import current_words, params_used
+from transforms.warehouse import query, scalar
+
+LEARNER = ["user_id", "language"]
+
+
+@dataclass
+class BuiltReports:
+    pages: list[Path] = field(default_factory=list)
+    figures: list[tuple[str, go.Figure]] = field(default_factory=list)  # (png stem, figure)
+    suppressed: list[str] = field(default_factory=list)
+
+
+def pseudonym_key(con: duckdb.DuckDBPyConnection, configured: str | None) -> bytes:
+    """`PROGRESS_PSEUDONYM_KEY` when set, else a random key kept in the warehouse, so
+    pseudonyms are stable across runs and cannot be reversed without the warehouse."""
+    if configured:
+        return configured.encode()
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS report_secrets (name VARCHAR PRIMARY KEY, "
+        "value VARCHAR NOT NULL)"
+    )
+    key = scalar(con, "SELECT value FROM report_secrets WHERE name = 'pseudonym_key'")
+    if key is None:
+        key = secrets.token_hex(32)
+        con.execute("INSERT INTO report_secrets VALUES ('pseudonym_key', ?)", [key])
+    return str(key).encode()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "x"
+
+
+def _learners_by_cohort(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    daily = query(con, "SELECT user_id, language, day FROM accuracy_daily")
+    return learner_cohorts(first_days(daily), query(con, "SELECT user_id, cohort FROM cohorts"))
+
+
+def _educator_sections(
+    con: duckdb.DuckDBPyConnection,
+    learners: pl.DataFrame,
+    cohort_filter: pl.DataFrame,
+    key: bytes,
+    pass_quality: int,
+    as_of: datetime,
+) -> list[Section]:
+    """Sections for the learners in `learners` (user_id, language); `cohort_filter` holds the
+    (language, cohort) rows the heatmap and retention charts may show."""
+    con.register("_learners", learners.select(LEARNER))
+    try:
+        attempts = query(
+            con,
+            "SELECT a.language, a.step_type, a.correct, a.response_time_ms "
+            "FROM attempts a SEMI JOIN _learners l USING (user_id, language) "
+            "WHERE a.attempted_at <= ?",
+            [as_of],
+        )
+        reviews = query(
+            con,
+            "SELECT r.user_id, r.language, r.review_index, r.quality, "
+            "r.elapsed_days, r.p_recall, r.interval_before FROM reviews r "
+            "SEMI JOIN _learners l USING (user_id, language)",
+        )
+    finally:
+        con.unregister("_learners")
+    shown = cohort_filter.select("language", "cohort")
+    retention = query(con, "SELECT * FROM cohort_retention").join(shown, on=["language", "cohort"])
+    true_ret = query(con, "SELECT * FROM true_retention").join(shown, on=["language", "cohort"])
+    progress = query(con, "SELECT * FROM user_language_progress").join(
+        learners.select(LEARNER), on=LEARNER
+    )
+    at_risk = query(con, "SELECT user_id, language, flags, reasons FROM at_risk_learners").join(
+        learners.select(LEARNER), on=LEARNER
+    )
+    return [
+        Section(
+            "Cohort retention",
+            educators.retention_heatmap(retention),
+            note="Share of each cohort's learners who studied in their week k (the 7 days "
+            f"from their first day + 7k); n = active / cohort size. Cohorts with "
+            f"{SUPPRESSED} are not shown.",
+        ),
+        Section(
+            "True retention",
+            educators.true_retention_by_week(true_ret),
+            note="Passed share of graded reviews after a card's first, with 95% Wilson bands.",
+        ),
+        Section(
+            "Accuracy by language and step type",
+            educators.accuracy_by_step_figure(accuracy_by_step(attempts)),
+        ),
+        Section(
+            "Forgetting curve",
+            educators.forgetting_curve_figure(forgetting_curve(reviews, pass_quality)),
+        ),
+        Section("Progress through the course", educators.level_progress_figure(progress)),
+        Section(
+            "Learners at risk",
+            table=pseudonymize(at_risk, key)
+            .select("learner", "language", "flags", "reasons")
+            .sort("learner"),
+            note="Learners appear under a pseudonym (a keyed hash), never their user id.",
+        ),
+    ]
+
+
+def build_educator_reports(
+    con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, key: bytes, as_of: datetime
+) -> BuiltReports:
+    """The overview of all cohorts and one page per cohort with at least 5 learners."""
+    out = BuiltReports()
+    pass_quality = params_used(con).pass_quality
+    learners = _learners_by_cohort(con)
+    sizes = learners.group_by("language", "cohort").agg(pl.len().alias("cohort_size"))
+    visible = large_cohorts(sizes)
+    shown = sizes.filter(
+        pl.struct("language", "cohort").map_elements(
+            lambda r: (r["language"], r["cohort"]) in visible, return_dtype=pl.Boolean
+        )
+    )
+    overview = _educator_sections(con, learners, shown, key, pass_quality, as_of)
+    out.pages.append(
+        write_page(
+            folder / "educators" / "overview.html", "Educators' report: all cohorts", overview, meta
+        )
+    )
+    out.figures += [
+        (f"educators-overview-{i}", s.figure)
+        for i, s in enumerate(overview)
+        if s.figure is not None
+    ]
+    for cohort in sorted(learners["cohort"].unique().to_list()):
+        members = learners.filter(pl.col("cohort") == cohort)
+        allowed = shown.filter(pl.col("cohort") == cohort)
+        if allowed.height == 0:
+            out.suppressed.append(cohort)
+            continue
+        members = members.join(allowed.select("language"), on="language")
+        sections = _educator_sections(con, members, allowed, key, pass_quality, as_of)
+        path = folder / "educators" / f"cohort-{_slug(cohort)}.html"
+        out.pages.append(write_page(path, f"Educators' report: cohort {cohort}", sections, meta))
+        out.figures += [
+            (f"educators-{_slug(cohort)}-{i}", s.figure)
+            for i, s in enumerate(sections)
+            if s.figure is not None
+        ]
+    return out
+
+
+def build_sm2_report(
+    con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, as_of: datetime
+) -> BuiltReports:
+    pass_quality = params_used(con).pass_quality
+    progress = query(con, "SELECT easiness, interval_days FROM word_progress")
+    forecast = query(con, "SELECT day, due_reviews, overdue_reviews FROM due_forecast")
+    scored = sm2_figures.scored_reviews(
+        query(
+            con,
+            "SELECT review_index, quality, elapsed_days, lapses_after, p_recall, "
+            "leitner_p_recall FROM reviews",
+        ),
+        pass_quality,
+    )
+    comparison = sm2_figures.model_comparison(scored) if scored.height else pl.DataFrame()
+    sections = [
+        Section("Easiness factors", sm2_figures.ef_histogram(progress)),
+        Section("Intervals", sm2_figures.interval_histogram(progress)),
+        Section(
+            "Workload: the 30-day due forecast", sm2_figures.workload_figure(forecast, as_of.date())
+        ),
+        Section(
+            "Calibration",
+            sm2_figures.calibration_figure(scored),
+            note="Graded reviews after a card's first, predicted recall in 10 bins.",
+        ),
+        Section(
+            "SM-2 against Leitner on the same reviews",
+            table=comparison,
+            note="Lower log loss and RMSE(bins) are better; higher AUC is better.",
+        ),
+    ]
+    out = BuiltReports()
+    out.pages.append(write_page(folder / "sm2.html", "SM-2 report", sections, meta))
+    out.figures += [(f"sm2-{i}", s.figure) for i, s in enumerate(sections) if s.figure is not None]
+    return out
+
+
+def pick_learners(con: duckdb.DuckDBPyConnection, setting: str) -> list[str]:
+    """A comma-separated list of user ids, or a number: that many most active learners."""
+    setting = setting.strip()
+    if setting.isdigit():
+        rows = query(
+            con,
+            "SELECT user_id FROM accuracy_daily GROUP BY 1 "
+            "ORDER BY sum(attempts) DESC, user_id LIMIT ?",
+            [int(setting)],
+        )
+        return rows["user_id"].to_list()
+    return [u.strip().lower() for u in setting.split(",") if u.strip()]
+
+
+def build_learner_reports(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    meta: PageMeta,
+    key: bytes,
+    as_of: datetime,
+    setting: str,
+) -> BuiltReports:
+    out = BuiltReports()
+    words = current_words(con, as_of)
+    for user in pick_learners(con, setting):
+        name = pseudonym(user, key)
+        daily = query(
+            con,
+            "SELECT language, day, attempts, correct FROM accuracy_daily WHERE user_id = ?",
+            [user],
+        )
+        if daily.height == 0:
+            continue
+        cards = query(
+            con,
+            "SELECT w.language, w.word_uid, r.quality, r.review_index "
+            "FROM word_progress w JOIN reviews r USING (user_id, language, "
+            "word_uid) WHERE user_id = ?",
+            [user],
+        )
+        learned = (
+            cards.sort("review_index")
+            .group_by("language", "word_uid")
+            .agg((pl.col("quality").last() >= params_used(con).pass_quality).alias("learned"))
+        )
+        course = (
+            words.join(daily.select("language").unique(), on="language")
+            .join(learned, on=["language", "word_uid"], how="left")
+            .with_columns(
+                pl.col("learned").is_not_null().alias("seen"), pl.col("learned").fill_null(False)
+            )
+        )
+        streak = query(
+            con,
+            "SELECT max(current_streak), max(longest_streak) "
+            "FROM user_language_progress WHERE user_id = ?",
+            [user],
+        ).row(0)
+        forecast = query(con, "SELECT day, due_reviews FROM due_forecast WHERE user_id = ?", [user])
+        sections = [
+            Section("Progress by level and group", learner_figures.group_progress(course)),
+            Section(
+                "Study calendar",
+                learner_figures.study_calendar(daily, int(streak[0] or 0), int(streak[1] or 0)),
+            ),
+            Section("Accuracy trend", learner_figures.accuracy_trend(daily)),
+            Section("Words due in the coming days", learner_figures.due_soon(forecast)),
+        ]
+        out.pages.append(
+            write_page(
+                folder / "learners" / f"{name}.html", f"Learner report: {name}", sections, meta
+            )
+        )
+        out.figures += [
+            (f"{name}-{i}", s.figure) for i, s in enumerate(sections) if s.figure is not None
+        ]
+    return out
+
+
+def write_index(folder: Path, meta: PageMeta, built: dict[str, BuiltReports]) -> Path:
+    """The landing page: a link to every report, and the cohorts left out for privacy."""
+    links: list[tuple[str, str]] = []
+    for label, reports in built.items():
+        links += [(f"{label}: {p.stem}", str(p.relative_to(folder))) for p in reports.pages]
+    suppressed = sorted({c for r in built.values() for c in r.suppressed})
+    sections = (
+        [
+            Section(
+                "Cohorts not shown",
+                note=f"{len(suppressed)} cohort(s) with {SUPPRESSED}: {', '.join(suppressed)}",
+            )
+        ]
+        if suppressed
+        else []
+    )
+    return write_page(folder / "index.html", "Learning-progress reports", sections, meta, links)

@@ -1,0 +1,32 @@
+"""What keeps learners private in reports: pseudonyms and small-cohort suppression."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import polars as pl
+
+MIN_COHORT = 5
+SUPPRESSED = "fewer than 5 learners"
+
+
+def pseudonym(user_id: str, key: bytes) -> str:
+    """A stable pseudonym: a keyed hash (HMAC-SHA256) of the user id, never the id itself."""
+    digest = hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()
+    return f"learner-{digest[:10]}"
+
+
+def pseudonymize(frame: pl.DataFrame, key: bytes, column: str = "user_id") -> pl.DataFrame:
+    """Replace `column` by `learner` pseudonyms."""
+    return frame.with_columns(
+        pl.col(column)
+        .map_elements(lambda u: pseudonym(u, key), return_dtype=pl.String)
+        .alias("learner")
+    ).drop(column)
+
+
+def large_cohorts(cohort_sizes: pl.DataFrame) -> set[tuple[str, str]]:
+    """(language, cohort) pairs with at least 5 learners; `cohort_sizes` has cohort_size."""
+    keep = cohort_sizes.filter(pl.col("cohort_size") >= MIN_COHORT)
+    return {(lang, cohort) for lang, cohort in keep.select("language", "cohort").iter_rows()}

@@ -1,0 +1,169 @@
+"""Reports: figures carry the expected data, privacy holds, and every page draws in Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from reports import educators, learner_figures, sm2_figures
+from reports.export import chromium_path
+from reports.privacy import pseudonym
+from tests.browser import rendered_dom
+from tests.pipeline_run import configure, run_all
+from transforms.generate.landing import GeneratorConfig, generate_landing
+from transforms.warehouse import connect, query
+
+
+def test_retention_heatmap_cells_show_rate_n_and_incomplete_weeks() -> None:
+    frame = pl.DataFrame(
+        {
+            "language": ["es"] * 3,
+            "cohort": ["c"] * 3,
+            "week_offset": [0, 1, 2],
+            "cohort_size": [8] * 3,
+            "active_learners": [8, 6, 2],
+            "retention": [1.0, 0.75, 0.25],
+            "complete": [True, True, False],
+        }
+    )
+    fig = educators.retention_heatmap(frame)
+    heat = fig.data[0]
+    assert list(heat.z[0]) == [1.0, 0.75, 0.25]
+    assert list(heat.text[0]) == ["100%<br>n=8/8", "75%<br>n=6/8", "25%*<br>n=2/8"]
+    assert list(heat.y) == ["es · c"]
+
+
+def test_true_retention_bands_are_wilson_intervals() -> None:
+    frame = pl.DataFrame(
+        {
+            "language": ["es", "es"],
+            "cohort": ["a", "b"],
+            "period_week": [date(2026, 3, 2)] * 2,
+            "maturity": ["young", "young"],
+            "reviews": [6, 4],
+            "passed": [6, 4],
+        }
+    )
+    fig = educators.true_retention_by_week(frame)
+    band, line = fig.data
+    assert list(line.y) == [1.0] and list(line.customdata) == [10]
+    assert band.y[0] == 1.0 and band.y[1] == pytest.approx(0.7225, abs=1e-4)
+
+
+def test_sm2_against_leitner_scores_the_same_reviews() -> None:
+    reviews = pl.DataFrame(
+        {
+            "review_index": [1, 2, 2, 3],
+            "quality": [4, 4, 1, 5],
+            "elapsed_days": [None, 1.0, 6.0, 10.0],
+            "lapses_after": [0, 0, 1, 1],
+            "p_recall": [None, 0.9, 0.5, 0.8],
+            "leitner_p_recall": [None, 0.9, 0.2, 0.5],
+        }
+    )
+    scored = sm2_figures.scored_reviews(reviews, pass_quality=3)
+    assert scored["lapses_before"].to_list() == [0, 0, 1]
+    table = sm2_figures.model_comparison(scored)
+    assert table["model"].to_list() == ["SM-2", "Leitner"]
+    assert table["reviews"].to_list() == [3, 3]
+    assert table["auc"].to_list() == [1.0, 1.0]
+    fig = sm2_figures.calibration_figure(scored)
+    assert [t.name for t in fig.data] == ["perfect", "SM-2", "Leitner"]
+
+
+def test_study_calendar_and_streak_title() -> None:
+    days = pl.DataFrame(
+        {"day": [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 10)], "attempts": [5, 3, 7]}
+    )
+    fig = learner_figures.study_calendar(days, current_streak=1, longest_streak=2)
+    assert list(fig.data[0].z[0]) == [5, 0] and list(fig.data[0].z[1]) == [3, 7]  # Mon, Tue
+    assert "current streak 1 days, longest 2" in fig.layout.title.text
+
+
+def test_pseudonyms_are_keyed_and_stable() -> None:
+    assert pseudonym("u1", b"k") == pseudonym("u1", b"k")
+    assert pseudonym("u1", b"k") != pseudonym("u1", b"other")
+    assert re.fullmatch(r"learner-[0-9a-f]{10}", pseudonym("u1", b"k"))
+
+
+@pytest.fixture(scope="module")
+def report_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("reports")
+    generate_landing(
+        root / "landing",
+        GeneratorConfig(learners=70, days=35, words_per_language=40, classes_per_language=2),
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        configure(mp, root, PROGRESS_REPORT_LEARNERS="2", PROGRESS_EXPORT_PNG="0")
+        run_all()
+    return root
+
+
+def test_privacy_in_every_page(report_folder: Path) -> None:
+    con = connect(report_folder / "warehouse.duckdb")
+    users = set(query(con, "SELECT DISTINCT user_id FROM attempts")["user_id"])
+    texts = query(
+        con, "SELECT DISTINCT user_response FROM attempts WHERE user_response IS NOT NULL"
+    )["user_response"].to_list()
+    sizes = query(
+        con, "SELECT language, cohort, cohort_size FROM cohort_retention WHERE week_offset = 0"
+    )
+    con.close()
+    pages = list((report_folder / "reports").rglob("*.html"))
+    assert len(pages) >= 4
+    for page in pages:
+        content = page.read_text()
+        assert not any(u in content for u in users), page
+        # typed answers never reach a report (long ones, to avoid matching plotly.js itself)
+        assert not any(f">{t}<" in content for t in texts if len(t) > 5), page
+    small = sizes.filter(pl.col("cohort_size") < 5)
+    index = (report_folder / "reports" / "index.html").read_text()
+    for cohort in small["cohort"].to_list():
+        if sizes.filter((pl.col("cohort") == cohort) & (pl.col("cohort_size") >= 5)).height:
+            continue
+        assert not (
+            report_folder / "reports" / "educators" / f"cohort-{cohort.lower()}.html"
+        ).exists()
+        assert cohort in index and "fewer than 5 learners" in index
+    overview = (report_folder / "reports" / "educators" / "overview.html").read_text()
+    for lang, cohort in small.select("language", "cohort").iter_rows():
+        assert f'{lang} · {cohort}"' not in overview
+
+
+@pytest.mark.skipif(
+    chromium_path() is None and not os.environ.get("CI"),
+    reason="Chromium is not installed (make test installs it)",
+)
+def test_every_page_draws_in_chromium(report_folder: Path) -> None:
+    pages = sorted((report_folder / "reports").rglob("*.html"))
+    for page in pages:
+        dom, log = rendered_dom(page)
+        # each chart div, and whether Plotly drew its plot container inside it
+        charts = re.findall(
+            r'<div id="[^"]+" class="plotly-graph-div[^"]*"[^>]*>'
+            r'(<div class="plot-container plotly")?',
+            dom,
+        )
+        assert charts or page.name == "index.html", page.name
+        drawn = sum(1 for inner in charts if inner)
+        assert drawn == len(charts), f"{page.name}: {drawn} of {len(charts)} charts drew"
+        errors = re.search(r'<pre id="js-errors">(.*?)</pre>', dom, re.S)
+        assert errors is not None and errors.group(1).strip() == "", (page.name, errors)
+        assert "Uncaught" not in log, (page.name, log[-2000:])
+    index = (report_folder / "reports" / "index.html").read_text()
+    linked = re.findall(r"href='([^']+)'", index)
+    assert {str(p.relative_to(report_folder / "reports")) for p in pages} - {"index.html"} == set(
+        linked
+    )
+
+
+def test_as_of_and_run_on_every_page(report_folder: Path) -> None:
+    for page in (report_folder / "reports").rglob("*.html"):
+        content = page.read_text()
+        assert "Data as of 2026-" in content and "pipeline run " in content
+    assert datetime  # the as-of time comes from the data, not the clock
