@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from transforms.ingest.dedupe import deduplicate
 from transforms.ingest.fields import PAYLOAD
@@ -111,16 +113,33 @@ def _remember_paths(con: duckdb.DuckDBPyConnection, paths: pl.DataFrame) -> None
             con.unregister("_paths")
 
 
+GZIP_RATIO = 6  # about what attempt logs compress by
+PARQUET_ROW_BYTES = 200  # about a row's size once read as text
+
+
+def in_memory_bytes(source: Source) -> int:
+    """Roughly what a source takes once read: Parquet by its row count, gzip by its ratio."""
+    if source.format == "parquet":
+        try:
+            return pq.read_metadata(source.path).num_rows * PARQUET_ROW_BYTES
+        except (OSError, pa.ArrowInvalid):
+            return source.size_bytes or 0
+    size = source.size_bytes or 0
+    return size * GZIP_RATIO if source.path.lower().endswith(".gz") else size
+
+
 def batches(sources: Iterable[Source], max_bytes: int) -> Iterator[list[Source]]:
-    """Group sources into batches of at most `max_bytes` (a larger source is a batch alone)."""
+    """Group sources into batches taking at most about `max_bytes` once read (a larger source
+    is a batch alone), so memory is bounded by a batch whatever the format."""
     batch: list[Source] = []
     size = 0
     for source in sources:
-        if batch and size + (source.size_bytes or 0) > max_bytes:
+        weight = in_memory_bytes(source)
+        if batch and size + weight > max_bytes:
             yield batch
             batch, size = [], 0
         batch.append(source)
-        size += source.size_bytes or 0
+        size += weight
     if batch:
         yield batch
 
