@@ -286,12 +286,30 @@ def build_learner_reports(
     return out
 
 
-def write_index(folder: Path, meta: PageMeta, built: dict[str, BuiltReports]) -> Path:
-    """The landing page: a link to every report, and the cohorts left out for privacy."""
-    links: list[tuple[str, str]] = []
-    for label, reports in built.items():
-        links += [(f"{label}: {p.stem}", str(p.relative_to(folder))) for p in reports.pages]
-    suppressed = sorted({c for r in built.values() for c in r.suppressed})
+SECTIONS = {"educators": "Educators", "learners": "Learners", "sm2": "SM-2", "tuning": "Tuning lab"}
+
+
+def save_suppressed(con: duckdb.DuckDBPyConnection, cohorts: list[str]) -> None:
+    """Remember which cohorts the educator views left out, for whoever rewrites the index."""
+    con.execute("CREATE OR REPLACE TABLE report_suppressed_cohorts (cohort VARCHAR)")
+    con.executemany("INSERT INTO report_suppressed_cohorts VALUES (?)", [[c] for c in cohorts])
+
+
+def load_suppressed(con: duckdb.DuckDBPyConnection) -> list[str]:
+    if not scalar(
+        con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'report_suppressed_cohorts'"
+    ):
+        return []
+    return query(con, "SELECT cohort FROM report_suppressed_cohorts ORDER BY 1")["cohort"].to_list()
+
+
+def write_index(folder: Path, meta: PageMeta, suppressed: list[str]) -> Path:
+    """The landing page: a link to every report in the folder, and the cohorts left out."""
+    pages = sorted(p for p in folder.rglob("*.html") if p.name != "index.html")
+    links = []
+    for page in pages:
+        area = page.parent.name if page.parent != folder else page.stem
+        links.append((f"{SECTIONS.get(area, area)}: {page.stem}", str(page.relative_to(folder))))
     sections = (
         [
             Section(

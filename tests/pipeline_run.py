@@ -20,8 +20,8 @@ def configure(monkeypatch: pytest.MonkeyPatch, root: Path, **extra: str) -> None
         monkeypatch.setenv(key, value)
 
 
-def run_all(run_config: dict | None = None) -> dg.ExecuteInProcessResult:
-    job = defs().resolve_job_def("nightly")
+def run_all(run_config: dict | None = None, job_name: str = "nightly") -> dg.ExecuteInProcessResult:
+    job = defs().resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), run_config=run_config or {}
     )

@@ -101,6 +101,14 @@ def report_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         configure(mp, root, PROGRESS_REPORT_LEARNERS="2", PROGRESS_EXPORT_PNG="0")
         run_all()
+        small = {
+            "search_size": 12,
+            "learner_sample": 60,
+            "horizon_days": 20,
+            "simulated_learners": 20,
+            "bootstrap_draws": 20,
+        }
+        run_all({"ops": {"tuning_lab": {"config": small}}}, job_name="tuning")
     return root
 
 

@@ -4,8 +4,15 @@ import dagster as dg
 
 nightly_job = dg.define_asset_job(
     "nightly",
-    selection=dg.AssetSelection.all(),
-    description="Ingest new attempts and manifests, recompute SM-2 state and every table.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("tuning"),
+    description="Ingest new attempts and manifests, recompute SM-2 state, every table and "
+    "the reports.",
+)
+
+tuning_job = dg.define_asset_job(
+    "tuning",
+    selection=dg.AssetSelection.groups("tuning"),
+    description="The SM-2 tuning lab: evaluate, search and simulate parameter sets (on demand).",
 )
 
 nightly_schedule = dg.ScheduleDefinition(

@@ -12,6 +12,7 @@ from reports.build import (
     build_learner_reports,
     build_sm2_report,
     pseudonym_key,
+    save_suppressed,
     write_index,
 )
 from reports.export import export_pngs
@@ -70,7 +71,9 @@ def reports(
                 con, folder, meta, key, as_of, settings.report_learners
             ),
         }
-    index = write_index(folder, meta, built)
+        suppressed = sorted({c for r in built.values() for c in r.suppressed})
+        save_suppressed(con, suppressed)
+    index = write_index(folder, meta, suppressed)
     for name, result in built.items():
         pngs, note = (
             export_pngs(result.figures, folder / "png") if settings.export_png else ([], "disabled")

@@ -1,0 +1,200 @@
+"""The tuning lab's page: the workload-against-retention frontier, calibration of the best
+sets, baselines side by side, fitted target recall, and the simulation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import plotly.graph_objects as go
+import polars as pl
+
+from reports.educators import LAYOUT
+from reports.pages import PageMeta, Section, write_page
+
+if TYPE_CHECKING:
+    from transforms.tuning.lab import LabResult
+
+
+def frontier_figure(evaluated: pl.DataFrame) -> go.Figure:
+    """Every candidate: expected daily workload against held-out log loss; Pareto front joined."""
+    front = evaluated.filter("pareto").sort("daily_workload")
+    hover = [
+        ", ".join(
+            f"{k}={v}"
+            for k, v in row.items()
+            if k
+            in (
+                "ef_init",
+                "second_interval",
+                "lapse_interval",
+                "fail_quality",
+                "rounding",
+                "target_recall",
+            )
+        )
+        for row in evaluated.iter_rows(named=True)
+    ]
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=evaluated["daily_workload"].to_list(),
+                y=evaluated["log_loss"].to_list(),
+                mode="markers",
+                name="candidates",
+                text=hover,
+                marker={"color": "#999"},
+                hovertemplate="%{text}<br>workload %{x:.2f}, log loss %{y:.4f}",
+            ),
+            go.Scatter(
+                x=front["daily_workload"].to_list(),
+                y=front["log_loss"].to_list(),
+                mode="lines+markers",
+                name="Pareto front",
+                marker={"size": 9},
+            ),
+            go.Scatter(
+                x=evaluated["daily_workload"].head(1).to_list(),
+                y=evaluated["log_loss"].head(1).to_list(),
+                mode="markers",
+                name="baseline (set 0)",
+                marker={"size": 14, "symbol": "star"},
+            ),
+        ]
+    )
+    fig.update_layout(
+        **LAYOUT,
+        title="Workload against held-out log loss",
+        xaxis={"title": "expected reviews per learner per day"},
+        yaxis={"title": "log loss on held-out learners (lower is better)"},
+    )
+    return fig
+
+
+def calibration_sets_figure(calibration: pl.DataFrame) -> go.Figure:
+    fig = go.Figure(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"}
+        )
+    )
+    for (index,), part in calibration.group_by("set", maintain_order=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["mean_predicted"].to_list(),
+                y=part["observed"].to_list(),
+                mode="lines+markers",
+                name=f"set {index}",
+                customdata=part["reviews"].to_list(),
+                hovertemplate="predicted %{x:.2f}, observed %{y:.2f}, %{customdata} reviews",
+            )
+        )
+    fig.update_layout(
+        **LAYOUT,
+        title="Calibration of the best sets",
+        xaxis={"title": "predicted recall", "range": [0, 1]},
+        yaxis={"title": "observed recall", "range": [0, 1]},
+    )
+    return fig
+
+
+def baselines_figure(scores: pl.DataFrame) -> go.Figure:
+    overall = scores.filter(pl.col("scope") == "overall")
+    fig = go.Figure(
+        go.Bar(
+            x=overall["model"].to_list(),
+            y=overall["log_loss"].to_list(),
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (overall["log_loss_high"] - overall["log_loss"]).to_list(),
+                "arrayminus": (overall["log_loss"] - overall["log_loss_low"]).to_list(),
+            },
+        )
+    )
+    fig.update_layout(
+        **LAYOUT,
+        title="Log loss on the same reviews (95% bootstrap over learners)",
+        yaxis={"title": "log loss"},
+    )
+    return fig
+
+
+def simulation_figure(simulation: pl.DataFrame) -> go.Figure:
+    per_set = (
+        simulation.group_by("set", "day")
+        .agg(pl.col("reviews_per_learner").sum(), pl.col("recall").mean())
+        .sort("set", "day")
+    )
+    fig = go.Figure()
+    for (index,), part in per_set.group_by("set", maintain_order=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["day"].to_list(),
+                y=part["reviews_per_learner"].to_list(),
+                mode="lines",
+                name=f"set {index}",
+            )
+        )
+    fig.update_layout(
+        **LAYOUT,
+        title="Simulated reviews per learner per day",
+        xaxis={"title": "day"},
+        yaxis={"title": "reviews"},
+    )
+    return fig
+
+
+def simulation_summary(simulation: pl.DataFrame) -> pl.DataFrame:
+    return (
+        simulation.group_by("set", "language")
+        .agg(
+            pl.col("reviews_per_learner").mean().round(2).alias("reviews_per_day"),
+            pl.col("minutes_per_learner").mean().round(2).alias("minutes_per_day"),
+            pl.col("recall").mean().round(3).alias("recall_at_review"),
+            pl.col("words_learned_per_learner").last().round(1).alias("words_learned"),
+        )
+        .sort("set", "language")
+    )
+
+
+def write_tuning_report(folder: Path, meta: PageMeta, result: LabResult) -> Path:
+    evaluated = result.param_eval
+    best = evaluated.sort("log_loss").head(10)
+    sections = [
+        Section(
+            "Workload against retention",
+            frontier_figure(evaluated),
+            note="Set 0 is the baseline. Scores are on held-out learners (a 20% split by "
+            "a hash of the user id); workload is the reviews a day that keep every "
+            "card on schedule.",
+        ),
+        Section("Best sets by held-out log loss", table=best),
+        Section("Calibration of the best sets", calibration_sets_figure(result.calibration)),
+        Section(
+            "SM-2 against the baselines",
+            baselines_figure(result.model_scores),
+            table=result.model_scores.select(
+                "scope",
+                "group",
+                "model",
+                "reviews",
+                pl.col("log_loss").round(4),
+                pl.col("log_loss_low").round(4),
+                pl.col("log_loss_high").round(4),
+                pl.col("rmse_bins").round(4),
+                pl.col("auc").round(4),
+            ),
+        ),
+        Section(
+            "Fitted target recall",
+            table=result.target_recall,
+            note="SM-2 assumes recall 0.9 at the scheduled interval; fitted by maximum "
+            "likelihood per language.",
+        ),
+        Section(
+            "Simulation",
+            simulation_figure(result.simulation),
+            table=simulation_summary(result.simulation),
+        ),
+    ]
+    return write_page(folder / "tuning.html", "SM-2 tuning lab", sections, meta)

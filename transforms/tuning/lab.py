@@ -1,0 +1,89 @@
+"""The whole tuning run on a warehouse's history: score the baseline against baselines, search,
+fit target recall, simulate the best sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from transforms.sm2 import SM2Params
+from transforms.srs import build_reviews
+from transforms.tuning.scoring import score_table, scored_reviews, target_recall_fits
+from transforms.tuning.search import PARAM_COLUMNS, Space, candidates, search
+from transforms.tuning.simulate import fit_models, simulate_sets
+from transforms.warehouse import query
+
+SIMULATED_SETS = 6
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    space: Space
+    search_size: int
+    learner_sample: int
+    horizon_days: int
+    simulated_learners: int
+    seed: int
+    bootstrap_draws: int
+
+
+@dataclass(frozen=True)
+class LabResult:
+    param_eval: pl.DataFrame  # one row per candidate set
+    model_scores: pl.DataFrame  # baseline set against the other models, with intervals
+    target_recall: pl.DataFrame  # per language
+    simulation: pl.DataFrame  # per (set, language, day)
+    calibration: pl.DataFrame  # per (set, bin) for the simulated sets
+
+
+def sample_attempts(con: duckdb.DuckDBPyConnection, as_of: datetime, learners: int) -> pl.DataFrame:
+    """Every attempt of up to `learners` learners, picked by a hash of user_id (stable)."""
+    return query(
+        con,
+        """
+        WITH picked AS (SELECT user_id FROM attempts GROUP BY user_id
+                        ORDER BY hash(user_id), user_id LIMIT ?)
+        SELECT uuid_local, user_id, language, word_uid, step_type, correct, response_time_ms,
+               attempted_at, session_id
+        FROM attempts SEMI JOIN picked USING (user_id) WHERE attempted_at <= ?
+        """,
+        [learners, as_of],
+    )
+
+
+def run_lab(attempts: pl.DataFrame, base: SM2Params, settings: LabSettings) -> LabResult:
+    evaluated = search(attempts, settings.space, settings.search_size, settings.seed, base)
+    scored = scored_reviews(attempts, base)
+    scores = score_table(scored, settings.bootstrap_draws, settings.seed)
+    fits = target_recall_fits(attempts, base)
+    sets = candidates(settings.space, settings.search_size, settings.seed, base)
+    best = evaluated.filter(pl.col("pareto")).sort("log_loss").head(SIMULATED_SETS - 1)
+    chosen = [0, *[i for i in best["set"].to_list() if i != 0]]
+    reviews = build_reviews(attempts, base)
+    models = fit_models(attempts, reviews, base.pass_quality)
+    simulation = simulate_sets(
+        models,
+        [sets[i] for i in chosen],
+        settings.simulated_learners,
+        settings.horizon_days,
+        settings.seed,
+    ).with_columns(pl.col("set").replace_strict(dict(enumerate(chosen)), return_dtype=pl.Int64))
+    calibration = pl.concat(
+        [_calibration(attempts, sets[i]).with_columns(pl.lit(i).alias("set")) for i in chosen]
+    )
+    return LabResult(evaluated, scores, fits, simulation, calibration)
+
+
+def _calibration(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
+    from transforms.evaluation import calibration_table
+
+    scored = scored_reviews(attempts, params)
+    return calibration_table(scored["p_sm2"], scored["y"])
+
+
+def params_of(frame: pl.DataFrame, index: int) -> dict[str, object]:
+    row = frame.filter(pl.col("set") == index).row(0, named=True)
+    return {c: row[c] for c in PARAM_COLUMNS}

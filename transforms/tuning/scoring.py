@@ -1,0 +1,172 @@
+"""Score one parameter set on history: SM-2's predictions against the baselines, overall, per
+language and per step type, with bootstrap 95% intervals from resampling learners."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import polars as pl
+
+from transforms.evaluation import CLIP, auc, log_loss, rmse_bins
+from transforms.sm2 import SM2Params
+from transforms.srs import build_reviews
+
+MODELS = ("SM-2", "Leitner", "constant mean", "HLR-Leitner")
+
+
+def held_out_learners(user_ids: pl.Series, share: float = 0.2) -> pl.Series:
+    """A stable split by a hash of user_id: True for the held-out `share` of learners."""
+
+    def bucket(user: str) -> float:
+        return int(hashlib.sha256(user.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+    return user_ids.map_elements(lambda u: bucket(u) < share, return_dtype=pl.Boolean)
+
+
+def scored_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
+    """Graded non-first reviews with the outcome and every model's prediction:
+    `p_sm2`, `p_leitner`, `p_constant` (mean recall), `p_hlr` (2^(-elapsed/h), h = 2^(correct -
+    incorrect) days over the card's previous reviews; Settles & Meeder 2016)."""
+    reviews = build_reviews(attempts, params).sort("card_key", "review_index")
+    passed = (pl.col("quality") >= params.pass_quality).cast(pl.Int32)
+    history = reviews.with_columns(
+        (passed.cum_sum().over("card_key") - passed).alias("_right"),
+        ((1 - passed).cum_sum().over("card_key") - (1 - passed)).alias("_wrong"),
+    )
+    graded = history.filter(pl.col("review_index") > 1)
+    mean_recall = float(graded.select(passed.mean()).item()) if graded.height else 0.5
+    return graded.select(
+        "user_id",
+        "language",
+        "step_type",
+        "elapsed_days",
+        "review_index",
+        (pl.col("lapses_after") - (1 - passed)).alias("lapses_before"),
+        passed.alias("y"),
+        pl.col("p_recall").alias("p_sm2"),
+        pl.col("leitner_p_recall").alias("p_leitner"),
+        pl.lit(mean_recall).alias("p_constant"),
+        (2.0 ** (-pl.col("elapsed_days") / (2.0 ** (pl.col("_right") - pl.col("_wrong"))))).alias(
+            "p_hlr"
+        ),
+    )
+
+
+PREDICTIONS = {
+    "SM-2": "p_sm2",
+    "Leitner": "p_leitner",
+    "constant mean": "p_constant",
+    "HLR-Leitner": "p_hlr",
+}
+
+
+def _point_scores(frame: pl.DataFrame, column: str) -> dict[str, float]:
+    p, y = frame[column], frame["y"]
+    return {
+        "log_loss": log_loss(p, y),
+        "rmse_bins": rmse_bins(
+            p, y, frame["elapsed_days"], frame["review_index"], frame["lapses_before"]
+        ),
+        "auc": auc(p, y),
+    }
+
+
+def _bootstrap_log_loss(
+    frame: pl.DataFrame, column: str, draws: int, seed: int
+) -> tuple[float, float]:
+    """95% interval of log loss, resampling learners with replacement."""
+    p = np.clip(frame[column].to_numpy(), CLIP, 1 - CLIP)
+    y = frame["y"].to_numpy()
+    losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    per = (
+        pl.DataFrame({"u": frame["user_id"], "l": losses})
+        .group_by("u")
+        .agg(pl.col("l").sum(), pl.len().alias("n"))
+    )
+    sums, counts = per["l"].to_numpy(), per["n"].to_numpy().astype(np.float64)
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(sums), np.full(len(sums), 1 / len(sums)), size=draws)
+    stats = (weights @ sums) / np.maximum(weights @ counts, 1)
+    low, high = np.percentile(stats, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def score_table(scored: pl.DataFrame, draws: int = 200, seed: int = 0) -> pl.DataFrame:
+    """One row per (scope, group, model): reviews, log loss with its bootstrap interval,
+    RMSE(bins) and AUC; scopes are overall, language and step type."""
+    rows = []
+    scopes = [("overall", None), ("language", "language"), ("step_type", "step_type")]
+    for scope, column in scopes:
+        groups = (
+            [("all", scored)]
+            if column is None
+            else [(str(key[0]), part) for key, part in scored.group_by(column, maintain_order=True)]
+        )
+        for group, part in sorted(groups, key=lambda g: g[0]):
+            if part.height == 0:
+                continue
+            for model, pcol in PREDICTIONS.items():
+                low, high = _bootstrap_log_loss(part, pcol, draws, seed)
+                rows.append(
+                    {
+                        "scope": scope,
+                        "group": group,
+                        "model": model,
+                        "reviews": part.height,
+                        **_point_scores(part, pcol),
+                        "log_loss_low": low,
+                        "log_loss_high": high,
+                    }
+                )
+    return pl.DataFrame(rows)
+
+
+def fit_target_recall(elapsed: np.ndarray, interval_before: np.ndarray, y: np.ndarray) -> float:
+    """Maximum-likelihood `target_recall` t for p = t^(elapsed / interval_before): a
+    golden-section search of the log likelihood, which is concave in ln t."""
+    ratio = elapsed / interval_before
+
+    def nll(t: float) -> float:
+        p = np.clip(np.power(t, ratio), CLIP, 1 - CLIP)
+        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).sum())
+
+    lo, hi = 1e-4, 1 - 1e-6
+    golden = (np.sqrt(5) - 1) / 2
+    a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
+    fa, fb = nll(a), nll(b)
+    for _ in range(80):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - golden * (hi - lo)
+            fa = nll(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + golden * (hi - lo)
+            fb = nll(b)
+    return (lo + hi) / 2
+
+
+def target_recall_fits(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
+    """Per language: the fitted `target_recall`, and the log loss it gains over the set one."""
+    reviews = build_reviews(attempts, params).filter(pl.col("review_index") > 1)
+    rows = []
+    for (language,), part in reviews.group_by("language", maintain_order=True):
+        elapsed = part["elapsed_days"].to_numpy()
+        before = part["interval_before"].to_numpy()
+        y = (part["quality"] >= params.pass_quality).to_numpy().astype(np.float64)
+        fitted = fit_target_recall(elapsed, before, y)
+        base = log_loss(np.power(params.target_recall, elapsed / before), y)
+        tuned = log_loss(np.power(fitted, elapsed / before), y)
+        rows.append(
+            {
+                "language": language,
+                "reviews": part.height,
+                "target_recall": params.target_recall,
+                "fitted_target_recall": fitted,
+                "log_loss": base,
+                "fitted_log_loss": tuned,
+                "log_loss_gain": base - tuned,
+            }
+        )
+    return pl.DataFrame(rows).sort("language") if rows else pl.DataFrame()

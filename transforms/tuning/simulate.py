@@ -1,0 +1,211 @@
+"""A workload/retention simulator for candidate SM-2 parameter sets.
+
+Memory model, fitted per language by maximum likelihood on the history: recall after `t` days is
+exp(-t / S); a card's stability starts at S0 after its first review and is multiplied by
+`grow` after each passed review and by `shrink` after each lapse.
+
+Simulation: learners take on new words at the observed daily rate and review every card the
+candidate's SM-2 schedules, once a day. Each review passes with the model's recall; a passed
+review's response time is drawn from the observed ones and graded with the candidate's
+thresholds. Every set sees the same random draws (same seed), so differences come from the
+parameters alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from transforms.sm2 import SM2Params
+from transforms.sm2.replay import apply_rounding
+
+S0_GRID = np.array([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0])
+GROW_GRID = np.linspace(1.1, 6.0, 15)
+SHRINK_GRID = np.linspace(0.05, 1.0, 12)
+FIT_SAMPLE = 200_000
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    language: str
+    s0: float
+    grow: float
+    shrink: float
+    new_words_per_day: float  # per learner, per calendar day
+    response_ms: np.ndarray  # observed response times of correct attempts (a sample)
+    step_types: np.ndarray  # their step types
+    attempts_per_review: float  # attempts per graded review (practice included)
+
+    def recall(self, elapsed: np.ndarray, stability: np.ndarray) -> np.ndarray:
+        return np.exp(-elapsed / stability)
+
+
+def fit_memory_model(reviews: pl.DataFrame, pass_quality: int) -> tuple[float, float, float]:
+    """(S0, grow, shrink) maximizing the likelihood of passes on non-first graded reviews.
+    `reviews` has card_key, review_index, elapsed_days, quality, sorted by card and index."""
+    passed = (pl.col("quality") >= pass_quality).cast(pl.Int32)
+    history = (
+        reviews.sort("card_key", "review_index")
+        .with_columns(
+            (passed.cum_sum().over("card_key") - passed).alias("_right"),
+            ((1 - passed).cum_sum().over("card_key") - (1 - passed)).alias("_wrong"),
+            passed.alias("_y"),
+        )
+        .filter(pl.col("review_index") > 1)
+    )
+    if history.height > FIT_SAMPLE:
+        history = history.sample(FIT_SAMPLE, seed=0)
+    t = history["elapsed_days"].to_numpy()
+    right = history["_right"].to_numpy() - 1  # the first review sets S0, it does not grow it
+    wrong = history["_wrong"].to_numpy()
+    first_passed = right >= 0
+    right = np.maximum(right, 0)
+    wrong = wrong - (~first_passed)
+    y = history["_y"].to_numpy()
+    best = (np.inf, 1.0, 2.0, 0.5)
+    for s0 in S0_GRID:
+        for grow in GROW_GRID:
+            log_s = np.log(s0) + right * np.log(grow)
+            for shrink in SHRINK_GRID:
+                s = np.exp(log_s + wrong * np.log(shrink))
+                p = np.clip(np.exp(-t / s), 1e-6, 1 - 1e-6)
+                nll = -float((y * np.log(p) + (1 - y) * np.log(1 - p)).sum())
+                if nll < best[0]:
+                    best = (nll, float(s0), float(grow), float(shrink))
+    return best[1], best[2], best[3]
+
+
+def fit_models(
+    attempts: pl.DataFrame, reviews: pl.DataFrame, pass_quality: int
+) -> list[MemoryModel]:
+    """A memory model and a study habit per language, from the history."""
+    models = []
+    for (language,), part in reviews.group_by("language", maintain_order=True):
+        tried = attempts.filter(pl.col("language") == language)
+        s0, grow, shrink = fit_memory_model(part, pass_quality)
+        span = tried.select(
+            pl.col("user_id").n_unique().alias("learners"),
+            (
+                (pl.col("attempted_at").max() - pl.col("attempted_at").min()).dt.total_days() + 1
+            ).alias("days"),
+        ).row(0, named=True)
+        cards = part.filter(pl.col("review_index") == 1).height
+        right = tried.filter("correct")
+        correct = right.sample(min(20_000, right.height), seed=0)
+        models.append(
+            MemoryModel(
+                language=str(language),
+                s0=s0,
+                grow=grow,
+                shrink=shrink,
+                new_words_per_day=cards / max(1, span["learners"]) / max(1, span["days"]),
+                response_ms=correct["response_time_ms"].to_numpy(),
+                step_types=correct["step_type"].to_numpy(),
+                attempts_per_review=tried.height / max(1, part.height),
+            )
+        )
+    return models
+
+
+def simulate(
+    model: MemoryModel, params: SM2Params, learners: int, horizon: int, seed: int
+) -> pl.DataFrame:
+    """One row per day: reviews and minutes per learner, mean recall at review, words learned
+    (cards whose last review passed) per learner."""
+    rng = np.random.default_rng(seed)
+    per_day_new = rng.poisson(model.new_words_per_day, size=(horizon, learners))
+    n_cards = int(per_day_new.sum())
+    born = np.repeat(np.tile(np.arange(horizon), learners), per_day_new.T.ravel())
+    order = np.argsort(born, kind="stable")
+    born = born[order]
+    draws = rng.random((horizon + 1, n_cards))  # common random numbers: recall draws
+    rt_pick = rng.integers(0, max(1, len(model.response_ms)), size=(horizon + 1, n_cards))
+    fast = np.array([params.threshold("fast", s) for s in model.step_types])
+    slow = np.array([params.threshold("slow", s) for s in model.step_types])
+    ef = np.full(n_cards, params.ef_init)
+    reps = np.zeros(n_cards, dtype=np.int64)
+    interval = np.zeros(n_cards)
+    due = born.astype(np.float64)
+    last = born.astype(np.float64)
+    stability = np.full(n_cards, model.s0)
+    seen = np.zeros(n_cards, dtype=bool)
+    learned = np.zeros(n_cards, dtype=bool)
+    rows = []
+    mean_rt_min = float(np.mean(model.response_ms)) / 60_000 if len(model.response_ms) else 0.1
+    for day in range(horizon):
+        todo = np.flatnonzero((born <= day) & (due <= day + 1e-9))
+        first = todo[~seen[todo]]
+        again = todo[seen[todo]]
+        recall = model.recall(day - last[again], stability[again])
+        passed = np.ones(len(todo), dtype=bool)
+        passed[len(first) :] = draws[day, again] < recall
+        idx = np.concatenate([first, again])
+        pick = rt_pick[day, idx] % max(1, len(model.response_ms))
+        rt = model.response_ms[pick] if len(model.response_ms) else np.full(len(idx), 5000)
+        q = np.where(
+            rt <= fast[pick] if len(fast) else True,
+            5,
+            np.where(rt <= slow[pick] if len(slow) else True, 4, 3),
+        )
+        # a new word is studied until recalled: its first review counts as passed
+        q = np.where(passed, q, params.fail_quality)
+        fail = 5 - q
+        ef_after = np.maximum(params.ef_min, ef[idx] + (0.1 - fail * (0.08 + fail * 0.02)))
+        ok = q >= params.pass_quality
+        if not params.ef_update_on_fail:
+            ef_after = np.where(ok, ef_after, ef[idx])
+        ef_used = ef[idx] if params.ef_for_interval == "old" else ef_after
+        grown = apply_rounding(interval[idx] * ef_used, params.rounding)
+        scheduled = np.where(
+            reps[idx] == 0,
+            params.first_interval,
+            np.where(reps[idx] == 1, params.second_interval, grown),
+        )
+        interval[idx] = np.where(
+            ok, np.minimum(scheduled, params.max_interval), params.lapse_interval
+        )
+        reps[idx] = np.where(ok, reps[idx] + 1, 0)
+        ef[idx] = ef_after
+        stability[again] = stability[again] * np.where(
+            passed[len(first) :], model.grow, model.shrink
+        )
+        seen[idx] = True
+        learned[idx] = ok
+        last[idx] = day
+        due[idx] = day + interval[idx]
+        reviews = len(idx)
+        rows.append(
+            {
+                "day": day,
+                "reviews_per_learner": reviews / learners,
+                "minutes_per_learner": reviews * model.attempts_per_review * mean_rt_min / learners,
+                "recall": float(recall.mean()) if len(recall) else None,
+                "words_learned_per_learner": float(learned.sum()) / learners,
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def simulate_sets(
+    models: list[MemoryModel], sets: list[SM2Params], learners: int, horizon: int, seed: int
+) -> pl.DataFrame:
+    """One row per (set, language, day) of the simulation."""
+    frames = []
+    for index, params in enumerate(sets):
+        for model in models:
+            frames.append(
+                simulate(model, params, learners, horizon, seed).with_columns(
+                    pl.lit(index).alias("set"), pl.lit(model.language).alias("language")
+                )
+            )
+    return pl.concat(frames).select(
+        "set",
+        "language",
+        "day",
+        "reviews_per_learner",
+        "minutes_per_learner",
+        "recall",
+        "words_learned_per_learner",
+    )
