@@ -13,7 +13,7 @@ ANKI_ENV := PROGRESS_LANDING=$(ANKI)/landing PROGRESS_WAREHOUSE=$(ANKI)/warehous
 DEMO_LEARNERS ?= 300
 PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: install system-deps demo demo-anki run ui test lint bench clean
+.PHONY: install system-deps demo demo-anki run tune ui test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,11 @@ demo-anki: install system-deps
 	@$(ANKI_ENV) $(BIN)/python -m pipelines.summary
 
 run: install system-deps
-	$(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
+	$(BIN)/dagster job execute -j nightly -m pipelines.definitions
 	@$(BIN)/python -m pipelines.summary
+
+tune: install
+	$(BIN)/dagster job execute -j tuning -m pipelines.definitions
 
 ui: install
 	$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000

@@ -71,9 +71,10 @@ class _Accumulators:
         shape = (self.n_sets, SPLITS)
         count = self.count.reshape(shape)
         n, sy, sp = (b.reshape(self.n_sets, SPLITS, N_BINS) for b in self.bins)
+        empty = count == 0  # a split without reviews has no score, not a perfect one
         return BatchScores(
-            log_loss=self.loss.reshape(shape) / np.maximum(count, 1),
-            rmse_bins=rmse_from_sums(n, sy, sp),
+            log_loss=np.where(empty, np.nan, self.loss.reshape(shape) / np.maximum(count, 1)),
+            rmse_bins=np.where(empty, np.nan, rmse_from_sums(n, sy, sp)),
             reviews=count,
             daily_workload=self.inverse_interval / max(1, learners),
         )

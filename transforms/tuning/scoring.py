@@ -39,6 +39,7 @@ def scored_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
     return graded.select(
         "user_id",
         "language",
+        "word_uid",
         "step_type",
         "elapsed_days",
         "review_index",
@@ -73,14 +74,15 @@ def _point_scores(frame: pl.DataFrame, column: str) -> dict[str, float]:
 
 
 def _bootstrap_log_loss(
-    frame: pl.DataFrame, column: str, draws: int, seed: int
+    frame: pl.DataFrame, column: str, draws: int, seed: int, unit: list[str]
 ) -> tuple[float, float]:
-    """95% interval of log loss, resampling learners with replacement."""
+    """95% interval of log loss, resampling `unit` (learners, or cards) with replacement."""
     p = np.clip(frame[column].to_numpy(), CLIP, 1 - CLIP)
     y = frame["y"].to_numpy()
     losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    keys = frame.select(pl.concat_str(unit, separator="|").alias("u"))["u"]
     per = (
-        pl.DataFrame({"u": frame["user_id"], "l": losses})
+        pl.DataFrame({"u": keys, "l": losses})
         .group_by("u")
         .agg(pl.col("l").sum(), pl.len().alias("n"))
     )
@@ -92,9 +94,15 @@ def _bootstrap_log_loss(
     return float(low), float(high)
 
 
+MIN_LEARNERS_TO_RESAMPLE = 10
+
+
 def score_table(scored: pl.DataFrame, draws: int = 200, seed: int = 0) -> pl.DataFrame:
     """One row per (scope, group, model): reviews, log loss with its bootstrap interval,
-    RMSE(bins) and AUC; scopes are overall, language and step type."""
+    RMSE(bins) and AUC; scopes are overall, language and step type. The bootstrap resamples
+    learners, or cards when there are fewer than 10 learners (`resampled`)."""
+    by_learner = scored["user_id"].n_unique() >= MIN_LEARNERS_TO_RESAMPLE
+    unit = ["user_id"] if by_learner else ["user_id", "language", "word_uid"]
     rows = []
     scopes = [("overall", None), ("language", "language"), ("step_type", "step_type")]
     for scope, column in scopes:
@@ -107,7 +115,7 @@ def score_table(scored: pl.DataFrame, draws: int = 200, seed: int = 0) -> pl.Dat
             if part.height == 0:
                 continue
             for model, pcol in PREDICTIONS.items():
-                low, high = _bootstrap_log_loss(part, pcol, draws, seed)
+                low, high = _bootstrap_log_loss(part, pcol, draws, seed, unit)
                 rows.append(
                     {
                         "scope": scope,
@@ -117,6 +125,7 @@ def score_table(scored: pl.DataFrame, draws: int = 200, seed: int = 0) -> pl.Dat
                         **_point_scores(part, pcol),
                         "log_loss_low": low,
                         "log_loss_high": high,
+                        "resampled": "learners" if by_learner else "cards",
                     }
                 )
     return pl.DataFrame(rows)

@@ -72,11 +72,15 @@ def candidates(space: Space, size: int, seed: int, base: SM2Params) -> list[SM2P
     return out
 
 
+MIN_LEARNERS_TO_SPLIT = 10  # below this, hold out cards instead of learners
+
+
 @dataclass(frozen=True)
 class GradedRows:
     rows: pl.DataFrame
     held_out: np.ndarray
     learners: int
+    split_by: str  # "learner", or "card" when there are too few learners to hold some out
 
 
 def graded_rows(attempts: pl.DataFrame, base: SM2Params) -> GradedRows:
@@ -95,9 +99,13 @@ def graded_rows(attempts: pl.DataFrame, base: SM2Params) -> GradedRows:
         .collect()
     )
     users = selected["user_id"].unique()
-    held = dict(zip(users.to_list(), held_out_learners(users).to_list(), strict=True))
-    held_out = np.array([held[u] for u in selected["user_id"].to_list()], dtype=bool)
-    return GradedRows(selected, held_out, len(users))
+    if len(users) >= MIN_LEARNERS_TO_SPLIT:
+        held = dict(zip(users.to_list(), held_out_learners(users).to_list(), strict=True))
+        held_out = np.array([held[u] for u in selected["user_id"].to_list()], dtype=bool)
+        return GradedRows(selected, held_out, len(users), "learner")
+    cards = selected["card_id"].to_numpy().astype(np.uint64)
+    held_out = ((cards * np.uint64(2654435761)) % np.uint64(2**32)) < np.uint64(0.2 * 2**32)
+    return GradedRows(selected, held_out, len(users), "card")
 
 
 def pareto(frame: pl.DataFrame, x: str, y: str) -> pl.Series:
@@ -132,8 +140,9 @@ def search(
     attempts: pl.DataFrame, space: Space, size: int, seed: int, base: SM2Params | None = None
 ) -> pl.DataFrame:
     """One row per candidate set (the first is `base`): its parameters, log loss and
-    RMSE(bins) on training and held-out learners, expected daily workload, and whether it is
-    on the held-out (log loss, workload) Pareto front."""
+    RMSE(bins) on training and held-out learners (held-out cards when there are fewer than 10
+    learners: `held_out_by`), expected daily workload, and whether it is on the held-out
+    (log loss, workload) Pareto front."""
     base = base or SM2Params()
     sets = candidates(space, size, seed, base)
     rows = graded_rows(attempts, base)
@@ -146,6 +155,7 @@ def search(
         pl.Series("rmse_bins", scores.rmse_bins[:, 1]),
         pl.Series("held_out_reviews", scores.reviews[:, 1].astype(np.int64)),
         pl.Series("daily_workload", scores.daily_workload),
+        pl.lit(rows.split_by).alias("held_out_by"),
     )
     return frame.with_columns(pareto(frame, "log_loss", "daily_workload")).select(
         "set",
@@ -155,6 +165,7 @@ def search(
         "train_rmse_bins",
         "rmse_bins",
         "held_out_reviews",
+        "held_out_by",
         "daily_workload",
         "pareto",
     )

@@ -1,0 +1,60 @@
+"""Tuning benchmark: 100 SM-2 parameter sets scored in one vectorized pass, against one plain
+replay of the same reviews (time per set, and the ratio).
+
+    python benchmarks/tuning.py [--reviews 10000000] [--sets 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import peak_rss_mb  # noqa: E402
+from benchmarks.sm2 import synthetic_reviews  # noqa: E402
+from transforms.sm2 import SM2Params, replay  # noqa: E402
+from transforms.tuning.batch_replay import batch_scores, quality_matrix  # noqa: E402
+from transforms.tuning.search import DEFAULT_SPACE, candidates  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reviews", type=int, default=10_000_000)
+    parser.add_argument("--sets", type=int, default=100)
+    args = parser.parse_args()
+    rng = np.random.default_rng(2)
+    reviews = synthetic_reviews(args.reviews).with_columns(
+        pl.col("card_id").cast(pl.String).alias("tiebreak"),
+        pl.Series("step_type", rng.choice(["typing", "lightning", "listening"], args.reviews)),
+        pl.Series("correct", rng.random(args.reviews) < 0.8),
+        pl.Series("response_time_ms", rng.integers(400, 15_000, args.reviews)),
+    )
+    held_out = (reviews["card_id"].to_numpy() % 5) == 0
+    sets = candidates(DEFAULT_SPACE, args.sets, seed=0, base=SM2Params())
+    single = reviews.with_columns(pl.Series("quality", quality_matrix(reviews, sets[:1])[0]))
+    replay(single.head(10_000))  # warm-up
+    began = time.perf_counter()
+    replay(single, sets[0])
+    one = time.perf_counter() - began
+    began = time.perf_counter()
+    scores = batch_scores(reviews, sets, held_out, learners=1000)
+    many = time.perf_counter() - began
+    print(f"{len(sets)} parameter sets on {reviews.height:,} reviews in one pass: {many:.1f}s "
+          f"({many / len(sets):.2f}s per set)")
+    print(f"one plain replay of the same reviews: {one:.2f}s; per set the batch takes "
+          f"{many / len(sets) / one:.2f}x a plain replay "
+          f"({len(sets) * reviews.height / many:,.0f} review-sets/s)")
+    print(f"best held-out log loss {scores.log_loss[:, 1].min():.4f}, "
+          f"baseline {scores.log_loss[0, 1]:.4f}")
+    print(f"peak RSS: {peak_rss_mb():,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
