@@ -79,10 +79,22 @@ def current_words(con: duckdb.DuckDBPyConnection, as_of: datetime) -> pl.DataFra
     )
 
 
+MAX_BATCH_ATTEMPTS = 2_500_000  # about 2 GB of working memory per batch
+
+
+def batch_count(con: duckdb.DuckDBPyConnection, as_of: datetime, minimum: int) -> int:
+    """At least `minimum` batches, and enough that none holds much over 2.5M attempts."""
+    attempts = int(str(scalar(con, "SELECT count(*) FROM attempts WHERE attempted_at <= ?",
+                              [as_of])))
+    return max(minimum, -(-attempts // MAX_BATCH_ATTEMPTS), 1)
+
+
 def recompute_srs(
     con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime, batches: int
 ) -> SrsSummary:
-    """Replace `reviews` and `word_progress` with a full recompute as of `as_of`."""
+    """Replace `reviews` and `word_progress` with a full recompute as of `as_of`, in at least
+    `batches` learner batches (more when the history is large)."""
+    batches = batch_count(con, as_of, batches)
     words = current_words(con, as_of)
     totals = {"attempts": 0, "reviews": 0, "cards": 0, "largest": 0}
     for batch in range(batches):
