@@ -42,8 +42,9 @@ def quality_matrix(reviews: pl.DataFrame, params: list[SM2Params]) -> np.ndarray
     fail = np.array([[p.fail_quality] for p in params])
     rt = reviews["response_time_ms"].to_numpy()[None, :]
     correct = reviews["correct"].to_numpy()[None, :]
-    q = np.where(rt <= fast[:, step_id], 5, np.where(rt <= slow[:, step_id], 4, 3))
-    return np.where(correct, q, fail).astype(np.int8)
+    five, four, three = np.int8(5), np.int8(4), np.int8(3)
+    q = np.where(rt <= fast[:, step_id], five, np.where(rt <= slow[:, step_id], four, three))
+    return np.where(correct, q, fail.astype(np.int8))
 
 
 class _Accumulators:
