@@ -84,8 +84,9 @@ MAX_BATCH_ATTEMPTS = 2_500_000  # about 2 GB of working memory per batch
 
 def batch_count(con: duckdb.DuckDBPyConnection, as_of: datetime, minimum: int) -> int:
     """At least `minimum` batches, and enough that none holds much over 2.5M attempts."""
-    attempts = int(str(scalar(con, "SELECT count(*) FROM attempts WHERE attempted_at <= ?",
-                              [as_of])))
+    attempts = int(
+        str(scalar(con, "SELECT count(*) FROM attempts WHERE attempted_at <= ?", [as_of]))
+    )
     return max(minimum, -(-attempts // MAX_BATCH_ATTEMPTS), 1)
 
 

@@ -86,12 +86,9 @@ def _params_column(params: list[SM2Params], name: str) -> np.ndarray:
 
 
 def _replay_chunk(
-    reviews: pl.DataFrame,
-    quality: np.ndarray,
-    split: np.ndarray,
-    params: list[SM2Params],
-    acc: _Accumulators,
+    reviews: pl.DataFrame, split: np.ndarray, params: list[SM2Params], acc: _Accumulators
 ) -> None:
+    quality = quality_matrix(reviews, params)  # per chunk: (sets x chunk) stays small
     layout = StepLayout.build(
         reviews.select("card_id", "reviewed_at", "tiebreak"), ["card_id", "reviewed_at", "tiebreak"]
     )
@@ -165,7 +162,6 @@ def batch_scores(
     sets must share `review_unit`, which decides what the rows are."""
     if len({p.review_unit for p in params}) > 1:
         raise ValueError("batch_scores needs parameter sets that share review_unit")
-    quality = quality_matrix(reviews, params)
     split = held_out.astype(np.int64)
     chunk_cards = chunk_cards or max(2_000, 4_000_000 // len(params))
     card_rank = np.unique(reviews["card_id"].to_numpy(), return_inverse=True)[1]
@@ -176,5 +172,5 @@ def batch_scores(
     for lo, hi in itertools.pairwise(bounds):
         rows = order[lo:hi]
         if len(rows):
-            _replay_chunk(reviews[rows], quality[:, rows], split[rows], params, acc)
+            _replay_chunk(reviews[rows], split[rows], params, acc)
     return acc.scores(learners)
