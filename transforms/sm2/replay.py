@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from transforms.sm2.layout import MICROS_PER_DAY, StepLayout, epoch_micros, micros_to_datetime
+from transforms.sm2.layout import (
+    MICROS_PER_DAY,
+    ReviewLayout,
+    StepLayout,
+    epoch_micros,
+    micros_to_datetime,
+)
 from transforms.sm2.params import SM2Params
 
 REPLAY_COLUMNS: tuple[str, ...] = (
@@ -42,7 +48,7 @@ def apply_rounding(x: np.ndarray, rounding: str) -> np.ndarray:
 
 
 def replay(
-    reviews: pl.DataFrame, params: SM2Params | None = None, layout: StepLayout | None = None
+    reviews: pl.DataFrame, params: SM2Params | None = None, layout: ReviewLayout | None = None
 ) -> pl.DataFrame:
     """Replay graded reviews under `params`: one output row per input row, in input order.
 
@@ -53,15 +59,48 @@ def replay(
     p = params or SM2Params()
     layout = layout or review_layout(reviews)
     n = reviews.height
-    q = layout.gather(reviews["quality"].cast(pl.Int64).to_numpy())
-    t = layout.gather(epoch_micros(reviews["reviewed_at"]))
+    q_all = reviews["quality"].cast(pl.Int64).to_numpy()
+    t_all = epoch_micros(reviews["reviewed_at"])
+    out = {
+        "review_index": np.empty(n, dtype=np.int64),
+        "elapsed_days": np.full(n, np.nan),
+        "interval_before": np.full(n, np.nan),
+        "ef_before": np.empty(n),
+        "ef_after": np.empty(n),
+        "reps_after": np.empty(n, dtype=np.int64),
+        "lapses_after": np.empty(n, dtype=np.int64),
+        "interval_days": np.empty(n),
+    }
+    for chunk in layout.chunks:
+        rows = chunk.step_rows
+        for name, values in _replay_chunk(chunk, q_all[rows], t_all[rows], p).items():
+            out[name][rows] = values
+    p_recall = np.power(p.target_recall, out["elapsed_days"] / out["interval_before"])
+    due = t_all + np.round(out["interval_days"] * MICROS_PER_DAY).astype(np.int64)
+    return reviews.with_columns(
+        pl.Series("review_index", out["review_index"], dtype=pl.Int32),
+        pl.Series("elapsed_days", out["elapsed_days"], nan_to_null=True),
+        pl.Series("interval_before", out["interval_before"], nan_to_null=True),
+        pl.Series("p_recall", p_recall, nan_to_null=True),
+        pl.Series("ef_before", out["ef_before"]),
+        pl.Series("ef_after", out["ef_after"]),
+        pl.Series("reps_after", out["reps_after"], dtype=pl.Int32),
+        pl.Series("lapses_after", out["lapses_after"], dtype=pl.Int32),
+        pl.Series("interval_days", out["interval_days"]),
+        micros_to_datetime(due, reviews["reviewed_at"], "due_at"),
+    )
 
-    ef = np.full(layout.n_cards, float(p.ef_init))
-    reps = np.zeros(layout.n_cards, dtype=np.int64)
-    interval = np.zeros(layout.n_cards)
-    lapses = np.zeros(layout.n_cards, dtype=np.int64)
-    last_t = np.zeros(layout.n_cards, dtype=np.int64)
 
+def _replay_chunk(
+    chunk: StepLayout, q: np.ndarray, t: np.ndarray, p: SM2Params
+) -> dict[str, np.ndarray]:
+    """The recurrence over one chunk of cards; inputs and outputs in step-major order."""
+    n = len(q)
+    ef = np.full(chunk.n_cards, float(p.ef_init))
+    reps = np.zeros(chunk.n_cards, dtype=np.int64)
+    interval = np.zeros(chunk.n_cards)
+    lapses = np.zeros(chunk.n_cards, dtype=np.int64)
+    last_t = np.zeros(chunk.n_cards, dtype=np.int64)
     out_index = np.empty(n, dtype=np.int64)
     out_elapsed = np.full(n, np.nan)
     out_before = np.full(n, np.nan)
@@ -70,8 +109,7 @@ def replay(
     out_reps = np.empty(n, dtype=np.int64)
     out_lapses = np.empty(n, dtype=np.int64)
     out_interval = np.empty(n)
-
-    for k, sl, m in layout.steps():
+    for k, sl, m in chunk.steps():
         qk = q[sl]
         ef_b = ef[:m]
         fail = 5 - qk
@@ -100,28 +138,19 @@ def replay(
         ef[:m] = ef_a
         interval[:m] = iv_after
         last_t[:m] = t[sl]
-
-    p_recall = np.power(p.target_recall, out_elapsed / out_before)
-    due = t + np.round(out_interval * MICROS_PER_DAY).astype(np.int64)
-    elapsed, before, recall, ef_b, ef_a, interval_days = layout.scatter(
-        out_elapsed, out_before, p_recall, out_ef_before, out_ef_after, out_interval
-    )
-    index, reps_after, lapses_after, due_at = layout.scatter(out_index, out_reps, out_lapses, due)
-    return reviews.with_columns(
-        pl.Series("review_index", index, dtype=pl.Int32),
-        pl.Series("elapsed_days", elapsed, nan_to_null=True),
-        pl.Series("interval_before", before, nan_to_null=True),
-        pl.Series("p_recall", recall, nan_to_null=True),
-        pl.Series("ef_before", ef_b),
-        pl.Series("ef_after", ef_a),
-        pl.Series("reps_after", reps_after, dtype=pl.Int32),
-        pl.Series("lapses_after", lapses_after, dtype=pl.Int32),
-        pl.Series("interval_days", interval_days),
-        micros_to_datetime(due_at, reviews["reviewed_at"], "due_at"),
-    )
+    return {
+        "review_index": out_index,
+        "elapsed_days": out_elapsed,
+        "interval_before": out_before,
+        "ef_before": out_ef_before,
+        "ef_after": out_ef_after,
+        "reps_after": out_reps,
+        "lapses_after": out_lapses,
+        "interval_days": out_interval,
+    }
 
 
-def review_layout(reviews: pl.DataFrame) -> StepLayout:
+def review_layout(reviews: pl.DataFrame) -> ReviewLayout:
     """The step-major layout of `reviews` by card, time and tiebreak."""
     order = ["card_id", "reviewed_at", *(["tiebreak"] if "tiebreak" in reviews.columns else [])]
-    return StepLayout.build(reviews, order)
+    return ReviewLayout.build(reviews, order)

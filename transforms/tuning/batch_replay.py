@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from transforms.sm2 import SM2Params
-from transforms.sm2.layout import MICROS_PER_DAY, StepLayout, epoch_micros
+from transforms.sm2.layout import MICROS_PER_DAY, ReviewLayout, StepLayout, epoch_micros
 from transforms.sm2.replay import round6
 from transforms.tuning.bins import N_BINS, bin_ids, rmse_from_sums
 
@@ -89,9 +89,21 @@ def _replay_chunk(
     reviews: pl.DataFrame, split: np.ndarray, params: list[SM2Params], acc: _Accumulators
 ) -> None:
     quality = quality_matrix(reviews, params)  # per chunk: (sets x chunk) stays small
-    layout = StepLayout.build(
+    layout = ReviewLayout.build(
         reviews.select("card_id", "reviewed_at", "tiebreak"), ["card_id", "reviewed_at", "tiebreak"]
     )
+    for chunk in layout.chunks:
+        _replay_cards(chunk, quality, reviews, split, params, acc)
+
+
+def _replay_cards(
+    layout: StepLayout,
+    quality: np.ndarray,
+    reviews: pl.DataFrame,
+    split: np.ndarray,
+    params: list[SM2Params],
+    acc: _Accumulators,
+) -> None:
     n_sets, cards = len(params), layout.n_cards
     q = quality[:, layout.step_rows]
     t = epoch_micros(reviews["reviewed_at"])[layout.step_rows]
