@@ -32,7 +32,7 @@ def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
     Keeps `card_key` when the attempts carry one (see `with_card_keys`)."""
     keyed = attempts if "card_key" in attempts.columns else with_card_keys(attempts)
     selected = (
-        select_reviews(keyed, params)
+        select_reviews(keyed, params, presorted=True)
         .select(
             *CARD,
             "uuid_local",

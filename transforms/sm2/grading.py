@@ -35,14 +35,18 @@ def quality(params: SM2Params) -> pl.Expr:
 CARD = ("user_id", "language", "word_uid")
 
 
-def select_reviews(attempts: pl.DataFrame | pl.LazyFrame, params: SM2Params) -> pl.LazyFrame:
+def select_reviews(
+    attempts: pl.DataFrame | pl.LazyFrame, params: SM2Params, presorted: bool = False
+) -> pl.LazyFrame:
     """Graded reviews (section 2) with their quality: the first attempt of a card per UTC day,
     per session, or every attempt, as `review_unit` says. A card's attempts are ordered by
-    `(attempted_at, uuid_local)`."""
+    `(attempted_at, uuid_local)`; `presorted` says the rows already are (by card, then so)."""
     lf = attempts.lazy()
     if params.review_unit == "session":
         lf = with_sessions(lf)
-    ordered = lf.sort([*CARD, "attempted_at", "uuid_local"], maintain_order=True)
+        presorted = False  # derived sessions are appended at the end
+    order = [*CARD, "attempted_at", "uuid_local"]
+    ordered = lf if presorted else lf.sort(order, maintain_order=True)
     if params.review_unit == "attempt":
         picked = ordered
     else:

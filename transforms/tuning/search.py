@@ -86,7 +86,7 @@ class GradedRows:
 def graded_rows(attempts: pl.DataFrame, base: SM2Params) -> GradedRows:
     """The graded reviews every set is scored on (all sets share `review_unit`)."""
     selected = (
-        select_reviews(with_card_keys(attempts), base)
+        select_reviews(with_card_keys(attempts), base, presorted=True)
         .select(
             pl.col("card_key").alias("card_id"),
             pl.col("attempted_at").alias("reviewed_at"),
