@@ -46,13 +46,19 @@ def main() -> None:
     began = time.perf_counter()
     scores = batch_scores(reviews, sets, held_out, learners=1000)
     many = time.perf_counter() - began
-    print(f"{len(sets)} parameter sets on {reviews.height:,} reviews in one pass: {many:.1f}s "
-          f"({many / len(sets):.2f}s per set)")
-    print(f"one plain replay of the same reviews: {one:.2f}s; per set the batch takes "
-          f"{many / len(sets) / one:.2f}x a plain replay "
-          f"({len(sets) * reviews.height / many:,.0f} review-sets/s)")
-    print(f"best held-out log loss {scores.log_loss[:, 1].min():.4f}, "
-          f"baseline {scores.log_loss[0, 1]:.4f}")
+    print(
+        f"{len(sets)} parameter sets on {reviews.height:,} reviews in one pass: {many:.1f}s "
+        f"({many / len(sets):.2f}s per set)"
+    )
+    print(
+        f"one plain replay of the same reviews: {one:.2f}s; per set the batch takes "
+        f"{many / len(sets) / one:.2f}x a plain replay "
+        f"({len(sets) * reviews.height / many:,.0f} review-sets/s)"
+    )
+    print(
+        f"best held-out log loss {scores.log_loss[:, 1].min():.4f}, "
+        f"baseline {scores.log_loss[0, 1]:.4f}"
+    )
     print(f"peak RSS: {peak_rss_mb():,.0f} MiB")
 
 
