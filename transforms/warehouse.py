@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,16 @@ CORE_DDL: tuple[str, ...] = (
 )
 
 
+DEFAULT_MEMORY_LIMIT = "3GB"
+
+
+def duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
+    """DuckDB's memory limit (`PROGRESS_DUCKDB_MEMORY`, default 3GB): beyond it DuckDB spills
+    to disk, so its buffer pool does not grow with the warehouse (its own default is 80% of
+    the machine's memory)."""
+    return {"memory_limit": os.environ.get("PROGRESS_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)}
+
+
 def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, creating its folder and core tables if needed.
 
@@ -60,7 +71,7 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     (and no ICU extension) is involved in day and week boundaries."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config=duckdb_config())
     ensure_core_tables(con)
     return con
 

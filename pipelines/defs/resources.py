@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from transforms.settings import Settings, parse_as_of
 from transforms.sm2 import SM2Params
-from transforms.warehouse import ensure_core_tables
+from transforms.warehouse import duckdb_config, ensure_core_tables
 
 
 class WarehouseResource(DuckDBResource):
@@ -69,7 +69,9 @@ def build_resources() -> dict[str, Any]:
     settings = Settings.from_env()
     env = os.environ
     return {
-        "warehouse": WarehouseResource(database=str(settings.warehouse)),
+        "warehouse": WarehouseResource(
+            database=str(settings.warehouse), connection_config=duckdb_config()
+        ),
         "settings": ProgressSettings(
             landing=str(settings.landing),
             reports=str(settings.reports),
