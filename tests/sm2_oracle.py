@@ -54,9 +54,8 @@ def replay_card(times: list[datetime], qualities: list[int], p: SM2Params) -> li
             interval = p.lapse_interval
             reps = 0
             lapses += 1
-        elapsed = None if last is None else (t - last).total_seconds() / 86400.0
-        # microsecond-exact elapsed days, as the engine computes them
-        if last is not None:
+        elapsed: float | None = None
+        if last is not None:  # microsecond-exact fractional days, as the engine computes them
             delta = t - last
             micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
             elapsed = micros / 86_400_000_000
@@ -65,7 +64,7 @@ def replay_card(times: list[datetime], qualities: list[int], p: SM2Params) -> li
                 review_index=i + 1,
                 elapsed_days=elapsed,
                 interval_before=None if i == 0 else before,
-                p_recall=None if i == 0 else p.target_recall ** (elapsed / before),  # type: ignore[operator]
+                p_recall=None if elapsed is None else p.target_recall ** (elapsed / before),
                 ef_before=ef,
                 ef_after=ef_after,
                 reps_after=reps,

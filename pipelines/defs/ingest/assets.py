@@ -47,7 +47,8 @@ def ingest_attempts(
                 con,
                 "SELECT max(watermark) FROM ingested_files WHERE source_kind = 'postgres'",
             )
-            batch = read_new_attempts(settings.pg_dsn, watermark)  # type: ignore[arg-type]
+            after = watermark if isinstance(watermark, datetime) else None
+            batch = read_new_attempts(settings.pg_dsn, after)
             if batch is not None:
                 loaded.append(ingest_sources(con, [batch], now))
         new = pl.concat([f for f in loaded if f.height] or [pl.DataFrame()], how="vertical_relaxed")
