@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -12,8 +13,15 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import settings
 
 from transforms.warehouse import connect
+
+# CI runs the property tests on a fixed sequence of examples, so a run is reproducible;
+# locally hypothesis keeps exploring (and remembers failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 INGESTED_AT = datetime(2026, 11, 1)
 USER = "123e4567-e89b-42d3-a456-426614174000"
