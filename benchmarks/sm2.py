@@ -161,7 +161,7 @@ def main() -> None:
         full_s = time.perf_counter() - began
     print(
         f"full recompute:    {full_s:.1f}s for {summary.attempts:,} attempts -> "
-        f"{summary.reviews:,} reviews, {summary.cards:,} cards in {args.batches} batches "
+        f"{summary.reviews:,} reviews, {summary.cards:,} cards in {summary.batches} batches "
         f"({summary.attempts / full_s:,.0f} attempts/s)"
     )
     print(f"floor (read+sort): {floor_s:.1f}s; recompute / floor = {full_s / floor_s:.2f}")
