@@ -168,9 +168,11 @@ def _write_jsonl(frame: pl.DataFrame, path: Path, share: float, rng: np.random.G
         .then(lines.str.slice(0, lines.str.len_chars() // 2))
         .otherwise(lines)
     ).to_series()
-    body = "\n".join(lines.to_list()) + "\n"
-    data = body.encode()
-    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+    # one line per row, written by Polars as is (no quoting), without a Python string per row
+    data = lines.to_frame("line").write_csv(include_header=False, quote_style="never").encode()
+    path.write_bytes(
+        gzip.compress(data, mtime=0, compresslevel=1) if path.suffix == ".gz" else data
+    )
     return dirty.height
 
 
@@ -187,7 +189,9 @@ def _write_csv(frame: pl.DataFrame, path: Path, share: float, rng: np.random.Gen
             lines[i + 1] = ",".join(row[:4])
         text = "\n".join(lines)
     data = text.encode()
-    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+    path.write_bytes(
+        gzip.compress(data, mtime=0, compresslevel=1) if path.suffix == ".gz" else data
+    )
     return dirty.height
 
 
