@@ -58,8 +58,10 @@ def select_reviews(
         # The first attempt of each (card, unit): sessions can interleave in time, so rank
         # within (card, unit) instead of comparing neighbours.
         if params.review_unit == "day":
+            # cards are contiguous: compare neighbours (on the integer card key when present)
+            keys = ["card_key"] if "card_key" in lf.collect_schema().names() else list(CARD)
             first = pl.any_horizontal(
-                [pl.col(c) != pl.col(c).shift(1) for c in [*CARD, "_unit"]]
+                [pl.col(c) != pl.col(c).shift(1) for c in [*keys, "_unit"]]
             ).fill_null(True)
         else:
             first = pl.col("_unit").is_first_distinct().over(CARD)
