@@ -231,6 +231,7 @@ def build_learner_reports(
 ) -> BuiltReports:
     out = BuiltReports()
     words = current_words(con, as_of)
+    pass_quality = params_used(con).pass_quality
     for user in pick_learners(con, setting):
         name = pseudonym(user, key)
         daily = query(
@@ -250,7 +251,7 @@ def build_learner_reports(
         learned = (
             cards.sort("review_index")
             .group_by("language", "word_uid")
-            .agg((pl.col("quality").last() >= params_used(con).pass_quality).alias("learned"))
+            .agg((pl.col("quality").last() >= pass_quality).alias("learned"))
         )
         course = (
             words.join(daily.select("language").unique(), on="language")

@@ -9,10 +9,11 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from transforms.evaluation import calibration_table
 from transforms.sm2 import SM2Params
 from transforms.srs import build_reviews
 from transforms.tuning.scoring import score_table, scored_reviews, target_recall_fits
-from transforms.tuning.search import PARAM_COLUMNS, Space, candidates, search
+from transforms.tuning.search import PARAM_COLUMNS, Space, candidates, evaluate_sets
 from transforms.tuning.simulate import fit_models, simulate_sets
 from transforms.warehouse import query
 
@@ -55,14 +56,14 @@ def sample_attempts(con: duckdb.DuckDBPyConnection, as_of: datetime, learners: i
 
 
 def run_lab(attempts: pl.DataFrame, base: SM2Params, settings: LabSettings) -> LabResult:
-    evaluated = search(attempts, settings.space, settings.search_size, settings.seed, base)
-    scored = scored_reviews(attempts, base)
-    scores = score_table(scored, settings.bootstrap_draws, settings.seed)
-    fits = target_recall_fits(attempts, base)
     sets = candidates(settings.space, settings.search_size, settings.seed, base)
+    evaluated = evaluate_sets(attempts, sets)
+    reviews = build_reviews(attempts, base)  # the baseline's replay, shared below
+    scored = scored_reviews(reviews, base)
+    scores = score_table(scored, settings.bootstrap_draws, settings.seed)
+    fits = target_recall_fits(reviews, base)
     best = evaluated.filter(pl.col("pareto")).sort("log_loss").head(SIMULATED_SETS - 1)
     chosen = [0, *[i for i in best["set"].to_list() if i != 0]]
-    reviews = build_reviews(attempts, base)
     models = fit_models(attempts, reviews, base.pass_quality)
     simulation = simulate_sets(
         models,
@@ -72,16 +73,15 @@ def run_lab(attempts: pl.DataFrame, base: SM2Params, settings: LabSettings) -> L
         settings.seed,
     ).with_columns(pl.col("set").replace_strict(dict(enumerate(chosen)), return_dtype=pl.Int64))
     calibration = pl.concat(
-        [_calibration(attempts, sets[i]).with_columns(pl.lit(i).alias("set")) for i in chosen]
+        [
+            calibration_table(part["p_sm2"], part["y"]).with_columns(pl.lit(i).alias("set"))
+            for i, part in (
+                (i, scored if i == 0 else scored_reviews(build_reviews(attempts, sets[i]), sets[i]))
+                for i in chosen
+            )
+        ]
     )
     return LabResult(evaluated, scores, fits, simulation, calibration)
-
-
-def _calibration(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
-    from transforms.evaluation import calibration_table
-
-    scored = scored_reviews(attempts, params)
-    return calibration_table(scored["p_sm2"], scored["y"])
 
 
 def params_of(frame: pl.DataFrame, index: int) -> dict[str, object]:

@@ -10,7 +10,6 @@ import polars as pl
 
 from transforms.evaluation import CLIP, auc, log_loss, rmse_bins
 from transforms.sm2 import SM2Params
-from transforms.srs import build_reviews
 
 MODELS = ("SM-2", "Leitner", "constant mean", "HLR-Leitner")
 
@@ -24,11 +23,12 @@ def held_out_learners(user_ids: pl.Series, share: float = 0.2) -> pl.Series:
     return user_ids.map_elements(lambda u: bucket(u) < share, return_dtype=pl.Boolean)
 
 
-def scored_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
+def scored_reviews(reviews: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
     """Graded non-first reviews with the outcome and every model's prediction:
     `p_sm2`, `p_leitner`, `p_constant` (mean recall), `p_hlr` (2^(-elapsed/h), h = 2^(correct -
-    incorrect) days over the card's previous reviews; Settles & Meeder 2016)."""
-    reviews = build_reviews(attempts, params).sort("card_key", "review_index")
+    incorrect) days over the card's previous reviews; Settles & Meeder 2016). `reviews` is
+    `build_reviews(attempts, params)`."""
+    reviews = reviews.sort("card_key", "review_index")
     passed = (pl.col("quality") >= params.pass_quality).cast(pl.Int32)
     history = reviews.with_columns(
         (passed.cum_sum().over("card_key") - passed).alias("_right"),
@@ -156,9 +156,10 @@ def fit_target_recall(elapsed: np.ndarray, interval_before: np.ndarray, y: np.nd
     return (lo + hi) / 2
 
 
-def target_recall_fits(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
-    """Per language: the fitted `target_recall`, and the log loss it gains over the set one."""
-    reviews = build_reviews(attempts, params).filter(pl.col("review_index") > 1)
+def target_recall_fits(reviews: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
+    """Per language: the fitted `target_recall`, and the log loss it gains over the set one.
+    `reviews` is `build_reviews(attempts, params)`."""
+    reviews = reviews.filter(pl.col("review_index") > 1)
     rows = []
     for (language,), part in reviews.group_by("language", maintain_order=True):
         elapsed = part["elapsed_days"].to_numpy()

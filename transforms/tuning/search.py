@@ -136,16 +136,12 @@ PARAM_COLUMNS = (
 )
 
 
-def search(
-    attempts: pl.DataFrame, space: Space, size: int, seed: int, base: SM2Params | None = None
-) -> pl.DataFrame:
-    """One row per candidate set (the first is `base`): its parameters, log loss and
+def evaluate_sets(attempts: pl.DataFrame, sets: list[SM2Params]) -> pl.DataFrame:
+    """One row per parameter set (set 0 is the baseline): its parameters, log loss and
     RMSE(bins) on training and held-out learners (held-out cards when there are fewer than 10
     learners: `held_out_by`), expected daily workload, and whether it is on the held-out
-    (log loss, workload) Pareto front."""
-    base = base or SM2Params()
-    sets = candidates(space, size, seed, base)
-    rows = graded_rows(attempts, base)
+    (log loss, workload) Pareto front. The sets must share `review_unit`."""
+    rows = graded_rows(attempts, sets[0])
     scores = batch_scores(rows.rows, sets, rows.held_out, rows.learners)
     frame = pl.DataFrame([{c: getattr(p, c) for c in PARAM_COLUMNS} for p in sets]).with_columns(
         pl.Series("set", np.arange(len(sets))),
