@@ -22,7 +22,7 @@ from transforms.srs import (
     newest_manifest_words,
     with_card_keys,
 )
-from transforms.warehouse import query, scalar, transaction
+from transforms.warehouse import insert_frame, query, replace_table, scalar, transaction
 
 ATTEMPT_COLUMNS = (
     "uuid_local, user_id, language, word_uid, step_type, correct, response_time_ms, "
@@ -52,16 +52,11 @@ class SrsSummary:
 def _write_staging(
     con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, first: bool
 ) -> None:
-    con.register("_staging_frame", frame)
-    try:
-        if first:
-            con.execute(
-                f'CREATE OR REPLACE TABLE "{table}__staging" AS SELECT * FROM _staging_frame'
-            )
-        else:
-            con.execute(f'INSERT INTO "{table}__staging" BY NAME SELECT * FROM _staging_frame')
-    finally:
-        con.unregister("_staging_frame")
+    staging = f"{table}__staging"
+    if first:
+        replace_table(con, staging, frame)
+    else:
+        insert_frame(con, staging, frame)
 
 
 def _publish(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:

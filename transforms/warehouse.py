@@ -93,24 +93,33 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
-def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
-    """Append a Polars frame to a table by column name; returns the rows written."""
+@contextmanager
+def registered(
+    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Make a Polars frame queryable by `name` for the duration of the block."""
+    con.register(name, frame)
+    try:
+        yield con
+    finally:
+        con.unregister(name)
+
+
+def insert_frame(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, verb: str = "INSERT"
+) -> int:
+    """Append a Polars frame to a table by column name (`verb` may be "INSERT OR REPLACE");
+    returns the rows written."""
     if frame.height:
-        con.register("_insert_frame", frame)
-        try:
-            con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _insert_frame')
-        finally:
-            con.unregister("_insert_frame")
+        with registered(con, "_insert_frame", frame):
+            con.execute(f'{verb} INTO "{table}" BY NAME SELECT * FROM _insert_frame')
     return frame.height
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Atomically replace a derived table with a frame."""
-    con.register("_replace_frame", frame)
-    try:
+    with registered(con, "_replace_frame", frame):
         con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _replace_frame')
-    finally:
-        con.unregister("_replace_frame")
     return frame.height
 
 

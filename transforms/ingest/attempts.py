@@ -19,10 +19,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transforms.ingest.dedupe import deduplicate
-from transforms.ingest.fields import PAYLOAD
-from transforms.ingest.readers import RawRead, UnreadableFile, attempt_format, read_attempt_file
+from transforms.ingest.fields import FIELDS, PAYLOAD
+from transforms.ingest.readers import (
+    REJECT_SCHEMA,
+    RawRead,
+    UnreadableFile,
+    attempt_format,
+    read_attempt_file,
+)
 from transforms.ingest.validate import validate_attempts
-from transforms.warehouse import insert_frame, query, transaction
+from transforms.warehouse import insert_frame, query, registered, transaction
 
 IGNORED_SUFFIXES: tuple[str, ...] = (".tmp", ".part", ".partial")
 DEFAULT_BATCH_BYTES = 128 * 1024 * 1024
@@ -72,45 +78,44 @@ def new_file_sources(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Sourc
     }
     known = {row[0] for row in con.execute("SELECT content_hash FROM ingested_files").fetchall()}
     sources: list[Source] = []
-    aliases: list[dict[str, object]] = []
+    aliases: list[Source] = []
     for path in landing_files(folder):
         stat = path.stat()
         key = str(path)
         if key in seen and seen[key][:2] == (stat.st_size, stat.st_mtime_ns):
             continue
         digest = file_hash(path)
+        source = Source(digest, "file", key, attempt_format(path), stat.st_size, stat.st_mtime_ns)
         if digest in known or any(s.source_id == digest for s in sources):
-            aliases.append(
-                {
-                    "path": key,
-                    "size_bytes": stat.st_size,
-                    "mtime_ns": stat.st_mtime_ns,
-                    "content_hash": digest,
-                }
-            )
-            continue
-        sources.append(
-            Source(digest, "file", key, attempt_format(path), stat.st_size, stat.st_mtime_ns)
-        )
-    _remember_paths(con, pl.DataFrame(aliases, schema=LANDING_PATH_SCHEMA))
+            aliases.append(source)  # a renamed copy: remember its path, ingest nothing
+        else:
+            sources.append(source)
+    remember_paths(con, aliases)
     return sources
 
 
-LANDING_PATH_SCHEMA = {
-    "path": pl.String,
-    "size_bytes": pl.Int64,
-    "mtime_ns": pl.Int64,
-    "content_hash": pl.String,
-}
-
-
-def _remember_paths(con: duckdb.DuckDBPyConnection, paths: pl.DataFrame) -> None:
-    if paths.height:
-        con.register("_paths", paths)
-        try:
-            con.execute("INSERT OR REPLACE INTO landing_paths BY NAME SELECT * FROM _paths")
-        finally:
-            con.unregister("_paths")
+def remember_paths(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
+    """Record the landing paths of file sources (path, size, mtime -> content hash)."""
+    rows = [
+        {
+            "path": s.path,
+            "size_bytes": s.size_bytes,
+            "mtime_ns": s.mtime_ns,
+            "content_hash": s.source_id,
+        }
+        for s in sources
+        if s.kind == "file"
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "path": pl.String,
+            "size_bytes": pl.Int64,
+            "mtime_ns": pl.Int64,
+            "content_hash": pl.String,
+        },
+    )
+    insert_frame(con, "landing_paths", frame, verb="INSERT OR REPLACE")
 
 
 GZIP_RATIO = 6  # about what attempt logs compress by
@@ -145,17 +150,12 @@ def batches(sources: Iterable[Source], max_bytes: int) -> Iterator[list[Source]]
 
 
 def _existing(con: duckdb.DuckDBPyConnection, uuids: pl.DataFrame) -> pl.DataFrame:
-    con.register("_batch_uuids", uuids)
-    try:
-        cols = ", ".join(
-            ["a.uuid_local", *(f"a.{c}" for c in PAYLOAD), "a.source_id", "a.source_row"]
-        )
+    """The stored attempts (payload and origin) of the batch's uuids."""
+    cols = ", ".join(["a.uuid_local", *(f"a.{c}" for c in PAYLOAD), "a.source_id", "a.source_row"])
+    with registered(con, "_batch_uuids", uuids):
         return query(
-            con,
-            f"SELECT {cols} FROM attempts a SEMI JOIN _batch_uuids b USING (uuid_local)",
+            con, f"SELECT {cols} FROM attempts a SEMI JOIN _batch_uuids b USING (uuid_local)"
         )
-    finally:
-        con.unregister("_batch_uuids")
 
 
 def ingest_sources(
@@ -196,37 +196,14 @@ def ingest_sources(
         insert_frame(con, "attempts", dedup.new.drop("raw"))
         insert_frame(con, "attempt_rejects", rejects)
         insert_frame(con, "ingested_files", stats)
-        _remember_paths(
-            con,
-            pl.DataFrame(
-                [
-                    {
-                        "path": s.path,
-                        "size_bytes": s.size_bytes,
-                        "mtime_ns": s.mtime_ns,
-                        "content_hash": s.source_id,
-                    }
-                    for s, _ in reads
-                    if s.kind == "file"
-                ],
-                schema=LANDING_PATH_SCHEMA,
-            ),
-        )
+        remember_paths(con, [s for s, _ in reads])
     return stats
 
 
-REJECT_COLUMNS = {
-    "source_id": pl.String,
-    "source_row": pl.Int64,
-    "reason": pl.String,
-    "message": pl.String,
-    "raw": pl.String,
-}
+REJECT_COLUMNS: dict[str, type[pl.DataType]] = {"source_id": pl.String, **REJECT_SCHEMA}
 
 
 def _empty_rows() -> pl.DataFrame:
-    from transforms.ingest.fields import FIELDS
-
     return pl.DataFrame(
         schema={
             **{c: pl.String for c in FIELDS},
