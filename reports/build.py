@@ -21,7 +21,7 @@ from transforms.metrics.accuracy import accuracy_by_step
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.retention import first_days, forgetting_curve
 from transforms.srs_store import current_words, params_used
-from transforms.warehouse import query, scalar
+from transforms.warehouse import query, registered, scalar
 
 LEARNER = ["user_id", "language"]
 
@@ -58,8 +58,28 @@ def _learners_by_cohort(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return learner_cohorts(first_days(daily), query(con, "SELECT user_id, cohort FROM cohorts"))
 
 
+@dataclass(frozen=True)
+class EducatorTables:
+    """The analytics tables every educator page filters, read once."""
+
+    cohort_retention: pl.DataFrame
+    true_retention: pl.DataFrame
+    progress: pl.DataFrame
+    at_risk: pl.DataFrame
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection) -> EducatorTables:
+        return cls(
+            query(con, "SELECT * FROM cohort_retention"),
+            query(con, "SELECT * FROM true_retention"),
+            query(con, "SELECT * FROM user_language_progress"),
+            query(con, "SELECT user_id, language, flags, reasons FROM at_risk_learners"),
+        )
+
+
 def _educator_sections(
     con: duckdb.DuckDBPyConnection,
+    tables: EducatorTables,
     learners: pl.DataFrame,
     cohort_filter: pl.DataFrame,
     key: bytes,
@@ -68,8 +88,7 @@ def _educator_sections(
 ) -> list[Section]:
     """Sections for the learners in `learners` (user_id, language); `cohort_filter` holds the
     (language, cohort) rows the heatmap and retention charts may show."""
-    con.register("_learners", learners.select(LEARNER))
-    try:
+    with registered(con, "_learners", learners.select(LEARNER)):
         attempts = query(
             con,
             "SELECT a.language, a.step_type, a.correct, a.response_time_ms "
@@ -83,17 +102,11 @@ def _educator_sections(
             "r.elapsed_days, r.p_recall, r.interval_before FROM reviews r "
             "SEMI JOIN _learners l USING (user_id, language)",
         )
-    finally:
-        con.unregister("_learners")
     shown = cohort_filter.select("language", "cohort")
-    retention = query(con, "SELECT * FROM cohort_retention").join(shown, on=["language", "cohort"])
-    true_ret = query(con, "SELECT * FROM true_retention").join(shown, on=["language", "cohort"])
-    progress = query(con, "SELECT * FROM user_language_progress").join(
-        learners.select(LEARNER), on=LEARNER
-    )
-    at_risk = query(con, "SELECT user_id, language, flags, reasons FROM at_risk_learners").join(
-        learners.select(LEARNER), on=LEARNER
-    )
+    retention = tables.cohort_retention.join(shown, on=["language", "cohort"])
+    true_ret = tables.true_retention.join(shown, on=["language", "cohort"])
+    progress = tables.progress.join(learners.select(LEARNER), on=LEARNER)
+    at_risk = tables.at_risk.join(learners.select(LEARNER), on=LEARNER)
     return [
         Section(
             "Cohort retention",
@@ -140,7 +153,8 @@ def build_educator_reports(
             lambda r: (r["language"], r["cohort"]) in visible, return_dtype=pl.Boolean
         )
     )
-    overview = _educator_sections(con, learners, shown, key, pass_quality, as_of)
+    tables = EducatorTables.read(con)
+    overview = _educator_sections(con, tables, learners, shown, key, pass_quality, as_of)
     out.pages.append(
         write_page(
             folder / "educators" / "overview.html", "Educators' report: all cohorts", overview, meta
@@ -158,7 +172,7 @@ def build_educator_reports(
             out.suppressed.append(cohort)
             continue
         members = members.join(allowed.select("language"), on="language")
-        sections = _educator_sections(con, members, allowed, key, pass_quality, as_of)
+        sections = _educator_sections(con, tables, members, allowed, key, pass_quality, as_of)
         path = folder / "educators" / f"cohort-{_slug(cohort)}.html"
         out.pages.append(write_page(path, f"Educators' report: cohort {cohort}", sections, meta))
         out.figures += [
