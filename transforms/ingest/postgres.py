@@ -7,11 +7,13 @@ import hashlib
 from datetime import datetime
 
 import adbc_driver_postgresql.dbapi as pg
+import duckdb
 import polars as pl
 
-from transforms.ingest.attempts import Source
+from transforms.ingest.attempts import Source, ingest_sources
 from transforms.ingest.fields import FIELDS
 from transforms.ingest.readers import RawRead, empty_rejects
+from transforms.warehouse import scalar
 
 ATTEMPTS_TABLE = '"AttemptRecords"'
 MANIFESTS_TABLE = '"CourseContentManifestVersions"'
@@ -71,6 +73,18 @@ def read_new_attempts(dsn: str, after: datetime | None) -> tuple[Source, RawRead
         pl.lit(None, dtype=pl.String).alias("raw"),
     )
     return source, RawRead(rows=rows, unparseable=empty_rejects())
+
+
+def ingest_postgres_attempts(
+    con: duckdb.DuckDBPyConnection, dsn: str, ingested_at: datetime
+) -> pl.DataFrame:
+    """Ingest the rows created since the last Postgres batch; returns its `ingested_files` row
+    (none when there is nothing new)."""
+    watermark = scalar(
+        con, "SELECT max(watermark) FROM ingested_files WHERE source_kind = 'postgres'"
+    )
+    batch = read_new_attempts(dsn, watermark if isinstance(watermark, datetime) else None)
+    return ingest_sources(con, [batch], ingested_at) if batch is not None else pl.DataFrame()
 
 
 def read_manifests(dsn: str) -> list[tuple[str, str]]:

@@ -8,10 +8,10 @@ import polars as pl
 
 from pipelines.defs.metadata import preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from transforms.ingest.attempts import ingest_landing_files, ingest_sources
+from transforms.ingest.attempts import ingest_landing_files
 from transforms.ingest.cohorts import read_cohorts
 from transforms.ingest.manifests import load_manifests, manifest_files
-from transforms.warehouse import replace_table, scalar
+from transforms.warehouse import replace_table
 
 INGEST = "ingest"
 
@@ -41,16 +41,9 @@ def ingest_attempts(
     with warehouse.connect() as con:
         loaded = [ingest_landing_files(con, settings.landing_path / "attempts", now)]
         if settings.pg_dsn:
-            from transforms.ingest.postgres import read_new_attempts
+            from transforms.ingest.postgres import ingest_postgres_attempts
 
-            watermark = scalar(
-                con,
-                "SELECT max(watermark) FROM ingested_files WHERE source_kind = 'postgres'",
-            )
-            after = watermark if isinstance(watermark, datetime) else None
-            batch = read_new_attempts(settings.pg_dsn, after)
-            if batch is not None:
-                loaded.append(ingest_sources(con, [batch], now))
+            loaded.append(ingest_postgres_attempts(con, settings.pg_dsn, now))
         new = pl.concat([f for f in loaded if f.height] or [pl.DataFrame()], how="vertical_relaxed")
         counts = table_counts(con, ["attempts", "attempt_rejects", "ingested_files"])
         sources = new.height
