@@ -19,6 +19,7 @@ from reports.pages import PageMeta, Section, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, pseudonymize
 from transforms.metrics.accuracy import accuracy_by_step
 from transforms.metrics.common import learner_cohorts
+from transforms.metrics.progress import learned_words
 from transforms.metrics.retention import first_days, forgetting_curve
 from transforms.srs_store import current_words, params_used
 from transforms.warehouse import query, registered, scalar
@@ -255,18 +256,13 @@ def build_learner_reports(
         )
         if daily.height == 0:
             continue
-        cards = query(
+        reviews = query(
             con,
-            "SELECT w.language, w.word_uid, r.quality, r.review_index "
-            "FROM word_progress w JOIN reviews r USING (user_id, language, "
-            "word_uid) WHERE user_id = ?",
+            "SELECT user_id, language, word_uid, quality, review_index FROM reviews "
+            "WHERE user_id = ?",
             [user],
         )
-        learned = (
-            cards.sort("review_index")
-            .group_by("language", "word_uid")
-            .agg((pl.col("quality").last() >= pass_quality).alias("learned"))
-        )
+        learned = learned_words(reviews, pass_quality).drop("user_id")
         course = (
             words.join(daily.select("language").unique(), on="language")
             .join(learned, on=["language", "word_uid"], how="left")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import polars as pl
 
 Z95 = 1.959964
@@ -52,10 +50,6 @@ def learner_cohorts(first_days: pl.DataFrame, cohorts: pl.DataFrame) -> pl.DataF
         .with_columns(pl.coalesce("_named", iso_week_label(pl.col("first_day"))).alias("cohort"))
         .drop("_named")
     )
-
-
-def as_of_day(as_of: datetime) -> pl.Expr:
-    return pl.lit(as_of.date())
 
 
 def graded_non_first(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:

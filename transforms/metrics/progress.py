@@ -41,6 +41,16 @@ def streaks(daily: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
     )
 
 
+def learned_words(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
+    """(user_id, language, word_uid, learned): a word is learned when its card's last graded
+    review passed."""
+    return (
+        reviews.sort("review_index")
+        .group_by(*LEARNER, "word_uid")
+        .agg((pl.col("quality").last() >= pass_quality).alias("learned"))
+    )
+
+
 def _next_group(word_progress: pl.DataFrame, current_words: pl.DataFrame) -> pl.DataFrame:
     """Per learner: the first level, then first group in course order, of the newest manifest
     with a word not yet learned (null when every word is learned)."""
@@ -66,11 +76,7 @@ def user_language_progress(
     """One row per (user_id, language). Word counts are over the newest manifest's words in
     force as of (words dropped from the course no longer count toward progress); a word is
     learned when its card's last review passed, mature when its interval is >= 21 days."""
-    last_passed = (
-        reviews.sort("review_index")
-        .group_by(*LEARNER, "word_uid")
-        .agg((pl.col("quality").last() >= pass_quality).alias("_learned"))
-    )
+    last_passed = learned_words(reviews, pass_quality).rename({"learned": "_learned"})
     cards = word_progress.join(last_passed, on=[*LEARNER, "word_uid"], how="left").with_columns(
         pl.col("_learned").fill_null(False)
     )
