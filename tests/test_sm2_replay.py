@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from tests.sm2_oracle import replay_card
 from transforms.sm2 import REPLAY_COLUMNS, SM2Params, replay
 from transforms.sm2.layout import ReviewLayout
-from transforms.sm2.replay import round6
+from transforms.sm2.update import round6
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,6 +13,7 @@ from transforms.sm2.layout import (
     micros_to_datetime,
 )
 from transforms.sm2.params import SM2Params
+from transforms.sm2.update import UpdateParams, sm2_update
 
 REPLAY_COLUMNS: tuple[str, ...] = (
     "review_index",
@@ -26,25 +27,6 @@ REPLAY_COLUMNS: tuple[str, ...] = (
     "interval_days",
     "due_at",
 )
-
-
-def round6(x: np.ndarray) -> np.ndarray:
-    """Python's `round(x, 6)` elementwise: NumPy's fast rounding, with the rare values near a
-    half-way point redone exactly, so the vectorized engine matches a plain loop bit for bit."""
-    scaled = x * 1e6
-    out = np.round(x, 6)
-    frac = np.abs(scaled - np.floor(scaled) - 0.5)
-    for i in np.flatnonzero(frac < 1e-3):
-        out[i] = round(float(x[i]), 6)
-    return out
-
-
-def apply_rounding(x: np.ndarray, rounding: str) -> np.ndarray:
-    if rounding == "ceil":
-        return np.ceil(round6(x))
-    if rounding == "round":
-        return np.floor(round6(x) + 0.5)
-    return x
 
 
 def replay(
@@ -109,28 +91,17 @@ def _replay_chunk(
     out_reps = np.empty(n, dtype=np.int64)
     out_lapses = np.empty(n, dtype=np.int64)
     out_interval = np.empty(n)
+    update = UpdateParams.of(p)
     for k, sl, m in chunk.steps():
-        qk = q[sl]
-        ef_b = ef[:m]
-        fail = 5 - qk
-        ef_a = np.maximum(p.ef_min, ef_b + (0.1 - fail * (0.08 + fail * 0.02)))
-        passed = qk >= p.pass_quality
-        if not p.ef_update_on_fail:
-            ef_a = np.where(passed, ef_a, ef_b)
-        ef_used = ef_b if p.ef_for_interval == "old" else ef_a
-        r, iv = reps[:m], interval[:m]
-        grown = apply_rounding(iv * ef_used, p.rounding)
-        scheduled = np.where(r == 0, p.first_interval, np.where(r == 1, p.second_interval, grown))
-        scheduled = np.minimum(scheduled, p.max_interval)
-        iv_after = np.where(passed, scheduled, float(p.lapse_interval))
-
+        ef_b, iv = ef[:m], interval[:m]
+        ef_a, reps_after, iv_after, passed = sm2_update(ef_b, reps[:m], iv, q[sl], update)
         out_index[sl] = k + 1
         if k > 0:
             out_elapsed[sl] = (t[sl] - last_t[:m]) / MICROS_PER_DAY
             out_before[sl] = iv
         out_ef_before[sl] = ef_b
         out_ef_after[sl] = ef_a
-        reps[:m] = np.where(passed, r + 1, 0)
+        reps[:m] = reps_after
         lapses[:m] += ~passed
         out_reps[sl] = reps[:m]
         out_lapses[sl] = lapses[:m]

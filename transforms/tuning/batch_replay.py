@@ -16,10 +16,9 @@ import polars as pl
 
 from transforms.sm2 import SM2Params
 from transforms.sm2.layout import MICROS_PER_DAY, ReviewLayout, StepLayout, epoch_micros
-from transforms.sm2.replay import round6
+from transforms.sm2.update import UpdateParams, sm2_update
 from transforms.tuning.bins import N_BINS, bin_ids, rmse_from_sums
 
-ROUNDING_CODES = {"ceil": 0, "round": 1, "none": 2}
 CLIP = 1e-6
 SPLITS = 2  # 0 = training learners, 1 = held-out learners
 
@@ -108,55 +107,28 @@ def _replay_cards(
     q = quality[:, layout.step_rows]
     t = epoch_micros(reviews["reviewed_at"])[layout.step_rows]
     sp = split[layout.step_rows]
-    col = {
-        name: _params_column(params, name)
-        for name in (
-            "ef_init",
-            "ef_min",
-            "first_interval",
-            "second_interval",
-            "lapse_interval",
-            "max_interval",
-            "pass_quality",
-            "target_recall",
-        )
-    }
-    on_fail = np.array([[p.ef_update_on_fail] for p in params])
-    use_old = np.array([[p.ef_for_interval == "old"] for p in params])
-    rounding = np.array([[ROUNDING_CODES[p.rounding]] for p in params])
-    ef = np.repeat(col["ef_init"], cards, axis=1)
+    update = UpdateParams.columns(params)
+    target_recall = _params_column(params, "target_recall")
+    ef = np.repeat(_params_column(params, "ef_init"), cards, axis=1)
     reps = np.zeros((n_sets, cards), dtype=np.int64)
     interval = np.zeros((n_sets, cards))
     lapses = np.zeros((n_sets, cards), dtype=np.int64)
     last_t = np.zeros(cards, dtype=np.int64)
     for k, sl, m in layout.steps():
-        qk = q[:, sl]
-        ef_b = ef[:, :m]
-        fail = 5 - qk
-        ef_a = np.maximum(col["ef_min"], ef_b + (0.1 - fail * (0.08 + fail * 0.02)))
-        passed = qk >= col["pass_quality"]
-        ef_a = np.where(passed | on_fail, ef_a, ef_b)
-        r, iv = reps[:, :m], interval[:, :m]
-        product = iv * np.where(use_old, ef_b, ef_a)
-        r6 = round6(product.ravel()).reshape(product.shape)
-        grown = np.where(
-            rounding == 0, np.ceil(r6), np.where(rounding == 1, np.floor(r6 + 0.5), product)
-        )
-        scheduled = np.where(
-            r == 0, col["first_interval"], np.where(r == 1, col["second_interval"], grown)
+        iv = interval[:, :m]
+        ef_a, reps_after, iv_after, passed = sm2_update(
+            ef[:, :m], reps[:, :m], iv, q[:, sl], update
         )
         if k > 0:
             elapsed = (t[sl] - last_t[:m]) / MICROS_PER_DAY
-            p = np.clip(np.power(col["target_recall"], elapsed[None, :] / iv), CLIP, 1 - CLIP)
+            p = np.clip(np.power(target_recall, elapsed[None, :] / iv), CLIP, 1 - CLIP)
             bins = bin_ids(
                 np.broadcast_to(elapsed, (n_sets, m)), np.full((n_sets, m), k + 1), lapses[:, :m]
             )
             acc.add(p, passed.astype(np.float64), sp[sl], bins)
-        reps[:, :m] = np.where(passed, r + 1, 0)
+        reps[:, :m] = reps_after
         lapses[:, :m] += ~passed
-        interval[:, :m] = np.where(
-            passed, np.minimum(scheduled, col["max_interval"]), col["lapse_interval"]
-        )
+        interval[:, :m] = iv_after
         ef[:, :m] = ef_a
         last_t[:m] = t[sl]
     acc.inverse_interval += (1.0 / interval).sum(axis=1)

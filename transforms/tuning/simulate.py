@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from transforms.sm2 import SM2Params
-from transforms.sm2.replay import apply_rounding
+from transforms.sm2.update import UpdateParams, sm2_update
 
 S0_GRID = np.array([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0])
 GROW_GRID = np.linspace(1.1, 6.0, 15)
@@ -132,6 +132,7 @@ def simulate(
     stability = np.full(n_cards, model.s0)
     seen = np.zeros(n_cards, dtype=bool)
     learned = np.zeros(n_cards, dtype=bool)
+    update = UpdateParams.of(params)
     rows = []
     mean_rt_min = float(np.mean(model.response_ms)) / 60_000 if len(model.response_ms) else 0.1
     for day in range(horizon):
@@ -151,23 +152,9 @@ def simulate(
         )
         # a new word is studied until recalled: its first review counts as passed
         q = np.where(passed, q, params.fail_quality)
-        fail = 5 - q
-        ef_after = np.maximum(params.ef_min, ef[idx] + (0.1 - fail * (0.08 + fail * 0.02)))
-        ok = q >= params.pass_quality
-        if not params.ef_update_on_fail:
-            ef_after = np.where(ok, ef_after, ef[idx])
-        ef_used = ef[idx] if params.ef_for_interval == "old" else ef_after
-        grown = apply_rounding(interval[idx] * ef_used, params.rounding)
-        scheduled = np.where(
-            reps[idx] == 0,
-            params.first_interval,
-            np.where(reps[idx] == 1, params.second_interval, grown),
+        ef[idx], reps[idx], interval[idx], ok = sm2_update(
+            ef[idx], reps[idx], interval[idx], q, update
         )
-        interval[idx] = np.where(
-            ok, np.minimum(scheduled, params.max_interval), params.lapse_interval
-        )
-        reps[idx] = np.where(ok, reps[idx] + 1, 0)
-        ef[idx] = ef_after
         stability[again] = stability[again] * np.where(
             passed[len(first) :], model.grow, model.shrink
         )
