@@ -187,3 +187,13 @@ def test_tuning_tables_after_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert query(con, "SELECT count(DISTINCT day) FROM sm2_simulation").item() == 15
     assert (tmp_path / "reports" / "tuning.html").exists()
     assert "tuning.html" in (tmp_path / "reports" / "index.html").read_text()
+
+
+def test_model_scores_repeat_for_a_seed() -> None:
+    from transforms.srs import build_reviews
+    from transforms.tuning.scoring import score_table, scored_reviews
+
+    scored = scored_reviews(build_reviews(_attempts(), SM2Params()), SM2Params())
+    first = score_table(scored, draws=50, seed=3)
+    for _ in range(3):
+        assert first.equals(score_table(scored, draws=50, seed=3))

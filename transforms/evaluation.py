@@ -70,8 +70,10 @@ def rmse_bins(
             "y": _array(y),
         }
     )
-    bins = keys.group_by("e", "i", "l").agg(
-        pl.len().alias("n"), pl.col("y").mean(), pl.col("p").mean()
+    bins = (
+        keys.group_by("e", "i", "l")
+        .agg(pl.len().alias("n"), pl.col("y").mean(), pl.col("p").mean())
+        .sort("e", "i", "l")  # a fixed order, so the float sums repeat exactly
     )
     n = bins["n"].to_numpy().astype(np.float64)
     err = (bins["y"] - bins["p"]).to_numpy()

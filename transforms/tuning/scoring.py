@@ -85,6 +85,7 @@ def _bootstrap_log_loss(
         pl.DataFrame({"u": keys, "l": losses})
         .group_by("u")
         .agg(pl.col("l").sum(), pl.len().alias("n"))
+        .sort("u")  # group_by's order varies between runs: the draws must see a fixed order
     )
     sums, counts = per["l"].to_numpy(), per["n"].to_numpy().astype(np.float64)
     rng = np.random.default_rng(seed)
