@@ -27,14 +27,26 @@ class Settings:
     reports: Path = Path("data/reports")
     pg_dsn: str | None = None
     as_of: datetime | None = None
+    srs_batches: int = 4  # the least number of learner batches of the SM-2 recompute
+    sm2_params: str | None = None  # JSON object, or the path of a JSON file, of SM2Params
+    report_learners: str = "5"  # how many of the most active learners, or user ids
+    pseudonym_key: str | None = None  # unset: a key kept in the warehouse
+    export_png: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
-        env = os.environ
+        """Every `PROGRESS_*` setting (README: Settings); unset or empty means the default."""
+        env = {k: v for k, v in os.environ.items() if k.startswith("PROGRESS_") and v}
+        d = cls()
         return cls(
-            landing=Path(env.get("PROGRESS_LANDING", "data/landing")),
-            warehouse=Path(env.get("PROGRESS_WAREHOUSE", "data/warehouse.duckdb")),
-            reports=Path(env.get("PROGRESS_REPORTS", "data/reports")),
-            pg_dsn=env.get("PROGRESS_PG_DSN") or None,
+            landing=Path(env.get("PROGRESS_LANDING", d.landing)),
+            warehouse=Path(env.get("PROGRESS_WAREHOUSE", d.warehouse)),
+            reports=Path(env.get("PROGRESS_REPORTS", d.reports)),
+            pg_dsn=env.get("PROGRESS_PG_DSN", d.pg_dsn),
             as_of=parse_as_of(env.get("PROGRESS_AS_OF")),
+            srs_batches=int(env.get("PROGRESS_SRS_BATCHES", d.srs_batches)),
+            sm2_params=env.get("PROGRESS_SM2_PARAMS", d.sm2_params),
+            report_learners=env.get("PROGRESS_REPORT_LEARNERS", d.report_learners),
+            pseudonym_key=env.get("PROGRESS_PSEUDONYM_KEY", d.pseudonym_key),
+            export_png=env.get("PROGRESS_EXPORT_PNG", "1").lower() not in ("0", "false", "no"),
         )

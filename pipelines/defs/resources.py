@@ -1,7 +1,6 @@
 """Typed resources: the DuckDB warehouse and the pipeline's settings, read from `PROGRESS_*`."""
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -30,17 +29,18 @@ class WarehouseResource(DuckDBResource):
 
 
 class ProgressSettings(dg.ConfigurableResource):
-    """Where the pipeline reads and writes, and what it treats as "now"."""
+    """Where the pipeline reads and writes, and what it treats as "now": the fields and
+    defaults of `transforms.settings.Settings`, from which `build_resources` makes it."""
 
-    landing: str = "data/landing"
-    reports: str = "data/reports"
-    pg_dsn: str | None = None
-    as_of: str | None = None
-    srs_batches: int = 4
-    sm2_params: str | None = None  # JSON object, or the path of a JSON file, of SM2Params fields
-    report_learners: str = "5"  # how many of the most active learners, or user ids, comma-separated
-    pseudonym_key: str | None = None  # HMAC key for pseudonyms; unset = a key kept in the warehouse
-    export_png: bool = True
+    landing: str
+    reports: str
+    pg_dsn: str | None
+    as_of: str | None
+    srs_batches: int
+    sm2_params: str | None
+    report_learners: str
+    pseudonym_key: str | None
+    export_png: bool
 
     @property
     def landing_path(self) -> Path:
@@ -66,21 +66,21 @@ class ProgressSettings(dg.ConfigurableResource):
 
 
 def build_resources() -> dict[str, Any]:
-    settings = Settings.from_env()
-    env = os.environ
+    """The resources, from the `PROGRESS_*` environment (read once, by `Settings.from_env`)."""
+    s = Settings.from_env()
     return {
         "warehouse": WarehouseResource(
-            database=str(settings.warehouse), connection_config=duckdb_config()
+            database=str(s.warehouse), connection_config=duckdb_config()
         ),
         "settings": ProgressSettings(
-            landing=str(settings.landing),
-            reports=str(settings.reports),
-            pg_dsn=settings.pg_dsn,
-            as_of=env.get("PROGRESS_AS_OF") or None,
-            srs_batches=int(env.get("PROGRESS_SRS_BATCHES", "4")),
-            sm2_params=env.get("PROGRESS_SM2_PARAMS") or None,
-            report_learners=env.get("PROGRESS_REPORT_LEARNERS", "5"),
-            pseudonym_key=env.get("PROGRESS_PSEUDONYM_KEY") or None,
-            export_png=env.get("PROGRESS_EXPORT_PNG", "1") not in ("0", "false", "no"),
+            landing=str(s.landing),
+            reports=str(s.reports),
+            pg_dsn=s.pg_dsn,
+            as_of=s.as_of.isoformat() if s.as_of else None,
+            srs_batches=s.srs_batches,
+            sm2_params=s.sm2_params,
+            report_learners=s.report_learners,
+            pseudonym_key=s.pseudonym_key,
+            export_png=s.export_png,
         ),
     }
