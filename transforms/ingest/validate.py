@@ -73,15 +73,10 @@ def validate_attempts(rows: pl.DataFrame, ingested_at: datetime) -> Validated:
     correct_token = s["correct"].str.to_lowercase()
     response_int = s["response_time_ms"].cast(pl.Int64, strict=False)
     word = s["word_uid"].str.extract(WORD_UID_PATTERN, 1)
-    missing = [name for name in REQUIRED]
-    is_missing = pl.any_horizontal(
-        [pl.col(n).is_null() | (pl.col(n).str.strip_chars() == "") for n in missing]
-    )
+    blank = {name: s[name].fill_null("") == "" for name in REQUIRED}
+    is_missing = pl.any_horizontal(list(blank.values()))
     missing_names = pl.concat_str(
-        [
-            pl.when(pl.col(n).is_null() | (pl.col(n).str.strip_chars() == "")).then(pl.lit(n))
-            for n in missing
-        ],
+        [pl.when(empty).then(pl.lit(name)) for name, empty in blank.items()],
         separator=", ",
         ignore_nulls=True,
     )
