@@ -178,40 +178,31 @@ def load_manifests(
     loaded: list[Manifest] = []
     rejects: list[dict[str, object]] = []
     for source, text in documents:
-        raw_hash = hashlib.sha256(text.encode()).hexdigest()
+        manifest: Manifest | None = None
         try:
             manifest = parse_manifest(text, source)
+            if manifest.content_hash in known:
+                continue
+            _check_against_loaded(manifest, existing)
         except ManifestError as err:
-            if raw_hash not in known:
+            digest = (
+                manifest.content_hash if manifest else hashlib.sha256(text.encode()).hexdigest()
+            )
+            if digest not in known:
                 rejects.append(
                     {
-                        "content_hash": raw_hash,
+                        "content_hash": digest,
                         "source": source,
-                        "language": None,
-                        "version": None,
+                        "language": manifest.language if manifest else None,
+                        "version": manifest.version if manifest else None,
                         "reason": err.reason,
                         "message": err.message,
                     }
                 )
-                known.add(raw_hash)
-            continue
-        if manifest.content_hash in known:
+                known.add(digest)
             continue
         known.add(manifest.content_hash)
         key = (manifest.language, manifest.version)
-        problem = _conflict(manifest, existing)
-        if problem:
-            rejects.append(
-                {
-                    "content_hash": manifest.content_hash,
-                    "source": source,
-                    "language": manifest.language,
-                    "version": manifest.version,
-                    "reason": problem[0],
-                    "message": problem[1],
-                }
-            )
-            continue
         existing[key] = (manifest.content_hash, manifest.published_at)
         loaded.append(manifest)
     rejected = pl.DataFrame(
@@ -247,26 +238,23 @@ def load_manifests(
     return ManifestLoad(loaded=[(m.language, m.version) for m in loaded], rejected=rejected)
 
 
-def _conflict(
+def _check_against_loaded(
     m: Manifest, existing: dict[tuple[str, int], tuple[str, datetime]]
-) -> tuple[str, str] | None:
-    same = existing.get((m.language, m.version))
-    if same is not None:
-        return (
-            "version_conflict",
-            f"{m.language} version {m.version} was already loaded with different content",
-        )
+) -> None:
+    """A version number is never reused with other content, and versions of one language
+    have increasing numbers and increasing `publishedAt`."""
+    _require(
+        (m.language, m.version) not in existing,
+        "version_conflict",
+        f"{m.language} version {m.version} was already loaded with different content",
+    )
     for (language, version), (_, published) in existing.items():
-        if language != m.language:
-            continue
-        if (version < m.version) != (published < m.published_at):
-            return (
-                "version_out_of_order",
-                f"{m.language} version {m.version} published {m.published_at:%Y-%m-%d %H:%M}"
-                f" is out of order with version {version} published"
-                f" {published:%Y-%m-%d %H:%M}",
-            )
-    return None
+        _require(
+            language != m.language or (version < m.version) == (published < m.published_at),
+            "version_out_of_order",
+            f"{m.language} version {m.version} published {m.published_at:%Y-%m-%d %H:%M}"
+            f" is out of order with version {version} published {published:%Y-%m-%d %H:%M}",
+        )
 
 
 def manifest_files(folder: Path) -> list[tuple[str, str]]:
