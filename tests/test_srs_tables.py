@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from transforms.sm2 import SM2Params
 from transforms.srs import (
+    CARD,
     build_due_forecast,
     build_reviews,
     build_word_progress,
@@ -144,3 +147,77 @@ def test_due_forecast_counts_overdue_on_the_as_of_day() -> None:
         (date(2026, 3, 10), 2, 2),
         (date(2026, 3, 12), 1, 0),
     ]
+
+
+def _word_progress_by_grouping(
+    attempts: pl.DataFrame, reviews: pl.DataFrame, current_words: pl.DataFrame
+) -> pl.DataFrame:
+    """The plain definition of `word_progress`: group each card's attempts and reviews."""
+    by_card = (
+        attempts.sort(*CARD, "attempted_at", "uuid_local")
+        .group_by(CARD, maintain_order=True)
+        .agg(
+            pl.len().alias("total_attempts"),
+            pl.col("correct").sum().alias("correct_attempts"),
+            # trailing correct attempts: the card's attempts after its last miss
+            pl.col("correct").reverse().cum_min().sum().alias("consecutive_correct"),
+            pl.col("attempted_at").min().alias("first_attempted_at"),
+            pl.col("attempted_at").max().alias("last_attempted_at"),
+        )
+    )
+    last_review = (
+        reviews.sort(*CARD, "reviewed_at", "uuid_local")
+        .group_by(CARD, maintain_order=True)
+        .agg(
+            pl.col("ef_after").last().alias("easiness"),
+            pl.col("reps_after").last().alias("repetitions"),
+            pl.col("interval_days").last(),
+            pl.col("due_at").last().alias("next_review_at"),
+            pl.col("lapses_after").last().alias("lapses"),
+            pl.len().alias("reviews"),
+            pl.col("leitner_box").last().alias("leitner_level"),
+        )
+    )
+    current = current_words.select("language", "word_uid").with_columns(
+        pl.lit(True).alias("in_current_manifest")
+    )
+    return (
+        last_review.join(by_card, on=CARD)
+        .join(current, on=["language", "word_uid"], how="left")
+        .with_columns(
+            (pl.col("correct_attempts") / pl.col("total_attempts")).alias("accuracy_rate"),
+            pl.col("in_current_manifest").fill_null(False),
+        )
+        .sort(CARD)
+    )
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(1, 60))
+    rows = [
+        _a(
+            f"u{i:03d}",
+            draw(st.sampled_from("abc")),
+            draw(st.integers(0, 20)) / 4,  # quarter days: same-day and same-time attempts
+            draw(st.booleans()),
+            draw(st.sampled_from([1000, 4000, 20000])),
+            user=draw(st.sampled_from(["u1", "u2"])),
+            language=draw(st.sampled_from(["es", "fr"])),
+        )
+        for i in range(n)
+    ]
+    return pl.DataFrame(rows, schema_overrides={"session_id": pl.String}).sample(
+        fraction=1.0, shuffle=True, seed=draw(st.integers(0, 1000))
+    )
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_histories(), st.sampled_from(["day", "attempt"]))
+def test_word_progress_equals_grouping_each_card(attempts: pl.DataFrame, review_unit: str) -> None:
+    keyed = with_card_keys(attempts)
+    reviews = build_reviews(keyed, SM2Params(review_unit=review_unit))
+    current = newest_manifest_words(WORDS, VERSIONS, D0 + timedelta(days=8))
+    progress = build_word_progress(keyed, reviews, current)
+    expected = _word_progress_by_grouping(keyed, reviews, current).select(progress.columns)
+    assert_frame_equal(progress, expected, check_dtypes=False)

@@ -17,10 +17,14 @@ CARD: list[str] = ["user_id", "language", "word_uid"]
 FORECAST_DAYS = 30
 
 
-def with_card_keys(attempts: pl.DataFrame) -> pl.DataFrame:
-    """Attempts sorted by card and time, with `card_key` numbering the cards 1, 2, ...
-    (sorting is cheap when the warehouse already returned them in this order)."""
-    ordered = attempts.sort(*CARD, "attempted_at", "uuid_local", maintain_order=True)
+def with_card_keys(attempts: pl.DataFrame, presorted: bool = False) -> pl.DataFrame:
+    """Attempts sorted by card and time, with `card_key` numbering the cards 1, 2, ...;
+    `presorted` says they already are (by card, `attempted_at`, `uuid_local`)."""
+    ordered = (
+        attempts
+        if presorted
+        else attempts.sort(*CARD, "attempted_at", "uuid_local", maintain_order=True)
+    )
     new_card = pl.any_horizontal([pl.col(c) != pl.col(c).shift(1) for c in CARD]).fill_null(True)
     return ordered.with_columns(new_card.cum_sum().cast(pl.Int64).alias("card_key"))
 
@@ -84,44 +88,93 @@ def newest_manifest_words(
     )
 
 
+def _card_ends(
+    frame: pl.DataFrame, columns: list[pl.Expr | str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`columns` at each card's first row and at its last row: two frames, one row per card in
+    the same order. Cards (`card_key`) must be contiguous."""
+    key = pl.col("card_key")
+    picked = frame.select(
+        "card_key",
+        *columns,
+        (key != key.shift(1)).fill_null(True).alias("_first"),
+        (key != key.shift(-1)).fill_null(True).alias("_last"),
+    )
+    return (
+        picked.filter("_first").drop("_first", "_last"),
+        picked.filter("_last").drop("_first", "_last"),
+    )
+
+
 def build_word_progress(
     attempts: pl.DataFrame, reviews: pl.DataFrame, current_words: pl.DataFrame
 ) -> pl.DataFrame:
-    """One row per card (user_id, language, word_uid): the app's `WordProgress` on SM-2.
+    """One row per card (user_id, language, word_uid): the app's `WordProgress` on SM-2, in the
+    order of `attempts`.
 
-    `attempts` and `reviews` carry the same `card_key` (see `with_card_keys`, `build_reviews`).
+    `attempts` are sorted by card and time, and `reviews` are a subset of them in the same order,
+    both carrying `card_key` (see `with_card_keys`, `build_reviews`): every per-card figure is
+    read off a card's first and last rows, without grouping.
     """
-    # Cards are contiguous and in time order: a running count of incorrect attempts is constant
-    # over a card's trailing run of correct ones.
-    misses = (~pl.col("correct")).cum_sum()
-    from_attempts = (
-        attempts.with_columns(misses.alias("_misses"))
-        .group_by("card_key")
-        .agg(
-            *[pl.col(c).first() for c in CARD],
-            pl.len().cast(pl.Int32).alias("total_attempts"),
-            pl.col("correct").sum().cast(pl.Int32).alias("correct_attempts"),
-            (pl.col("correct") & (pl.col("_misses") == pl.col("_misses").last()))
-            .sum()
-            .cast(pl.Int32)
-            .alias("consecutive_correct"),
-            pl.col("attempted_at").first().alias("first_attempted_at"),
-            pl.col("attempted_at").last().alias("last_attempted_at"),
-        )
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    first, last = _card_ends(
+        attempts,
+        [
+            *[pl.col(c) for c in CARD],
+            "attempted_at",
+            "correct",
+            row.alias("_row"),
+            pl.col("correct").cum_sum().alias("_correct_through"),
+            pl.when(~pl.col("correct")).then(row).forward_fill().fill_null(-1).alias("_miss"),
+        ],
     )
-    from_reviews = reviews.group_by("card_key").agg(
-        pl.col("ef_after").last().alias("easiness"),
-        pl.col("reps_after").last().alias("repetitions"),
-        pl.col("interval_days").last(),
-        pl.col("due_at").last().alias("next_review_at"),
-        pl.col("lapses_after").last().alias("lapses"),
-        pl.len().cast(pl.Int32).alias("reviews"),
-        pl.col("leitner_box").last().alias("leitner_level"),
+    from_attempts = pl.concat(
+        [
+            first.select(
+                "card_key",
+                *CARD,
+                pl.col("attempted_at").alias("first_attempted_at"),
+                "_row",
+                (pl.col("_correct_through") - pl.col("correct")).alias("_correct_before"),
+            ),
+            last.select(
+                pl.col("_row").alias("_last_row"),
+                pl.col("_correct_through"),
+                pl.col("_miss"),
+                pl.col("attempted_at").alias("last_attempted_at"),
+            ),
+        ],
+        how="horizontal",
+    ).select(
+        "card_key",
+        *CARD,
+        (pl.col("_last_row") - pl.col("_row") + 1).cast(pl.Int32).alias("total_attempts"),
+        (pl.col("_correct_through") - pl.col("_correct_before"))
+        .cast(pl.Int32)
+        .alias("correct_attempts"),
+        # correct attempts after the card's last miss (or all of them, with no miss)
+        (pl.col("_last_row") - pl.max_horizontal("_miss", pl.col("_row") - 1))
+        .cast(pl.Int32)
+        .alias("consecutive_correct"),
+        "first_attempted_at",
+        "last_attempted_at",
+    )
+    _, from_reviews = _card_ends(
+        reviews,
+        [
+            pl.col("ef_after").alias("easiness"),
+            pl.col("reps_after").alias("repetitions"),
+            "interval_days",
+            pl.col("due_at").alias("next_review_at"),
+            pl.col("lapses_after").alias("lapses"),
+            pl.col("review_index").cast(pl.Int32).alias("reviews"),
+            pl.col("leitner_box").alias("leitner_level"),
+        ],
     )
     current = current_words.select("language", "word_uid", pl.lit(True).alias("_current"))
     return (
-        from_reviews.join(from_attempts, on="card_key", how="inner")
-        .join(current, on=["language", "word_uid"], how="left")
+        from_reviews.join(from_attempts, on="card_key", how="inner", maintain_order="right")
+        .join(current, on=["language", "word_uid"], how="left", maintain_order="left")
         .select(
             *CARD,
             "easiness",
@@ -142,7 +195,6 @@ def build_word_progress(
             "leitner_level",
             pl.col("_current").fill_null(False).alias("in_current_manifest"),
         )
-        .sort(CARD)
     )
 
 

@@ -98,10 +98,13 @@ def recompute_srs(
             query(
                 con,
                 f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? "
-                "AND hash(user_id) % ? = ? "
+                # typed like hash(): an untyped parameter made DuckDB widen every row's hash
+                # (2.5x slower)
+                "AND hash(user_id) % ?::UBIGINT = ?::UBIGINT "
                 "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
                 [as_of, batches, batch],
-            )
+            ),
+            presorted=True,
         )
         reviews = build_reviews(attempts, params)
         progress = build_word_progress(attempts, reviews, words)
