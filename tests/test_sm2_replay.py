@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from tests.sm2_oracle import replay_card
-from transforms.sm2 import REPLAY_COLUMNS, SM2Params, replay
+from transforms.sm2 import REPLAY_COLUMNS, SM2Params, replay, replay_leitner
 from transforms.sm2.layout import ReviewLayout
+from transforms.sm2.leitner import BOX_DAYS
 from transforms.sm2.update import round6
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -174,3 +175,21 @@ def histories(draw: st.DrawFn) -> pl.DataFrame:
 @given(frame=histories(), params=params_strategy)
 def test_engine_equals_sequential_oracle(frame: pl.DataFrame, params: SM2Params) -> None:
     _compare(frame, params)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=histories())
+def test_leitner_equals_a_plain_loop(frame: pl.DataFrame) -> None:
+    got = replay_leitner(frame.with_columns((pl.col("quality") >= 3).alias("passed")))
+    for _, card in got.sort("card_id", "reviewed_at", "tiebreak").group_by(
+        "card_id", maintain_order=True
+    ):
+        box, last = 0, None
+        for k, row in enumerate(card.iter_rows(named=True)):
+            assert (row["review_index"], row["box_before"]) == (k + 1, box)
+            box = min(box + 1, 5) if row["passed"] else 1
+            assert row["box_after"] == box
+            assert row["interval_days"] == BOX_DAYS[box]
+            elapsed = None if last is None else (row["reviewed_at"] - last).total_seconds() / 86400
+            assert row["elapsed_days"] == pytest.approx(elapsed, abs=1e-9)
+            last = row["reviewed_at"]

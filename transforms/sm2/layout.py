@@ -70,10 +70,26 @@ class StepLayout:
 
 @dataclass(frozen=True)
 class ReviewLayout:
-    """Every card of a frame, in chunks of step-major layouts."""
+    """Every card of a frame, in chunks of step-major layouts, and in card-major order."""
 
     chunks: list[StepLayout]
     n_rows: int
+    sorted_rows: np.ndarray  # row index of each review, by card then time
+    card_lengths: np.ndarray  # reviews per card, in that order
+    rows_sorted: bool  # the frame's rows already are by card then time
+
+    def in_row_order(self, values: np.ndarray) -> np.ndarray:
+        """`values` given by card then time (as `sorted_rows`), back in the frame's row order."""
+        if self.rows_sorted:
+            return values
+        out = np.empty_like(values)
+        out[self.sorted_rows] = values
+        return out
+
+    def card_start_of_each(self) -> np.ndarray:
+        """For each position of `sorted_rows`, the position where its card begins."""
+        starts = np.concatenate([[0], np.cumsum(self.card_lengths)[:-1]]).astype(np.int64)
+        return np.repeat(starts, self.card_lengths)
 
     @classmethod
     def build(
@@ -82,7 +98,8 @@ class ReviewLayout:
         """Lay out `reviews` by card (`card_id`), then by the rest of `order`."""
         n = reviews.height
         keys = reviews.select(order)
-        if _is_sorted(keys, order):
+        rows_sorted = _is_sorted(keys, order)
+        if rows_sorted:
             sorted_rows = np.arange(n, dtype=np.int64)
             card = keys["card_id"]
         else:
@@ -103,7 +120,7 @@ class ReviewLayout:
             lo = int(starts[c0]) if c0 < len(starts) else n
             hi = int(starts[c1]) if c1 < len(starts) else n
             chunks.append(StepLayout.for_cards(sorted_rows[lo:hi], lengths[c0:c1]))
-        return cls(chunks, n)
+        return cls(chunks, n, sorted_rows, lengths, rows_sorted)
 
 
 def epoch_micros(column: pl.Series) -> np.ndarray:

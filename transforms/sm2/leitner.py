@@ -30,31 +30,24 @@ def replay_leitner(
     days = np.zeros(top + 1)
     for level, d in box_days.items():
         days[level] = d
-    passed_all = reviews["passed"].to_numpy().astype(bool)
+    # Box after a review, in closed form over each card's reviews in time order: 1 after a
+    # miss; after a pass, the passes since the card's last miss, plus 1 if it had one (capped).
+    rows = layout.sorted_rows
     t_all = epoch_micros(reviews["reviewed_at"])
-    index = np.empty(n, dtype=np.int64)
-    elapsed = np.full(n, np.nan)
-    box_before = np.empty(n, dtype=np.int64)
-    box_after = np.empty(n, dtype=np.int64)
-    for chunk in layout.chunks:
-        rows = chunk.step_rows
-        passed, t = passed_all[rows], t_all[rows]
-        box = np.zeros(chunk.n_cards, dtype=np.int64)
-        last_t = np.zeros(chunk.n_cards, dtype=np.int64)
-        c_index = np.empty(len(rows), dtype=np.int64)
-        c_elapsed = np.full(len(rows), np.nan)
-        c_before = np.empty(len(rows), dtype=np.int64)
-        c_after = np.empty(len(rows), dtype=np.int64)
-        for k, sl, m in chunk.steps():
-            c_index[sl] = k + 1
-            c_before[sl] = box[:m]
-            if k > 0:
-                c_elapsed[sl] = (t[sl] - last_t[:m]) / MICROS_PER_DAY
-            box[:m] = np.where(passed[sl], np.minimum(box[:m] + 1, top), 1)
-            c_after[sl] = box[:m]
-            last_t[:m] = t[sl]
-        index[rows], elapsed[rows] = c_index, c_elapsed
-        box_before[rows], box_after[rows] = c_before, c_after
+    passed, t = reviews["passed"].to_numpy().astype(bool)[rows], t_all[rows]
+    pos = np.arange(n)
+    start = layout.card_start_of_each()
+    last_miss = np.maximum.accumulate(np.where(passed, -1, pos)) if n else pos
+    missed_before = last_miss >= start
+    run = pos - np.maximum(last_miss, start - 1)
+    after = np.where(passed, np.minimum(run + missed_before, top), 1)
+    later = pos > start  # not the card's first review
+    before = np.zeros(n, dtype=np.int64)
+    before[1:] = np.where(later[1:], after[:-1], 0)
+    gap = np.full(n, np.nan)
+    gap[1:] = np.where(later[1:], (t[1:] - t[:-1]) / MICROS_PER_DAY, np.nan)
+    index, elapsed = layout.in_row_order(pos - start + 1), layout.in_row_order(gap)
+    box_before, box_after = layout.in_row_order(before), layout.in_row_order(after)
     interval_before = np.where(index > 1, days[box_before], np.nan)
     interval = days[box_after]
     due = t_all + np.round(interval * MICROS_PER_DAY).astype(np.int64)
