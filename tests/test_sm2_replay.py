@@ -193,3 +193,11 @@ def test_leitner_equals_a_plain_loop(frame: pl.DataFrame) -> None:
             elapsed = None if last is None else (row["reviewed_at"] - last).total_seconds() / 86400
             assert row["elapsed_days"] == pytest.approx(elapsed, abs=1e-9)
             last = row["reviewed_at"]
+
+
+def test_no_reviews_give_no_rows() -> None:
+    """A learner batch can be empty: both replays return an empty frame of the right shape."""
+    empty = _frame({})
+    assert replay(empty).columns == [*empty.columns, *REPLAY_COLUMNS]
+    passed = empty.with_columns((pl.col("quality") >= 3).alias("passed"))
+    assert replay_leitner(passed).height == 0

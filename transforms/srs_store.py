@@ -8,6 +8,7 @@ end. Memory is bounded by a batch, not by the whole history.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,13 +41,25 @@ def resolve_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -
     return latest
 
 
-@dataclass(frozen=True)
+@dataclass
 class SrsSummary:
-    attempts: int
-    reviews: int
-    cards: int
-    batches: int
-    largest_batch_attempts: int
+    """What a recompute did, and where its time went (seconds, summed over batches): reading
+    and sorting attempts in DuckDB, computing in Polars/NumPy, writing to DuckDB."""
+
+    attempts: int = 0
+    reviews: int = 0
+    cards: int = 0
+    batches: int = 0
+    largest_batch_attempts: int = 0
+    read_s: float = 0.0
+    compute_s: float = 0.0
+    write_s: float = 0.0
+
+    def add_batch(self, attempts: int, reviews: int, cards: int) -> None:
+        self.attempts += attempts
+        self.reviews += reviews
+        self.cards += cards
+        self.largest_batch_attempts = max(self.largest_batch_attempts, attempts)
 
 
 def _write_staging(
@@ -85,40 +98,50 @@ def batch_count(con: duckdb.DuckDBPyConnection, as_of: datetime, minimum: int) -
     return max(minimum, -(-attempts // MAX_BATCH_ATTEMPTS), 1)
 
 
+def read_batch(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, batches: int, batch: int
+) -> pl.DataFrame:
+    """Batch `batch` of `batches`: the full histories of the learners whose `hash(user_id)`
+    falls in it, sorted by card and time, with `card_key` (see `with_card_keys`)."""
+    return with_card_keys(
+        query(
+            con,
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? "
+            # typed like hash(): an untyped parameter made DuckDB widen every row's hash
+            # (2.5x slower)
+            "AND hash(user_id) % ?::UBIGINT = ?::UBIGINT "
+            "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
+            [as_of, batches, batch],
+        ),
+        presorted=True,
+    )
+
+
 def recompute_srs(
     con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime, batches: int
 ) -> SrsSummary:
     """Replace `reviews` and `word_progress` with a full recompute as of `as_of`, in at least
     `batches` learner batches (more when the history is large)."""
-    batches = batch_count(con, as_of, batches)
+    summary = SrsSummary(batches=batch_count(con, as_of, batches))
     words = current_words(con, as_of)
-    totals = {"attempts": 0, "reviews": 0, "cards": 0, "largest": 0}
-    for batch in range(batches):
-        attempts = with_card_keys(
-            query(
-                con,
-                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? "
-                # typed like hash(): an untyped parameter made DuckDB widen every row's hash
-                # (2.5x slower)
-                "AND hash(user_id) % ?::UBIGINT = ?::UBIGINT "
-                "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
-                [as_of, batches, batch],
-            ),
-            presorted=True,
-        )
+    for batch in range(summary.batches):
+        began = time.perf_counter()
+        attempts = read_batch(con, as_of, summary.batches, batch)
+        read = time.perf_counter()
         reviews = build_reviews(attempts, params)
         progress = build_word_progress(attempts, reviews, words)
+        computed = time.perf_counter()
         _write_staging(con, "reviews", reviews.drop("card_key"), first=batch == 0)
         _write_staging(con, "word_progress", progress, first=batch == 0)
-        totals["attempts"] += attempts.height
-        totals["reviews"] += reviews.height
-        totals["cards"] += progress.height
-        totals["largest"] = max(totals["largest"], attempts.height)
+        summary.read_s += read - began
+        summary.compute_s += computed - read
+        summary.write_s += time.perf_counter() - computed
+        summary.add_batch(attempts.height, reviews.height, progress.height)
+    began = time.perf_counter()
     _publish(con, ["reviews", "word_progress"])
     record_params(con, params, as_of)
-    return SrsSummary(
-        totals["attempts"], totals["reviews"], totals["cards"], batches, totals["largest"]
-    )
+    summary.write_s += time.perf_counter() - began
+    return summary
 
 
 def record_params(con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime) -> None:

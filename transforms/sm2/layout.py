@@ -88,8 +88,8 @@ class ReviewLayout:
 
     def card_start_of_each(self) -> np.ndarray:
         """For each position of `sorted_rows`, the position where its card begins."""
-        starts = np.concatenate([[0], np.cumsum(self.card_lengths)[:-1]]).astype(np.int64)
-        return np.repeat(starts, self.card_lengths)
+        lengths = self.card_lengths.astype(np.int64)
+        return np.repeat(np.cumsum(lengths) - lengths, lengths)
 
     @classmethod
     def build(

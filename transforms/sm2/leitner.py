@@ -37,7 +37,7 @@ def replay_leitner(
     passed, t = reviews["passed"].to_numpy().astype(bool)[rows], t_all[rows]
     pos = np.arange(n)
     start = layout.card_start_of_each()
-    last_miss = np.maximum.accumulate(np.where(passed, -1, pos)) if n else pos
+    last_miss = np.maximum.accumulate(np.where(passed, -1, pos))
     missed_before = last_miss >= start
     run = pos - np.maximum(last_miss, start - 1)
     after = np.where(passed, np.minimum(run + missed_before, top), 1)

@@ -47,6 +47,9 @@ def sm2_replay(
         "sm2_params": dg.MetadataValue.json(params.to_dict()),
         "batches": summary.batches,
         "largest_batch_attempts": summary.largest_batch_attempts,
+        "seconds_reading": round(summary.read_s, 2),
+        "seconds_computing": round(summary.compute_s, 2),
+        "seconds_writing": round(summary.write_s, 2),
     }
     yield dg.MaterializeResult(
         asset_key="reviews", metadata={"dagster/row_count": counts["reviews"], **shared}
