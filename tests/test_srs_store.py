@@ -1,0 +1,59 @@
+"""The recompute's learner batches: whole learners, nothing lost, the same in any number."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from transforms.sm2 import SM2Params
+from transforms.srs_store import read_batch, recompute_srs
+from transforms.warehouse import query
+
+AS_OF = datetime(2026, 6, 1)
+
+
+def _fill(con: duckdb.DuckDBPyConnection, attempts: int, learners: int) -> None:
+    """`attempts` attempts by `learners` learners on 12 words, some after `AS_OF`."""
+    con.execute(
+        """
+        INSERT INTO attempts BY NAME
+        SELECT uuid()::VARCHAR AS uuid_local, 'user-' || (i % ?) AS user_id,
+               ['es', 'fr'][1 + i % 2] AS language, 'w' || (i * 7 % 12) AS word_uid,
+               'typing' AS step_type, i % 5 <> 0 AS correct, 1000 + i % 9000 AS response_time_ms,
+               TIMESTAMP '2026-01-01' + to_hours(i % 4000) AS attempted_at,
+               'bench' AS source_id, i AS source_row
+        FROM range(?) t(i)
+        """,
+        [learners, attempts],
+    )
+
+
+def test_recompute_is_the_same_in_any_number_of_batches(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    _fill(con, 800, learners=31)
+
+    def tables(batches: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        summary = recompute_srs(con, SM2Params(), AS_OF, batches)
+        assert summary.batches == batches
+        return (
+            query(con, "SELECT * FROM reviews ORDER BY uuid_local"),
+            query(con, "SELECT * FROM word_progress ORDER BY user_id, language, word_uid"),
+        )
+
+    one = tables(1)
+    for got, want in zip(tables(7), one, strict=True):
+        assert_frame_equal(got, want)
+    assert one[0]["reviewed_at"].max() <= AS_OF
+
+
+def test_batches_split_learners_by_hash_and_lose_nothing(con: duckdb.DuckDBPyConnection) -> None:
+    _fill(con, 600, learners=23)
+    batches = [read_batch(con, AS_OF, 5, b) for b in range(5)]
+    users = [set(b["user_id"]) for b in batches]
+    assert sum(len(u) for u in users) == len(set().union(*users)) == 23
+    total = con.execute("SELECT count(*) FROM attempts WHERE attempted_at <= ?", [AS_OF]).fetchall()
+    assert sum(b.height for b in batches) == total[0][0]
