@@ -6,9 +6,11 @@ from datetime import datetime
 
 import duckdb
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from transforms.sm2 import SM2Params
+from transforms.srs import learner_parts
 from transforms.srs_store import read_batch, recompute_srs
 from transforms.warehouse import query
 
@@ -31,22 +33,23 @@ def _fill(con: duckdb.DuckDBPyConnection, attempts: int, learners: int) -> None:
     )
 
 
-def test_recompute_is_the_same_in_any_number_of_batches(
+def test_recompute_is_the_same_in_any_number_of_batches_and_workers(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     _fill(con, 800, learners=31)
 
-    def tables(batches: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-        summary = recompute_srs(con, SM2Params(), AS_OF, batches)
+    def tables(batches: int, workers: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        summary = recompute_srs(con, SM2Params(), AS_OF, batches, workers)
         assert summary.batches == batches
         return (
             query(con, "SELECT * FROM reviews ORDER BY uuid_local"),
             query(con, "SELECT * FROM word_progress ORDER BY user_id, language, word_uid"),
         )
 
-    one = tables(1)
-    for got, want in zip(tables(7), one, strict=True):
-        assert_frame_equal(got, want)
+    one = tables(1, workers=1)
+    for batches, workers in [(7, 1), (1, 3), (7, 3)]:
+        for got, want in zip(tables(batches, workers), one, strict=True):
+            assert_frame_equal(got, want)
     assert one[0]["reviewed_at"].max() <= AS_OF
 
 
@@ -57,3 +60,15 @@ def test_batches_split_learners_by_hash_and_lose_nothing(con: duckdb.DuckDBPyCon
     assert sum(len(u) for u in users) == len(set().union(*users)) == 23
     total = con.execute("SELECT count(*) FROM attempts WHERE attempted_at <= ?", [AS_OF]).fetchall()
     assert sum(b.height for b in batches) == total[0][0]
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 50])
+def test_learner_parts_keep_learners_whole(con: duckdb.DuckDBPyConnection, parts: int) -> None:
+    _fill(con, 300, learners=9)
+    batch = read_batch(con, AS_OF, 1, 0)
+    pieces = learner_parts(batch, parts)
+    assert 1 <= len(pieces) <= min(parts, 9)
+    assert_frame_equal(pl.concat(pieces).drop("card_key"), batch.drop("card_key"))
+    owners = [set(piece["user_id"]) for piece in pieces]
+    assert sum(len(o) for o in owners) == 9  # no learner in two pieces
+    assert all(piece["card_key"].min() == 1 for piece in pieces)

@@ -6,8 +6,10 @@ the pipeline can process learners batch by batch with memory bounded by a batch.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 from transforms.sm2 import SM2Params, replay, replay_leitner, select_reviews
@@ -27,6 +29,24 @@ def with_card_keys(attempts: pl.DataFrame, presorted: bool = False) -> pl.DataFr
     )
     new_card = pl.any_horizontal([pl.col(c) != pl.col(c).shift(1) for c in CARD]).fill_null(True)
     return ordered.with_columns(new_card.cum_sum().cast(pl.Int64).alias("card_key"))
+
+
+def learner_parts(attempts: pl.DataFrame, parts: int) -> list[pl.DataFrame]:
+    """`attempts` sorted by card (so each learner's rows are contiguous) cut at learner
+    boundaries into at most `parts` pieces of about equal size, each with its own `card_key`.
+    Learners are independent, so the pieces can be computed in parallel."""
+    user = pl.col("user_id")
+    # rows where a learner other than the first begins
+    starts = attempts.select(pl.arg_where(user != user.shift(1))).to_series().to_numpy()
+    if parts < 2 or not len(starts):
+        return [attempts]
+    targets = np.arange(1, parts) * attempts.height // parts
+    picked = starts[np.minimum(np.searchsorted(starts, targets), len(starts) - 1)]
+    bounds = np.unique(np.concatenate([[0], picked, [attempts.height]]))
+    return [
+        with_card_keys(attempts.slice(int(lo), int(hi - lo)), presorted=True)
+        for lo, hi in itertools.pairwise(bounds)
+    ]
 
 
 def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:

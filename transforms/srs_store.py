@@ -8,7 +8,9 @@ end. Memory is bounded by a batch, not by the whole history.
 from __future__ import annotations
 
 import json
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +22,7 @@ from transforms.srs import (
     build_due_forecast,
     build_reviews,
     build_word_progress,
+    learner_parts,
     newest_manifest_words,
     with_card_keys,
 )
@@ -98,6 +101,9 @@ def batch_count(con: duckdb.DuckDBPyConnection, as_of: datetime, minimum: int) -
     return max(minimum, -(-attempts // MAX_BATCH_ATTEMPTS), 1)
 
 
+COMPUTE_WORKERS = min(4, os.cpu_count() or 1)
+
+
 def read_batch(
     con: duckdb.DuckDBPyConnection, as_of: datetime, batches: int, batch: int
 ) -> pl.DataFrame:
@@ -118,25 +124,38 @@ def read_batch(
 
 
 def recompute_srs(
-    con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime, batches: int
+    con: duckdb.DuckDBPyConnection,
+    params: SM2Params,
+    as_of: datetime,
+    batches: int,
+    workers: int = COMPUTE_WORKERS,
 ) -> SrsSummary:
     """Replace `reviews` and `word_progress` with a full recompute as of `as_of`, in at least
-    `batches` learner batches (more when the history is large)."""
+    `batches` learner batches (more when the history is large), each computed in `workers`
+    threads. The tables are the same whatever `batches` and `workers` are."""
     summary = SrsSummary(batches=batch_count(con, as_of, batches))
     words = current_words(con, as_of)
-    for batch in range(summary.batches):
-        began = time.perf_counter()
-        attempts = read_batch(con, as_of, summary.batches, batch)
-        read = time.perf_counter()
-        reviews = build_reviews(attempts, params)
-        progress = build_word_progress(attempts, reviews, words)
-        computed = time.perf_counter()
-        _write_staging(con, "reviews", reviews.drop("card_key"), first=batch == 0)
-        _write_staging(con, "word_progress", progress, first=batch == 0)
-        summary.read_s += read - began
-        summary.compute_s += computed - read
-        summary.write_s += time.perf_counter() - computed
-        summary.add_batch(attempts.height, reviews.height, progress.height)
+
+    def compute(part: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        reviews = build_reviews(part, params)
+        return reviews.drop("card_key"), build_word_progress(part, reviews, words)
+
+    with ThreadPoolExecutor(workers) as pool:
+        for batch in range(summary.batches):
+            began = time.perf_counter()
+            attempts = read_batch(con, as_of, summary.batches, batch)
+            read = time.perf_counter()
+            # NumPy runs on one core: the batch's learners are computed in parallel pieces
+            pieces = list(pool.map(compute, learner_parts(attempts, workers)))
+            reviews = pl.concat([r for r, _ in pieces])
+            progress = pl.concat([p for _, p in pieces])
+            computed = time.perf_counter()
+            _write_staging(con, "reviews", reviews, first=batch == 0)
+            _write_staging(con, "word_progress", progress, first=batch == 0)
+            summary.read_s += read - began
+            summary.compute_s += computed - read
+            summary.write_s += time.perf_counter() - computed
+            summary.add_batch(attempts.height, reviews.height, progress.height)
     began = time.perf_counter()
     _publish(con, ["reviews", "word_progress"])
     record_params(con, params, as_of)
