@@ -62,13 +62,18 @@ def test_batches_split_learners_by_hash_and_lose_nothing(con: duckdb.DuckDBPyCon
     assert sum(b.height for b in batches) == total[0][0]
 
 
-@pytest.mark.parametrize("parts", [1, 2, 3, 50])
+@pytest.mark.parametrize("parts", [0, 1, 2, 3, 50])
 def test_learner_parts_keep_learners_whole(con: duckdb.DuckDBPyConnection, parts: int) -> None:
     _fill(con, 300, learners=9)
     batch = read_batch(con, AS_OF, 1, 0)
     pieces = learner_parts(batch, parts)
-    assert 1 <= len(pieces) <= min(parts, 9)
-    assert_frame_equal(pl.concat(pieces).drop("card_key"), batch.drop("card_key"))
+    assert 1 <= len(pieces) <= min(max(parts, 1), 9)
+    assert_frame_equal(pl.concat(pieces).drop("card_key"), batch)
     owners = [set(piece["user_id"]) for piece in pieces]
     assert sum(len(o) for o in owners) == 9  # no learner in two pieces
     assert all(piece["card_key"].min() == 1 for piece in pieces)
+
+
+def test_no_attempts_are_one_empty_part(con: duckdb.DuckDBPyConnection) -> None:
+    (only,) = learner_parts(read_batch(con, AS_OF, 1, 0), 2)
+    assert only.height == 0 and "card_key" in only.columns

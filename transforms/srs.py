@@ -32,21 +32,22 @@ def with_card_keys(attempts: pl.DataFrame, presorted: bool = False) -> pl.DataFr
 
 
 def learner_parts(attempts: pl.DataFrame, parts: int) -> list[pl.DataFrame]:
-    """`attempts` sorted by card (so each learner's rows are contiguous) cut at learner
-    boundaries into at most `parts` pieces of about equal size, each with its own `card_key`.
-    Learners are independent, so the pieces can be computed in parallel."""
+    """`attempts` sorted by card and time (so each learner's rows are contiguous), cut at
+    learner boundaries into at most `parts` pieces of about equal size, each with its own
+    `card_key`. Learners are independent, so the pieces can be computed in parallel."""
     user = pl.col("user_id")
     # rows where a learner other than the first begins
     starts = attempts.select(pl.arg_where(user != user.shift(1))).to_series().to_numpy()
-    if parts < 2 or not len(starts):
-        return [attempts]
-    targets = np.arange(1, parts) * attempts.height // parts
-    picked = starts[np.minimum(np.searchsorted(starts, targets), len(starts) - 1)]
-    bounds = np.unique(np.concatenate([[0], picked, [attempts.height]]))
+    cuts = np.arange(1, max(parts, 1)) * attempts.height // max(parts, 1)
+    if len(starts):  # each cut moves to the next learner's start (or the last one)
+        cuts = starts[np.minimum(np.searchsorted(starts, cuts), len(starts) - 1)]
+    else:
+        cuts = cuts[:0]
+    bounds = np.unique(np.concatenate([[0], cuts, [attempts.height]]))
     return [
         with_card_keys(attempts.slice(int(lo), int(hi - lo)), presorted=True)
         for lo, hi in itertools.pairwise(bounds)
-    ]
+    ] or [with_card_keys(attempts, presorted=True)]
 
 
 def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:

@@ -24,7 +24,6 @@ from transforms.srs import (
     build_word_progress,
     learner_parts,
     newest_manifest_words,
-    with_card_keys,
 )
 from transforms.warehouse import insert_frame, query, replace_table, scalar, transaction
 
@@ -108,18 +107,14 @@ def read_batch(
     con: duckdb.DuckDBPyConnection, as_of: datetime, batches: int, batch: int
 ) -> pl.DataFrame:
     """Batch `batch` of `batches`: the full histories of the learners whose `hash(user_id)`
-    falls in it, sorted by card and time, with `card_key` (see `with_card_keys`)."""
-    return with_card_keys(
-        query(
-            con,
-            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? "
-            # typed like hash(): an untyped parameter made DuckDB widen every row's hash
-            # (2.5x slower)
-            "AND hash(user_id) % ?::UBIGINT = ?::UBIGINT "
-            "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
-            [as_of, batches, batch],
-        ),
-        presorted=True,
+    falls in it, sorted by card and time."""
+    return query(
+        con,
+        f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? "
+        # typed like hash(): an untyped parameter made DuckDB widen every row's hash (2.5x slower)
+        "AND hash(user_id) % ?::UBIGINT = ?::UBIGINT "
+        "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
+        [as_of, batches, batch],
     )
 
 
