@@ -44,13 +44,13 @@ def replay(
     q_all = reviews["quality"].cast(pl.Int64).to_numpy()
     t_all = epoch_micros(reviews["reviewed_at"])
     out = {
-        "review_index": np.empty(n, dtype=np.int64),
-        "elapsed_days": np.full(n, np.nan),
-        "interval_before": np.full(n, np.nan),
+        "review_index": np.empty(n, dtype=np.int32),
+        "elapsed_days": np.empty(n),  # every row is written by its chunk
+        "interval_before": np.empty(n),
         "ef_before": np.empty(n),
         "ef_after": np.empty(n),
-        "reps_after": np.empty(n, dtype=np.int64),
-        "lapses_after": np.empty(n, dtype=np.int64),
+        "reps_after": np.empty(n, dtype=np.int32),
+        "lapses_after": np.empty(n, dtype=np.int32),
         "interval_days": np.empty(n),
     }
     for chunk in layout.chunks:
