@@ -43,7 +43,7 @@ def replay(
     n = reviews.height
     q_all = reviews["quality"].cast(pl.Int64).to_numpy()
     t_all = epoch_micros(reviews["reviewed_at"])
-    out = {
+    out: dict[str, np.ndarray] = {
         "review_index": np.empty(n, dtype=np.int32),
         "elapsed_days": np.empty(n),  # every row is written by its chunk
         "interval_before": np.empty(n),
