@@ -108,15 +108,14 @@ def model_comparison(scored: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def calibration_figure(scored: pl.DataFrame) -> go.Figure:
-    """Predicted recall in bins against observed recall, for SM-2 and Leitner."""
+def calibration_lines(tables: dict[str, pl.DataFrame], title: str) -> go.Figure:
+    """Calibration tables (`calibration_table`), one line each, against the diagonal."""
     fig = go.Figure(
         go.Scatter(
             x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"}
         )
     )
-    for name, column in MODELS.items():
-        table = calibration_table(scored[column], scored["passed"])
+    for name, table in tables.items():
         fig.add_trace(
             go.Scatter(
                 x=table["mean_predicted"].to_list(),
@@ -130,8 +129,16 @@ def calibration_figure(scored: pl.DataFrame) -> go.Figure:
         )
     fig.update_layout(
         **LAYOUT,
-        title="Calibration: predicted recall against observed",
+        title=title,
         xaxis={"title": "predicted recall", "range": [0, 1]},
         yaxis={"title": "observed recall", "range": [0, 1]},
     )
     return fig
+
+
+def calibration_figure(scored: pl.DataFrame) -> go.Figure:
+    """Predicted recall in bins against observed recall, for SM-2 and Leitner."""
+    return calibration_lines(
+        {name: calibration_table(scored[col], scored["passed"]) for name, col in MODELS.items()},
+        "Calibration: predicted recall against observed",
+    )

@@ -11,6 +11,7 @@ import polars as pl
 
 from reports.educators import LAYOUT
 from reports.pages import PageMeta, Section, write_page
+from reports.sm2_figures import calibration_lines
 
 if TYPE_CHECKING:
     from transforms.tuning.lab import LabResult
@@ -72,29 +73,13 @@ def frontier_figure(evaluated: pl.DataFrame) -> go.Figure:
 
 
 def calibration_sets_figure(calibration: pl.DataFrame) -> go.Figure:
-    fig = go.Figure(
-        go.Scatter(
-            x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"}
-        )
+    return calibration_lines(
+        {
+            f"set {index}": part
+            for (index,), part in calibration.group_by("set", maintain_order=True)
+        },
+        "Calibration of the best sets",
     )
-    for (index,), part in calibration.group_by("set", maintain_order=True):
-        fig.add_trace(
-            go.Scatter(
-                x=part["mean_predicted"].to_list(),
-                y=part["observed"].to_list(),
-                mode="lines+markers",
-                name=f"set {index}",
-                customdata=part["reviews"].to_list(),
-                hovertemplate="predicted %{x:.2f}, observed %{y:.2f}, %{customdata} reviews",
-            )
-        )
-    fig.update_layout(
-        **LAYOUT,
-        title="Calibration of the best sets",
-        xaxis={"title": "predicted recall", "range": [0, 1]},
-        yaxis={"title": "observed recall", "range": [0, 1]},
-    )
-    return fig
 
 
 def baselines_figure(scores: pl.DataFrame) -> go.Figure:
