@@ -12,6 +12,7 @@ import polars as pl
 from transforms.evaluation import calibration_table
 from transforms.sm2 import SM2Params
 from transforms.srs import build_reviews
+from transforms.srs_store import ATTEMPT_COLUMNS
 from transforms.tuning.scoring import score_table, scored_reviews, target_recall_fits
 from transforms.tuning.search import PARAM_COLUMNS, Space, candidates, evaluate_sets
 from transforms.tuning.simulate import fit_models, simulate_sets
@@ -44,11 +45,10 @@ def sample_attempts(con: duckdb.DuckDBPyConnection, as_of: datetime, learners: i
     """Every attempt of up to `learners` learners, picked by a hash of user_id (stable)."""
     return query(
         con,
-        """
+        f"""
         WITH picked AS (SELECT user_id FROM attempts GROUP BY user_id
                         ORDER BY hash(user_id), user_id LIMIT ?)
-        SELECT uuid_local, user_id, language, word_uid, step_type, correct, response_time_ms,
-               attempted_at, session_id
+        SELECT {ATTEMPT_COLUMNS}
         FROM attempts SEMI JOIN picked USING (user_id) WHERE attempted_at <= ?
         """,
         [learners, as_of],
