@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.defs.metadata import preview, table_counts
+from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from pipelines.defs.srs.config import SM2Config
 from transforms.srs_store import recompute_due_forecast, recompute_srs, resolve_as_of
@@ -41,7 +41,6 @@ def sm2_replay(
         as_of = resolve_as_of(con, settings.as_of_time)
         summary = recompute_srs(con, params, as_of, settings.srs_batches)
         sample = query(con, "SELECT * FROM word_progress LIMIT 10")
-        counts = table_counts(con, ["reviews", "word_progress"])
     shared: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "sm2_params": dg.MetadataValue.json(params.to_dict()),
@@ -52,12 +51,12 @@ def sm2_replay(
         "seconds_writing": round(summary.write_s, 2),
     }
     yield dg.MaterializeResult(
-        asset_key="reviews", metadata={"dagster/row_count": counts["reviews"], **shared}
+        asset_key="reviews", metadata={"dagster/row_count": summary.reviews, **shared}
     )
     yield dg.MaterializeResult(
         asset_key="word_progress",
         metadata={
-            "dagster/row_count": counts["word_progress"],
+            "dagster/row_count": summary.cards,
             "preview": preview(sample),
             **shared,
         },
