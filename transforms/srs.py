@@ -36,13 +36,11 @@ def learner_parts(attempts: pl.DataFrame, parts: int) -> list[pl.DataFrame]:
     learner boundaries into at most `parts` pieces of about equal size, each with its own
     `card_key`. Learners are independent, so the pieces can be computed in parallel."""
     user = pl.col("user_id")
-    # rows where a learner other than the first begins
+    # rows where a learner other than the first begins, then the end
     starts = attempts.select(pl.arg_where(user != user.shift(1))).to_series().to_numpy()
-    cuts = np.arange(1, max(parts, 1)) * attempts.height // max(parts, 1)
-    if len(starts):  # each cut moves to the next learner's start (or the last one)
-        cuts = starts[np.minimum(np.searchsorted(starts, cuts), len(starts) - 1)]
-    else:
-        cuts = cuts[:0]
+    ends = np.append(starts, attempts.height)
+    even = np.arange(1, max(parts, 1)) * attempts.height // max(parts, 1)
+    cuts = ends[np.searchsorted(starts, even)]  # each even cut moves to the next boundary
     bounds = np.unique(np.concatenate([[0], cuts, [attempts.height]]))
     return [
         with_card_keys(attempts.slice(int(lo), int(hi - lo)), presorted=True)
