@@ -22,7 +22,7 @@ from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import learned_words
 from transforms.metrics.retention import first_days, forgetting_curve
 from transforms.srs_store import current_words, params_used
-from transforms.warehouse import query, registered, scalar
+from transforms.warehouse import query, registered, scalar, table_exists
 
 LEARNER = ["user_id", "language"]
 
@@ -32,6 +32,12 @@ class BuiltReports:
     pages: list[Path] = field(default_factory=list)
     figures: list[tuple[str, go.Figure]] = field(default_factory=list)  # (png stem, figure)
     suppressed: list[str] = field(default_factory=list)
+
+    def add_figures(self, stem: str, sections: list[Section]) -> None:
+        """The sections' figures, named `<stem>-<section number>` for their PNG copies."""
+        self.figures += [
+            (f"{stem}-{i}", s.figure) for i, s in enumerate(sections) if s.figure is not None
+        ]
 
 
 def pseudonym_key(con: duckdb.DuckDBPyConnection, configured: str | None) -> bytes:
@@ -148,12 +154,7 @@ def build_educator_reports(
     pass_quality = params_used(con).pass_quality
     learners = _learners_by_cohort(con)
     sizes = learners.group_by("language", "cohort").agg(pl.len().alias("cohort_size"))
-    visible = large_cohorts(sizes)
-    shown = sizes.filter(
-        pl.struct("language", "cohort").map_elements(
-            lambda r: (r["language"], r["cohort"]) in visible, return_dtype=pl.Boolean
-        )
-    )
+    shown = large_cohorts(sizes)
     tables = EducatorTables.read(con)
     overview = _educator_sections(con, tables, learners, shown, key, pass_quality, as_of)
     out.pages.append(
@@ -161,11 +162,7 @@ def build_educator_reports(
             folder / "educators" / "overview.html", "Educators' report: all cohorts", overview, meta
         )
     )
-    out.figures += [
-        (f"educators-overview-{i}", s.figure)
-        for i, s in enumerate(overview)
-        if s.figure is not None
-    ]
+    out.add_figures("educators-overview", overview)
     for cohort in sorted(learners["cohort"].unique().to_list()):
         members = learners.filter(pl.col("cohort") == cohort)
         allowed = shown.filter(pl.col("cohort") == cohort)
@@ -176,11 +173,7 @@ def build_educator_reports(
         sections = _educator_sections(con, tables, members, allowed, key, pass_quality, as_of)
         path = folder / "educators" / f"cohort-{_slug(cohort)}.html"
         out.pages.append(write_page(path, f"Educators' report: cohort {cohort}", sections, meta))
-        out.figures += [
-            (f"educators-{_slug(cohort)}-{i}", s.figure)
-            for i, s in enumerate(sections)
-            if s.figure is not None
-        ]
+        out.add_figures(f"educators-{_slug(cohort)}", sections)
     return out
 
 
@@ -218,7 +211,7 @@ def build_sm2_report(
     ]
     out = BuiltReports()
     out.pages.append(write_page(folder / "sm2.html", "SM-2 report", sections, meta))
-    out.figures += [(f"sm2-{i}", s.figure) for i, s in enumerate(sections) if s.figure is not None]
+    out.add_figures("sm2", sections)
     return out
 
 
@@ -291,9 +284,7 @@ def build_learner_reports(
                 folder / "learners" / f"{name}.html", f"Learner report: {name}", sections, meta
             )
         )
-        out.figures += [
-            (f"{name}-{i}", s.figure) for i, s in enumerate(sections) if s.figure is not None
-        ]
+        out.add_figures(name, sections)
     return out
 
 
@@ -307,9 +298,7 @@ def save_suppressed(con: duckdb.DuckDBPyConnection, cohorts: list[str]) -> None:
 
 
 def load_suppressed(con: duckdb.DuckDBPyConnection) -> list[str]:
-    if not scalar(
-        con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'report_suppressed_cohorts'"
-    ):
+    if not table_exists(con, "report_suppressed_cohorts"):
         return []
     return query(con, "SELECT cohort FROM report_suppressed_cohorts ORDER BY 1")["cohort"].to_list()
 

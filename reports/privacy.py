@@ -26,7 +26,6 @@ def pseudonymize(frame: pl.DataFrame, key: bytes, column: str = "user_id") -> pl
     ).drop(column)
 
 
-def large_cohorts(cohort_sizes: pl.DataFrame) -> set[tuple[str, str]]:
-    """(language, cohort) pairs with at least 5 learners; `cohort_sizes` has cohort_size."""
-    keep = cohort_sizes.filter(pl.col("cohort_size") >= MIN_COHORT)
-    return {(lang, cohort) for lang, cohort in keep.select("language", "cohort").iter_rows()}
+def large_cohorts(cohort_sizes: pl.DataFrame) -> pl.DataFrame:
+    """The (language, cohort) rows of `cohort_sizes` with at least 5 learners."""
+    return cohort_sizes.filter(pl.col("cohort_size") >= MIN_COHORT)
