@@ -100,8 +100,11 @@ def graded_rows(attempts: pl.DataFrame, base: SM2Params) -> GradedRows:
     )
     users = selected["user_id"].unique()
     if len(users) >= MIN_LEARNERS_TO_SPLIT:
-        held = dict(zip(users.to_list(), held_out_learners(users).to_list(), strict=True))
-        held_out = np.array([held[u] for u in selected["user_id"].to_list()], dtype=bool)
+        held_out = (
+            selected["user_id"]
+            .replace_strict(users, held_out_learners(users), return_dtype=pl.Boolean)
+            .to_numpy()
+        )
         return GradedRows(selected, held_out, len(users), "learner")
     cards = selected["card_id"].to_numpy().astype(np.uint64)
     held_out = ((cards * np.uint64(2654435761)) % np.uint64(2**32)) < np.uint64(0.2 * 2**32)
