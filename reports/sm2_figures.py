@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import polars as pl
 
 from reports.educators import LAYOUT
-from transforms.evaluation import auc, calibration_table, log_loss, rmse_bins
+from transforms.evaluation import calibration_table
+from transforms.tuning.scoring import point_scores
 
 
 def ef_histogram(word_progress: pl.DataFrame) -> go.Figure:
@@ -84,28 +85,16 @@ MODELS = {"SM-2": "p_recall", "Leitner": "leitner_p_recall"}
 
 def model_comparison(scored: pl.DataFrame) -> pl.DataFrame:
     """Log loss, RMSE(bins) and AUC of each model on the very same reviews."""
-    rows = []
-    for name, column in MODELS.items():
-        p, y = scored[column], scored["passed"]
-        rows.append(
+    return pl.DataFrame(
+        [
             {
                 "model": name,
                 "reviews": scored.height,
-                "log_loss": round(log_loss(p, y), 4),
-                "rmse_bins": round(
-                    rmse_bins(
-                        p,
-                        y,
-                        scored["elapsed_days"],
-                        scored["review_index"],
-                        scored["lapses_before"],
-                    ),
-                    4,
-                ),
-                "auc": round(auc(p, y), 4),
+                **{k: round(v, 4) for k, v in point_scores(scored, column, "passed").items()},
             }
-        )
-    return pl.DataFrame(rows)
+            for name, column in MODELS.items()
+        ]
+    )
 
 
 def calibration_lines(tables: dict[str, pl.DataFrame], title: str) -> go.Figure:

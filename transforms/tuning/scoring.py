@@ -62,8 +62,10 @@ PREDICTIONS = {
 }
 
 
-def _point_scores(frame: pl.DataFrame, column: str) -> dict[str, float]:
-    p, y = frame[column], frame["y"]
+def point_scores(frame: pl.DataFrame, column: str, outcome: str = "y") -> dict[str, float]:
+    """Log loss, RMSE(bins) and AUC of the predictions in `column` against `outcome` (0/1);
+    `frame` also has `elapsed_days`, `review_index` and `lapses_before` for the bins."""
+    p, y = frame[column], frame[outcome]
     return {
         "log_loss": log_loss(p, y),
         "rmse_bins": rmse_bins(
@@ -123,7 +125,7 @@ def score_table(scored: pl.DataFrame, draws: int = 200, seed: int = 0) -> pl.Dat
                         "group": group,
                         "model": model,
                         "reviews": part.height,
-                        **_point_scores(part, pcol),
+                        **point_scores(part, pcol),
                         "log_loss_low": low,
                         "log_loss_high": high,
                         "resampled": "learners" if by_learner else "cards",
