@@ -8,8 +8,8 @@ rows read = accepted + duplicates + rejected.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -18,8 +18,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.ingest.dedupe import deduplicate
-from transforms.ingest.fields import FIELDS, PAYLOAD
+from transforms.ingest.dedupe import ATTEMPT_KEY, RecordKey, deduplicate
+from transforms.ingest.fields import FIELDS
 from transforms.ingest.readers import (
     REJECT_SCHEMA,
     RawRead,
@@ -27,7 +27,7 @@ from transforms.ingest.readers import (
     attempt_format,
     read_attempt_file,
 )
-from transforms.ingest.validate import validate_attempts
+from transforms.ingest.validate import Validated, validate_attempts
 from transforms.warehouse import insert_frame, query, registered, transaction
 
 IGNORED_SUFFIXES: tuple[str, ...] = (".tmp", ".part", ".partial")
@@ -68,15 +68,36 @@ def landing_files(folder: Path) -> list[Path]:
     )
 
 
-def new_file_sources(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Source]:
-    """The landing files whose content is not yet ingested (renamed copies add nothing)."""
+@dataclass(frozen=True)
+class RecordType:
+    """One kind of landing record the ingestion framework loads: how its files are read and
+    validated, its idempotency key, and the tables it writes (accepted rows, rejects, and the
+    content-hash ledger of its sources, all with the attempt tables' bookkeeping columns)."""
+
+    name: str
+    validate: Callable[[pl.DataFrame, datetime], Validated]
+    read: Callable[[Path], RawRead]
+    fields: dict[str, str] = field(default_factory=lambda: dict(FIELDS))
+    key: RecordKey = ATTEMPT_KEY
+    table: str = "attempts"
+    rejects_table: str = "attempt_rejects"
+    ledger: str = "ingested_files"
+
+
+ATTEMPTS = RecordType(name="attempt", validate=validate_attempts, read=read_attempt_file)
+
+
+def new_file_sources(
+    con: duckdb.DuckDBPyConnection, folder: Path, ledger: str = "ingested_files"
+) -> list[Source]:
+    """The landing files whose content is not yet in `ledger` (renamed copies add nothing)."""
     seen = {
         row[0]: (row[1], row[2], row[3])
         for row in con.execute(
             "SELECT path, size_bytes, mtime_ns, content_hash FROM landing_paths"
         ).fetchall()
     }
-    known = {row[0] for row in con.execute("SELECT content_hash FROM ingested_files").fetchall()}
+    known = {row[0] for row in con.execute(f'SELECT content_hash FROM "{ledger}"').fetchall()}
     sources: list[Source] = []
     aliases: list[Source] = []
     for path in landing_files(folder):
@@ -149,12 +170,16 @@ def batches(sources: Iterable[Source], max_bytes: int) -> Iterator[list[Source]]
         yield batch
 
 
-def _existing(con: duckdb.DuckDBPyConnection, uuids: pl.DataFrame) -> pl.DataFrame:
-    """The stored attempts (payload and origin) of the batch's uuids."""
-    cols = ", ".join(["a.uuid_local", *(f"a.{c}" for c in PAYLOAD), "a.source_id", "a.source_row"])
-    with registered(con, "_batch_uuids", uuids):
+def _existing(
+    con: duckdb.DuckDBPyConnection, keys: pl.DataFrame, record: RecordType = ATTEMPTS
+) -> pl.DataFrame:
+    """The stored rows (payload and origin) of the batch's idempotency keys."""
+    k = record.key
+    cols = ", ".join([f"a.{k.key}", *(f"a.{c}" for c in k.payload), "a.source_id", "a.source_row"])
+    with registered(con, "_batch_uuids", keys):
         return query(
-            con, f"SELECT {cols} FROM attempts a SEMI JOIN _batch_uuids b USING (uuid_local)"
+            con,
+            f'SELECT {cols} FROM "{record.table}" a SEMI JOIN _batch_uuids b USING ({k.key})',
         )
 
 
@@ -162,16 +187,17 @@ def ingest_sources(
     con: duckdb.DuckDBPyConnection,
     reads: list[tuple[Source, RawRead | str]],
     ingested_at: datetime,
+    record: RecordType = ATTEMPTS,
 ) -> pl.DataFrame:
     """Validate, deduplicate and store one batch of read sources in one transaction.
 
     Each read is a `RawRead`, or the message of why the source could not be read at all.
-    Returns the batch's `ingested_files` rows.
+    Returns the batch's rows of the record type's ledger (`ingested_files` for attempts).
     """
     readable = [(s, r) for s, r in reads if isinstance(r, RawRead)]
     rows = pl.concat(
         [r.rows.with_columns(pl.lit(s.source_id).alias("source_id")) for s, r in readable]
-        or [_empty_rows()],
+        or [_empty_rows(record.fields)],
         how="vertical_relaxed",
     )
     unparseable = pl.concat(
@@ -179,9 +205,9 @@ def ingest_sources(
         or [pl.DataFrame(schema={"source_id": pl.String})],
         how="diagonal_relaxed",
     )
-    validated = validate_attempts(rows, ingested_at)
-    existing = _existing(con, validated.accepted.select("uuid_local").unique())
-    dedup = deduplicate(validated.accepted, existing)
+    validated = record.validate(rows, ingested_at)
+    existing = _existing(con, validated.accepted.select(record.key.key).unique(), record)
+    dedup = deduplicate(validated.accepted, existing, record.key)
     rejects = pl.concat(
         [
             frame.select("source_id", "source_row", "reason", "message", "raw")
@@ -193,9 +219,9 @@ def ingest_sources(
     )
     stats = _stats(reads, rows, unparseable, dedup.new, dedup.duplicates, rejects, ingested_at)
     with transaction(con):
-        insert_frame(con, "attempts", dedup.new.drop("raw"))
-        insert_frame(con, "attempt_rejects", rejects)
-        insert_frame(con, "ingested_files", stats)
+        insert_frame(con, record.table, dedup.new.drop("raw"))
+        insert_frame(con, record.rejects_table, rejects)
+        insert_frame(con, record.ledger, stats)
         remember_paths(con, [s for s, _ in reads])
     return stats
 
@@ -203,10 +229,10 @@ def ingest_sources(
 REJECT_COLUMNS: dict[str, type[pl.DataType]] = {"source_id": pl.String, **REJECT_SCHEMA}
 
 
-def _empty_rows() -> pl.DataFrame:
+def _empty_rows(fields: dict[str, str]) -> pl.DataFrame:
     return pl.DataFrame(
         schema={
-            **{c: pl.String for c in FIELDS},
+            **{c: pl.String for c in fields},
             "source_row": pl.Int64,
             "raw": pl.String,
             "source_id": pl.String,
@@ -268,15 +294,17 @@ def ingest_landing_files(
     folder: Path,
     ingested_at: datetime,
     max_batch_bytes: int = DEFAULT_BATCH_BYTES,
+    record: RecordType = ATTEMPTS,
 ) -> pl.DataFrame:
-    """Ingest every new file of the landing `attempts/` folder; returns their `ingested_files`."""
+    """Ingest every new file of a landing folder (`attempts/` by default); returns their
+    ledger rows (`ingested_files` for attempts)."""
     results: list[pl.DataFrame] = []
-    for batch in batches(new_file_sources(con, folder), max_batch_bytes):
+    for batch in batches(new_file_sources(con, folder, record.ledger), max_batch_bytes):
         reads: list[tuple[Source, RawRead | str]] = []
         for source in batch:
             try:
-                reads.append((source, read_attempt_file(Path(source.path))))
+                reads.append((source, record.read(Path(source.path))))
             except UnreadableFile as exc:
                 reads.append((source, f"the file could not be read: {exc}"))
-        results.append(ingest_sources(con, reads, ingested_at))
+        results.append(ingest_sources(con, reads, ingested_at, record))
     return pl.concat(results, how="vertical_relaxed") if results else pl.DataFrame()

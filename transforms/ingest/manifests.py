@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -56,18 +57,18 @@ def content_hash(doc: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _require(cond: bool, reason: str, message: str) -> None:
+def require(cond: bool, reason: str, message: str) -> None:
     if not cond:
         raise ManifestError(reason, message)
 
 
-def _published_at(value: object) -> datetime:
-    _require(isinstance(value, str), "invalid_structure", "publishedAt must be an ISO-8601 string")
+def parse_published_at(value: object) -> datetime:
+    require(isinstance(value, str), "invalid_structure", "publishedAt must be an ISO-8601 string")
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:
         raise ManifestError("invalid_structure", f"publishedAt {value!r} is not ISO-8601") from exc
-    _require(
+    require(
         parsed.tzinfo is not None, "invalid_structure", f"publishedAt {value!r} has no UTC offset"
     )
     return parsed.astimezone(UTC).replace(tzinfo=None)
@@ -79,50 +80,50 @@ def parse_manifest(text: str, source: str) -> Manifest:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError("malformed_json", f"not valid JSON: {exc}") from exc
-    _require(isinstance(doc, dict), "invalid_structure", "the manifest is not a JSON object")
+    require(isinstance(doc, dict), "invalid_structure", "the manifest is not a JSON object")
     language = doc.get("language")
-    _require(
+    require(
         isinstance(language, str) and language in ISO_639_1,
         "unknown_language",
         f"language {language!r} is not a lower-case ISO 639-1 code",
     )
     version = doc.get("version")
-    _require(
+    require(
         isinstance(version, int) and not isinstance(version, bool) and version > 0,
         "invalid_structure",
         f"version {version!r} is not a positive integer",
     )
-    published_at = _published_at(doc.get("publishedAt"))
+    published_at = parse_published_at(doc.get("publishedAt"))
     levels = doc.get("levels")
-    _require(isinstance(levels, list), "invalid_structure", "levels must be a list")
+    require(isinstance(levels, list), "invalid_structure", "levels must be a list")
     rows: list[dict[str, object]] = []
     seen: set[str] = set()
     for level in levels:
-        _require(
+        require(
             isinstance(level, dict) and isinstance(level.get("level"), int),
             "invalid_structure",
             "every level needs an integer `level`",
         )
         for group in level.get("groups") or []:
-            _require(
+            require(
                 isinstance(group, dict) and isinstance(group.get("uid"), str),
                 "invalid_structure",
                 f"a group of level {level['level']} has no uid",
             )
             for word in group.get("words") or []:
                 uid = word.get("uid") if isinstance(word, dict) else None
-                _require(
+                require(
                     isinstance(uid, str) and uid.count(":") >= 2,
                     "invalid_structure",
                     f"word {word!r} in group {group['uid']} has no valid uid",
                 )
                 assert isinstance(uid, str)
-                _require(
+                require(
                     uid.split(":", 1)[0] == language,
                     "word_language_mismatch",
                     f"word uid {uid!r} does not start with '{language}:'",
                 )
-                _require(
+                require(
                     uid not in seen,
                     "duplicate_word_uid",
                     f"word uid {uid!r} appears more than once in version {version}",
@@ -241,19 +242,26 @@ def load_manifests(
 def _check_against_loaded(
     m: Manifest, existing: dict[tuple[str, int], tuple[str, datetime]]
 ) -> None:
-    """A version number is never reused with other content, and versions of one language
-    have increasing numbers and increasing `publishedAt`."""
-    _require(
-        (m.language, m.version) not in existing,
+    check_version_order(m.language, m.version, m.published_at, existing)
+
+
+def check_version_order(
+    key: str, version: int, published_at: datetime, existing: dict[tuple[str, int], Any]
+) -> None:
+    """A version number is never reused with other content, and versions of one key (a
+    language, a course) have increasing numbers and increasing `publishedAt`. `existing` maps
+    each loaded (key, version) to (content hash, published_at, ...)."""
+    require(
+        (key, version) not in existing,
         "version_conflict",
-        f"{m.language} version {m.version} was already loaded with different content",
+        f"{key} version {version} was already loaded with different content",
     )
-    for (language, version), (_, published) in existing.items():
-        _require(
-            language != m.language or (version < m.version) == (published < m.published_at),
+    for (other, loaded_version), (_, published, *_rest) in existing.items():
+        require(
+            other != key or (loaded_version < version) == (published < published_at),
             "version_out_of_order",
-            f"{m.language} version {m.version} published {m.published_at:%Y-%m-%d %H:%M}"
-            f" is out of order with version {version} published {published:%Y-%m-%d %H:%M}",
+            f"{key} version {version} published {published_at:%Y-%m-%d %H:%M}"
+            f" is out of order with version {loaded_version} published {published:%Y-%m-%d %H:%M}",
         )
 
 

@@ -54,16 +54,18 @@ def attempt_format(path: Path) -> str | None:
     return None
 
 
-def read_attempt_file(path: Path) -> RawRead:
-    """Read a landing file in whichever format its name says."""
+def read_attempt_file(path: Path, fields: dict[str, str] = FIELDS) -> RawRead:
+    """Read a landing file in whichever format its name says, into the string columns of
+    `fields` (snake_case name -> camelCase name; the attempt contract's by default, another
+    record type's, such as course-platform events, otherwise)."""
     fmt = attempt_format(path)
     try:
         if fmt == "jsonl":
-            return _read_jsonl(path)
+            return _read_jsonl(path, fields)
         if fmt == "csv":
-            return _read_csv(path)
+            return _read_csv(path, fields)
         if fmt == "parquet":
-            return _read_parquet(path)
+            return _read_parquet(path, fields)
     except UnreadableFile:
         raise
     except (OSError, EOFError, UnicodeDecodeError, duckdb.Error, pl.exceptions.PolarsError) as exc:
@@ -78,20 +80,20 @@ def _read_text(path: Path) -> str:
     return data.decode("utf-8")
 
 
-def _string_frame(frame: pl.DataFrame) -> pl.DataFrame:
+def _string_frame(frame: pl.DataFrame, fields: dict[str, str]) -> pl.DataFrame:
     """Rename camelCase to snake_case, keep the contract's fields as strings, add missing ones."""
-    renamed = frame.rename({c: to_snake(c) for c in frame.columns if to_snake(c) in FIELDS})
-    present = [c for c in FIELDS if c in renamed.columns]
+    renamed = frame.rename({c: to_snake(c) for c in frame.columns if to_snake(c) in fields})
+    present = [c for c in fields if c in renamed.columns]
     out = renamed.select(present).with_columns(pl.all().cast(pl.String))
-    missing = [pl.lit(None, dtype=pl.String).alias(c) for c in FIELDS if c not in present]
-    return out.with_columns(missing).select(list(FIELDS))
+    missing = [pl.lit(None, dtype=pl.String).alias(c) for c in fields if c not in present]
+    return out.with_columns(missing).select(list(fields))
 
 
 def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECT_SCHEMA)
 
 
-def _read_jsonl(path: Path) -> RawRead:
+def _read_jsonl(path: Path, fields: dict[str, str]) -> RawRead:
     lines = (
         pl.Series("raw", [_read_text(path)])
         .str.split("\n")
@@ -102,9 +104,9 @@ def _read_jsonl(path: Path) -> RawRead:
         .filter(pl.col("raw").str.strip_chars() != "")
     )
     # One parse per line: every camelCase and snake_case path extracted in a single call.
-    paths = [p for snake, camel in FIELDS.items() for p in (f'$."{camel}"', f'$."{snake}"')]
+    paths = [p for snake, camel in fields.items() for p in (f'$."{camel}"', f'$."{snake}"')]
     picks = ",\n".join(
-        f"coalesce(v[{2 * i + 1}], v[{2 * i + 2}]) AS {snake}" for i, snake in enumerate(FIELDS)
+        f"coalesce(v[{2 * i + 1}], v[{2 * i + 2}]) AS {snake}" for i, snake in enumerate(fields)
     )
     con = _parser().cursor()
     con.register("lines", lines)
@@ -139,7 +141,9 @@ def _read_jsonl(path: Path) -> RawRead:
         "raw",
     )
     good = parsed.filter(pl.col("is_object"))
-    rows = _string_frame(good.select(list(FIELDS))).with_columns(good["source_row"], good["raw"])
+    rows = _string_frame(good.select(list(fields)), fields).with_columns(
+        good["source_row"], good["raw"]
+    )
     return RawRead(rows=rows, unparseable=bad)
 
 
@@ -152,10 +156,11 @@ def _csv_header(path: Path) -> list[str]:
     return header
 
 
-def _read_csv(path: Path) -> RawRead:
+def _read_csv(path: Path, fields: dict[str, str]) -> RawRead:
     header = _csv_header(path)
-    if not {to_snake(c) for c in header} & set(FIELDS):
-        raise UnreadableFile(f"the CSV header names none of the attempt fields: {header}")
+    if not {to_snake(c) for c in header} & set(fields):
+        kind = "attempt" if fields is FIELDS else "record"
+        raise UnreadableFile(f"the CSV header names none of the {kind} fields: {header}")
     if len(set(header)) != len(header):
         raise UnreadableFile(f"the CSV header repeats a column name: {header}")
     columns = {name: "VARCHAR" for name in header}
@@ -183,7 +188,7 @@ def _read_csv(path: Path) -> RawRead:
     total = frame.height + errors.height
     lines = np.arange(2, total + 2, dtype=np.int64)
     free = lines[~np.isin(lines, errors["source_row"].to_numpy())]
-    rows = _string_frame(frame).with_columns(
+    rows = _string_frame(frame, fields).with_columns(
         pl.Series("source_row", free[: frame.height], dtype=pl.Int64),
         pl.lit(None, dtype=pl.String).alias("raw"),
     )
@@ -196,7 +201,7 @@ def _read_csv(path: Path) -> RawRead:
     return RawRead(rows=rows, unparseable=bad)
 
 
-def _read_parquet(path: Path) -> RawRead:
+def _read_parquet(path: Path, fields: dict[str, str]) -> RawRead:
     frame = pl.read_parquet(path)
     stamps = {
         name: pl.col(name).dt.convert_time_zone("UTC")
@@ -208,7 +213,7 @@ def _read_parquet(path: Path) -> RawRead:
     frame = frame.with_columns(
         expr.dt.strftime("%Y-%m-%dT%H:%M:%S%.f+00:00").alias(name) for name, expr in stamps.items()
     )
-    rows = _string_frame(frame).with_columns(
+    rows = _string_frame(frame, fields).with_columns(
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("source_row"),
         pl.lit(None, dtype=pl.String).alias("raw"),
     )

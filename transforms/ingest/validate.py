@@ -43,7 +43,7 @@ class Validated:
     rejects: pl.DataFrame
 
 
-def _parse_timestamp(col: pl.Expr) -> pl.Expr:
+def parse_timestamp(col: pl.Expr) -> pl.Expr:
     """ISO-8601 with an offset (`Z` or `±hh:mm`), or epoch milliseconds, to naive UTC."""
     text = col.str.strip_chars()
     iso = (
@@ -61,6 +61,17 @@ def _parse_timestamp(col: pl.Expr) -> pl.Expr:
         .dt.cast_time_unit("us")
     )
     return pl.coalesce(epoch, iso)
+
+
+def first_failure(checks: list[tuple[str, pl.Expr, pl.Expr]]) -> tuple[pl.Expr, pl.Expr]:
+    """(reason, message) of the first check in order whose condition holds, else nulls; each
+    check is (reason code, failed condition, message)."""
+    reason: pl.Expr = pl.lit(None, dtype=pl.String)
+    message: pl.Expr = pl.lit(None, dtype=pl.String)
+    for code, failed, text in reversed(checks):
+        reason = pl.when(failed.fill_null(False)).then(pl.lit(code)).otherwise(reason)
+        message = pl.when(failed.fill_null(False)).then(text).otherwise(message)
+    return reason, message
 
 
 def validate_attempts(rows: pl.DataFrame, ingested_at: datetime) -> Validated:
@@ -153,12 +164,8 @@ def validate_attempts(rows: pl.DataFrame, ingested_at: datetime) -> Validated:
             ),
         ),
     ]
-    reason: pl.Expr = pl.lit(None, dtype=pl.String)
-    message: pl.Expr = pl.lit(None, dtype=pl.String)
-    for code, failed, text in reversed(checks):
-        reason = pl.when(failed.fill_null(False)).then(pl.lit(code)).otherwise(reason)
-        message = pl.when(failed.fill_null(False)).then(text).otherwise(message)
-    checked = rows.with_columns(_parse_timestamp(pl.col("attempted_at")).alias("_attempted_at"))
+    reason, message = first_failure(checks)
+    checked = rows.with_columns(parse_timestamp(pl.col("attempted_at")).alias("_attempted_at"))
     checked = checked.with_columns(reason.alias("_reason"), message.alias("_message"))
 
     accepted = checked.filter(pl.col("_reason").is_null()).select(
