@@ -9,20 +9,19 @@ import polars as pl
 SESSION_GAP = timedelta(minutes=30)
 
 
-def with_sessions(attempts: pl.LazyFrame) -> pl.LazyFrame:
+def with_sessions(
+    attempts: pl.LazyFrame, time: str = "attempted_at", tiebreak: str = "uuid_local"
+) -> pl.LazyFrame:
     """Fill a missing `session_id` with `derived:<user_id>:<session start, epoch ms>`.
 
-    Gaps are measured between a learner's attempts that have no session id (any language).
+    Gaps are measured between a learner's rows that have no session id (any language or
+    course), ordered by `time` then `tiebreak` (attempts by default; learning events pass
+    `occurred_at` and `event_id`).
     """
     attempts = attempts.with_columns(pl.col("session_id").cast(pl.String))
-    missing = attempts.filter(pl.col("session_id").is_null()).sort(
-        "user_id", "attempted_at", "uuid_local"
-    )
-    starts = (
-        pl.col("attempted_at").diff().over("user_id").fill_null(SESSION_GAP + SESSION_GAP)
-        > SESSION_GAP
-    )
-    session_start = pl.when(starts).then(pl.col("attempted_at")).forward_fill().over("user_id")
+    missing = attempts.filter(pl.col("session_id").is_null()).sort("user_id", time, tiebreak)
+    starts = pl.col(time).diff().over("user_id").fill_null(SESSION_GAP + SESSION_GAP) > SESSION_GAP
+    session_start = pl.when(starts).then(pl.col(time)).forward_fill().over("user_id")
     derived = missing.with_columns(
         pl.format("derived:{}:{}", "user_id", session_start.dt.epoch("ms")).alias("session_id")
     )

@@ -1,0 +1,163 @@
+"""Course-platform assets (lms.md): course trees, learning events, and progress tables."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from pipelines.defs.metadata import preview, table_counts
+from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from transforms.lms.courses import json_documents, load_courses, parse_paths, store_path_rejects
+from transforms.lms.ingest import ingest_events
+from transforms.lms.progress import LMS_TABLES, LmsInputs, build_lms_progress
+from transforms.lms.schema import ensure_lms_tables
+from transforms.sm2 import SM2Params
+from transforms.warehouse import query, replace_table, scalar, transaction
+
+LMS = "lms"
+TREE_TABLES = ("course_versions", "course_nodes", "course_rejects", "learning_paths")
+EVENT_TABLES = ("lms_events", "lms_event_rejects", "lms_ingested_files")
+GRAINS = {
+    "enrollments": "One row per (user_id, course_id) with an event in a course in force.",
+    "lesson_progress": "One row per (user_id, lesson_id) touched (lesson, quiz or assignment).",
+    "task_state": "One row per (user_id, task_id) attempted: the SM-2 retry queue.",
+    "task_queue": "One row per (user_id, course_id, task_id) due as of, ranked.",
+    "module_progress": "One row per (user_id, module_id) of an enrolled or active learner.",
+    "course_progress": "One row per (user_id, course_id) enrolled or active.",
+    "user_progress": "One row per user_id with an enrollment.",
+    "learning_path_progress": "One row per (user_id, path_id) with a path course enrolled.",
+}
+
+
+@dg.multi_asset(
+    group_name=LMS,
+    specs=[
+        dg.AssetSpec("course_versions", description="One row per (course_id, version)."),
+        dg.AssetSpec("course_nodes", description="One row per (course_id, version, node_id)."),
+        dg.AssetSpec("course_rejects", description="One row per rejected course or path file."),
+        dg.AssetSpec("learning_paths", description="One row per (path_id, position)."),
+    ],
+)
+def ingest_courses(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+) -> Iterator[dg.MaterializeResult]:
+    """Validate and load new course versions (`courses/`) and the learning paths (`paths/`)."""
+    with warehouse.connect() as con:
+        result = load_courses(con, json_documents(settings.landing_path / "courses"))
+        paths, path_rejects = parse_paths(json_documents(settings.landing_path / "paths"))
+        with transaction(con):
+            replace_table(con, "learning_paths", paths)
+            store_path_rejects(con, path_rejects)
+        counts = table_counts(con, list(TREE_TABLES))
+    for reject in pl.concat([result.rejected, path_rejects]).iter_rows(named=True):
+        context.log.warning(f"course file rejected: {reject['source']}: {reject['message']}")
+    loaded = ", ".join(f"{c} v{v}" for c, v in result.loaded) or "none"
+    for key in TREE_TABLES:
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "dagster/row_count": counts[key],
+                "loaded_versions": loaded,
+                "new_rejects": result.rejected.height + path_rejects.height,
+            },
+        )
+
+
+@dg.multi_asset(
+    group_name=LMS,
+    deps=["course_nodes", "course_versions"],
+    specs=[
+        dg.AssetSpec("lms_events", description="One row per accepted learning event (event_id)."),
+        dg.AssetSpec(
+            "lms_event_rejects", description="One row per rejected event row or xAPI statement."
+        ),
+        dg.AssetSpec(
+            "lms_ingested_files",
+            description="One row per ingested event or xAPI file (content hash); rows read = "
+            "accepted + duplicates + rejected.",
+        ),
+    ],
+)
+def ingest_lms_events(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+) -> Iterator[dg.MaterializeResult]:
+    """Load new `events/` and `xapi/` files; already ingested content adds nothing."""
+    now = datetime.now(UTC).replace(tzinfo=None)  # ingestion provenance, as for attempts
+    with warehouse.connect() as con:
+        new = ingest_events(con, settings.landing_path, now)
+        counts = table_counts(con, list(EVENT_TABLES))
+    totals = (
+        {k: int(new[k].sum()) for k in ("rows_read", "accepted", "duplicates", "rejected")}
+        if new.height
+        else {}
+    )
+    context.log.info(f"ingested {new.height} new event file(s): {totals}")
+    for key in EVENT_TABLES:
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "dagster/row_count": counts[key],
+                "new_sources": new.height,
+                **{f"new_{k}": v for k, v in totals.items()},
+            },
+        )
+
+
+def lms_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -> datetime:
+    """`PROGRESS_AS_OF`, else the latest `attempted_at` or `occurredAt` in the data (a landing
+    may hold only course-platform events, or only attempts)."""
+    if configured is not None:
+        return configured
+    latest = scalar(
+        con,
+        "SELECT greatest((SELECT max(attempted_at) FROM attempts), "
+        "(SELECT max(occurred_at) FROM lms_events))",
+    )
+    if not isinstance(latest, datetime):
+        raise ValueError("no attempts or events yet and no PROGRESS_AS_OF: no 'now' to use")
+    return latest
+
+
+def read_lms_inputs(con: duckdb.DuckDBPyConnection, as_of: datetime) -> LmsInputs:
+    return LmsInputs(
+        versions=query(con, "SELECT * FROM course_versions"),
+        nodes=query(con, "SELECT * FROM course_nodes"),
+        events=query(con, "SELECT * FROM lms_events WHERE occurred_at <= ?", [as_of]),
+        paths=query(con, "SELECT * FROM learning_paths"),
+    )
+
+
+@dg.multi_asset(
+    group_name=LMS,
+    specs=[
+        dg.AssetSpec(
+            name,
+            description=grain,
+            deps=["lms_events", "course_nodes", "course_versions", "learning_paths"],
+        )
+        for name, grain in GRAINS.items()
+    ],
+)
+def lms_progress_tables(
+    warehouse: WarehouseResource, settings: ProgressSettings
+) -> Iterator[dg.MaterializeResult]:
+    """Every course-platform progress table from one read of the warehouse, as of one moment."""
+    with warehouse.connect() as con:
+        ensure_lms_tables(con)
+        as_of = lms_as_of(con, settings.as_of_time)
+        tables = build_lms_progress(read_lms_inputs(con, as_of), as_of, SM2Params())
+        with transaction(con):
+            for name in LMS_TABLES:
+                replace_table(con, name, tables[name])
+    for name in LMS_TABLES:
+        frame = tables[name]
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": frame.height,
+                "as_of": as_of.isoformat(),
+                "preview": preview(frame),
+            },
+        )

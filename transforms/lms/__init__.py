@@ -1,0 +1,1 @@
+"""Course platforms (lms.md): content trees, learning events, and progress through them."""

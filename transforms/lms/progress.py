@@ -1,0 +1,583 @@
+"""The progress tables of lms.md section 3, from course trees and learning events, as of a moment.
+
+Progress is judged against each course's newest version in force as of; completion is sticky:
+a lesson, module or course once completed stays completed when a later version adds content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from transforms.lms.activity import (
+    USER,
+    assignment_grades,
+    best_scores,
+    event_solves,
+    lesson_completions,
+    lesson_items,
+    quiz_attempt_scores,
+    timed_events,
+)
+from transforms.lms.events import COURSE_LEVEL
+from transforms.lms.tasks import task_queue, task_state
+from transforms.lms.tree import (
+    current_nodes,
+    is_lesson,
+    is_required_lesson,
+    node_attributes,
+    versions_as_of,
+)
+from transforms.sm2 import SM2Params
+
+LIFECYCLE = ("enrolled", "paused", "resumed", "unenrolled")
+ENROLLMENT_STATUSES = ("active", "paused", "completed", "withdrawn")
+PROGRESS_STATUSES = ("not_started", "in_progress", "completed")
+RATE_DAYS = 28  # the window of the completion estimate's pace
+LMS_TABLES: tuple[str, ...] = (
+    "enrollments",
+    "lesson_progress",
+    "task_state",
+    "task_queue",
+    "module_progress",
+    "course_progress",
+    "user_progress",
+    "learning_path_progress",
+)
+
+
+@dataclass(frozen=True)
+class LmsInputs:
+    """`versions` and `nodes` as `course_versions`/`course_nodes`; `events` as `lms_events`;
+    `paths` as `learning_paths`; `solves` (user_id, item_id, solved_at) adds solved items
+    that events do not show (a language word counts as solved when it is learned)."""
+
+    versions: pl.DataFrame
+    nodes: pl.DataFrame
+    events: pl.DataFrame
+    paths: pl.DataFrame
+    solves: pl.DataFrame | None = None
+
+
+def _pct(done: pl.Expr, total: pl.Expr) -> pl.Expr:
+    return pl.when(total > 0).then(done / total * 100)
+
+
+def build_lms_progress(
+    inputs: LmsInputs, as_of: datetime, params: SM2Params | None = None
+) -> dict[str, pl.DataFrame]:
+    """Every progress table, keyed by its warehouse name."""
+    in_force = versions_as_of(inputs.versions, as_of)
+    current = current_nodes(inputs.nodes, in_force)
+    attrs = node_attributes(inputs.nodes, in_force)
+    courses = in_force["course_id"].unique().to_list()
+    events = timed_events(inputs.events.filter(pl.col("occurred_at") <= as_of), attrs, courses)
+    solves = event_solves(events)
+    if inputs.solves is not None:
+        solves = pl.concat([solves, inputs.solves.select(solves.columns)])
+        solves = solves.group_by(USER, "item_id").agg(pl.col("solved_at").min())
+    quizzes = quiz_attempt_scores(events, attrs)
+    grades = assignment_grades(events)
+    lesson_attrs = attrs.filter(is_lesson())
+    items = lesson_items(inputs.nodes, lesson_attrs)
+    done = lesson_completions(events, attrs, items, solves, quizzes, grades)
+    best = best_scores(quizzes, grades)
+    lessons = lesson_progress(events, lesson_attrs, items, solves, done, best)
+    enroll = enrollments(events, in_force, inputs.nodes, done)
+    learners = enroll.select(USER, "course_id")
+    modules = module_progress(
+        learners, events, current, items, lessons, in_force, inputs.nodes, done, as_of
+    )
+    course = course_progress(learners, events, current, lessons, modules, enroll, as_of)
+    state = task_state(events.filter(~pl.col("course_id").str.starts_with("lang:")), params)
+    return {
+        "enrollments": enroll,
+        "lesson_progress": lessons,
+        "task_state": state,
+        "task_queue": task_queue(state, enroll, current, as_of),
+        "module_progress": modules,
+        "course_progress": course,
+        "user_progress": user_progress(enroll, course, lessons, events),
+        "learning_path_progress": learning_path_progress(inputs.paths, enroll),
+    }
+
+
+def lesson_progress(
+    events: pl.DataFrame,
+    lesson_attrs: pl.DataFrame,
+    items: pl.DataFrame,
+    solves: pl.DataFrame,
+    done: pl.DataFrame,
+    best: pl.DataFrame,
+) -> pl.DataFrame:
+    """One row per (user_id, lesson_id) touched: an event on the lesson or one of its tasks or
+    questions, or a completion. `lesson_id` is any lesson-level node (lesson, quiz,
+    assignment). `tasks_*` count its tasks (a quiz's questions) in its newest version;
+    `percent_complete` is 100 once completed, else tasks solved / tasks × 100 (0 with none);
+    `points_earned`/`points_possible`: solved tasks' points, or the best score of a quiz or an
+    assignment × its max points."""
+    on_lessons = events.filter(pl.col("lesson_id").is_not_null())
+    viewed = (pl.col("type") == "lesson_viewed") & (pl.col("node_id") == pl.col("lesson_id"))
+    touched = on_lessons.group_by(USER, "lesson_id").agg(
+        viewed.sum().cast(pl.Int32).alias("views"),
+        pl.col("occurred_at").filter(viewed).min().alias("first_viewed_at"),
+        pl.col("occurred_at").filter(viewed).max().alias("last_viewed_at"),
+        pl.col("occurred_at").min().alias("first_activity_at"),
+        pl.col("occurred_at").max().alias("last_activity_at"),
+        (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+    )
+    item_solves = solves.join(items, on="item_id")
+    counts = items.group_by("lesson_id").agg(
+        pl.len().cast(pl.Int32).alias("tasks_total"), pl.col("item_points").sum().alias("_points")
+    )
+    solved = item_solves.group_by(USER, "lesson_id").agg(
+        pl.len().cast(pl.Int32).alias("tasks_solved"),
+        pl.col("item_points").sum().alias("_solved_points"),
+    )
+    keys = pl.concat(
+        [
+            touched.select(USER, "lesson_id"),
+            done.select(USER, "lesson_id"),
+            solved.select(USER, "lesson_id"),
+        ]
+    ).unique()
+    info = lesson_attrs.select(
+        "course_id", "module_id", pl.col("node_id").alias("lesson_id"), "kind", "max_points"
+    )
+    rows = (
+        keys.join(info, on="lesson_id")
+        .join(touched, on=[USER, "lesson_id"], how="left")
+        .join(done, on=[USER, "lesson_id"], how="left")
+        .join(solved, on=[USER, "lesson_id"], how="left")
+        .join(counts, on="lesson_id", how="left")
+        .join(best, on=[USER, "lesson_id"], how="left")
+        .with_columns(
+            pl.col("views").fill_null(0),
+            pl.col("time_spent_s").fill_null(0.0),
+            pl.col("tasks_solved").fill_null(0),
+            pl.col("tasks_total").fill_null(0),
+        )
+    )
+    graded = pl.col("kind").is_in(["quiz", "assignment"])
+    return rows.select(
+        USER,
+        "course_id",
+        "module_id",
+        "lesson_id",
+        "kind",
+        pl.when(pl.col("completed_at").is_not_null())
+        .then(pl.lit("completed"))
+        .when(pl.col("first_activity_at").is_not_null() | (pl.col("tasks_solved") > 0))
+        .then(pl.lit("in_progress"))
+        .otherwise(pl.lit("not_started"))
+        .alias("status"),
+        "views",
+        "first_viewed_at",
+        "last_viewed_at",
+        "completed_at",
+        "first_activity_at",
+        "last_activity_at",
+        "time_spent_s",
+        "tasks_solved",
+        "tasks_total",
+        pl.when(pl.col("completed_at").is_not_null())
+        .then(100.0)
+        .otherwise(_pct(pl.col("tasks_solved"), pl.col("tasks_total")).fill_null(0.0))
+        .alias("percent_complete"),
+        "best_score_percent",
+        pl.when(graded)
+        .then(
+            pl.col("best_score_percent").fill_null(0.0) / 100 * pl.col("max_points").fill_null(0.0)
+        )
+        .otherwise(pl.col("_solved_points").fill_null(0.0))
+        .alias("points_earned"),
+        pl.when(graded)
+        .then(pl.col("max_points").fill_null(0.0))
+        .otherwise(pl.col("_points").fill_null(0.0))
+        .alias("points_possible"),
+    ).sort(USER, "lesson_id")
+
+
+def _sticky(
+    learners: pl.DataFrame,
+    nodes: pl.DataFrame,
+    in_force: pl.DataFrame,
+    done: pl.DataFrame,
+    level: str,
+) -> pl.DataFrame:
+    """(user_id, course_id, <level>, completed_at): the first moment at which, under the
+    version then in force, every required lesson of the module (`level` = module_id) or
+    course (course_id) was completed. Later versions never undo it."""
+    keys = ["course_id", level] if level != "course_id" else ["course_id"]
+    req = (
+        nodes.filter(is_required_lesson())
+        .select(
+            "course_id",
+            "version",
+            *([level] if level != "course_id" else []),
+            pl.col("node_id").alias("lesson_id"),
+        )
+        .join(
+            in_force.select("course_id", "version", "published_at", "until"),
+            on=["course_id", "version"],
+        )
+    )
+    need = req.group_by("course_id", "version", *keys[1:]).agg(pl.len().alias("_need"))
+    got = (
+        learners.join(req, on="course_id")
+        .join(done, on=[USER, "lesson_id"])
+        .group_by(USER, "course_id", "version", *keys[1:])
+        .agg(pl.len().alias("_got"), pl.col("completed_at").max().alias("_last"))
+    )
+    versions = in_force.select("course_id", "version", "published_at", "until")
+    return (
+        got.join(need, on=["course_id", "version", *keys[1:]])
+        .filter(pl.col("_got") == pl.col("_need"))
+        .join(versions, on=["course_id", "version"])
+        .with_columns(pl.max_horizontal("_last", "published_at").alias("_at"))
+        .filter(pl.col("until").is_null() | (pl.col("_at") < pl.col("until")))
+        .group_by(USER, *keys)
+        .agg(pl.col("_at").min().alias("completed_at"))
+    )
+
+
+def enrollments(
+    events: pl.DataFrame, in_force: pl.DataFrame, nodes: pl.DataFrame, done: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per (user_id, course_id) with an event in a course in force. `status`: the last
+    of enrolled/paused/resumed/unenrolled decides `withdrawn` (unenrolled) or `paused` (with no
+    activity after it); else `completed` when every required lesson is completed (sticky) or
+    a `course_completed` event came, else `active`. `enrolled_at`: the first `enrolled`
+    event, else the first event."""
+    lifecycle = events.filter(pl.col("type").is_in(list(LIFECYCLE))).sort("occurred_at", "event_id")
+    last_state = lifecycle.group_by(USER, "course_id").agg(
+        pl.col("type").last().alias("_last_state"), pl.col("occurred_at").last().alias("_state_at")
+    )
+    learners = events.group_by(USER, "course_id").agg(
+        pl.col("occurred_at").filter(pl.col("type") == "enrolled").min().alias("_enrolled"),
+        pl.col("occurred_at").min().alias("_first"),
+        pl.col("occurred_at").max().alias("last_activity_at"),
+        pl.col("occurred_at")
+        .filter(pl.col("type") == "course_completed")
+        .min()
+        .alias("_event_done"),
+        pl.col("occurred_at")
+        .filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
+        .max()
+        .alias("_last_work"),
+    )
+    by_rule = _sticky(learners.select(USER, "course_id"), nodes, in_force, done, "course_id")
+    rows = (
+        learners.join(last_state, on=[USER, "course_id"], how="left")
+        .join(by_rule, on=[USER, "course_id"], how="left")
+        .with_columns(pl.min_horizontal("completed_at", "_event_done").alias("completed_at"))
+    )
+    withdrawn = pl.col("_last_state") == "unenrolled"
+    paused = (pl.col("_last_state") == "paused") & ~(
+        pl.col("_last_work") > pl.col("_state_at")
+    ).fill_null(False)
+    return rows.select(
+        USER,
+        "course_id",
+        pl.when(withdrawn)
+        .then(pl.lit("withdrawn"))
+        .when(pl.col("completed_at").is_not_null())
+        .then(pl.lit("completed"))
+        .when(paused)
+        .then(pl.lit("paused"))
+        .otherwise(pl.lit("active"))
+        .alias("status"),
+        pl.coalesce("_enrolled", "_first").alias("enrolled_at"),
+        "completed_at",
+        pl.when(withdrawn).then(pl.col("_state_at")).alias("withdrawn_at"),
+        "last_activity_at",
+    ).sort(USER, "course_id")
+
+
+def _pointer(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """The "continue here" lesson per `keys`: the first not-completed required lesson in
+    course order after the last completed one (else the first not-completed one)."""
+    last = rows.filter("_done").group_by(keys).agg(pl.col("position").max().alias("_last_pos"))
+    return (
+        rows.join(last, on=keys, how="left")
+        .filter(~pl.col("_done"))
+        .with_columns((pl.col("position") > pl.col("_last_pos").fill_null(0)).alias("_after"))
+        .sort([*keys, "_after", "position"], descending=[*([False] * len(keys)), True, False])
+        .group_by(keys, maintain_order=True)
+        .agg(
+            pl.col("module_id").first().alias("current_module"),
+            pl.col("lesson_id").first().alias("current_lesson"),
+        )
+    )
+
+
+def _lesson_grid(
+    learners: pl.DataFrame, current: pl.DataFrame, lessons: pl.DataFrame
+) -> pl.DataFrame:
+    """Every learner × every lesson of the course's current version, with their progress."""
+    grid = learners.join(
+        current.filter(is_lesson()).select(
+            "course_id",
+            "module_id",
+            pl.col("node_id").alias("lesson_id"),
+            "kind",
+            "position",
+            "optional",
+            "weight",
+        ),
+        on="course_id",
+    )
+    progress = lessons.select(
+        USER,
+        "lesson_id",
+        "completed_at",
+        "best_score_percent",
+        "points_earned",
+        "points_possible",
+        "tasks_solved",
+        "tasks_total",
+    )
+    return grid.join(progress, on=[USER, "lesson_id"], how="left").with_columns(
+        pl.col("completed_at").is_not_null().alias("_done")
+    )
+
+
+def _counts(grid: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    kind = pl.col("kind")
+    req = ~pl.col("optional")
+    w = pl.col("weight").fill_null(0.0) * pl.col("best_score_percent").is_not_null()
+    exprs: list[pl.Expr] = []
+    for k, plural in (("lesson", "lessons"), ("quiz", "quizzes"), ("assignment", "assignments")):
+        exprs += [
+            (pl.col("_done") & (kind == k)).sum().cast(pl.Int32).alias(f"{plural}_completed"),
+            (kind == k).sum().cast(pl.Int32).alias(f"{plural}_total"),
+        ]
+    exprs += [
+        pl.col("tasks_solved")
+        .filter(kind == "lesson")
+        .fill_null(0)
+        .sum()
+        .cast(pl.Int32)
+        .alias("tasks_completed"),
+        pl.col("tasks_total")
+        .filter(kind == "lesson")
+        .fill_null(0)
+        .sum()
+        .cast(pl.Int32)
+        .alias("tasks_total"),
+        (pl.col("_done") & req).sum().cast(pl.Int32).alias("required_completed"),
+        req.sum().cast(pl.Int32).alias("required_total"),
+        pl.col("points_earned").fill_null(0.0).sum().alias("points_earned"),
+        pl.col("points_possible").fill_null(0.0).sum().alias("points_possible"),
+        (w * pl.col("best_score_percent").fill_null(0.0)).sum().alias("_weighted"),
+        w.sum().alias("_weight"),
+    ]
+    return (
+        grid.group_by(keys)
+        .agg(exprs)
+        .with_columns(
+            _pct(pl.col("required_completed"), pl.col("required_total")).alias("percent_complete"),
+            pl.when(pl.col("_weight") > 0)
+            .then(pl.col("_weighted") / pl.col("_weight"))
+            .alias("weighted_score"),
+        )
+        .drop("_weighted", "_weight")
+    )
+
+
+def _activity(events: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    work = events.filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
+    return work.group_by(keys).agg(
+        pl.col("occurred_at").min().alias("started_at"),
+        pl.col("occurred_at").max().alias("last_activity_at"),
+        (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+    )
+
+
+def _estimate(as_of: datetime) -> pl.Expr:
+    remaining = pl.col("required_total") - pl.col("required_completed")
+    days = (remaining / pl.col("_per_day")).ceil().cast(pl.Int64)
+    return (
+        pl.when((remaining > 0) & (pl.col("_per_day") > 0))
+        .then(pl.lit(as_of.date()) + pl.duration(days=days))
+        .cast(pl.Date)
+        .alias("estimated_completion_date")
+    )
+
+
+def _pace(lessons: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """(user_id, course_id, _per_day): lessons completed per day over the last 28 days."""
+    since = as_of - timedelta(days=RATE_DAYS)
+    return (
+        lessons.filter(pl.col("completed_at") > since)
+        .group_by(USER, "course_id")
+        .agg((pl.len() / RATE_DAYS).alias("_per_day"))
+    )
+
+
+def _status(completed: str, started: str) -> pl.Expr:
+    return (
+        pl.when(pl.col(completed).is_not_null())
+        .then(pl.lit("completed"))
+        .when(pl.col(started).is_not_null())
+        .then(pl.lit("in_progress"))
+        .otherwise(pl.lit("not_started"))
+        .alias("status")
+    )
+
+
+def _new_since(completed: str) -> pl.Expr:
+    remaining = pl.col("required_total") - pl.col("required_completed")
+    return pl.when(pl.col(completed).is_not_null()).then(remaining).alias("new_since_completion")
+
+
+def module_progress(
+    learners: pl.DataFrame,
+    events: pl.DataFrame,
+    current: pl.DataFrame,
+    items: pl.DataFrame,
+    lessons: pl.DataFrame,
+    in_force: pl.DataFrame,
+    nodes: pl.DataFrame,
+    done: pl.DataFrame,
+    as_of: datetime,
+) -> pl.DataFrame:
+    """One row per (user_id, module_id) of the current version of every course the learner is
+    enrolled in or active in (0% included). `percent_complete` = completed required lessons /
+    required lessons × 100 (null with none); `completed_at` is sticky (the first moment the
+    version then in force had all its required lessons of the module completed);
+    `new_since_completion` counts the required lessons still open after it."""
+    grid = _lesson_grid(learners, current, lessons)
+    keys = [USER, "course_id", "module_id"]
+    modules = learners.join(
+        current.filter(pl.col("kind") == "module").select(
+            "course_id", pl.col("node_id").alias("module_id"), "position"
+        ),
+        on="course_id",
+    )
+    sticky = _sticky(learners, nodes, in_force, done, "module_id")
+    rows = (
+        modules.join(_counts(grid, keys), on=keys, how="left")
+        .join(_activity(events, keys), on=keys, how="left")
+        .join(sticky, on=keys, how="left")
+        .join(
+            _pointer(grid.filter(~pl.col("optional")), keys).drop("current_module"),
+            on=keys,
+            how="left",
+        )
+        .join(_pace(lessons, as_of), on=[USER, "course_id"], how="left")
+    )
+    return _finish(rows, as_of).sort(USER, "course_id", "position").drop("position")
+
+
+def _finish(rows: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    zero_ints = [
+        c for c, t in rows.schema.items() if t == pl.Int32 and c.endswith(("_completed", "_total"))
+    ]
+    return (
+        rows.with_columns(
+            pl.col(zero_ints).fill_null(0),
+            pl.col("points_earned", "points_possible", "time_spent_s").fill_null(0.0),
+        )
+        .with_columns(
+            _status("completed_at", "started_at"),
+            _new_since("completed_at"),
+            _estimate(as_of),
+        )
+        .drop("_per_day")
+    )
+
+
+def course_progress(
+    learners: pl.DataFrame,
+    events: pl.DataFrame,
+    current: pl.DataFrame,
+    lessons: pl.DataFrame,
+    modules: pl.DataFrame,
+    enroll: pl.DataFrame,
+    as_of: datetime,
+) -> pl.DataFrame:
+    """One row per (user_id, course_id) enrolled or active (0% included), over the course's
+    current version: counts and `percent_complete` as in `module_progress`, modules completed,
+    the enrollment status, `completed_at` as in `enrollments` (sticky), the "continue here"
+    pointer (`current_module`, `current_lesson`) and `estimated_completion_date` (remaining
+    required lessons ÷ lessons completed per day over the last 28 days; null when none)."""
+    grid = _lesson_grid(learners, current, lessons)
+    keys = [USER, "course_id"]
+    module_counts = modules.group_by(keys).agg(
+        (pl.col("status") == "completed").sum().cast(pl.Int32).alias("modules_completed"),
+        pl.len().cast(pl.Int32).alias("modules_total"),
+    )
+    rows = (
+        learners.join(_counts(grid, keys), on=keys, how="left")
+        .join(module_counts, on=keys, how="left")
+        .join(_activity(events, keys), on=keys, how="left")
+        .join(
+            enroll.select(*keys, pl.col("status").alias("enrollment_status"), "completed_at"),
+            on=keys,
+        )
+        .join(_pointer(grid.filter(~pl.col("optional")), keys), on=keys, how="left")
+        .join(_pace(lessons, as_of), on=keys, how="left")
+    )
+    return _finish(rows, as_of).sort(keys)
+
+
+def user_progress(
+    enroll: pl.DataFrame, course: pl.DataFrame, lessons: pl.DataFrame, events: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per user_id with an enrollment: totals across courses (the progress service's
+    `UserProgress`)."""
+    status = pl.col("status")
+    per_user = enroll.group_by(USER).agg(
+        pl.len().cast(pl.Int32).alias("courses_enrolled"),
+        *((status == s).sum().cast(pl.Int32).alias(f"courses_{s}") for s in ENROLLMENT_STATUSES),
+        pl.col("enrolled_at").min().alias("first_enrolled_at"),
+        pl.col("last_activity_at").max().alias("last_activity_at"),
+    )
+    work = course.group_by(USER).agg(
+        pl.col(
+            "lessons_completed", "quizzes_completed", "assignments_completed", "tasks_completed"
+        ).sum(),
+        pl.col("points_earned", "time_spent_s").sum(),
+    )
+    days = events.group_by(USER).agg(
+        pl.col("occurred_at").dt.date().n_unique().cast(pl.Int32).alias("active_days")
+    )
+    return (
+        per_user.join(work, on=USER, how="left")
+        .join(days, on=USER, how="left")
+        .with_columns(pl.col("active_days").fill_null(0))
+        .sort(USER)
+    )
+
+
+def learning_path_progress(paths: pl.DataFrame, enroll: pl.DataFrame) -> pl.DataFrame:
+    """One row per (user_id, path_id) where the learner is enrolled in one of the path's
+    courses: courses completed (sticky) of the path's, `percent_complete`, and
+    `current_course`, the first course of the path, in order, not completed."""
+    done = enroll.select(USER, "course_id", pl.col("completed_at").is_not_null().alias("_done"))
+    members = (
+        enroll.join(paths.select("path_id", "course_id"), on="course_id")
+        .select(USER, "path_id")
+        .unique()
+    )
+    grid = (
+        members.join(paths.select("path_id", "position", "course_id"), on="path_id")
+        .join(done, on=[USER, "course_id"], how="left")
+        .with_columns(pl.col("_done").fill_null(False))
+        .sort(USER, "path_id", "position")
+    )
+    rows = grid.group_by(USER, "path_id").agg(
+        pl.len().cast(pl.Int32).alias("courses_total"),
+        pl.col("_done").sum().cast(pl.Int32).alias("courses_completed"),
+        pl.col("course_id").filter(~pl.col("_done")).first().alias("current_course"),
+    )
+    return rows.with_columns(
+        (pl.col("courses_completed") / pl.col("courses_total") * 100).alias("percent_complete"),
+        pl.when(pl.col("courses_completed") == pl.col("courses_total"))
+        .then(pl.lit("completed"))
+        .otherwise(pl.lit("in_progress"))
+        .alias("status"),
+    ).sort(USER, "path_id")

@@ -1,0 +1,58 @@
+"""The LMS input tables (DDL): course trees, learning paths, events and their bookkeeping.
+
+The progress tables are derived (replaced whole on every run), so only the tables that
+accumulate across runs are declared here. Timestamps are naive UTC, as everywhere.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+LMS_DDL: tuple[str, ...] = (
+    # One row per (course_id, version).
+    """CREATE TABLE IF NOT EXISTS course_versions (
+        course_id VARCHAR NOT NULL, version INTEGER NOT NULL, title VARCHAR,
+        published_at TIMESTAMP NOT NULL, in_force_until TIMESTAMP, node_count INTEGER NOT NULL,
+        content_hash VARCHAR NOT NULL, source VARCHAR NOT NULL,
+        PRIMARY KEY (course_id, version))""",
+    # One row per (course_id, version, node_id).
+    """CREATE TABLE IF NOT EXISTS course_nodes (
+        course_id VARCHAR NOT NULL, version INTEGER NOT NULL, node_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL, parent_id VARCHAR, module_id VARCHAR, lesson_id VARCHAR,
+        position INTEGER NOT NULL, title VARCHAR, max_points DOUBLE, weight DOUBLE,
+        rule VARCHAR, rule_seconds DOUBLE, min_percent DOUBLE, pass_percent DOUBLE,
+        optional BOOLEAN NOT NULL, due_at TIMESTAMP, due_offset_days INTEGER, options INTEGER,
+        competencies VARCHAR[], PRIMARY KEY (course_id, version, node_id))""",
+    # One row per rejected course or path document, by content hash.
+    """CREATE TABLE IF NOT EXISTS course_rejects (
+        content_hash VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, course_id VARCHAR,
+        version INTEGER, reason VARCHAR NOT NULL, message VARCHAR NOT NULL)""",
+    # One row per (path_id, position): the courses of a learning path in order.
+    """CREATE TABLE IF NOT EXISTS learning_paths (
+        path_id VARCHAR NOT NULL, position INTEGER NOT NULL, course_id VARCHAR NOT NULL,
+        title VARCHAR, source VARCHAR NOT NULL, PRIMARY KEY (path_id, position))""",
+    # One row per accepted learning event (event_id).
+    """CREATE TABLE IF NOT EXISTS lms_events (
+        event_id VARCHAR NOT NULL, user_id VARCHAR NOT NULL, course_id VARCHAR NOT NULL,
+        type VARCHAR NOT NULL, occurred_at TIMESTAMP NOT NULL, node_id VARCHAR,
+        session_id VARCHAR, platform VARCHAR, duration_ms BIGINT, position BIGINT,
+        tries INTEGER, time_spent_ms BIGINT, solved BOOLEAN, score DOUBLE, max_score DOUBLE,
+        attempt_id VARCHAR, correct BOOLEAN, response VARCHAR, submission_id VARCHAR,
+        grader_id VARCHAR, source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL)""",
+    # One row per rejected event row or xAPI statement.
+    """CREATE TABLE IF NOT EXISTS lms_event_rejects (
+        source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, reason VARCHAR NOT NULL,
+        message VARCHAR NOT NULL, raw VARCHAR)""",
+    # One row per ingested event source (a file by content hash): the events' ledger, with
+    # the columns of `ingested_files`.
+    """CREATE TABLE IF NOT EXISTS lms_ingested_files (
+        content_hash VARCHAR PRIMARY KEY, source_kind VARCHAR NOT NULL, path VARCHAR NOT NULL,
+        format VARCHAR, size_bytes BIGINT, status VARCHAR NOT NULL, error VARCHAR,
+        rows_read BIGINT NOT NULL, accepted BIGINT NOT NULL, duplicates BIGINT NOT NULL,
+        rejected BIGINT NOT NULL, watermark TIMESTAMP, ingested_at TIMESTAMP NOT NULL)""",
+)
+
+
+def ensure_lms_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for ddl in LMS_DDL:
+        con.execute(ddl)

@@ -1,0 +1,126 @@
+"""`task_state` (the retry queue on the SM-2 engine) and `task_queue` (what is due, in order)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from transforms.sm2 import SM2Params, replay
+
+USER = "user_id"
+STATUSES = ("new", "in_progress", "solved")
+
+
+def attempt_quality() -> pl.Expr:
+    """SM-2 quality of a task attempt (lms.md): a failure 1; a solve on a later try 3; a
+    first-try solve 5 when faster than the task's median attempt time (over every learner),
+    else 4 (the grade SM-2's own grading gives a correct but slower answer)."""
+    median = pl.col("time_spent_ms").median().over("node_id")
+    return (
+        pl.when(~pl.col("solved"))
+        .then(1)
+        .when(pl.col("tries") > 1)
+        .then(3)
+        .when(pl.col("time_spent_ms") < median)
+        .then(5)
+        .otherwise(4)
+        .cast(pl.Int8)
+        .alias("quality")
+    )
+
+
+def task_state(events: pl.DataFrame, params: SM2Params | None = None) -> pl.DataFrame:
+    """One row per (user_id, task_id) with a `task_attempted` event. Every attempt is an SM-2
+    review (`transforms.sm2.replay`, quality from `attempt_quality`): a failed task comes back
+    a day later (`lapse_interval`), a solved one at its SM-2 interval; `next_due_at` is the
+    last review's due time. `queue_priority` = 5 − the last attempt's quality (a task failed
+    last comes first)."""
+    attempts = events.filter(pl.col("type") == "task_attempted").with_columns(attempt_quality())
+    reviews = attempts.select(
+        pl.concat_str(USER, "node_id", separator="|").alias("card_id"),
+        pl.col("occurred_at").alias("reviewed_at"),
+        "quality",
+        pl.col("event_id").alias("tiebreak"),
+    )
+    replayed = (
+        replay(reviews, params)
+        if reviews.height
+        else reviews.with_columns(
+            pl.lit(None, dtype=pl.Datetime("us")).alias("due_at"),
+            pl.lit(None, dtype=pl.Float64).alias("interval_days"),
+            pl.lit(None, dtype=pl.Float64).alias("ef_after"),
+        )
+    )
+    scheduled = attempts.with_columns(
+        replayed["due_at"].alias("_due"),
+        replayed["interval_days"].alias("_interval"),
+        replayed["ef_after"].alias("_ef"),
+    ).sort("occurred_at", "event_id")
+    solved = pl.col("solved")
+    return (
+        scheduled.group_by(USER, "course_id", pl.col("node_id").alias("task_id"))
+        .agg(
+            pl.col("lesson_id").last(),
+            pl.col("module_id").last(),
+            solved.any().alias("_solved"),
+            solved.sum().cast(pl.Int32).alias("success_count"),
+            (~solved).sum().cast(pl.Int32).alias("failure_count"),
+            pl.col("tries").sum().cast(pl.Int32).alias("total_tries"),
+            pl.col("time_spent_ms").sum().alias("total_time_ms"),
+            pl.col("time_spent_ms").mean().alias("average_time_ms"),
+            pl.col("occurred_at").min().alias("first_attempt_at"),
+            pl.col("occurred_at").max().alias("last_attempt_at"),
+            pl.col("occurred_at").filter(solved).min().alias("solved_at"),
+            pl.col("quality").last().cast(pl.Int32).alias("last_quality"),
+            pl.col("_ef").last().alias("easiness"),
+            pl.col("_interval").last().alias("interval_days"),
+            pl.col("_due").last().alias("next_due_at"),
+        )
+        .with_columns(
+            pl.when("_solved")
+            .then(pl.lit("solved"))
+            .otherwise(pl.lit("in_progress"))
+            .alias("status"),
+            (5 - pl.col("last_quality")).alias("queue_priority"),
+        )
+        .drop("_solved")
+        .sort(USER, "task_id")
+    )
+
+
+def task_queue(
+    state: pl.DataFrame, enroll: pl.DataFrame, current: pl.DataFrame, as_of: datetime
+) -> pl.DataFrame:
+    """One row per (user_id, course_id, task_id) due as of (`next_due_at` <= as of) for a
+    learner not withdrawn from the course, of a task in the course's current version, in the
+    order to take them: `queue_priority` desc, overdue days desc, course order; `queue_rank`
+    numbers them per (user_id, course_id) from 1."""
+    open_courses = enroll.filter(pl.col("status") != "withdrawn").select(USER, "course_id")
+    order = current.select("course_id", pl.col("node_id").alias("task_id"), "position")
+    overdue = (pl.lit(as_of) - pl.col("next_due_at")).dt.total_seconds() / 86400
+    return (
+        state.filter(pl.col("next_due_at") <= as_of)
+        .join(open_courses, on=[USER, "course_id"])
+        .join(order, on=["course_id", "task_id"])
+        .with_columns(overdue.alias("overdue_days"))
+        .sort(
+            [USER, "course_id", "queue_priority", "overdue_days", "position"],
+            descending=[False, False, True, True, False],
+        )
+        .with_columns(
+            pl.int_range(1, pl.len() + 1).over(USER, "course_id").cast(pl.Int32).alias("queue_rank")
+        )
+        .select(
+            USER,
+            "course_id",
+            "task_id",
+            "lesson_id",
+            "module_id",
+            "queue_rank",
+            "queue_priority",
+            "next_due_at",
+            "overdue_days",
+            pl.col("position").alias("course_position"),
+        )
+    )
