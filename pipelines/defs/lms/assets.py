@@ -67,17 +67,14 @@ def ingest_courses(
 
 @dg.multi_asset(
     group_name=LMS,
-    deps=["course_nodes", "course_versions"],
     specs=[
-        dg.AssetSpec("lms_events", description="One row per accepted learning event (event_id)."),
-        dg.AssetSpec(
-            "lms_event_rejects", description="One row per rejected event row or xAPI statement."
-        ),
-        dg.AssetSpec(
-            "lms_ingested_files",
-            description="One row per ingested event or xAPI file (content hash); rows read = "
-            "accepted + duplicates + rejected.",
-        ),
+        dg.AssetSpec(key, description=text, deps=["course_nodes", "course_versions"])
+        for key, text in {
+            "lms_events": "One row per accepted learning event (event_id).",
+            "lms_event_rejects": "One row per rejected event row or xAPI statement.",
+            "lms_ingested_files": "One row per ingested event or xAPI file (content hash); "
+            "rows read = accepted + duplicates + rejected.",
+        }.items()
     ],
 )
 def ingest_lms_events(

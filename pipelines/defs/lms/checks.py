@@ -145,9 +145,10 @@ def _percent_check(table: str, columns: list[str]) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=table, name=f"{table}_percentages_0_100", blocking=True)
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         outside = " OR ".join(f"NOT ({c} BETWEEN 0 AND 100)" for c in columns)
+        shown = ", ".join([*KEYS[table], *columns])
         return offending_rows_check(
             warehouse,
-            f'SELECT * FROM "{table}" WHERE {outside}',
+            f'SELECT {shown} FROM "{table}" WHERE {outside}',
             f"{', '.join(columns)} within 0..100",
         )
 
@@ -158,9 +159,10 @@ def _completed_check(table: str, pairs: list[tuple[str, str]]) -> dg.AssetChecks
     @dg.asset_check(asset=table, name=f"{table}_completed_le_total", blocking=True)
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         bad = " OR ".join(f"{done} > {total} OR {done} < 0" for done, total in pairs)
+        shown = ", ".join([*KEYS[table], *(c for pair in pairs for c in pair)])
         return offending_rows_check(
             warehouse,
-            f'SELECT * FROM "{table}" WHERE {bad}',
+            f'SELECT {shown} FROM "{table}" WHERE {bad}',
             "completed <= total",
         )
 
@@ -172,7 +174,8 @@ def _status_check(table: str, values: tuple[str, ...]) -> dg.AssetChecksDefiniti
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         return offending_rows_check(
             warehouse,
-            f'SELECT * FROM "{table}" WHERE status IS NULL OR NOT list_contains(?, status)',
+            f'SELECT {", ".join(KEYS[table])}, status FROM "{table}" '
+            "WHERE status IS NULL OR NOT list_contains(?, status)",
             f"status in {values}",
             params=[list(values)],
         )
