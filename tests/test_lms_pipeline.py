@@ -29,6 +29,16 @@ def test_nightly_job_builds_lms_tables(tmp_path: Path, monkeypatch: pytest.Monke
     assert "orphan_events" in failed  # Dan's event on a node no version has: counted, kept
     assert not failed - {"orphan_events"}, failed
     con = connect(tmp_path / "warehouse.duckdb")
-    assert scalar(con, "SELECT count(*) FROM course_progress") == 5
+    assert (
+        scalar(con, "SELECT count(*) FROM course_progress WHERE course_id NOT LIKE 'lang:%'") == 5
+    )
+    # the language learners are in the same tables, one course per language they study
+    languages = "SELECT count(DISTINCT (user_id, language)) FROM attempts WHERE attempted_at <= ?"
+    learners = scalar(con, languages, [datetime(2026, 2, 10)])
+    assert (
+        learners
+        and scalar(con, "SELECT count(*) FROM course_progress WHERE course_id LIKE 'lang:%'")
+        == learners
+    )
     assert scalar(con, "SELECT count(*) FROM lms_events") == 31
     con.close()

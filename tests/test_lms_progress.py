@@ -22,12 +22,12 @@ import polars as pl
 import pytest
 
 from pipelines.defs.lms import checks
-from pipelines.defs.lms.assets import read_lms_inputs
 from pipelines.defs.resources import WarehouseResource
 from tests.lms_landing import A, B, C, D, write_landing
 from transforms.lms.courses import json_documents, load_courses, parse_paths
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
+from transforms.lms.read import read_lms_inputs
 from transforms.warehouse import connect, replace_table
 
 AS_OF = datetime(2026, 2, 10)

@@ -21,6 +21,7 @@ from transforms.lms.activity import (
     quiz_attempt_scores,
     timed_events,
 )
+from transforms.lms.courses import RESERVED_PREFIX
 from transforms.lms.events import COURSE_LEVEL
 from transforms.lms.tasks import task_queue, task_state
 from transforms.lms.tree import (
@@ -51,8 +52,10 @@ LMS_TABLES: tuple[str, ...] = (
 @dataclass(frozen=True)
 class LmsInputs:
     """`versions` and `nodes` as `course_versions`/`course_nodes`; `events` as `lms_events`;
-    `paths` as `learning_paths`; `solves` (user_id, item_id, solved_at) adds solved items
-    that events do not show (a language word counts as solved when it is learned)."""
+    `paths` as `learning_paths`; `solves` (user_id, item_id, solved_at) are the solved tasks
+    of the language courses (`lang:<code>`: a word is solved when learned, not when answered;
+    their attempts are `task_attempted` events, left out of `task_state`, whose queue is
+    `word_progress`)."""
 
     versions: pl.DataFrame
     nodes: pl.DataFrame
@@ -74,10 +77,10 @@ def build_lms_progress(
     attrs = node_attributes(inputs.nodes, in_force)
     courses = in_force["course_id"].unique().to_list()
     events = timed_events(inputs.events.filter(pl.col("occurred_at") <= as_of), attrs, courses)
-    solves = event_solves(events)
+    learned_courses = pl.col("course_id").str.starts_with(RESERVED_PREFIX)
+    solves = event_solves(events.filter(~learned_courses))
     if inputs.solves is not None:
         solves = pl.concat([solves, inputs.solves.select(solves.columns)])
-        solves = solves.group_by(USER, "item_id").agg(pl.col("solved_at").min())
     quizzes = quiz_attempt_scores(events, attrs)
     grades = assignment_grades(events)
     lesson_attrs = attrs.filter(is_lesson())
@@ -91,7 +94,7 @@ def build_lms_progress(
         learners, events, current, items, lessons, in_force, inputs.nodes, done, as_of
     )
     course = course_progress(learners, events, current, lessons, modules, enroll, as_of)
-    state = task_state(events.filter(~pl.col("course_id").str.starts_with("lang:")), params)
+    state = task_state(events.filter(~learned_courses), params)
     return {
         "enrollments": enroll,
         "lesson_progress": lessons,
@@ -316,28 +319,31 @@ def _pointer(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 def _lesson_grid(
     learners: pl.DataFrame, current: pl.DataFrame, lessons: pl.DataFrame
 ) -> pl.DataFrame:
-    """Every learner × every lesson of the course's current version, with their progress."""
-    grid = learners.join(
-        current.filter(is_lesson()).select(
-            "course_id",
-            "module_id",
-            pl.col("node_id").alias("lesson_id"),
-            "kind",
-            "position",
-            "optional",
-            "weight",
-        ),
-        on="course_id",
+    """Every learner × every lesson of the course's current version, with their progress;
+    `tasks_total` and `points_possible` come from the current tree."""
+    tasks = (
+        current.filter(pl.col("kind") == "task")
+        .group_by("lesson_id")
+        .agg(pl.len().cast(pl.Int32).alias("tasks_total"))
     )
+    tree = current.filter(is_lesson()).select(
+        "course_id",
+        "module_id",
+        pl.col("node_id").alias("lesson_id"),
+        "kind",
+        "position",
+        "optional",
+        "weight",
+        pl.col("max_points").fill_null(0.0).alias("points_possible"),
+    )
+    grid = learners.join(tree.join(tasks, on="lesson_id", how="left"), on="course_id")
     progress = lessons.select(
         USER,
         "lesson_id",
         "completed_at",
         "best_score_percent",
         "points_earned",
-        "points_possible",
         "tasks_solved",
-        "tasks_total",
     )
     return grid.join(progress, on=[USER, "lesson_id"], how="left").with_columns(
         pl.col("completed_at").is_not_null().alias("_done")

@@ -4,17 +4,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
-import duckdb
 import polars as pl
 
 from pipelines.defs.metadata import preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.lms.courses import json_documents, load_courses, parse_paths, store_path_rejects
 from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import LMS_TABLES, LmsInputs, build_lms_progress
+from transforms.lms.progress import LMS_TABLES, build_lms_progress
+from transforms.lms.read import lms_as_of, read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
 from transforms.sm2 import SM2Params
-from transforms.warehouse import query, replace_table, scalar, transaction
+from transforms.warehouse import replace_table, transaction
 
 LMS = "lms"
 TREE_TABLES = ("course_versions", "course_nodes", "course_rejects", "learning_paths")
@@ -102,37 +102,22 @@ def ingest_lms_events(
         )
 
 
-def lms_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -> datetime:
-    """`PROGRESS_AS_OF`, else the latest `attempted_at` or `occurredAt` in the data (a landing
-    may hold only course-platform events, or only attempts)."""
-    if configured is not None:
-        return configured
-    latest = scalar(
-        con,
-        "SELECT greatest((SELECT max(attempted_at) FROM attempts), "
-        "(SELECT max(occurred_at) FROM lms_events))",
-    )
-    if not isinstance(latest, datetime):
-        raise ValueError("no attempts or events yet and no PROGRESS_AS_OF: no 'now' to use")
-    return latest
-
-
-def read_lms_inputs(con: duckdb.DuckDBPyConnection, as_of: datetime) -> LmsInputs:
-    return LmsInputs(
-        versions=query(con, "SELECT * FROM course_versions"),
-        nodes=query(con, "SELECT * FROM course_nodes"),
-        events=query(con, "SELECT * FROM lms_events WHERE occurred_at <= ?", [as_of]),
-        paths=query(con, "SELECT * FROM learning_paths"),
-    )
-
-
 @dg.multi_asset(
     group_name=LMS,
     specs=[
         dg.AssetSpec(
             name,
             description=grain,
-            deps=["lms_events", "course_nodes", "course_versions", "learning_paths"],
+            deps=[
+                "lms_events",
+                "course_nodes",
+                "course_versions",
+                "learning_paths",
+                "attempts",
+                "reviews",
+                "manifest_words",
+                "manifest_versions",
+            ],
         )
         for name, grain in GRAINS.items()
     ],
