@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from transforms.generate.landing import GeneratorConfig, generate_landing
+from transforms.generate.lms import LmsGeneratorConfig, generate_lms_landing
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,6 +39,12 @@ def main(argv: list[str] | None = None) -> None:
         default=defaults.block_learners,
         help="learners simulated at once (bounds memory)",
     )
+    parser.add_argument(
+        "--lms-learners",
+        type=int,
+        default=LmsGeneratorConfig().learners,
+        help="course-platform learners (courses/, events/, xapi/, paths/); 0 writes none",
+    )
     parser.add_argument("--clean", action="store_true", help="empty the folder first")
     args = parser.parse_args(argv)
     if args.clean and args.out.exists():
@@ -60,6 +67,17 @@ def main(argv: list[str] | None = None) -> None:
         f"{result.learners:,} learners to {args.out} in {seconds:.1f}s "
         f"({result.attempts_written / max(seconds, 1e-9):,.0f} rows/s)"
     )
+    if args.lms_learners > 0:
+        lms = generate_lms_landing(
+            args.out,
+            LmsGeneratorConfig(
+                learners=args.lms_learners, days=args.days, start=args.start, seed=args.seed
+            ),
+        )
+        print(
+            f"wrote {lms.events_written:,} course-platform events, {lms.statements_written:,} "
+            f"xAPI statements and {lms.dirty_rows} dirty rows for {args.lms_learners:,} learners"
+        )
 
 
 if __name__ == "__main__":

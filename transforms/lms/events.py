@@ -249,7 +249,7 @@ def validate_events(
         numbers["max_score"].alias("max_score"),
         text["attempt_id"].alias("attempt_id"),
         pl.when(present["correct"]).then(tokens["correct"].is_in(TRUE_TOKENS)).alias("correct"),
-        pl.col("response"),
+        text["response"].alias("response"),
         text["submission_id"].alias("submission_id"),
         text["grader_id"].alias("grader_id"),
         "source_id",
