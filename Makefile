@@ -10,10 +10,13 @@ DEMO_ENV := PROGRESS_LANDING=$(DEMO)/landing PROGRESS_WAREHOUSE=$(DEMO)/warehous
 ANKI := data/anki
 ANKI_ENV := PROGRESS_LANDING=$(ANKI)/landing PROGRESS_WAREHOUSE=$(ANKI)/warehouse.duckdb \
 	PROGRESS_REPORTS=$(ANKI)/reports
+EDNET := data/ednet
+EDNET_ENV := PROGRESS_LANDING=$(EDNET)/landing PROGRESS_WAREHOUSE=$(EDNET)/warehouse.duckdb \
+	PROGRESS_REPORTS=$(EDNET)/reports
 DEMO_LEARNERS ?= 300
 PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: install system-deps demo demo-anki run tune ui test lint bench clean
+.PHONY: install system-deps demo demo-anki demo-ednet run tune ui test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +55,12 @@ demo-anki: install system-deps
 	$(ANKI_ENV) $(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
 	@$(ANKI_ENV) $(BIN)/python -m pipelines.summary
 
+# The EdNet KT4 sample (9 real TOEIC learners) as a course platform: the LMS tables only.
+demo-ednet: install
+	$(BIN)/python -m transforms.adapters.ednet --out $(EDNET)/landing
+	rm -f $(EDNET)/warehouse.duckdb*
+	$(EDNET_ENV) $(BIN)/dagster asset materialize --select 'group:lms' -m pipelines.definitions
+
 run: install system-deps
 	$(BIN)/dagster job execute -j nightly -m pipelines.definitions
 	@$(BIN)/python -m pipelines.summary
@@ -75,4 +84,4 @@ bench: install
 	$(BIN)/python benchmarks/sm2.py
 
 clean:
-	rm -rf $(DEMO) $(ANKI) .dagster_home
+	rm -rf $(DEMO) $(ANKI) $(EDNET) .dagster_home
