@@ -82,6 +82,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/sm2.py
+	$(BIN)/python benchmarks/lms.py
 
 clean:
 	rm -rf $(DEMO) $(ANKI) $(EDNET) .dagster_home
