@@ -8,6 +8,10 @@ import polars as pl
 
 from pipelines.defs.metadata import preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from reports.build import load_suppressed, write_index
+from reports.courses import build_course_reports
+from reports.export import export_pngs
+from reports.pages import PageMeta
 from transforms.lms.courses import json_documents, load_courses, parse_paths, store_path_rejects
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
@@ -143,3 +147,28 @@ def lms_progress_tables(
                 "preview": preview(frame),
             },
         )
+
+
+@dg.asset(group_name=LMS, deps=list(LMS_TABLES))
+def course_reports(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+) -> dg.MaterializeResult:
+    """One educators' page per course with at least 5 enrolled learners (funnel, where learners
+    stop, completion over time, time per lesson, "continue here" positions); the report index
+    is rewritten to link them."""
+    folder = settings.reports_path
+    with warehouse.connect() as con:
+        as_of = lms_as_of(con, settings.as_of_time)
+        meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
+        pages, suppressed, figures = build_course_reports(con, folder, meta, as_of)
+        write_index(folder, meta, load_suppressed(con))
+    pngs, note = export_pngs(figures, folder / "png") if settings.export_png else ([], "disabled")
+    return dg.MaterializeResult(
+        metadata={
+            "pages": len(pages),
+            "suppressed_courses": ", ".join(suppressed) or "none",
+            "png_export": note,
+            "pngs": len(pngs),
+            **({"path": dg.MetadataValue.path(str(pages[0].resolve()))} if pages else {}),
+        }
+    )

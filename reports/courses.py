@@ -1,0 +1,247 @@
+"""The educators' course page (issue 12): the enrolment funnel, where learners stop,
+completion over time, time spent per lesson and where learners will continue.
+
+Aggregates only: no learner is named, and a course with fewer than 5 enrolled learners gets no
+page (`privacy.MIN_COHORT`). Every proportion shown carries its Wilson 95% interval.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import plotly.graph_objects as go
+import polars as pl
+
+from reports.pages import PageMeta, Section, write_page
+from reports.privacy import MIN_COHORT
+from transforms.metrics.common import wilson
+from transforms.warehouse import query
+
+LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"t": 50, "l": 60, "r": 20}}
+IDLE_DAYS = 14  # an unfinished learner with no activity for this long has stopped
+
+
+@dataclass(frozen=True)
+class CourseTables:
+    """One course's rows of the progress tables and its current lessons in course order."""
+
+    course_id: str
+    enrollments: pl.DataFrame
+    modules: pl.DataFrame
+    courses: pl.DataFrame
+    lessons: pl.DataFrame  # lesson_progress
+    order: pl.DataFrame  # lesson_id, title, module_id, position, optional (current version)
+    module_order: pl.DataFrame  # module_id, title, position
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, course: str, as_of: datetime) -> CourseTables:
+        current = (
+            "SELECT * FROM course_nodes WHERE course_id = ? AND version = "
+            "(SELECT max(version) FROM course_versions WHERE course_id = ? AND published_at <= ?)"
+        )
+        nodes = query(con, current, [course, course, as_of])
+        return cls(
+            course,
+            query(con, "SELECT * FROM enrollments WHERE course_id = ?", [course]),
+            query(con, "SELECT * FROM module_progress WHERE course_id = ?", [course]),
+            query(con, "SELECT * FROM course_progress WHERE course_id = ?", [course]),
+            query(con, "SELECT * FROM lesson_progress WHERE course_id = ?", [course]),
+            nodes.filter(pl.col("kind").is_in(["lesson", "quiz", "assignment"]))
+            .select(
+                pl.col("node_id").alias("lesson_id"), "title", "module_id", "position", "optional"
+            )
+            .sort("position"),
+            nodes.filter(kind="module")
+            .select(pl.col("node_id").alias("module_id"), "title", "position")
+            .sort("position"),
+        )
+
+
+def funnel(t: CourseTables) -> go.Figure:
+    """Enrolled → started → each module completed (in course order) → course completed."""
+    started = t.courses.filter(pl.col("started_at").is_not_null()).height
+    done = t.modules.filter(status="completed").group_by("module_id").len()
+    stages = [("enrolled", t.enrollments.height), ("started", started)]
+    for row in t.module_order.join(done, on="module_id", how="left").iter_rows(named=True):
+        stages.append((f"{row['title'] or row['module_id']} completed", int(row["len"] or 0)))
+    stages.append(
+        ("course completed", t.enrollments.filter(pl.col("completed_at").is_not_null()).height)
+    )
+    fig = go.Figure(
+        go.Funnel(
+            y=[s for s, _ in stages],
+            x=[n for _, n in stages],
+            textinfo="value+percent initial",
+        )
+    )
+    fig.update_layout(**LAYOUT, title="Enrolled, started, modules and course completed")
+    return fig
+
+
+def stopped_at(t: CourseTables, as_of: datetime) -> pl.DataFrame:
+    """Per lesson: learners who stopped there (withdrawn, paused, or idle 14+ days, without
+    completing the course; where they stopped is their "continue here" lesson), as a share
+    of the learners who stopped, with its Wilson interval; ranked by drop-off."""
+    idle = pl.col("last_activity_at") < as_of - timedelta(days=IDLE_DAYS)
+    stopped = t.courses.filter(
+        pl.col("completed_at").is_null()
+        & (pl.col("enrollment_status").is_in(["withdrawn", "paused"]) | idle)
+        & pl.col("current_lesson").is_not_null()
+    )
+    n = stopped.height
+    counts = stopped.group_by(pl.col("current_lesson").alias("lesson_id")).len("stopped")
+    return (
+        counts.join(t.order.select("lesson_id", "title", "position"), on="lesson_id", how="left")
+        .with_columns(pl.lit(n).alias("stopped_learners"))
+        .with_columns(wilson("stopped", "stopped_learners", "share"))
+        .sort(["stopped", "position"], descending=[True, False])
+    )
+
+
+def drop_off(ranked: pl.DataFrame) -> go.Figure:
+    top = ranked.head(15).reverse()
+    label = pl.coalesce("title", "lesson_id")
+    fig = go.Figure(
+        go.Bar(
+            x=top["share"].to_list(),
+            y=top.select(label).to_series().to_list(),
+            orientation="h",
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (top["share_high"] - top["share"]).to_list(),
+                "arrayminus": (top["share"] - top["share_low"]).to_list(),
+            },
+            text=[
+                f"{k} of {n}" for k, n in zip(top["stopped"], top["stopped_learners"], strict=True)
+            ],
+            hovertemplate="%{y}: %{x:.0%} (%{text})<extra></extra>",
+        )
+    )
+    fig.update_layout(**LAYOUT, title="Where learners stop (share of those who stopped, 95% CI)")
+    fig.update_xaxes(tickformat=".0%", range=[0, 1])
+    return fig
+
+
+def completion_over_time(t: CourseTables) -> go.Figure:
+    """Cumulative enrollments and course completions by day."""
+    fig = go.Figure()
+    for column, name in (("enrolled_at", "enrolled"), ("completed_at", "completed")):
+        days = (
+            t.enrollments.filter(pl.col(column).is_not_null())
+            .group_by(pl.col(column).dt.date().alias("day"))
+            .len()
+            .sort("day")
+            .with_columns(pl.col("len").cum_sum().alias("total"))
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=days["day"].to_list(),
+                y=days["total"].to_list(),
+                name=name,
+                mode="lines",
+                line_shape="hv",
+            )
+        )
+    fig.update_layout(**LAYOUT, title="Enrollments and completions over time (cumulative)")
+    return fig
+
+
+def time_per_lesson(t: CourseTables) -> go.Figure:
+    """Median minutes learners spent on each lesson, in course order, with n."""
+    per = (
+        t.lessons.filter(pl.col("time_spent_s") > 0)
+        .group_by("lesson_id")
+        .agg((pl.col("time_spent_s").median() / 60).alias("minutes"), pl.len().alias("n"))
+        .join(t.order, on="lesson_id")
+        .sort("position")
+    )
+    fig = go.Figure(
+        go.Bar(
+            x=per.select(pl.coalesce("title", "lesson_id")).to_series().to_list(),
+            y=per["minutes"].to_list(),
+            text=[f"n={n}" for n in per["n"]],
+            hovertemplate="%{x}: %{y:.1f} min (%{text})<extra></extra>",
+        )
+    )
+    fig.update_layout(**LAYOUT, title="Median time spent per lesson (minutes)")
+    return fig
+
+
+def continue_positions(t: CourseTables) -> go.Figure:
+    """How many learners still on the course will continue at each lesson."""
+    active = t.courses.filter(
+        pl.col("completed_at").is_null()
+        & (pl.col("enrollment_status") == "active")
+        & pl.col("current_lesson").is_not_null()
+    )
+    counts = (
+        active.group_by(pl.col("current_lesson").alias("lesson_id"))
+        .len()
+        .join(t.order, on="lesson_id", how="left")
+        .sort("position")
+    )
+    fig = go.Figure(
+        go.Bar(
+            x=counts.select(pl.coalesce("title", "lesson_id")).to_series().to_list(),
+            y=counts["len"].to_list(),
+        )
+    )
+    fig.update_layout(**LAYOUT, title='Where active learners will "continue here"')
+    return fig
+
+
+def course_sections(t: CourseTables, as_of: datetime) -> list[Section]:
+    ranked = stopped_at(t, as_of)
+    table = ranked.head(15).select(
+        pl.coalesce("title", "lesson_id").alias("lesson"),
+        "stopped",
+        "stopped_learners",
+        *(pl.col(c).round(3) for c in ("share", "share_low", "share_high")),
+    )
+    return [
+        Section("Funnel", funnel(t)),
+        Section(
+            "Where learners stop",
+            drop_off(ranked),
+            table=table,
+            note=f"Learners who withdrew, paused or were idle {IDLE_DAYS}+ days without "
+            "completing, by the lesson they would continue at.",
+        ),
+        Section("Completion over time", completion_over_time(t)),
+        Section("Time spent per lesson", time_per_lesson(t)),
+        Section('"Continue here" positions', continue_positions(t)),
+    ]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "x"
+
+
+def build_course_reports(
+    con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, as_of: datetime
+) -> tuple[list[Path], list[str], list[tuple[str, go.Figure]]]:
+    """One page per course platform course with at least 5 enrolled learners under
+    `folder/courses/`; returns (pages, courses left out, figures)."""
+    pages: list[Path] = []
+    suppressed: list[str] = []
+    figures: list[tuple[str, go.Figure]] = []
+    courses = query(con, "SELECT DISTINCT course_id FROM course_versions ORDER BY 1")
+    for course in courses["course_id"].to_list():
+        tables = CourseTables.read(con, course, as_of)
+        if tables.enrollments.height < MIN_COHORT:
+            suppressed.append(course)
+            continue
+        sections = course_sections(tables, as_of)
+        title = f"Course: {course}"
+        pages.append(
+            write_page(folder / "courses" / f"{_slug(course)}.html", title, sections, meta)
+        )
+        figures += [
+            (f"course-{_slug(course)}-{i}", s.figure) for i, s in enumerate(sections) if s.figure
+        ]
+    return pages, suppressed, figures
