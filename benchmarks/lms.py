@@ -157,7 +157,8 @@ def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
     from transforms.lms.courses import json_documents, load_courses
     from transforms.lms.ingest import ingest_events
     from transforms.lms.progress import LMS_TABLES, build_lms_progress
-    from transforms.lms.read import lms_as_of, read_lms_inputs
+    from transforms.lms.read import read_lms_inputs
+    from transforms.srs_store import resolve_as_of
     from transforms.warehouse import connect, replace_table, transaction
 
     began = time.perf_counter()
@@ -179,7 +180,7 @@ def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
     elif step == "progress":
         con = connect(warehouse)
         began = time.perf_counter()
-        as_of = lms_as_of(con, None)
+        as_of = resolve_as_of(con, None)
         tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
         with transaction(con):
             for name in LMS_TABLES:

@@ -13,7 +13,8 @@ from transforms.adapters.ednet import DEFAULT_SOURCE, course_tree, to_events, wr
 from transforms.lms.courses import json_documents, load_courses, parse_course
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import build_lms_progress
-from transforms.lms.read import lms_as_of, read_lms_inputs
+from transforms.lms.read import read_lms_inputs
+from transforms.srs_store import resolve_as_of
 
 QUESTIONS = pl.DataFrame(
     {
@@ -76,7 +77,7 @@ def test_real_sample_loads_and_progresses(con: duckdb.DuckDBPyConnection, tmp_pa
     assert load_courses(con, json_documents(tmp_path / "courses")).loaded == [("toeic", 1)]
     stats = ingest_events(con, tmp_path, datetime(2027, 1, 1))
     assert stats.select("rows_read", "accepted", "rejected").row(0) == (written, written, 0)
-    as_of = lms_as_of(con, None)
+    as_of = resolve_as_of(con, None)
     tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
     assert tables["course_progress"].height == 9
     assert tables["lesson_progress"].filter(status="completed").height > 0

@@ -25,7 +25,14 @@ from transforms.srs import (
     learner_parts,
     newest_manifest_words,
 )
-from transforms.warehouse import insert_frame, query, replace_table, scalar, transaction
+from transforms.warehouse import (
+    insert_frame,
+    query,
+    replace_table,
+    scalar,
+    table_exists,
+    transaction,
+)
 
 ATTEMPT_COLUMNS = (
     "uuid_local, user_id, language, word_uid, step_type, correct, response_time_ms, "
@@ -34,12 +41,16 @@ ATTEMPT_COLUMNS = (
 
 
 def resolve_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -> datetime:
-    """`PROGRESS_AS_OF` when set, else the latest `attempted_at`: never the wall clock."""
+    """`PROGRESS_AS_OF` when set, else the latest `attempted_at` or course-platform
+    `occurred_at` (a landing may hold only one of them): never the wall clock."""
     if configured is not None:
         return configured
-    latest = scalar(con, "SELECT max(attempted_at) FROM attempts")
+    events = (
+        "(SELECT max(occurred_at) FROM lms_events)" if table_exists(con, "lms_events") else "NULL"
+    )
+    latest = scalar(con, f"SELECT greatest((SELECT max(attempted_at) FROM attempts), {events})")
     if not isinstance(latest, datetime):
-        raise ValueError("no attempts yet and no PROGRESS_AS_OF: there is no 'now' to use")
+        raise ValueError("no attempts or events yet and no PROGRESS_AS_OF: no 'now' to use")
     return latest
 
 

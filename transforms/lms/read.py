@@ -16,23 +16,7 @@ from transforms.lms.language import (
 from transforms.lms.progress import LmsInputs
 from transforms.lms.schema import ensure_lms_tables
 from transforms.srs_store import params_used
-from transforms.warehouse import query, scalar, table_exists
-
-
-def lms_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -> datetime:
-    """`PROGRESS_AS_OF`, else the latest `attempted_at` or `occurredAt` in the data (a landing
-    may hold only course-platform events, or only attempts)."""
-    if configured is not None:
-        return configured
-    ensure_lms_tables(con)
-    latest = scalar(
-        con,
-        "SELECT greatest((SELECT max(attempted_at) FROM attempts), "
-        "(SELECT max(occurred_at) FROM lms_events))",
-    )
-    if not isinstance(latest, datetime):
-        raise ValueError("no attempts or events yet and no PROGRESS_AS_OF: no 'now' to use")
-    return latest
+from transforms.warehouse import query, table_exists
 
 
 def read_lms_inputs(

@@ -15,9 +15,10 @@ from reports.pages import PageMeta
 from transforms.lms.courses import json_documents, load_courses, parse_paths, store_path_rejects
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
-from transforms.lms.read import lms_as_of, read_lms_inputs
+from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
 from transforms.sm2 import SM2Params
+from transforms.srs_store import resolve_as_of
 from transforms.warehouse import replace_table, transaction
 
 LMS = "lms"
@@ -132,7 +133,7 @@ def lms_progress_tables(
     """Every course-platform progress table from one read of the warehouse, as of one moment."""
     with warehouse.connect() as con:
         ensure_lms_tables(con)
-        as_of = lms_as_of(con, settings.as_of_time)
+        as_of = resolve_as_of(con, settings.as_of_time)
         tables = build_lms_progress(read_lms_inputs(con, as_of), as_of, SM2Params())
         with transaction(con):
             for name in LMS_TABLES:
@@ -158,7 +159,7 @@ def course_reports(
     is rewritten to link them."""
     folder = settings.reports_path
     with warehouse.connect() as con:
-        as_of = lms_as_of(con, settings.as_of_time)
+        as_of = resolve_as_of(con, settings.as_of_time)
         meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
         pages, suppressed, figures = build_course_reports(con, folder, meta, as_of)
         write_index(folder, meta, load_suppressed(con))

@@ -12,7 +12,8 @@ from transforms.srs_store import recompute_due_forecast, recompute_srs, resolve_
 from transforms.warehouse import query, replace_table
 
 SRS = "srs"
-UPSTREAM = ["attempts", "manifest_words", "manifest_versions"]
+# lms_events: "as of" is the latest attempt or course-platform event (lms.md section 3)
+UPSTREAM = ["attempts", "manifest_words", "manifest_versions", "lms_events"]
 
 
 @dg.multi_asset(
