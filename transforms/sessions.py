@@ -20,8 +20,11 @@ def with_sessions(
     """
     attempts = attempts.with_columns(pl.col("session_id").cast(pl.String))
     missing = attempts.filter(pl.col("session_id").is_null()).sort("user_id", time, tiebreak)
-    starts = pl.col(time).diff().over("user_id").fill_null(SESSION_GAP + SESSION_GAP) > SESSION_GAP
-    session_start = pl.when(starts).then(pl.col(time)).forward_fill().over("user_id")
+    # sorted by learner: a row starts a session when it is the learner's first, or comes more
+    # than 30 minutes after the previous one (no window functions: the sort already groups)
+    new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
+    starts = new_user | (pl.col(time).diff() > SESSION_GAP).fill_null(True)
+    session_start = pl.when(starts).then(pl.col(time)).forward_fill()
     derived = missing.with_columns(
         pl.format("derived:{}:{}", "user_id", session_start.dt.epoch("ms")).alias("session_id")
     )

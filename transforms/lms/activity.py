@@ -33,10 +33,11 @@ def timed_events(
     )
     sessions = with_sessions(known.lazy(), time="occurred_at", tiebreak="event_id").collect()
     ordered = sessions.sort(USER, "session_id", "occurred_at", "event_id")
-    gap = (
-        pl.col("occurred_at").shift(-1).over(USER, "session_id") - pl.col("occurred_at")
-    ).dt.total_milliseconds()
-    capped = pl.when(gap.is_not_null()).then(pl.min_horizontal(gap, SESSION_CAP_MS))
+    same_session = (pl.col(USER) == pl.col(USER).shift(-1)) & (
+        pl.col("session_id") == pl.col("session_id").shift(-1)
+    )
+    gap = (pl.col("occurred_at").shift(-1) - pl.col("occurred_at")).dt.total_milliseconds()
+    capped = pl.when(same_session).then(pl.min_horizontal(gap, SESSION_CAP_MS))
     measured = pl.coalesce("duration_ms", "time_spent_ms", capped)
     return ordered.with_columns(measured.fill_null(0).cast(pl.Int64).alias("time_ms"))
 
