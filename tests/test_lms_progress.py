@@ -15,18 +15,20 @@ ds201, views an orphan node of py101 (ignored) and views ds201's l1 on Feb 1.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.defs.lms import checks
 from pipelines.defs.resources import WarehouseResource
 from tests.lms_landing import A, B, C, D, write_landing
 from transforms.lms.courses import json_documents, load_courses, parse_paths
 from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import LMS_TABLES, build_lms_progress
+from transforms.lms.progress import LMS_TABLES, LmsInputs, build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.warehouse import connect, replace_table
 
@@ -277,3 +279,77 @@ def test_queue_and_ingest_checks_pass(built: tuple[Path, dict[str, pl.DataFrame]
         checks.course_node_counts,
     ):
         assert check(warehouse=warehouse).passed, check
+
+
+NODES = {
+    "lesson_viewed": [P + "m1/l1", P + "m1/l2", P + "m2/l3", P + "m1/l5"],
+    "lesson_completed": [P + "m2/l4", P + "m1/l1"],
+    "task_attempted": [P + "m1/l1/t1", P + "m1/l2/t2", P + "m1/l2/t3"],
+    "question_answered": [P + "m1/q1/a", P + "m1/q1/b"],
+    "quiz_submitted": [P + "m1/q1"],
+    "assignment_graded": [P + "m2/a1"],
+    "enrolled": [None],
+    "paused": [None],
+    "unenrolled": [None],
+}
+
+
+@st.composite
+def event_rows(draw: st.DrawFn) -> list[dict]:
+    rows = []
+    for i in range(draw(st.integers(1, 40))):
+        etype = draw(st.sampled_from(sorted(NODES)))
+        score = draw(st.integers(0, 1))
+        rows.append(
+            {
+                "event_id": f"e{i}",
+                "user_id": draw(st.sampled_from([A, B, C])),
+                "course_id": "py101",
+                "type": etype,
+                "occurred_at": datetime(2026, 1, 1) + timedelta(hours=draw(st.integers(0, 900))),
+                "node_id": draw(st.sampled_from(NODES[etype])),
+                "session_id": None,
+                "duration_ms": draw(st.none() | st.integers(0, 600_000)),
+                "tries": draw(st.integers(1, 3)),
+                "time_spent_ms": draw(st.integers(0, 100_000)),
+                "solved": draw(st.booleans()),
+                "score": float(score),
+                "max_score": 1.0,
+                "attempt_id": draw(st.sampled_from(["x", "y"])),
+                "correct": bool(score),
+            }
+        )
+    return rows
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=event_rows())
+def test_invariants_hold_for_any_history(
+    built: tuple[Path, dict[str, pl.DataFrame]], rows: list[dict]
+) -> None:
+    con = connect(built[0])
+    inputs = read_lms_inputs(con, AS_OF)
+    con.close()
+    events = pl.DataFrame(
+        rows,
+        schema_overrides={
+            "node_id": pl.String,
+            "session_id": pl.String,
+            "duration_ms": pl.Int64,
+            "tries": pl.Int32,
+            "time_spent_ms": pl.Int64,
+            "occurred_at": pl.Datetime("us"),
+        },
+    )
+    tables = build_lms_progress(
+        LmsInputs(inputs.versions, inputs.nodes, events, inputs.paths), AS_OF
+    )
+    for table, keys in checks.KEYS.items():
+        frame = tables[table]
+        assert frame.select(keys).is_duplicated().sum() == 0, table
+        for column in checks.PERCENTS.get(table, []):
+            assert frame.filter(~pl.col(column).is_between(0, 100)).height == 0, (table, column)
+        for done, total in checks.COMPLETED_LE_TOTAL.get(table, []):
+            assert frame.filter(pl.col(done) > pl.col(total)).height == 0, (table, done)
+        if table in checks.STATUS_VALUES:
+            assert set(frame["status"]) <= set(checks.STATUS_VALUES[table]), table
