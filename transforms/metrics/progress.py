@@ -51,18 +51,32 @@ def learned_words(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
     )
 
 
-def _next_group(word_progress: pl.DataFrame, current_words: pl.DataFrame) -> pl.DataFrame:
-    """Per learner: the first level, then first group in course order, of the newest manifest
-    with a word not yet learned (null when every word is learned)."""
-    learners = word_progress.select(LEARNER).unique()
-    learned = word_progress.filter("_learned").select(*LEARNER, "word_uid")
-    course = learners.join(current_words, on="language")
-    open_words = course.join(learned, on=[*LEARNER, "word_uid"], how="anti")
-    return (
-        open_words.sort(*LEARNER, "level", "position")
+def _position(cards: pl.DataFrame, current_words: pl.DataFrame) -> pl.DataFrame:
+    """Per learner: where they are studying, the level and group of the furthest word, in the
+    newest manifest's course order (level, then position), that they have attempted; and
+    `levels_completed`, the levels of that manifest whose words are all learned."""
+    course = current_words.select("language", "word_uid", "level", "group_uid", "position")
+    seen = cards.select(*LEARNER, "word_uid", "_learned").join(course, on=["language", "word_uid"])
+    furthest = (
+        seen.sort(*LEARNER, "level", "position")
         .group_by(LEARNER)
-        .agg(pl.col("level").first(), pl.col("group_uid").first().alias("group"))
+        .agg(pl.col("level").last(), pl.col("group_uid").last().alias("group"))
     )
+    level_sizes = course.group_by("language", "level").agg(pl.len().alias("_size"))
+    completed = (
+        seen.filter("_learned")
+        .group_by(*LEARNER, "level")
+        .agg(pl.len().alias("_learned_words"))
+        .join(level_sizes, on=["language", "level"])
+        .group_by(LEARNER)
+        .agg(
+            (pl.col("_learned_words") == pl.col("_size"))
+            .sum()
+            .cast(pl.Int64)
+            .alias("levels_completed")
+        )
+    )
+    return furthest.join(completed, on=LEARNER, how="left")
 
 
 def user_language_progress(
@@ -73,9 +87,11 @@ def user_language_progress(
     as_of: datetime,
     pass_quality: int,
 ) -> pl.DataFrame:
-    """One row per (user_id, language). Word counts are over the newest manifest's words in
-    force as of (words dropped from the course no longer count toward progress); a word is
-    learned when its card's last review passed, mature when its interval is >= 21 days."""
+    """One row per (user_id, language). `level`, `group`: the learner's current position (the
+    furthest word attempted in the newest manifest's course order); `levels_completed`: levels
+    whose words are all learned. Word counts are over the newest manifest's words in force as
+    of (words dropped from the course no longer count toward progress); a word is learned when
+    its card's last review passed, mature when its interval is >= 21 days."""
     last_passed = learned_words(reviews, pass_quality).rename({"learned": "_learned"})
     cards = word_progress.join(last_passed, on=[*LEARNER, "word_uid"], how="left").with_columns(
         pl.col("_learned").fill_null(False)
@@ -112,17 +128,20 @@ def user_language_progress(
     return (
         state.join(counts, on=LEARNER, how="left")
         .join(totals, on="language", how="left")
-        .join(_next_group(cards, current_words), on=LEARNER, how="left")
+        .join(_position(cards, current_words), on=LEARNER, how="left")
         .join(activity, on=LEARNER, how="left")
         .join(streaks(daily, as_of), on=LEARNER, how="left")
         .join(graded, on=LEARNER, how="left")
         .with_columns(
-            pl.col("words_seen", "words_learned", "words_mature", "words_total").fill_null(0)
+            pl.col(
+                "words_seen", "words_learned", "words_mature", "words_total", "levels_completed"
+            ).fill_null(0)
         )
         .select(
             *LEARNER,
             "level",
             "group",
+            "levels_completed",
             "words_seen",
             "words_learned",
             "words_mature",
