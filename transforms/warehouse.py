@@ -32,6 +32,10 @@ CORE_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS landing_paths (
         path VARCHAR PRIMARY KEY, size_bytes BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
         content_hash VARCHAR NOT NULL)""",
+    # One row per Postgres attempt row already ingested within the lookback window (a fingerprint
+    # of the whole row), so re-reading the window adds nothing twice.
+    """CREATE TABLE IF NOT EXISTS postgres_rows (
+        row_key VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL, source_id VARCHAR NOT NULL)""",
     # One row per (language, version).
     """CREATE TABLE IF NOT EXISTS manifest_versions (
         language VARCHAR NOT NULL, version INTEGER NOT NULL, published_at TIMESTAMP NOT NULL,

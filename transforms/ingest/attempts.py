@@ -45,6 +45,8 @@ class Source:
     size_bytes: int | None
     mtime_ns: int | None = None
     watermark: datetime | None = None
+    # Postgres batches: (row_key, created_at) of every row read, remembered in `postgres_rows`
+    row_keys: pl.DataFrame | None = None
 
 
 def file_hash(path: Path) -> str:
@@ -90,12 +92,22 @@ def new_file_sources(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Sourc
             aliases.append(source)  # a renamed copy: remember its path, ingest nothing
         else:
             sources.append(source)
-    remember_paths(con, aliases)
+    remember_sources(con, aliases)
     return sources
 
 
-def remember_paths(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
-    """Record the landing paths of file sources (path, size, mtime -> content hash)."""
+def remember_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
+    """Record the landing paths of file sources (path, size, mtime -> content hash) and the
+    row keys of Postgres batches."""
+    for source in sources:
+        if source.row_keys is not None and source.row_keys.height:
+            insert_frame(
+                con,
+                "postgres_rows",
+                source.row_keys.select(
+                    "row_key", "created_at", pl.lit(source.source_id).alias("source_id")
+                ),
+            )
     rows = [
         {
             "path": s.path,
@@ -196,7 +208,7 @@ def ingest_sources(
         insert_frame(con, "attempts", dedup.new.drop("raw"))
         insert_frame(con, "attempt_rejects", rejects)
         insert_frame(con, "ingested_files", stats)
-        remember_paths(con, [s for s, _ in reads])
+        remember_sources(con, [s for s, _ in reads])
     return stats
 
 
