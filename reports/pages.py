@@ -7,11 +7,14 @@ know the page drew without errors.
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import plotly.graph_objects as go
 import polars as pl
+
+from transforms.failpoints import crash_point
 
 ERROR_CAPTURE = """<script>
 window.__errors = [];
@@ -115,6 +118,11 @@ def write_page(
     meta: PageMeta,
     links: list[tuple[str, str]] | None = None,
 ) -> Path:
+    """Write the page atomically (a temporary file renamed over it): a run killed mid-way
+    leaves the previous page or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(title, sections, meta, links), encoding="utf-8")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(render_page(title, sections, meta, links), encoding="utf-8")
+    os.replace(partial, path)
+    crash_point("reports:page")
     return path

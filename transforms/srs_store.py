@@ -17,6 +17,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from transforms.failpoints import crash_point
 from transforms.sm2 import SM2Params
 from transforms.srs import (
     build_due_forecast,
@@ -74,11 +75,15 @@ def _write_staging(
         insert_frame(con, staging, frame)
 
 
-def _publish(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+def _publish(
+    con: duckdb.DuckDBPyConnection, tables: list[str], params: SM2Params, as_of: datetime
+) -> None:
+    """Swap the staged tables in, with the parameters they were computed with, atomically."""
     with transaction(con):
         for table in tables:
             con.execute(f'DROP TABLE IF EXISTS "{table}"')
             con.execute(f'ALTER TABLE "{table}__staging" RENAME TO "{table}"')
+        record_params(con, params, as_of)
 
 
 def current_words(con: duckdb.DuckDBPyConnection, as_of: datetime) -> pl.DataFrame:
@@ -147,13 +152,13 @@ def recompute_srs(
             computed = time.perf_counter()
             _write_staging(con, "reviews", reviews, first=batch == 0)
             _write_staging(con, "word_progress", progress, first=batch == 0)
+            crash_point("srs:batch")
             summary.read_s += read - began
             summary.compute_s += computed - read
             summary.write_s += time.perf_counter() - computed
             summary.add_batch(attempts.height, reviews.height, progress.height)
     began = time.perf_counter()
-    _publish(con, ["reviews", "word_progress"])
-    record_params(con, params, as_of)
+    _publish(con, ["reviews", "word_progress"], params, as_of)
     summary.write_s += time.perf_counter() - began
     return summary
 

@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.failpoints import crash_point
 from transforms.ingest.dedupe import deduplicate
 from transforms.ingest.fields import FIELDS, PAYLOAD
 from transforms.ingest.readers import (
@@ -206,6 +207,7 @@ def ingest_sources(
     stats = _stats(reads, rows, unparseable, dedup.new, dedup.duplicates, rejects, ingested_at)
     with transaction(con):
         insert_frame(con, "attempts", dedup.new.drop("raw"))
+        crash_point("ingest:transaction")
         insert_frame(con, "attempt_rejects", rejects)
         insert_frame(con, "ingested_files", stats)
         remember_sources(con, [s for s, _ in reads])
@@ -291,4 +293,5 @@ def ingest_landing_files(
             except UnreadableFile as exc:
                 reads.append((source, f"the file could not be read: {exc}"))
         results.append(ingest_sources(con, reads, ingested_at))
+        crash_point("ingest:batch")
     return pl.concat(results, how="vertical_relaxed") if results else pl.DataFrame()
