@@ -32,6 +32,7 @@ class Settings:
     report_learners: str = "5"  # how many of the most active learners, or user ids
     pseudonym_key: str | None = None  # unset: a key kept in the warehouse
     export_png: bool = True
+    full_refresh: bool = False  # replay every learner's SM-2 history, not only the changed ones
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,4 +50,5 @@ class Settings:
             report_learners=env.get("PROGRESS_REPORT_LEARNERS", d.report_learners),
             pseudonym_key=env.get("PROGRESS_PSEUDONYM_KEY", d.pseudonym_key),
             export_png=env.get("PROGRESS_EXPORT_PNG", "1").lower() not in ("0", "false", "no"),
+            full_refresh=env.get("PROGRESS_FULL_REFRESH", "0").lower() in ("1", "true", "yes"),
         )

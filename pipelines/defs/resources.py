@@ -41,6 +41,7 @@ class ProgressSettings(dg.ConfigurableResource):
     report_learners: str
     pseudonym_key: str | None
     export_png: bool
+    full_refresh: bool
 
     @property
     def landing_path(self) -> Path:
@@ -82,5 +83,6 @@ def build_resources() -> dict[str, Any]:
             report_learners=s.report_learners,
             pseudonym_key=s.pseudonym_key,
             export_png=s.export_png,
+            full_refresh=s.full_refresh,
         ),
     }

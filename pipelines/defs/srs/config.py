@@ -8,7 +8,10 @@ from transforms.sm2 import SM2Params
 
 
 class SM2Config(dg.Config):
-    """Any field left unset keeps the setting's value, else the spec's default."""
+    """Any field left unset keeps the setting's value, else the spec's default.
+    `full_refresh` replays every learner even when only some have new attempts."""
+
+    full_refresh: bool = False
 
     fail_quality: int | None = None
     fast_ms: dict[str, int] | None = None
@@ -27,5 +30,7 @@ class SM2Config(dg.Config):
     target_recall: float | None = None
 
     def resolve(self, base: dict[str, Any]) -> SM2Params:
-        overrides = {k: v for k, v in self.model_dump().items() if v is not None}
+        overrides = {
+            k: v for k, v in self.model_dump().items() if v is not None and k != "full_refresh"
+        }
         return SM2Params.from_dict({**base, **overrides})
