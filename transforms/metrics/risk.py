@@ -187,7 +187,9 @@ PHRASES: dict[str, pl.Expr] = {
         _pct(pl.col("true_retention_14d")),
         "reviews_14d",
     ),
-    "current_streak": pl.format("a current streak of {} days", "current_streak"),
+    "current_streak": pl.when(pl.col("current_streak") > 0)
+    .then(pl.format("a current streak of {} days", "current_streak"))
+    .otherwise(pl.lit("no study streak going")),
 }
 
 
