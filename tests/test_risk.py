@@ -442,6 +442,11 @@ def valid_tables(synthetic: pl.DataFrame) -> dict[str, pl.DataFrame]:
             "at_risk_backtest",
             _break_first("rules_precision", 2.0),
         ),
+        (
+            "at_risk_backtest_proportions_in_unit_interval",
+            "at_risk_backtest",
+            _break_first("precision", 1.5),
+        ),
         ("learner_status_values", "learner_status", _break_first("status", "gone")),
         ("learner_status_one_row_per_key", "learner_status", _duplicate_first),
         ("at_risk_learners_one_row_per_key", "at_risk_learners", _duplicate_first),

@@ -36,7 +36,7 @@ AS_OF = "(SELECT as_of FROM sm2_params_used)"
 def _proportion_check(table: str, columns: list[str]) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=table, name=f"{table}_proportions_in_unit_interval", blocking=True)
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        outside = " OR ".join(f"NOT ({c} BETWEEN 0 AND 1)" for c in columns)
+        outside = " OR ".join(f'NOT ("{c}" BETWEEN 0 AND 1)' for c in columns)
         return offending_rows_check(
             warehouse,
             f'SELECT * FROM "{table}" WHERE {outside}',
