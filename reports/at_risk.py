@@ -7,6 +7,7 @@ import polars as pl
 
 from reports.pages import Section
 from reports.privacy import pseudonymize
+from transforms.metrics.risk import RULES
 
 TITLE = "Learners at risk"
 
@@ -45,8 +46,7 @@ def model_note(at_risk: pl.DataFrame, backtest: pl.DataFrame, churned: int) -> s
         model += (
             f"; flagged at a risk of {threshold:.0%} or more (no activity in the next 14 days)."
             if threshold is not None
-            else " (idle 7+ days, accuracy 15 points down, a large overdue backlog, or true "
-            "retention under 70%)."
+            else f" (flagged when {RULES.describe()})."
         )
     with_model = backtest.filter(pl.col("auc").is_not_null())
     if with_model.height:

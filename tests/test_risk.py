@@ -497,4 +497,5 @@ def test_educator_section_lists_flagged_learners_by_risk(
     rules = risk_tables(DAILY, REVIEWS, AS_OF, PQ)
     note = at_risk_section(rules.at_risk, rules.backtest, 0, key).note
     assert note is not None and "Scored by rules: only 4 labelled snapshots" in note
+    assert "idle 7+ days, accuracy of the last 7 days 15 points below" in note
     assert flagged_learners(rules.at_risk, key)["risk"].is_null().all()

@@ -147,6 +147,15 @@ class RiskRules:
     def flagged(self) -> pl.Expr:
         return pl.any_horizontal(list(self.conditions().values()))
 
+    def describe(self) -> str:
+        """The rules in words, for readers of the reports."""
+        return (
+            f"idle {self.idle_days}+ days, accuracy of the last 7 days "
+            f"{self.accuracy_drop * 100:g} points below the 4 weeks before, more than "
+            f"{self.overdue_ratio:g} times the mean daily reviews overdue, or true retention "
+            f"under {self.retention:.0%} over {self.retention_reviews}+ reviews in 14 days"
+        )
+
 
 RULES = RiskRules()
 
@@ -207,10 +216,16 @@ def overdue_spells(reviews: pl.DataFrame) -> pl.DataFrame:
         .select(
             "user_id",
             language_course(pl.col("language")).alias("course"),
-            pl.max_horizontal("reviewed_at", "due_at").alias("since"),
+            # a review without a due date never makes its card overdue
+            pl.when(pl.col("due_at").is_not_null())
+            .then(pl.max_horizontal("reviewed_at", "due_at"))
+            .alias("since"),
             pl.col("reviewed_at").shift(-1).over(card).alias("until"),
         )
-        .filter(pl.col("until").is_null() | (pl.col("since") < pl.col("until")))
+        .filter(
+            pl.col("since").is_not_null()
+            & (pl.col("until").is_null() | (pl.col("since") < pl.col("until")))
+        )
     )
 
 
@@ -566,7 +581,11 @@ def risk_tables(
     scored it. With fewer than 50 labelled snapshots or a single outcome, `model` is `rules: <why>`,
     `risk` and `threshold` are null and the rules (`RiskRules`) flag and explain."""
     as_of_day = as_of.date()
-    history = History.of(daily.filter(pl.col("day") <= as_of_day), reviews, pass_quality)
+    history = History.of(
+        daily.filter(pl.col("day") <= as_of_day),
+        reviews.filter(pl.col("reviewed_at") <= as_of),
+        pass_quality,
+    )
     status = learner_status(course_activity(history.daily), as_of_day)
     snapshots = labelled_snapshots(history, snapshot_days(history.daily, as_of_day))
     backtest = at_risk_backtest(snapshots)
