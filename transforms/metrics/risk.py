@@ -476,10 +476,17 @@ def _scores(flag: np.ndarray, label: np.ndarray) -> tuple[int, float | None, flo
     return int(flag.sum()), _share(hits, int(flag.sum())), _share(hits, int(label.sum()))
 
 
+SCORED_SCHEMA: dict[str, pl.DataType] = {
+    "snapshot_day": pl.Date(),
+    "risk": pl.Float64(),
+    "label": pl.Boolean(),
+}
+
+
 @dataclass(frozen=True)
 class Backtest:
     table: pl.DataFrame  # BACKTEST_SCHEMA
-    scored: pl.DataFrame  # snapshot_day, risk, label: every out-of-sample prediction
+    scored: pl.DataFrame  # SCORED_SCHEMA: every out-of-sample prediction with its outcome
 
 
 def at_risk_backtest(snapshots: pl.DataFrame) -> Backtest:
@@ -489,9 +496,8 @@ def at_risk_backtest(snapshots: pl.DataFrame) -> Backtest:
     of a snapshot comes the same way from the earlier snapshots' out-of-sample predictions (the
     top 10% of its own risks when none reaches precision 0.5)."""
     rows: list[dict[str, object]] = []
-    scored: list[pl.DataFrame] = []
-    rules_flag = snapshots.select(RULES.flagged()).to_series()
-    snapshots = snapshots.with_columns(rules_flag.alias("_rules"))
+    scored: list[pl.DataFrame] = [pl.DataFrame(schema=SCORED_SCHEMA)]
+    snapshots = snapshots.sort("snapshot_day", *KEYS).with_columns(RULES.flagged().alias("_rules"))
     for (day,), part in snapshots.partition_by("snapshot_day", as_dict=True).items():
         assert isinstance(day, date)
         label = part["label"].to_numpy().astype(bool)
@@ -512,11 +518,7 @@ def at_risk_backtest(snapshots: pl.DataFrame) -> Backtest:
         }
         if fitted.pipeline is not None:
             risk = _risk(fitted.pipeline, part)
-            earlier = (
-                pl.concat(scored).filter(known_by)
-                if scored
-                else pl.DataFrame(schema={"risk": pl.Float64, "label": pl.Boolean})
-            )
+            earlier = pl.concat(scored).filter(known_by)
             threshold = precision_threshold(earlier["risk"].to_numpy(), earlier["label"].to_numpy())
             threshold = top_share_threshold(risk) if threshold is None else threshold
             flagged, precision, recall = _scores(risk >= threshold, label)
@@ -528,18 +530,14 @@ def at_risk_backtest(snapshots: pl.DataFrame) -> Backtest:
                 "threshold": threshold,
             }
             scored.append(
-                pl.DataFrame({"snapshot_day": [day] * part.height, "risk": risk}).with_columns(
-                    pl.Series("label", label)
+                pl.DataFrame(
+                    {"snapshot_day": [day] * part.height, "risk": risk, "label": label},
+                    schema=SCORED_SCHEMA,
                 )
             )
         rows.append(row)
     table = pl.DataFrame(rows, schema=BACKTEST_SCHEMA).sort("snapshot_day")
-    all_scored = (
-        pl.concat(scored)
-        if scored
-        else pl.DataFrame(schema={"snapshot_day": pl.Date, "risk": pl.Float64, "label": pl.Boolean})
-    )
-    return Backtest(table, all_scored)
+    return Backtest(table, pl.concat(scored))
 
 
 def _rule_reasons() -> pl.Expr:
