@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from pipelines.defs.metrics import checks
@@ -264,8 +266,13 @@ def synthetic() -> pl.DataFrame:
     return _synthetic_history()
 
 
-def test_the_model_scores_flags_and_explains(synthetic: pl.DataFrame) -> None:
-    tables = risk_tables(synthetic, _reviews([]), AS_OF_SYNTHETIC, PQ)
+@pytest.fixture(scope="module")
+def synthetic_tables(synthetic: pl.DataFrame) -> risk.RiskTables:
+    return risk_tables(synthetic, _reviews([]), AS_OF_SYNTHETIC, PQ)
+
+
+def test_the_model_scores_flags_and_explains(synthetic_tables: risk.RiskTables) -> None:
+    tables = synthetic_tables
     out = tables.at_risk
     model = out["model"][0]
     assert model.startswith("logistic regression on ") and model.endswith(" snapshots")
@@ -286,8 +293,8 @@ def test_the_model_scores_flags_and_explains(synthetic: pl.DataFrame) -> None:
     assert backtest["auc"].drop_nulls().mean() > 0.6  # type: ignore[operator]
 
 
-def test_same_data_same_tables(synthetic: pl.DataFrame) -> None:
-    first = risk_tables(synthetic, _reviews([]), AS_OF_SYNTHETIC, PQ)
+def test_same_data_same_tables(synthetic: pl.DataFrame, synthetic_tables: risk.RiskTables) -> None:
+    first = synthetic_tables
     again = risk_tables(
         synthetic.sample(fraction=1.0, shuffle=True, seed=3), _reviews([]), AS_OF_SYNTHETIC, PQ
     )
@@ -380,6 +387,58 @@ def test_degenerate_inputs_give_tables_with_their_schema(
     assert tables.backtest["auc"].is_null().all()
 
 
+activity_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["u1", "u2", "u3"]),
+        st.sampled_from(["es", "fr"]),
+        st.integers(0, 80),  # day offset from 1 January
+        st.integers(1, 6),  # attempts
+        st.integers(0, 6),  # correct (capped at attempts)
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=activity_rows, as_of_offset=st.integers(-5, 100))
+def test_any_history_gives_consistent_tables(
+    rows: list[tuple[str, str, int, int, int]], as_of_offset: int
+) -> None:
+    start = date(2026, 1, 1)
+    daily = (
+        pl.DataFrame(
+            [
+                {
+                    "user_id": u,
+                    "language": lang,
+                    "day": start + timedelta(days=k),
+                    "attempts": a,
+                    "correct": min(c, a),
+                    "reviews": 1,
+                }
+                for u, lang, k, a, c in rows
+            ],
+            schema=DAILY_SCHEMA,
+        )
+        .group_by("user_id", "language", "day")
+        .agg(pl.col("attempts", "correct", "reviews").sum())
+    )
+    as_of = datetime.combine(start + timedelta(days=as_of_offset), datetime.min.time())
+    tables = risk_tables(daily, _reviews([]), as_of, PQ)
+    status, at_risk, backtest = tables.status, tables.at_risk, tables.backtest
+    # scored = not churned; one row per (user_id, course) in both tables
+    assert at_risk.height == status.filter(pl.col("status") != "churned").height
+    assert status.select("user_id", "course").is_unique().all()
+    assert at_risk["risk"].drop_nulls().is_between(0, 1).all()
+    assert at_risk["flagged"].null_count() == 0
+    # a row per Monday with a learner to score (none when everyone had churned by then)
+    known = daily.filter(pl.col("day") <= as_of.date())
+    assert set(backtest["snapshot_day"]) <= set(snapshot_days(known, as_of.date()))
+    assert (backtest["learners"] > 0).all()
+    for column in ("base_rate", "auc", "precision", "recall", "rules_precision", "rules_auc"):
+        assert backtest[column].drop_nulls().is_between(0, 1).all()
+
+
 # --- the checks on the three tables ------------------------------------------------------------
 
 
@@ -415,8 +474,8 @@ def _duplicate_first(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def valid_tables(synthetic: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    tables = risk_tables(synthetic, _reviews([]), AS_OF_SYNTHETIC, PQ)
+def valid_tables(synthetic_tables: risk.RiskTables) -> dict[str, pl.DataFrame]:
+    tables = synthetic_tables
     return {
         "learner_status": tables.status,
         "at_risk_learners": tables.at_risk,
@@ -476,9 +535,9 @@ def test_each_check_fails_on_a_broken_table(
 
 
 def test_educator_section_lists_flagged_learners_by_risk(
-    tmp_path: Path, synthetic: pl.DataFrame
+    tmp_path: Path, synthetic_tables: risk.RiskTables
 ) -> None:
-    tables = risk_tables(synthetic, _reviews([]), AS_OF_SYNTHETIC, PQ)
+    tables = synthetic_tables
     key = b"k"
     shown = flagged_learners(tables.at_risk, key)
     flagged = tables.at_risk.filter("flagged").sort("risk", descending=True)

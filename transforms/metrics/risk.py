@@ -490,11 +490,11 @@ class Backtest:
 
 
 def at_risk_backtest(snapshots: pl.DataFrame) -> Backtest:
-    """One row per snapshot Monday, scored by a model fitted only on the snapshots whose 14-day
-    outcome was known by that Monday (S' + 14 <= S), never on itself; with too little of that
-    for a model, the model's figures are null and the rules' are still there. The flag threshold
-    of a snapshot comes the same way from the earlier snapshots' out-of-sample predictions (the
-    top 10% of its own risks when none reaches precision 0.5)."""
+    """One row per snapshot Monday with a learner to score, scored by a model fitted only on
+    the snapshots whose 14-day outcome was known by that Monday (S' + 14 <= S), never on itself;
+    with too little of that for a model, the model's figures are null and the rules' are still
+    there. The flag threshold of a snapshot comes the same way from the earlier snapshots'
+    out-of-sample predictions (the top 10% of its own risks when none reaches precision 0.5)."""
     rows: list[dict[str, object]] = []
     scored: list[pl.DataFrame] = [pl.DataFrame(schema=SCORED_SCHEMA)]
     snapshots = snapshots.sort("snapshot_day", *KEYS).with_columns(RULES.flagged().alias("_rules"))
