@@ -15,12 +15,14 @@ import plotly.graph_objects as go
 import polars as pl
 
 from reports import educators, learner_figures, sm2_figures
+from reports.at_risk import at_risk_section
 from reports.pages import PageMeta, Section, write_page
-from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, pseudonymize
+from reports.privacy import SUPPRESSED, large_cohorts, pseudonym
 from transforms.metrics.accuracy import accuracy_by_step
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import learned_words
 from transforms.metrics.retention import first_days, forgetting_curve
+from transforms.metrics.status import language_course
 from transforms.srs_store import current_words, params_used
 from transforms.warehouse import query, registered, scalar, table_exists
 
@@ -73,6 +75,8 @@ class EducatorTables:
     true_retention: pl.DataFrame
     progress: pl.DataFrame
     at_risk: pl.DataFrame
+    at_risk_backtest: pl.DataFrame
+    learner_status: pl.DataFrame
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection) -> EducatorTables:
@@ -80,7 +84,13 @@ class EducatorTables:
             query(con, "SELECT * FROM cohort_retention"),
             query(con, "SELECT * FROM true_retention"),
             query(con, "SELECT * FROM user_language_progress"),
-            query(con, "SELECT user_id, language, flags, reasons FROM at_risk_learners"),
+            query(
+                con,
+                "SELECT user_id, course, risk, flagged, reasons, model, threshold "
+                "FROM at_risk_learners",
+            ),
+            query(con, "SELECT * FROM at_risk_backtest"),
+            query(con, "SELECT user_id, course, status FROM learner_status"),
         )
 
 
@@ -113,7 +123,13 @@ def _educator_sections(
     retention = tables.cohort_retention.join(shown, on=["language", "cohort"])
     true_ret = tables.true_retention.join(shown, on=["language", "cohort"])
     progress = tables.progress.join(learners.select(LEARNER), on=LEARNER)
-    at_risk = tables.at_risk.join(learners.select(LEARNER), on=LEARNER)
+    courses = learners.select("user_id", language_course(pl.col("language")).alias("course"))
+    at_risk = tables.at_risk.join(courses, on=["user_id", "course"])
+    churned = (
+        tables.learner_status.join(courses, on=["user_id", "course"])
+        .filter(pl.col("status") == "churned")
+        .height
+    )
     return [
         Section(
             "Cohort retention",
@@ -136,13 +152,7 @@ def _educator_sections(
             educators.forgetting_curve_figure(forgetting_curve(reviews, pass_quality)),
         ),
         Section("Progress through the course", educators.level_progress_figure(progress)),
-        Section(
-            "Learners at risk",
-            table=pseudonymize(at_risk, key)
-            .select("learner", "language", "flags", "reasons")
-            .sort("learner"),
-            note="Learners appear under a pseudonym (a keyed hash), never their user id.",
-        ),
+        at_risk_section(at_risk, tables.at_risk_backtest, churned, key),
     ]
 
 

@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts, wilson
-from transforms.metrics.progress import at_risk_learners, streaks, user_language_progress
+from transforms.metrics.progress import streaks, user_language_progress
 from transforms.metrics.retention import (
     cohort_retention,
     first_days,
@@ -297,28 +297,6 @@ def test_progress_with_a_dropped_word_and_two_languages() -> None:
     assert (fr["level"], fr["group"], fr["percent_complete"]) == (1, "g", 100.0)
     assert fr["levels_completed"] == 1
     assert fr["due_now"] == 1 and fr["current_streak"] == 1
-
-
-def test_at_risk_reasons_read_as_sentences() -> None:
-    as_of = datetime(2026, 3, 30, 12)
-    days = [date(2026, 3, 1) + timedelta(days=k) for k in range(14)]  # active 1-14 March
-    daily = _daily([(U1, "es", d) for d in days])
-    # 12 reviews in the 28 days before as of (3-14 March): 0.43 a day; 2 overdue is more
-    # than 3 times that, 1 is not
-    for overdue, flags in ((1, "inactive"), (2, "inactive; overdue_backlog")):
-        progress = pl.DataFrame(
-            {
-                "user_id": [U1] * overdue,
-                "language": ["es"] * overdue,
-                "next_review_at": [as_of] * overdue,
-            }
-        )
-        out = at_risk_learners(daily, REVIEWS.head(0), progress, as_of, 3)
-        assert out["flags"].to_list() == [flags]
-    assert out["reasons"][0] == (
-        "no attempt for 16 days after 14 active days in the 4 weeks before; "
-        "2 reviews overdue, more than 3 times the 0.4 reviews a day of the last 4 weeks"
-    )
 
 
 def test_position_is_the_furthest_word_attempted_not_the_first_unlearned() -> None:

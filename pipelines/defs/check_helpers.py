@@ -1,5 +1,7 @@
 """One way to turn "these rows are wrong" into an asset check result, for every domain."""
 
+import json
+
 import dagster as dg
 
 from pipelines.defs.resources import WarehouseResource
@@ -22,6 +24,11 @@ def offending_rows_check(
         description=description,
         metadata={
             "problems": bad.height,
-            "examples": dg.MetadataValue.json(bad.head(5).to_dicts()) if bad.height else "none",
+            # through Polars' JSON, so dates and decimals in the examples serialize
+            "examples": (
+                dg.MetadataValue.json(json.loads(bad.head(5).write_json()))
+                if bad.height
+                else "none"
+            ),
         },
     )

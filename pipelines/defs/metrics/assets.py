@@ -27,7 +27,11 @@ GRAINS = {
     "forgetting_curve": "One row per (language, elapsed_bin) with reviews.",
     "cohort_retention": "One row per (language, cohort, week_offset).",
     "user_language_progress": "One row per (user_id, language).",
-    "at_risk_learners": "One row per (user_id, language) flagged by at least one rule.",
+    "learner_status": "One row per (user_id, course) with activity: active, lapsing or churned.",
+    "at_risk_learners": "One row per (user_id, course) not churned as of (idle at most 28 days): "
+    "the risk of no activity in the next 14 days, flagged or not, with reasons.",
+    "at_risk_backtest": "One row per snapshot Monday: the at-risk model and the rules, scored "
+    "on that Monday's learners by a model fitted only on earlier known outcomes.",
 }
 
 
