@@ -22,7 +22,7 @@ body { background: #f4f5f7; }
 main { background: transparent; }
 h2 { font-size: 1.15rem; margin: 2rem 0 .8rem; color: #333; }
 h3 { font-size: 1rem; margin: 0 0 .6rem; color: #333; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr));
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr));
   gap: .9rem; }
 .card, .panel { background: #fff; border: 1px solid #e1e4e8; border-radius: 8px;
   padding: .9rem 1rem; box-shadow: 0 1px 2px rgba(0,0,0,.04); }
@@ -35,6 +35,10 @@ h3 { font-size: 1rem; margin: 0 0 .6rem; color: #333; }
 .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr));
   gap: .9rem; align-items: start; }
 .panel ul { margin: 0; padding-left: 1.1rem; } .panel li { margin: .25rem 0; }
+.panel ul.long { columns: 2; column-gap: 1.5rem; } .panel ul.long li { break-inside: avoid; }
+.quality { display: grid; grid-template-columns: minmax(280px, 1fr) minmax(0, 2fr);
+  gap: .9rem; align-items: start; }
+@media (max-width: 900px) { .quality { grid-template-columns: 1fr; } }
 .panel .who { color: #777; font-size: .85rem; margin: -.4rem 0 .6rem; }
 .muted { color: #777; font-size: .85rem; }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: 9px; font-size: .8rem;
@@ -44,6 +48,8 @@ h3 { font-size: 1rem; margin: 0 0 .6rem; color: #333; }
 .badge.warn { background: #fff3cd; color: #8a6d00; }
 .badge.unknown { background: #eee; color: #555; }
 .panel table.data { width: 100%; }
+table.checks td.check { overflow-wrap: anywhere; min-width: 12rem; }
+details summary { cursor: pointer; color: #1a7f37; margin: .4rem 0; }
 </style>"""
 
 
@@ -115,8 +121,11 @@ def _figure_text(value: float | None, unit: str) -> str:
 def _change_html(row: dict[str, object]) -> str:
     """An arrow and the change from the week before, green when it goes the good way."""
     change, previous, unit = row["change"], row["previous"], str(row["unit"])
-    if not isinstance(change, float) or not isinstance(previous, float):
+    if not isinstance(previous, float):
         return "<div class='change unknown'>no figure for a week before</div>"
+    before = f"{html.escape(_figure_text(previous, unit))} a week before"
+    if not isinstance(change, float):
+        return f"<div class='change unknown'>{before}</div>"
     shown = round(change * 1000) / 10 if unit == "share" else float(round(change))
     amount = f"{abs(shown):.1f} pts" if unit == "share" else format_value(abs(round(change)))
     if shown == 0:
@@ -126,8 +135,7 @@ def _change_html(row: dict[str, object]) -> str:
         arrow = "▲" if shown > 0 else "▼"
     return (
         f"<div class='change {tone}'>{arrow} {html.escape(amount)} "
-        f"<span class='muted'>vs {html.escape(_figure_text(previous, unit))} a week before"
-        f"</span></div>"
+        f"<span class='muted'>vs {before}</span></div>"
     )
 
 
@@ -150,7 +158,8 @@ def _links_html(group: LinkGroup) -> str:
         f"<li><a href='{html.escape(href)}'>{html.escape(label)}</a></li>"
         for label, href in group.links
     )
-    body = f"<ul>{items}</ul>" if items else "<p class='muted'>No pages yet.</p>"
+    long = " class='long'" if len(group.links) > 8 else ""
+    body = f"<ul{long}>{items}</ul>" if items else "<p class='muted'>No pages yet.</p>"
     note = f"<p class='muted'>{html.escape(group.note)}</p>" if group.note else ""
     return (
         f"<div class='panel links'><h3>{html.escape(group.title)}</h3>"
@@ -158,33 +167,49 @@ def _links_html(group: LinkGroup) -> str:
     )
 
 
+def _badge(passed: bool | None, severity: str | None) -> str:
+    if passed is None:
+        return "<span class='badge unknown'>not run</span>"
+    if passed:
+        return "<span class='badge passed'>passed</span>"
+    if severity == "WARN":
+        return "<span class='badge warn'>warning</span>"
+    return "<span class='badge failed'>failed</span>"
+
+
+def _checks_table(checks: pl.DataFrame) -> str:
+    rows = "".join(
+        f"<tr><td>{_badge(row['passed'], row['severity'])}</td>"
+        f"<td class='check'>{html.escape(str(row['check']))}"
+        f"<div class='muted'>on {html.escape(str(row['asset']))}</div></td>"
+        f"<td>{html.escape(row['description'] or '')}</td></tr>"
+        for row in checks.sort("asset", "check").iter_rows(named=True)
+    )
+    return (
+        "<div class='table-scroll'><table class='data checks'><thead><tr><th>result</th>"
+        f"<th>check</th><th>description</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
 def _checks_html(checks: pl.DataFrame) -> str:
-    """The latest result of every asset check, failures first, each with a badge."""
+    """The latest result of every asset check: those that failed or never ran in a table,
+    those that passed folded away."""
     if checks.height == 0:
         return "<p class='muted'>No asset check has run yet.</p>"
-    order = pl.when(pl.col("passed").is_null()).then(1).when(pl.col("passed")).then(2).otherwise(0)
-    rows = []
-    for row in checks.sort(order, "asset", "check").iter_rows(named=True):
-        if row["passed"] is None:
-            badge = "<span class='badge unknown'>not run</span>"
-        elif row["passed"]:
-            badge = "<span class='badge passed'>passed</span>"
-        elif row["severity"] == "WARN":
-            badge = "<span class='badge warn'>warning</span>"
-        else:
-            badge = "<span class='badge failed'>failed</span>"
-        rows.append(
-            f"<tr><td>{badge}</td><td>{html.escape(str(row['check']))}</td>"
-            f"<td>{html.escape(str(row['asset']))}</td>"
-            f"<td>{html.escape(row['description'] or '')}</td></tr>"
-        )
-    passed = checks.filter(pl.col("passed").fill_null(False)).height
-    return (
-        f"<p class='muted'>{passed} of {checks.height} checks passed at their latest "
-        f"evaluation.</p><div class='table-scroll'><table class='data checks'><thead><tr>"
-        f"<th>result</th><th>check</th><th>asset</th><th>description</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    passed = checks.filter(pl.col("passed").fill_null(False))
+    attention = checks.filter(~pl.col("passed").fill_null(False))
+    summary = (
+        f"<p class='muted'>{passed.height} of {checks.height} checks passed at their latest "
+        "evaluation.</p>"
     )
+    shown = _checks_table(attention) if attention.height else ""
+    folded = (
+        f"<details><summary>{passed.height} passed checks</summary>{_checks_table(passed)}"
+        "</details>"
+        if passed.height
+        else ""
+    )
+    return summary + shown + folded
 
 
 def quality_html(ingestion: LastIngestion, checks: pl.DataFrame) -> str:
@@ -193,7 +218,9 @@ def quality_html(ingestion: LastIngestion, checks: pl.DataFrame) -> str:
     if ingestion.ingested_at is None:
         latest = "<p class='muted'>Nothing has been ingested yet.</p>"
     else:
-        counts = ingestion.totals.unpivot(variable_name="count", value_name="value")
+        counts = ingestion.totals.unpivot(variable_name="count", value_name="value").with_columns(
+            pl.col("count").str.replace_all("_", " ")
+        )
         rejects = (
             table_html(ingestion.rejected_by_reason)
             if ingestion.rejected_by_reason.height
@@ -211,7 +238,7 @@ def quality_html(ingestion: LastIngestion, checks: pl.DataFrame) -> str:
             f"{rejects}<h3 style='margin-top:1rem'>Files that could not be read</h3>{failed}"
         )
     return (
-        "<div class='panels'>"
+        "<div class='quality'>"
         f"<div class='panel'><h3>Latest ingestion</h3>{latest}</div>"
         f"<div class='panel'><h3>Asset checks</h3>{_checks_html(checks)}</div>"
         "</div>"

@@ -111,6 +111,11 @@ class PageMeta:
     as_of: str
     run_id: str
 
+    @classmethod
+    def of(cls, as_of: datetime, run_id: str) -> PageMeta:
+        """The as-of time to the second (UTC) and the run that wrote the page."""
+        return cls(as_of=as_of.isoformat(sep=" ", timespec="seconds"), run_id=run_id)
+
 
 def table_html(
     frame: pl.DataFrame, max_rows: int = 200, formats: Mapping[str, Formatter] | None = None

@@ -30,7 +30,11 @@ def last_ingestion(ingested_files: pl.DataFrame, attempt_rejects: pl.DataFrame) 
     """`ingested_files` has content_hash, path, status, error, the row counts and ingested_at;
     `attempt_rejects` has source_id (a content hash) and reason."""
     latest = ingested_files["ingested_at"].max() if ingested_files.height else None
-    run = ingested_files.filter(pl.col("ingested_at") == latest)
+    run = (
+        ingested_files.filter(pl.col("ingested_at") == latest)
+        if latest is not None
+        else ingested_files.clear()
+    )
     totals = run.select(
         pl.len().cast(pl.Int64).alias("sources"),
         (pl.col("status") == "failed").sum().cast(pl.Int64).alias("failed_sources"),

@@ -32,9 +32,12 @@ def _attempts(daily: pl.DataFrame, end: date) -> float:
 
 
 def _accuracy(daily: pl.DataFrame, end: date) -> float | None:
-    week = daily.filter(_window(pl.col("day"), end, WEEK))
-    attempts = week["attempts"].sum()
-    return float(week["correct"].sum() / attempts) if attempts else None
+    attempts, correct = (
+        daily.filter(_window(pl.col("day"), end, WEEK))
+        .select(pl.col("attempts").sum(), pl.col("correct").sum())
+        .row(0)
+    )
+    return correct / attempts if attempts else None
 
 
 def _true_retention(reviews: pl.DataFrame, end: date, pass_quality: int) -> float | None:

@@ -82,7 +82,7 @@ def reports(
     folder = settings.reports_path
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
+        meta = PageMeta.of(as_of, context.run.run_id)
         key = pseudonym_key(con, settings.pseudonym_key)
         built = {
             "educator_reports": build_educator_reports(con, folder, meta, key, as_of),
@@ -100,11 +100,20 @@ def reports(
         )
 
 
-def latest_check_results(context: dg.AssetExecutionContext) -> pl.DataFrame:
-    """The latest completed evaluation of every asset check of the job, one row per
-    check (passed is null for a check that never ran), from the Dagster instance's event log."""
-    keys = sorted(context.job_def.asset_layer.asset_graph.asset_check_keys, key=str)
-    summaries = context.instance.event_log_storage.get_asset_check_summary_records(keys)
+def all_check_keys() -> list[dg.AssetCheckKey]:
+    """Every asset check of the code location (a run of some assets knows only their checks,
+    and a run in-process has no repository)."""
+    from pipelines.definitions import defs  # imported here: that module loads this one
+
+    return sorted(defs().resolve_asset_graph().asset_check_keys, key=str)
+
+
+def latest_check_results(
+    instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey]
+) -> pl.DataFrame:
+    """The latest completed evaluation of each asset check in `keys`, one row per check
+    (passed is null for a check that never ran), from the Dagster instance's event log."""
+    summaries = instance.event_log_storage.get_asset_check_summary_records(keys)
     rows = []
     for key in keys:
         summary = summaries.get(key)
@@ -151,8 +160,8 @@ def report_index(
             query(con, "SELECT source_id, reason FROM attempt_rejects"),
         )
         suppressed = suppressed_cohorts(con)
-    checks = latest_check_results(context)
-    meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
+    checks = latest_check_results(context.instance, all_check_keys())
+    meta = PageMeta.of(as_of, context.run.run_id)
     path = write_index(settings.reports_path, meta, headline, ingestion, checks, suppressed)
     failed = checks.filter(~pl.col("passed").fill_null(True))
     return dg.MaterializeResult(

@@ -86,7 +86,7 @@ def tuning_lab(
             replace_table(con, "sm2_model_scores", result.model_scores)
             replace_table(con, "sm2_target_recall", result.target_recall)
             replace_table(con, "sm2_simulation", result.simulation)
-    meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
+    meta = PageMeta.of(as_of, context.run.run_id)
     page = write_tuning_report(settings.reports_path, meta, result)
     best = result.param_eval.sort("log_loss").row(0, named=True)
     yield dg.MaterializeResult(
