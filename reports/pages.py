@@ -45,8 +45,9 @@ Formatter = Callable[[object], str]
 
 
 def significant(value: float, digits: int = 4) -> str:
-    """A float with `digits` significant digits, thousands separated and never in exponent
-    notation above 1e-4: 0.5898457 -> 0.5898, 1234.5678 -> 1,235, 12.3456 -> 12.35."""
+    """A float with at most `digits` significant digits, thousands separated, trailing zeros
+    dropped, never in exponent notation above 1e-4: 0.5898457 -> 0.5898, 1234.5678 -> 1,235,
+    12.3456 -> 12.35, 2.1 -> 2.1, 3.0 -> 3."""
     if not math.isfinite(value):
         return str(value)
     if value == 0:
@@ -55,7 +56,8 @@ def significant(value: float, digits: int = 4) -> str:
     if magnitude < -4:
         return f"{value:.{digits - 1}e}"
     decimals = max(digits - 1 - magnitude, 0)
-    return f"{value:,.{decimals}f}"
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def percent(value: object) -> str:

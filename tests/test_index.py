@@ -187,6 +187,7 @@ def test_table_cells_are_formatted_and_wide_tables_scroll() -> None:
     assert significant(12.3456) == "12.35"
     assert significant(1234.5678) == "1,235"
     assert significant(0.000012345) == "1.234e-05"
+    assert significant(2.1) == "2.1" and significant(3.0) == "3" and significant(0.5) == "0.5"
     assert format_value(1234567) == "1,234,567"
     assert format_value(True) == "yes" and format_value(None) == ""
     frame = pl.DataFrame(
