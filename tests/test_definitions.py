@@ -26,6 +26,12 @@ EXPECTED_ASSETS = {
     "word_progress",
     "due_forecast",
     *METRIC_TABLES,
+    "headline_figures",
+    "report_secrets",
+    "educator_reports",
+    "sm2_report",
+    "learner_reports",
+    "report_index",
 }
 
 
