@@ -32,6 +32,7 @@ h3 { font-size: 1rem; margin: 0 0 .6rem; color: #333; }
 .card .change { font-size: .85rem; font-variant-numeric: tabular-nums; }
 .change.good { color: #1a7f37; } .change.bad { color: #c62828; }
 .change.flat, .change.unknown { color: #777; }
+.sparkline { display: block; margin-top: .5rem; } .spark-note { font-size: .75rem; }
 .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr));
   gap: .9rem; align-items: start; }
 .panel ul { margin: 0; padding-left: 1.1rem; } .panel li { margin: .25rem 0; }
@@ -139,15 +140,45 @@ def _change_html(row: dict[str, object]) -> str:
     )
 
 
-def headline_html(headline: pl.DataFrame | None) -> str:
-    """One card per headline figure: its label, value, and change from the week before."""
+SPARKLINE_FIGURE = "Learners active, last 7 days"
+
+
+def sparkline_svg(weekly: pl.DataFrame, width: int = 240, height: int = 40) -> str:
+    """An inline SVG line of `active_learners` by `week_end` (oldest first), from zero up to
+    the largest week, the latest week marked; empty with fewer than two weeks."""
+    values = weekly.sort("week_end")["active_learners"].to_list()
+    if len(values) < 2:
+        return ""
+    top = max(max(values), 1)
+    step = (width - 8) / (len(values) - 1)
+    points = [(4 + i * step, height - 4 - (height - 8) * v / top) for i, v in enumerate(values)]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    x, y = points[-1]
+    label = f"learners active per week, the last {len(values)} weeks: " + ", ".join(
+        str(v) for v in values
+    )
+    return (
+        f"<svg class='sparkline' viewBox='0 0 {width} {height}' width='100%' height='{height}' "
+        f"preserveAspectRatio='none' role='img' aria-label='{html.escape(label)}'>"
+        f"<title>{html.escape(label)}</title>"
+        f"<polyline points='{line}' fill='none' stroke='#4c78a8' stroke-width='2' "
+        f"stroke-linejoin='round' vector-effect='non-scaling-stroke'/>"
+        f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='#4c78a8'/>"
+        f"</svg><div class='muted spark-note'>weekly, the last {len(values)} weeks</div>"
+    )
+
+
+def headline_html(headline: pl.DataFrame | None, weekly: pl.DataFrame | None = None) -> str:
+    """One card per headline figure: its label, value, and change from the week before; the
+    weekly active learners as a sparkline under theirs."""
     if headline is None or headline.height == 0:
         return "<p class='muted'>The headline figures have not been computed yet.</p>"
+    spark = sparkline_svg(weekly) if weekly is not None else ""
     cards = [
         f"<div class='card' data-figure='{html.escape(str(row['figure']))}'>"
         f"<div class='label'>{html.escape(str(row['figure']))}</div>"
         f"<div class='value'>{html.escape(_figure_text(row['value'], str(row['unit'])))}</div>"
-        f"{_change_html(row)}</div>"
+        f"{_change_html(row)}{spark if row['figure'] == SPARKLINE_FIGURE else ''}</div>"
         for row in headline.iter_rows(named=True)
     ]
     return f"<div class='cards'>{''.join(cards)}</div>"
@@ -251,9 +282,11 @@ def render_index(
     groups: list[LinkGroup],
     ingestion: LastIngestion,
     checks: pl.DataFrame,
+    weekly: pl.DataFrame | None = None,
 ) -> str:
-    """The index page's HTML. `headline` is the `headline_figures` table (None when missing);
-    `checks` has asset, check, passed (null: never ran), severity, description."""
+    """The index page's HTML. `headline` is the `headline_figures` table and `weekly` the
+    `weekly_active_learners` table (None when missing); `checks` has asset, check, passed
+    (null: never ran), severity, description."""
     title = "Learning-progress reports"
     return (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -263,7 +296,7 @@ def render_index(
         f"<p class='meta'>Data as of {html.escape(meta.as_of)} · pipeline run "
         f"{html.escape(meta.run_id)}</p><pre id='js-errors'></pre>"
         f"<section id='headline'><h2>This week against the week before</h2>"
-        f"{headline_html(headline)}</section>"
+        f"{headline_html(headline, weekly)}</section>"
         f"<section id='reports'><h2>Reports</h2><div class='panels'>"
         f"{''.join(_links_html(g) for g in groups)}</div></section>"
         f"<section id='data-quality'><h2>Data quality</h2>{quality_html(ingestion, checks)}"
@@ -278,10 +311,12 @@ def write_index(
     ingestion: LastIngestion,
     checks: pl.DataFrame,
     suppressed: list[str],
+    weekly: pl.DataFrame | None = None,
 ) -> Path:
     """Write `index.html` linking every report page in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
-    page = render_index(meta, headline, link_groups(folder, suppressed), ingestion, checks)
+    groups = link_groups(folder, suppressed)
+    page = render_index(meta, headline, groups, ingestion, checks, weekly)
     path.write_text(page, encoding="utf-8")
     return path

@@ -16,12 +16,12 @@ from polars.testing import assert_frame_equal
 from pipelines.defs.metrics.headline import headline_figures_in_range
 from pipelines.defs.resources import WarehouseResource
 from reports.export import chromium_path
-from reports.index import link_groups, render_index, write_index
+from reports.index import link_groups, render_index, sparkline_svg, write_index
 from reports.pages import PageMeta, Section, format_value, significant, table_html, write_page
 from reports.privacy import small_cohorts
 from tests.browser import rendered_dom
 from transforms.ingest.last_run import last_ingestion
-from transforms.metrics.headline import headline_figures
+from transforms.metrics.headline import headline_figures, weekly_active_learners
 from transforms.warehouse import replace_table
 
 AS_OF = datetime(2026, 3, 15, 10, 0)  # a Sunday: this week 03-09..03-15, the week before 03-02..08
@@ -128,6 +128,20 @@ def test_headline_figures_on_no_activity() -> None:
     got = headline_figures(empty, _reviews().clear(), AS_OF, 3)
     assert got["value"].to_list()[:3] == [0.0, 0.0, 0.0]
     assert got["value"].to_list()[3:5] == [None, None]  # no attempts: no accuracy
+
+
+def test_weekly_active_learners_by_hand() -> None:
+    got = weekly_active_learners(_daily(), AS_OF, weeks=4)
+    expected = pl.DataFrame(
+        {
+            "week_end": [date(2026, 2, 22), date(2026, 3, 1), date(2026, 3, 8), date(2026, 3, 15)],
+            "active_learners": [1, 0, 2, 3],  # u4 | none | u3 u1 | u1 u2 u6
+        }
+    )
+    assert_frame_equal(got, expected)
+    svg = sparkline_svg(got)
+    assert "4 weeks: 1, 0, 2, 3" in svg and svg.count("<polyline") == 1
+    assert sparkline_svg(got.head(1)) == ""
 
 
 def _files() -> pl.DataFrame:
@@ -241,7 +255,9 @@ def _index(root: Path, tuning: bool = True) -> str:
     _report_folder(root, tuning)
     headline = headline_figures(_daily(), _reviews(), AS_OF, 3, STATUS, AT_RISK, None)
     rejects = pl.DataFrame({"source_id": ["h1"], "reason": ["missing_field"]})
-    path = write_index(root, META, headline, last_ingestion(_files(), rejects), _checks(), ["Z9"])
+    weekly = weekly_active_learners(_daily(), AS_OF)
+    ingestion = last_ingestion(_files(), rejects)
+    path = write_index(root, META, headline, ingestion, _checks(), ["Z9"], weekly)
     return path.read_text()
 
 
@@ -281,6 +297,7 @@ def test_index_shows_figures_groups_and_quality(tmp_path: Path) -> None:
     assert "<span class='badge warn'>warning</span>" in page
     assert "<span class='badge unknown'>not run</span>" in page
     assert "plotly" not in page.lower()  # no figure, no plotly.js
+    assert page.count("<svg class='sparkline'") == 1
 
 
 def test_index_without_headline_or_ingestion(tmp_path: Path) -> None:
@@ -316,6 +333,7 @@ def test_index_draws_in_chromium(tmp_path: Path) -> None:
     assert len(re.findall(r'<div class="card" data-figure="', dom)) == 7
     values = re.findall(r'<div class="value">([^<]+)</div>', dom)
     assert values == ["3", "5", "22", "63.6%", "66.7%", "2", "2"]
+    assert re.search(r'<svg class="sparkline"[^>]*>.*?<polyline points="[^"]+"', dom, re.S)
     errors = re.search(r'<pre id="js-errors">(.*?)</pre>', dom, re.S)
     assert errors is not None and errors.group(1).strip() == ""
     assert "Uncaught" not in log

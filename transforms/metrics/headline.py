@@ -145,3 +145,19 @@ def headline_figures(
     return pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row").with_columns(
         (pl.col("value") - pl.col("previous")).alias("change")
     )
+
+
+def weekly_active_learners(
+    accuracy_daily: pl.DataFrame, as_of: datetime, weeks: int = 12
+) -> pl.DataFrame:
+    """One row per week (the 7 days ending on `week_end` = as-of day − 7k, k < `weeks`, oldest
+    first): `active_learners`, distinct user ids with an attempt; the latest two rows are the
+    headline's "learners active, last 7 days" and its week-before figure."""
+    ends = [as_of.date() - timedelta(days=WEEK * k) for k in reversed(range(weeks))]
+    return pl.DataFrame(
+        {
+            "week_end": ends,
+            "active_learners": [int(_active_learners(accuracy_daily, end, WEEK)) for end in ends],
+        },
+        schema={"week_end": pl.Date, "active_learners": pl.Int64},
+    )

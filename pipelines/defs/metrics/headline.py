@@ -1,5 +1,7 @@
 """The index page's headline figures, as a table: each figure now and a week before."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import duckdb
 import polars as pl
@@ -8,9 +10,9 @@ from pipelines.defs.check_helpers import offending_rows_check
 from pipelines.defs.metadata import preview
 from pipelines.defs.metrics.assets import METRICS
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from transforms.metrics.headline import WEEK, headline_figures
+from transforms.metrics.headline import headline_figures, weekly_active_learners
 from transforms.srs_store import params_used, resolve_as_of
-from transforms.warehouse import query, replace_table
+from transforms.warehouse import query, replace_table, transaction
 
 
 def _optional(
@@ -29,44 +31,75 @@ def _optional(
     return query(con, f'SELECT {", ".join(columns)} FROM "{table}"')
 
 
-@dg.asset(
-    name="headline_figures",
+HEADLINE_UPSTREAM = [
+    "accuracy_daily",
+    "reviews",
+    "at_risk_learners",
+    "learner_status",
+    "at_risk_backtest",
+]
+
+
+@dg.multi_asset(
     group_name=METRICS,
-    deps=["accuracy_daily", "reviews", "at_risk_learners", "learner_status", "at_risk_backtest"],
+    specs=[
+        dg.AssetSpec(
+            "headline_figures",
+            deps=HEADLINE_UPSTREAM,
+            description="One row per headline figure of the index (learners active in the last "
+            "7 and 28 days, attempts, accuracy and true retention of the last 7 days, learners "
+            "at risk, learners churned): value on the as-of day, previous 7 days before, "
+            "change; null where a table it needs is missing.",
+        ),
+        dg.AssetSpec(
+            "weekly_active_learners",
+            deps=["accuracy_daily"],
+            description="One row per week of the last 12 (the 7 days ending on week_end = "
+            "as-of day − 7k): active_learners.",
+        ),
+    ],
 )
-def headline_figures_table(
+def headline_tables(
     warehouse: WarehouseResource, settings: ProgressSettings
-) -> dg.MaterializeResult:
-    """One row per headline figure (learners active in the last 7 and 28 days, attempts,
-    accuracy and true retention of the last 7 days, learners at risk, learners churned):
-    `value` on the as-of day, `previous` 7 days before, `change`; null where a table it needs
-    is missing."""
+) -> Iterator[dg.MaterializeResult]:
+    """The index's headline figures and its sparkline of weekly active learners."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        frame = headline_figures(
-            query(con, "SELECT user_id, language, day, attempts, correct FROM accuracy_daily"),
-            query(
-                con,
-                # the two weeks the figures look at, with a day to spare
-                "SELECT reviewed_at, review_index, quality FROM reviews "
-                "WHERE review_index > 1 AND reviewed_at > ? - INTERVAL 15 DAY",
-                [as_of],
+        daily = query(con, "SELECT user_id, language, day, attempts, correct FROM accuracy_daily")
+        tables = {
+            "headline_figures": headline_figures(
+                daily,
+                query(
+                    con,
+                    # the two weeks the figures look at, with a day to spare
+                    "SELECT reviewed_at, review_index, quality FROM reviews "
+                    "WHERE review_index > 1 AND reviewed_at > ? - INTERVAL 15 DAY",
+                    [as_of],
+                ),
+                as_of,
+                params_used(con).pass_quality,
+                learner_status_table=_optional(
+                    con, "learner_status", ["user_id", "course", "status"]
+                ),
+                at_risk_learners=_optional(
+                    con, "at_risk_learners", ["user_id", "course", "flagged"]
+                ),
+                at_risk_backtest=_optional(con, "at_risk_backtest", ["snapshot_day", "flagged"]),
             ),
-            as_of,
-            params_used(con).pass_quality,
-            learner_status_table=_optional(con, "learner_status", ["user_id", "course", "status"]),
-            at_risk_learners=_optional(con, "at_risk_learners", ["user_id", "course", "flagged"]),
-            at_risk_backtest=_optional(con, "at_risk_backtest", ["snapshot_day", "flagged"]),
-        )
-        replace_table(con, "headline_figures", frame)
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": frame.height,
-            "as_of": as_of.isoformat(),
-            "week_before_days": WEEK,
-            "preview": preview(frame),
+            "weekly_active_learners": weekly_active_learners(daily, as_of),
         }
-    )
+        with transaction(con):
+            for name, frame in tables.items():
+                replace_table(con, name, frame)
+    for name, frame in tables.items():
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": frame.height,
+                "as_of": as_of.isoformat(),
+                "preview": preview(frame),
+            },
+        )
 
 
 @dg.asset_check(asset="headline_figures", blocking=True)

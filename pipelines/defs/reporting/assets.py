@@ -137,6 +137,7 @@ def latest_check_results(
     deps=[
         *KINDS,
         "headline_figures",
+        "weekly_active_learners",
         "ingested_files",
         "attempt_rejects",
         "accuracy_daily",
@@ -150,10 +151,9 @@ def report_index(
     linked by audience, the latest ingestion's counts and the latest asset check results."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        headline = (
-            query(con, "SELECT * FROM headline_figures")
-            if table_exists(con, "headline_figures")
-            else None
+        headline, weekly = (
+            query(con, f"SELECT * FROM {table}") if table_exists(con, table) else None
+            for table in ("headline_figures", "weekly_active_learners")
         )
         ingestion = last_ingestion(
             query(con, "SELECT * FROM ingested_files"),
@@ -162,7 +162,7 @@ def report_index(
         suppressed = suppressed_cohorts(con)
     checks = latest_check_results(context.instance, all_check_keys())
     meta = PageMeta.of(as_of, context.run.run_id)
-    path = write_index(settings.reports_path, meta, headline, ingestion, checks, suppressed)
+    path = write_index(settings.reports_path, meta, headline, ingestion, checks, suppressed, weekly)
     failed = checks.filter(~pl.col("passed").fill_null(True))
     return dg.MaterializeResult(
         metadata={
