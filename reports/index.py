@@ -222,16 +222,19 @@ def _checks_table(checks: pl.DataFrame) -> str:
     )
 
 
-def _checks_html(checks: pl.DataFrame) -> str:
+def _checks_html(checks: pl.DataFrame, run_id: str) -> str:
     """The latest result of every asset check: those that failed or never ran in a table,
-    those that passed folded away."""
+    those that passed folded away; says how many results are from a run before `run_id`."""
     if checks.height == 0:
         return "<p class='muted'>No asset check has run yet.</p>"
     passed = checks.filter(pl.col("passed").fill_null(False))
     attention = checks.filter(~pl.col("passed").fill_null(False))
+    earlier = checks.filter(pl.col("run_id").is_not_null() & (pl.col("run_id") != run_id)).height
     summary = (
         f"<p class='muted'>{passed.height} of {checks.height} checks passed at their latest "
-        "evaluation.</p>"
+        "evaluation"
+        + (f" ({earlier} of them evaluated in an earlier run)" if earlier else "")
+        + ".</p>"
     )
     shown = _checks_table(attention) if attention.height else ""
     folded = (
@@ -243,7 +246,7 @@ def _checks_html(checks: pl.DataFrame) -> str:
     return summary + shown + folded
 
 
-def quality_html(ingestion: LastIngestion, checks: pl.DataFrame) -> str:
+def quality_html(ingestion: LastIngestion, checks: pl.DataFrame, run_id: str) -> str:
     """The data-quality panel: the latest ingestion's counts, rejects by reason, unreadable
     files; and the asset checks."""
     if ingestion.ingested_at is None:
@@ -271,7 +274,7 @@ def quality_html(ingestion: LastIngestion, checks: pl.DataFrame) -> str:
     return (
         "<div class='quality'>"
         f"<div class='panel'><h3>Latest ingestion</h3>{latest}</div>"
-        f"<div class='panel'><h3>Asset checks</h3>{_checks_html(checks)}</div>"
+        f"<div class='panel'><h3>Asset checks</h3>{_checks_html(checks, run_id)}</div>"
         "</div>"
     )
 
@@ -299,8 +302,8 @@ def render_index(
         f"{headline_html(headline, weekly)}</section>"
         f"<section id='reports'><h2>Reports</h2><div class='panels'>"
         f"{''.join(_links_html(g) for g in groups)}</div></section>"
-        f"<section id='data-quality'><h2>Data quality</h2>{quality_html(ingestion, checks)}"
-        f"</section></body></html>"
+        f"<section id='data-quality'><h2>Data quality</h2>"
+        f"{quality_html(ingestion, checks, meta.run_id)}</section></body></html>"
     )
 
 

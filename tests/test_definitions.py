@@ -27,6 +27,7 @@ EXPECTED_ASSETS = {
     "due_forecast",
     *METRIC_TABLES,
     "headline_figures",
+    "weekly_active_learners",
     "report_secrets",
     "educator_reports",
     "sm2_report",

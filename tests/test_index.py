@@ -246,7 +246,7 @@ def _checks() -> pl.DataFrame:
             "passed": [True, False, None],
             "severity": ["ERROR", "WARN", None],
             "description": ["one row per uuid_local", "every source could be read", None],
-            "run_id": ["r", "r", None],
+            "run_id": ["run-1234", "run-0999", None],
         }
     )
 
@@ -293,7 +293,10 @@ def test_index_shows_figures_groups_and_quality(tmp_path: Path) -> None:
     assert "no figure for a week before" in page
     assert "fewer than 5 learners: Z9" in page
     assert "broken.parquet" in page and "missing_field" in page
-    assert "1 of 3 checks passed" in page
+    assert (
+        "1 of 3 checks passed at their latest evaluation (1 of them evaluated in an earlier run)"
+        in page
+    )
     assert "<span class='badge warn'>warning</span>" in page
     assert "<span class='badge unknown'>not run</span>" in page
     assert "plotly" not in page.lower()  # no figure, no plotly.js
