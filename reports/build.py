@@ -1,6 +1,6 @@
-"""Build every report from the warehouse: educators' (overview and per cohort), SM-2, learners,
-and the index that links them. Reads only what reports may show: never `user_response` or
-`correct_answer`, never a user id (learners appear under pseudonyms)."""
+"""Build every report from the warehouse: educators' (overview and per cohort), SM-2 and
+learners (reports/index.py links them). Reads only what reports may show: never
+`user_response` or `correct_answer`, never a user id (learners appear under pseudonyms)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import polars as pl
 from reports import educators, learner_figures, sm2_figures
 from reports.at_risk import at_risk_section
 from reports.pages import PageMeta, Section, write_page
-from reports.privacy import SUPPRESSED, large_cohorts, pseudonym
+from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
 from transforms.metrics.accuracy import accuracy_by_step
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import learned_words
@@ -42,19 +42,35 @@ class BuiltReports:
         ]
 
 
+SECRETS_DDL = (
+    "CREATE TABLE IF NOT EXISTS report_secrets (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
+)
+
+
+def ensure_pseudonym_key(con: duckdb.DuckDBPyConnection) -> bool:
+    """Keep a random pseudonym key in `report_secrets` (one row per secret: name, value), so
+    pseudonyms are stable across runs and cannot be reversed without the warehouse. Returns
+    whether a new key was made."""
+    con.execute(SECRETS_DDL)
+    if scalar(con, "SELECT value FROM report_secrets WHERE name = 'pseudonym_key'") is not None:
+        return False
+    con.execute("INSERT INTO report_secrets VALUES ('pseudonym_key', ?)", [secrets.token_hex(32)])
+    return True
+
+
 def pseudonym_key(con: duckdb.DuckDBPyConnection, configured: str | None) -> bytes:
-    """`PROGRESS_PSEUDONYM_KEY` when set, else a random key kept in the warehouse, so
-    pseudonyms are stable across runs and cannot be reversed without the warehouse."""
+    """`PROGRESS_PSEUDONYM_KEY` when set, else the key `ensure_pseudonym_key` keeps."""
     if configured:
         return configured.encode()
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS report_secrets (name VARCHAR PRIMARY KEY, "
-        "value VARCHAR NOT NULL)"
+    key = (
+        scalar(con, "SELECT value FROM report_secrets WHERE name = 'pseudonym_key'")
+        if table_exists(con, "report_secrets")
+        else None
     )
-    key = scalar(con, "SELECT value FROM report_secrets WHERE name = 'pseudonym_key'")
     if key is None:
-        key = secrets.token_hex(32)
-        con.execute("INSERT INTO report_secrets VALUES ('pseudonym_key', ?)", [key])
+        raise RuntimeError(
+            "no pseudonym key: set PROGRESS_PSEUDONYM_KEY or materialize report_secrets first"
+        )
     return str(key).encode()
 
 
@@ -65,6 +81,15 @@ def _slug(text: str) -> str:
 def _learners_by_cohort(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     daily = query(con, "SELECT user_id, language, day FROM accuracy_daily")
     return learner_cohorts(first_days(daily), query(con, "SELECT user_id, cohort FROM cohorts"))
+
+
+def _cohort_sizes(learners: pl.DataFrame) -> pl.DataFrame:
+    return learners.group_by("language", "cohort").agg(pl.len().alias("cohort_size"))
+
+
+def suppressed_cohorts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The cohorts the educator views leave out (fewer than 5 learners in every language)."""
+    return small_cohorts(_cohort_sizes(_learners_by_cohort(con)))
 
 
 @dataclass(frozen=True)
@@ -163,8 +188,9 @@ def build_educator_reports(
     out = BuiltReports()
     pass_quality = params_used(con).pass_quality
     learners = _learners_by_cohort(con)
-    sizes = learners.group_by("language", "cohort").agg(pl.len().alias("cohort_size"))
+    sizes = _cohort_sizes(learners)
     shown = large_cohorts(sizes)
+    out.suppressed = small_cohorts(sizes)
     tables = EducatorTables.read(con)
     overview = _educator_sections(con, tables, learners, shown, key, pass_quality, as_of)
     out.pages.append(
@@ -174,11 +200,10 @@ def build_educator_reports(
     )
     out.add_figures("educators-overview", overview)
     for cohort in sorted(learners["cohort"].unique().to_list()):
+        if cohort in out.suppressed:
+            continue
         members = learners.filter(pl.col("cohort") == cohort)
         allowed = shown.filter(pl.col("cohort") == cohort)
-        if allowed.height == 0:
-            out.suppressed.append(cohort)
-            continue
         members = members.join(allowed.select("language"), on="language")
         sections = _educator_sections(con, tables, members, allowed, key, pass_quality, as_of)
         path = folder / "educators" / f"cohort-{_slug(cohort)}.html"
@@ -296,38 +321,3 @@ def build_learner_reports(
         )
         out.add_figures(name, sections)
     return out
-
-
-SECTIONS = {"educators": "Educators", "learners": "Learners", "sm2": "SM-2", "tuning": "Tuning lab"}
-
-
-def save_suppressed(con: duckdb.DuckDBPyConnection, cohorts: list[str]) -> None:
-    """Remember which cohorts the educator views left out, for whoever rewrites the index."""
-    con.execute("CREATE OR REPLACE TABLE report_suppressed_cohorts (cohort VARCHAR)")
-    con.executemany("INSERT INTO report_suppressed_cohorts VALUES (?)", [[c] for c in cohorts])
-
-
-def load_suppressed(con: duckdb.DuckDBPyConnection) -> list[str]:
-    if not table_exists(con, "report_suppressed_cohorts"):
-        return []
-    return query(con, "SELECT cohort FROM report_suppressed_cohorts ORDER BY 1")["cohort"].to_list()
-
-
-def write_index(folder: Path, meta: PageMeta, suppressed: list[str]) -> Path:
-    """The landing page: a link to every report in the folder, and the cohorts left out."""
-    pages = sorted(p for p in folder.rglob("*.html") if p.name != "index.html")
-    links = []
-    for page in pages:
-        area = page.parent.name if page.parent != folder else page.stem
-        links.append((f"{SECTIONS.get(area, area)}: {page.stem}", str(page.relative_to(folder))))
-    sections = (
-        [
-            Section(
-                "Cohorts not shown",
-                note=f"{len(suppressed)} cohort(s) with {SUPPRESSED}: {', '.join(suppressed)}",
-            )
-        ]
-        if suppressed
-        else []
-    )
-    return write_page(folder / "index.html", "Learning-progress reports", sections, meta, links)

@@ -20,10 +20,15 @@ def configure(monkeypatch: pytest.MonkeyPatch, root: Path, **extra: str) -> None
         monkeypatch.setenv(key, value)
 
 
-def run_all(run_config: dict | None = None, job_name: str = "nightly") -> dg.ExecuteInProcessResult:
+def run_all(
+    run_config: dict | None = None, job_name: str = "nightly", selection: list[str] | None = None
+) -> dg.ExecuteInProcessResult:
+    """Run a job (only the assets in `selection` when given) on a fresh ephemeral instance."""
     job = defs().resolve_job_def(job_name)
     result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), run_config=run_config or {}
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config=run_config or {},
+        asset_selection=[dg.AssetKey(k) for k in selection] if selection else None,
     )
     assert result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]

@@ -26,6 +26,13 @@ EXPECTED_ASSETS = {
     "word_progress",
     "due_forecast",
     *METRIC_TABLES,
+    "headline_figures",
+    "weekly_active_learners",
+    "report_secrets",
+    "educator_reports",
+    "sm2_report",
+    "learner_reports",
+    "report_index",
 }
 
 

@@ -108,7 +108,10 @@ def report_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "simulated_learners": 20,
             "bootstrap_draws": 20,
         }
+        index = (root / "reports" / "index.html").read_text()
         run_all({"ops": {"tuning_lab": {"config": small}}}, job_name="tuning")
+        assert (root / "reports" / "index.html").read_text() == index  # tuning leaves it alone
+        run_all(selection=["report_index"])  # now linking the tuning lab
     return root
 
 

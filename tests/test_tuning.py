@@ -185,8 +185,12 @@ def test_tuning_tables_after_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyP
     models = set(query(con, "SELECT DISTINCT model FROM sm2_model_scores")["model"])
     assert models == {"SM-2", "Leitner", "constant mean", "HLR-Leitner"}
     assert query(con, "SELECT count(DISTINCT day) FROM sm2_simulation").item() == 15
+    con.close()
     assert (tmp_path / "reports" / "tuning.html").exists()
-    assert "tuning.html" in (tmp_path / "reports" / "index.html").read_text()
+    index = tmp_path / "reports" / "index.html"
+    assert "tuning.html" not in index.read_text()  # the index is report_index's alone
+    run_all(selection=["report_index"])
+    assert "tuning.html" in index.read_text()
 
 
 def test_model_scores_repeat_for_a_seed() -> None:

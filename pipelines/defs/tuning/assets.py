@@ -8,7 +8,6 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from reports.build import load_suppressed, write_index
 from reports.pages import PageMeta
 from reports.tuning_report import write_tuning_report
 from transforms.sm2 import SM2Params
@@ -75,7 +74,8 @@ def tuning_lab(
     warehouse: WarehouseResource,
     settings: ProgressSettings,
 ) -> Iterator[dg.MaterializeResult]:
-    """Evaluate, search and simulate; write the tables and the tuning report page."""
+    """Evaluate, search and simulate; write the tables and the tuning report page (the next
+    run of `report_index` links it)."""
     base = SM2Params.from_dict({**settings.base_sm2_params(), **json.loads(config.base_params)})
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
@@ -86,10 +86,8 @@ def tuning_lab(
             replace_table(con, "sm2_model_scores", result.model_scores)
             replace_table(con, "sm2_target_recall", result.target_recall)
             replace_table(con, "sm2_simulation", result.simulation)
-        suppressed = load_suppressed(con)
-    meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
+    meta = PageMeta.of(as_of, context.run.run_id)
     page = write_tuning_report(settings.reports_path, meta, result)
-    write_index(settings.reports_path, meta, suppressed)
     best = result.param_eval.sort("log_loss").row(0, named=True)
     yield dg.MaterializeResult(
         asset_key="sm2_param_eval",
