@@ -294,7 +294,8 @@ SECTIONS = {"educators": "Educators", "learners": "Learners", "sm2": "SM-2", "tu
 def save_suppressed(con: duckdb.DuckDBPyConnection, cohorts: list[str]) -> None:
     """Remember which cohorts the educator views left out, for whoever rewrites the index."""
     con.execute("CREATE OR REPLACE TABLE report_suppressed_cohorts (cohort VARCHAR)")
-    con.executemany("INSERT INTO report_suppressed_cohorts VALUES (?)", [[c] for c in cohorts])
+    if cohorts:  # executemany with an empty list raises
+        con.executemany("INSERT INTO report_suppressed_cohorts VALUES (?)", [[c] for c in cohorts])
 
 
 def load_suppressed(con: duckdb.DuckDBPyConnection) -> list[str]:

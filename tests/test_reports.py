@@ -7,10 +7,12 @@ import re
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
 from reports import educators, learner_figures, sm2_figures
+from reports.build import load_suppressed, save_suppressed
 from reports.export import chromium_path
 from reports.privacy import pseudonym
 from tests.browser import rendered_dom
@@ -83,6 +85,13 @@ def test_study_calendar_and_streak_title() -> None:
     fig = learner_figures.study_calendar(days, current_streak=1, longest_streak=2)
     assert list(fig.data[0].z[0]) == [5, 0] and list(fig.data[0].z[1]) == [3, 7]  # Mon, Tue
     assert "current streak 1 days, longest 2" in fig.layout.title.text
+
+
+def test_suppressed_cohorts_round_trip_even_when_none(con: duckdb.DuckDBPyConnection) -> None:
+    save_suppressed(con, ["b", "a"])
+    assert load_suppressed(con) == ["a", "b"]
+    save_suppressed(con, [])  # no cohort below the threshold: the nightly job used to fail here
+    assert load_suppressed(con) == []
 
 
 def test_pseudonyms_are_keyed_and_stable() -> None:
