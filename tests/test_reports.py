@@ -78,6 +78,20 @@ def test_sm2_against_leitner_scores_the_same_reviews() -> None:
     assert [t.name for t in fig.data] == ["perfect", "SM-2", "Leitner"]
 
 
+def test_interval_histogram_bars_count_cards_per_doubling_bin() -> None:
+    # bins [0, 1), [1, 2), [2, 4), [4, 8), [8, 16), [16, 32): the empty 8-15 bin is kept
+    progress = pl.DataFrame({"interval_days": [0.0, 1.0, 1.0, 2.0, 3.0, 6.0, 20.0, None]})
+    fig = sm2_figures.interval_histogram(progress)
+    (bars,) = fig.data
+    assert bars.type == "bar" and fig.layout.xaxis.type == "category"
+    assert list(bars.x) == ["< 1 d", "1 d", "2–3 d", "4–7 d", "8–15 d", "16–31 d"]
+    assert list(bars.y) == [1, 2, 2, 1, 0, 1]
+    assert [tuple(c) for c in bars.customdata][2] == (2.0, 4.0)
+    # cards with interval 1 and up only: the first bar is "1 d"; none at all: no bars
+    assert sm2_figures.interval_bins(pl.Series([1, 40]))["label"][0] == "1 d"
+    assert sm2_figures.interval_bins(pl.Series([], dtype=pl.Float64)).is_empty()
+
+
 def test_study_calendar_and_streak_title() -> None:
     days = pl.DataFrame(
         {"day": [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 10)], "attempts": [5, 3, 7]}
