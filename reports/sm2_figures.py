@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from reports.educators import LAYOUT
+from reports.pages import REFERENCE
 from transforms.evaluation import calibration_table
 from transforms.tuning.scoring import point_scores
 
@@ -146,7 +147,12 @@ def calibration_lines(tables: dict[str, pl.DataFrame], title: str) -> go.Figure:
     """Calibration tables (`calibration_table`), one line each, against the diagonal."""
     fig = go.Figure(
         go.Scatter(
-            x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"}
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfect",
+            line={"dash": "dot", "color": "#999"},
+            meta=REFERENCE,
         )
     )
     for name, table in tables.items():
