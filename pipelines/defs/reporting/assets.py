@@ -18,7 +18,7 @@ from reports.build import (
 from reports.export import export_pngs
 from reports.pages import PageMeta
 from transforms.metrics.tables import METRIC_TABLES
-from transforms.srs_store import resolve_as_of
+from transforms.srs_store import describe_as_of, resolve_as_of
 
 REPORTING = "reporting"
 KINDS = {
@@ -62,7 +62,7 @@ def reports(
     folder = settings.reports_path
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
+        meta = PageMeta(as_of=describe_as_of(as_of), run_id=context.run.run_id)
         key = pseudonym_key(con, settings.pseudonym_key)
         built = {
             "educator_reports": build_educator_reports(con, folder, meta, key, as_of),
