@@ -1,13 +1,23 @@
-"""Open a page in headless Chromium and read back its DOM after the scripts ran."""
+"""Open pages in headless Chromium and read back their DOM after the scripts ran, and what
+each chart on them draws."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import fcntl
+import json
+import os
 import re
+import select
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from reports.export import chromium_path
 
@@ -23,28 +33,140 @@ FLAGS = [
 ]
 
 
-def rendered_dom(page: Path, budget_ms: int = 20000) -> tuple[str, str]:
-    """(DOM after the page's scripts ran, Chromium's stderr with console messages)."""
-    browser = chromium_path()
-    assert browser, "Chromium is not installed"
-    with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run(
+class _Chromium:
+    """One headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4), so a
+    test opens many pages without starting a browser for each."""
+
+    def __init__(self) -> None:
+        browser = chromium_path()
+        assert browser, "Chromium is not installed"
+        self.profile = tempfile.TemporaryDirectory()
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+
+        def pipes_on_3_and_4() -> None:  # in the child, before exec
+            read_end = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD, 10)
+            write_end = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD, 10)
+            os.dup2(read_end, 3)
+            os.dup2(write_end, 4)
+
+        self.process = subprocess.Popen(
             [
                 browser,
                 *FLAGS,
-                f"--user-data-dir={profile}",
-                "--enable-logging=stderr",
-                "--v=0",
-                f"--virtual-time-budget={budget_ms}",
-                "--dump-dom",
-                page.resolve().as_uri(),
+                f"--user-data-dir={self.profile.name}",
+                "--remote-debugging-pipe",
+                "about:blank",
             ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=pipes_on_3_and_4,
+            pass_fds=(3, 4),
         )
-    return done.stdout, done.stderr
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buffer = b""
+        self._next_id = 0
+        self.events: list[dict[str, Any]] = []
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        attached = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})
+        self.session = attached["sessionId"]
+        for domain in ("Page", "Runtime"):
+            self.call(f"{domain}.enable", session=True)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._from_chrome], [], [], max(left, 0))
+            if not ready:
+                raise TimeoutError("Chromium did not answer in time")
+            chunk = os.read(self._from_chrome, 1 << 20)
+            if not chunk:
+                raise RuntimeError("Chromium closed the DevTools pipe")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, session: bool = False
+    ) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self.session
+        self._send(message)
+        deadline = time.monotonic() + 120
+        while True:
+            reply = self._receive(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for(self, event: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(e.get("method") == event for e in self.events):
+            self.events.append(self._receive(deadline))
+
+    def open(self, url: str) -> tuple[str, str]:
+        """(DOM after the page's scripts ran, the page's uncaught errors and console errors)."""
+        self.events = []
+        self.call("Page.navigate", {"url": url}, session=True)
+        self.wait_for("Page.loadEventFired")
+        # Plotly draws on load; two frames and a pause let anything it deferred finish
+        settle = (
+            "new Promise(r => requestAnimationFrame(() => requestAnimationFrame("
+            "() => setTimeout(r, 100))))"
+            ".then(() => document.documentElement.outerHTML)"
+        )
+        dom = self.call(
+            "Runtime.evaluate",
+            {"expression": settle, "awaitPromise": True, "returnByValue": True},
+            session=True,
+        )["result"]["value"]
+        return str(dom), "\n".join(_console_lines(self.events))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call("Browser.close")
+        with contextlib.suppress(Exception):
+            self.process.wait(timeout=10)
+        if self.process.poll() is None:
+            self.process.kill()
+        os.close(self._to_chrome)
+        os.close(self._from_chrome)
+        self.profile.cleanup()
+
+
+def _console_lines(events: list[dict[str, Any]]) -> Iterator[str]:
+    for event in events:
+        params = event.get("params", {})
+        if event.get("method") == "Runtime.exceptionThrown":
+            details = params.get("exceptionDetails", {})
+            description = details.get("exception", {}).get("description", "")
+            yield f"Uncaught: {details.get('text', '')} {description}".strip()
+        elif event.get("method") == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            yield "console.error: " + " ".join(
+                str(a.get("value", a.get("description", ""))) for a in params.get("args", [])
+            )
+
+
+_browser: _Chromium | None = None
+
+
+def rendered_dom(page: Path) -> tuple[str, str]:
+    """(DOM after the page's scripts ran, its uncaught errors and console errors), from one
+    Chromium per test process, started on first use."""
+    global _browser
+    if _browser is None or _browser.process.poll() is not None:
+        _browser = _Chromium()
+        atexit.register(_browser.close)
+    return _browser.open(page.resolve().as_uri())
 
 
 # What a chart draws, read from the DOM Plotly leaves behind (plotly.js 3): bars are `path`s in
