@@ -171,7 +171,8 @@ def rendered_dom(page: Path) -> tuple[str, str]:
 
 # What a chart draws, read from the DOM Plotly leaves behind (plotly.js 3): bars are `path`s in
 # `g.point` under `.barlayer`, scatter traces a `path.js-line`, `path.point` markers and
-# `path.js-fill` areas under `.scatterlayer`, heatmaps an `<image>` under `.heatmaplayer`.
+# `path.js-fill` areas under `.scatterlayer`, heatmaps an `<image>` under `.heatmaplayer`, error
+# bars `path.yerror`/`path.xerror` in `g.errorbar`.
 NO_DATA_NOTE = "no data"  # reports.pages.NO_DATA starts with it (any case)
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
@@ -187,11 +188,12 @@ class ChartMarks:
     points: int = 0  # scatter markers
     fills: int = 0  # filled scatter areas (bands) with a non-zero area
     heatmaps: int = 0  # heatmap images with an image href
+    error_bars: int = 0  # error bars with a length (a 0% bar still shows its interval)
     no_data_note: bool = False  # an annotation saying there is no data
 
     @property
     def marks(self) -> int:
-        return self.bars + self.lines + self.points + self.fills + self.heatmaps
+        return self.bars + self.lines + self.points + self.fills + self.heatmaps + self.error_bars
 
     @property
     def shows_data_or_says_none(self) -> bool:
@@ -267,6 +269,9 @@ class _ChartParser(HTMLParser):
         chart = self.charts[-1]
         if tag == "div" and "plot-container" in classes:
             chart.drawn = True
+        elif tag == "path" and self._within("errorbar") and classes & {"xerror", "yerror"}:
+            width, height = path_extent(values.get("d", ""))
+            chart.error_bars += width > 0 or height > 0
         elif tag == "path" and self._within("barlayer") and self._within("point"):
             width, height = path_extent(values.get("d", ""))
             chart.bars += width > 0 and height > 0

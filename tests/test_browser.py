@@ -74,6 +74,10 @@ def test_chart_marks_on_a_rendered_page_reports_the_empty_chart(tmp_path: Path) 
         "bars": go.Figure(go.Bar(x=["a", "b"], y=[1, 2])),
         "line": go.Figure(go.Scatter(x=[1, 2], y=[1, 3], mode="lines+markers")),
         "heatmap": go.Figure(go.Heatmap(z=[[1, 2], [3, 4]])),
+        # a 0% bar shows its interval
+        "zero bar": go.Figure(
+            go.Bar(x=["a"], y=[0], error_y={"type": "data", "array": [0.3], "arrayminus": [0]})
+        ),
         "no data": go.Figure(go.Scatter(x=[], y=[])),
         # has values, draws nothing: a zero-height bar and a one-point line
         "empty": go.Figure([go.Bar(x=["a"], y=[0]), go.Scatter(x=[1], y=[1], mode="lines")]),
@@ -86,8 +90,9 @@ def test_chart_marks_on_a_rendered_page_reports_the_empty_chart(tmp_path: Path) 
     )
     rendered = render(page)
     assert rendered.js_errors == ""
-    bars, line, heatmap, no_data, empty = rendered.charts
+    bars, line, heatmap, zero_bar, no_data, empty = rendered.charts
     assert bars.bars == 2 and line.lines == 1 and line.points == 2 and heatmap.heatmaps == 1
+    assert zero_bar.bars == 0 and zero_bar.error_bars == 1
     assert no_data.no_data_note and no_data.marks == 0
-    assert [c.shows_data_or_says_none for c in rendered.charts] == [True] * 4 + [False]
+    assert [c.shows_data_or_says_none for c in rendered.charts] == [True] * 5 + [False]
     assert empty.marks == 0
