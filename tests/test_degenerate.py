@@ -113,6 +113,10 @@ def one_language(landing: Path) -> None:
     tiny(landing, languages=("fr",))
 
 
+def one_day(landing: Path) -> None:
+    tiny(landing, days=1)
+
+
 def manifests_only(landing: Path) -> None:
     tiny(landing, learners=0)
     (landing / "attempts").mkdir(parents=True, exist_ok=True)
@@ -182,6 +186,7 @@ CASES = [
     Case("every-cohort-below-5", every_cohort_small, expect=all_suppressed),
     Case("no-cohort-below-5", no_cohort_small, expect=none_suppressed),
     Case("one-language", one_language),
+    Case("one-day-of-data", one_day),
     Case("manifests-no-attempts", manifests_only, expect=says_no_attempts),
     Case("attempts-no-manifest", attempts_only),
     Case("only-rejected-rows", only_rejected_rows, expect=says_no_attempts),
