@@ -230,3 +230,24 @@ def test_cases_are_what_they_say(tmp_path: Path) -> None:
         assert cohorts.height == len(learner_ids(tmp_path / folder)) > 0
         sizes = cohorts.group_by("cohort").len()["len"]
         assert (sizes < 5).all() if small else (sizes >= 5).all()
+
+
+def test_a_later_run_leaves_no_page_of_an_earlier_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cohort that falls below 5 learners and a learner no longer selected lose their pages;
+    the index links only what the latest run wrote."""
+    no_cohort_small(tmp_path / "landing")
+    configure(monkeypatch, tmp_path, PROGRESS_EXPORT_PNG="0", PROGRESS_REPORT_LEARNERS="2")
+    run_all()
+    reports = tmp_path / "reports"
+    first = {p.relative_to(reports) for p in reports.rglob("*.html")}
+    assert Path("educators/cohort-everyone.html") in first
+    write_cohorts(tmp_path / "landing", lambda i: f"class-{i // 2}")
+    monkeypatch.setenv("PROGRESS_REPORT_LEARNERS", "1")
+    run_all()
+    second = {p.relative_to(reports) for p in reports.rglob("*.html")}
+    assert not any(p.parts[0] == "educators" and p.name.startswith("cohort-") for p in second)
+    assert len([p for p in second if p.parts[0] == "learners"]) == 1
+    index = (reports / "index.html").read_text()
+    assert "cohort-everyone" not in index and index.count("learners/") == 1

@@ -8,12 +8,19 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import plotly.graph_objects as go
 import polars as pl
 import pytest
 
 from reports import educators, learner_figures, sm2_figures
-from reports.build import load_suppressed, save_suppressed
+from reports.build import (
+    BuiltReports,
+    load_suppressed,
+    remove_stale_reports,
+    save_suppressed,
+)
 from reports.export import chromium_path
+from reports.pages import PageMeta, write_page
 from reports.privacy import pseudonym
 from tests.browser import assert_page_draws
 from tests.pipeline_run import configure, run_all
@@ -106,6 +113,27 @@ def test_suppressed_cohorts_round_trip_even_when_none(con: duckdb.DuckDBPyConnec
     assert load_suppressed(con) == ["a", "b"]
     save_suppressed(con, [])  # no cohort below the threshold: the nightly job used to fail here
     assert load_suppressed(con) == []
+
+
+def test_pages_and_pngs_this_run_does_not_write_are_removed(tmp_path: Path) -> None:
+    meta = PageMeta("2026-03-01", "run")
+    old = [
+        write_page(tmp_path / area / f"{name}.html", name, [], meta)
+        for area, name in (("educators", "cohort-gone"), ("learners", "learner-gone"))
+    ]
+    kept = write_page(tmp_path / "educators" / "overview.html", "overview", [], meta)
+    tuning = write_page(tmp_path / "tuning.html", "tuning", [], meta)  # another job's page
+    (tmp_path / "png").mkdir()
+    for stem in ("educators-gone-0", "sm2-0"):
+        (tmp_path / "png" / f"{stem}.png").write_bytes(b"png")
+    built = BuiltReports(pages=[kept], figures=[("sm2-0", go.Figure())])
+    removed = remove_stale_reports(tmp_path, [built], pngs_written=True)
+    assert sorted(removed) == sorted([*old, tmp_path / "png" / "educators-gone-0.png"])
+    assert kept.exists() and tuning.exists() and (tmp_path / "png" / "sm2-0.png").exists()
+    # without PNG export this run, every PNG left is stale
+    assert remove_stale_reports(tmp_path, [built], pngs_written=False) == [
+        tmp_path / "png" / "sm2-0.png"
+    ]
 
 
 def test_pseudonyms_are_keyed_and_stable() -> None:

@@ -12,6 +12,7 @@ from reports.build import (
     build_learner_reports,
     build_sm2_report,
     pseudonym_key,
+    remove_stale_reports,
     save_suppressed,
     write_index,
 )
@@ -73,6 +74,9 @@ def reports(
         }
         suppressed = sorted({c for r in built.values() for c in r.suppressed})
         save_suppressed(con, suppressed)
+    stale = remove_stale_reports(folder, list(built.values()), settings.export_png)
+    if stale:
+        context.log.info(f"removed {len(stale)} page(s) and PNG(s) no longer written")
     index = write_index(folder, meta, suppressed)
     for name, result in built.items():
         pngs, note = (
