@@ -37,7 +37,8 @@ def interval_bins(intervals: pl.Series) -> pl.DataFrame:
     days = pl.col("days")
     index = pl.when(days < 1).then(0).otherwise(days.clip(1).log(2).floor().cast(pl.Int64) + 1)
     counts = values.to_frame("days").group_by(index.alias("bin")).len("cards")
-    bins = pl.DataFrame({"bin": range(int(counts["bin"].min()), int(counts["bin"].max()) + 1)})
+    first, last = counts.select(pl.col("bin").min().alias("first"), pl.col("bin").max()).row(0)
+    bins = pl.DataFrame({"bin": range(first, last + 1)})
     low = pl.when(pl.col("bin") == 0).then(0.0).otherwise(2.0 ** (pl.col("bin") - 1))
     label = (
         pl.when(pl.col("bin") == 0)
