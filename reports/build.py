@@ -321,3 +321,24 @@ def build_learner_reports(
         )
         out.add_figures(name, sections)
     return out
+
+
+PER_RUN_AREAS = ("educators", "learners")  # every page there is rewritten by each run
+
+
+def remove_stale_reports(folder: Path, built: list[BuiltReports], pngs_written: bool) -> list[Path]:
+    """Delete the pages under educators/ and learners/ and the PNG copies that this run does not
+    write (a learner no longer selected, a cohort now below 5 learners), so the index never
+    links an old page. Returns the files removed."""
+    written = {p.resolve() for b in built for p in b.pages}
+    stems = {stem for b in built for stem, _ in b.figures} if pngs_written else set()
+    stale = [
+        page
+        for area in PER_RUN_AREAS
+        for page in sorted((folder / area).glob("*.html"))
+        if page.resolve() not in written
+    ]
+    stale += [png for png in sorted((folder / "png").glob("*.png")) if png.stem not in stems]
+    for path in stale:
+        path.unlink()
+    return stale

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from transforms.failpoints import crash_point
+from transforms.srs_store import describe_as_of
 
 ERROR_CAPTURE = """<script>
 window.__errors = [];
@@ -99,16 +100,67 @@ def column_formatter(name: str, dtype: pl.DataType) -> Formatter:
     return format_value
 
 
+NO_DATA = "No data to show yet"
+REFERENCE = "reference"  # the `meta` of a trace drawn for reference (a diagonal): not data
+
+
+def _has_values(values: object) -> bool:
+    if values is None or isinstance(values, str):
+        return values is not None
+    try:
+        items = list(values)  # type: ignore[call-overload]
+    except TypeError:
+        return True
+    return any(_has_values(v) for v in items)
+
+
+def has_data(fig: go.Figure) -> bool:
+    """Whether any trace but reference ones holds a value (its z, else y, else x)."""
+    for trace in fig.data:
+        if getattr(trace, "meta", None) == REFERENCE:
+            continue
+        for axis in ("z", "y", "x"):
+            values = getattr(trace, axis, None)
+            if values is not None:
+                if _has_values(values):
+                    return True
+                break
+    return False
+
+
+def note_no_data(fig: go.Figure) -> go.Figure:
+    """Say "no data" across the plot area and hide the empty axes (in place; idempotent)."""
+    if any(a.text == NO_DATA for a in fig.layout.annotations):
+        return fig
+    fig.add_annotation(
+        text=NO_DATA,
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"size": 18, "color": "#888"},
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
 @dataclass(frozen=True)
 class Section:
     """A heading with a figure, an HTML table, or a note. `formats` overrides the text of a
-    table column's cells (e.g. `{"accuracy": share}`)."""
+    table column's cells (e.g. `{"accuracy": share}`). A figure without data says so
+    (`NO_DATA`) instead of drawing empty axes."""
 
     title: str
     figure: go.Figure | None = None
     table: pl.DataFrame | None = None
     note: str | None = None
     formats: Mapping[str, Formatter] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.figure is not None and not has_data(self.figure):
+            note_no_data(self.figure)
 
 
 @dataclass(frozen=True)
@@ -118,8 +170,9 @@ class PageMeta:
 
     @classmethod
     def of(cls, as_of: datetime, run_id: str) -> PageMeta:
-        """The as-of time to the second (UTC) and the run that wrote the page."""
-        return cls(as_of=as_of.isoformat(sep=" ", timespec="seconds"), run_id=run_id)
+        """The as-of time to the second (UTC), or "no attempts yet", and the run that wrote
+        the page."""
+        return cls(as_of=describe_as_of(as_of), run_id=run_id)
 
 
 def table_html(

@@ -49,14 +49,24 @@ ATTEMPT_COLUMNS = (
 )
 
 
+NO_ATTEMPTS_AS_OF = datetime(1970, 1, 1)
+
+
 def resolve_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -> datetime:
-    """`PROGRESS_AS_OF` when set, else the latest `attempted_at`: never the wall clock."""
+    """`PROGRESS_AS_OF` when set, else the latest `attempted_at`: never the wall clock. With no
+    attempt at all the data has no "now"; every as-of table is then empty whatever the moment,
+    and the epoch (`NO_ATTEMPTS_AS_OF`) stands in so the nightly job still runs."""
     if configured is not None:
         return configured
     latest = scalar(con, "SELECT max(attempted_at) FROM attempts")
-    if not isinstance(latest, datetime):
-        raise ValueError("no attempts yet and no PROGRESS_AS_OF: there is no 'now' to use")
-    return latest
+    return latest if isinstance(latest, datetime) else NO_ATTEMPTS_AS_OF
+
+
+def describe_as_of(as_of: datetime) -> str:
+    """The as-of time as pages show it; "no attempts yet" for `NO_ATTEMPTS_AS_OF`."""
+    if as_of == NO_ATTEMPTS_AS_OF:
+        return "no attempts yet"
+    return as_of.isoformat(sep=" ", timespec="seconds")
 
 
 @dataclass

@@ -14,6 +14,7 @@ from reports.build import (
     build_sm2_report,
     ensure_pseudonym_key,
     pseudonym_key,
+    remove_stale_reports,
     suppressed_cohorts,
 )
 from reports.export import export_pngs
@@ -91,6 +92,9 @@ def reports(
                 con, folder, meta, key, as_of, settings.report_learners
             ),
         }
+    stale = remove_stale_reports(folder, list(built.values()), settings.export_png)
+    if stale:
+        context.log.info(f"removed {len(stale)} page(s) and PNG(s) no longer written")
     for name, result in built.items():
         pngs, note = (
             export_pngs(result.figures, folder / "png") if settings.export_png else ([], "disabled")
