@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
 
@@ -14,15 +13,15 @@ from reports.tuning_report import write_tuning_report
 from transforms.sm2 import SM2Params
 from transforms.srs_store import resolve_as_of
 from transforms.tuning.lab import LabSettings, run_lab, sample_attempts
-from transforms.tuning.search import DEFAULT_SPACE
+from transforms.tuning.search import DEFAULT_SPACE, parse_space
 from transforms.warehouse import replace_table, transaction
 
 TUNING = "tuning"
 
 
 class TuningConfig(dg.Config):
-    """What the lab searches and simulates. `space` maps SM2Params fields to a list of values,
-    or to [low, high] floats for a uniform range (random search)."""
+    """What the lab searches and simulates. `space` is JSON read by `parse_space`: SM2Params
+    fields to a list of values, or to [low, high] floats for a uniform range (random search)."""
 
     space: str = json.dumps(DEFAULT_SPACE)
     search_size: int = 100
@@ -34,13 +33,8 @@ class TuningConfig(dg.Config):
     base_params: str = "{}"  # JSON of SM2Params fields for the baseline (set 0)
 
     def lab_settings(self) -> LabSettings:
-        raw: dict[str, Any] = json.loads(self.space)
-        space = {
-            k: tuple(v) if len(v) == 2 and all(isinstance(x, float) for x in v) else v
-            for k, v in raw.items()
-        }
         return LabSettings(
-            space=space,
+            space=parse_space(self.space),
             search_size=self.search_size,
             learner_sample=self.learner_sample,
             horizon_days=self.horizon_days,
