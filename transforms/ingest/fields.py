@@ -28,7 +28,6 @@ REQUIRED: tuple[str, ...] = (
     "response_time_ms",
     "attempted_at",
 )
-OPTIONAL: tuple[str, ...] = ("session_id", "user_response", "correct_answer")
 
 # The attempt fields that make its payload: same uuid_local with a different payload is a conflict.
 PAYLOAD: tuple[str, ...] = (

@@ -22,20 +22,6 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 TRUE_TOKENS = ("true", "1")
 FALSE_TOKENS = ("false", "0")
 
-ATTEMPT_SCHEMA: dict[str, pl.DataType] = {
-    "uuid_local": pl.String(),
-    "user_id": pl.String(),
-    "language": pl.String(),
-    "word_uid": pl.String(),
-    "step_type": pl.String(),
-    "correct": pl.Boolean(),
-    "response_time_ms": pl.Int32(),
-    "attempted_at": pl.Datetime("us"),
-    "session_id": pl.String(),
-    "user_response": pl.String(),
-    "correct_answer": pl.String(),
-}
-
 
 @dataclass(frozen=True)
 class Validated:

@@ -22,7 +22,7 @@ def _frozen(mapping: Mapping[str, int]) -> Mapping[str, int]:
 class SM2Params:
     """The project's SM-2. Defaults are the project's; every variant stays reproducible."""
 
-    # Section 1: grading
+    # docs/sm2.md section 1: grading
     fail_quality: int = 1
     fast_ms: Mapping[str, int] = field(
         default_factory=lambda: _frozen({DEFAULT_STEP: 3000, "lightning": 1500})
@@ -30,9 +30,9 @@ class SM2Params:
     slow_ms: Mapping[str, int] = field(
         default_factory=lambda: _frozen({DEFAULT_STEP: 10000, "lightning": 4000})
     )
-    # Section 2: which attempts are graded reviews
+    # docs/sm2.md section 2: which attempts are graded reviews
     review_unit: ReviewUnit = "day"
-    # Section 3: the update
+    # docs/sm2.md section 3: the update
     ef_init: float = 2.5
     ef_min: float = 1.3
     first_interval: float = 1.0
@@ -43,7 +43,7 @@ class SM2Params:
     ef_update_on_fail: bool = True
     ef_for_interval: EfForInterval = "old"
     rounding: Rounding = "ceil"
-    # Section 4: predicted recall
+    # docs/sm2.md section 4: predicted recall
     target_recall: float = 0.9
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ UPSTREAM = ["attempts", "manifest_words", "manifest_versions"]
     specs=[
         dg.AssetSpec(
             "reviews",
-            description="One row per graded review (sm2.md §2): the replay columns, with "
+            description="One row per graded review (docs/sm2.md §2): the replay columns, with "
             "user_id, language, word_uid, step_type, correct and Leitner's box.",
             deps=UPSTREAM,
         ),
