@@ -1,13 +1,18 @@
-"""References between code and docs resolve: every `docs/...` path exists, every Markdown link
-to a file exists, and every numbered section cited (`sm2.md §2`, `section 1 of docs/sm2.md`)
-is a numbered heading of that document."""
+"""Docs agree with the code: docs/tables.md states each record type's columns and reject
+reasons as registered; every `docs/...` path and Markdown link resolves; every numbered section
+cited (`sm2.md §2`, `section 1 of docs/sm2.md`) is a numbered heading of that document."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import polars as pl
 import pytest
+
+from transforms.ingest.fields import ATTEMPT, RECORD_TYPES, RecordType
+from transforms.ingest.validate import in_registry_order
+from transforms.warehouse import connect, query
 
 ROOT = Path(__file__).parents[1]
 SOURCES = [
@@ -75,3 +80,44 @@ def test_the_checker_sees_stale_references(tmp_path: Path) -> None:
         ("section 7 of docs/sm2.md", "no numbered section ['7']"),
         ("sm2.md §9", "no numbered section ['9']"),
     ]
+
+
+TABLES_DOC = ROOT / "docs" / "tables.md"
+
+
+def table_paragraph(table: str) -> str:
+    """The paragraph of docs/tables.md that describes `table`."""
+    text = TABLES_DOC.read_text()
+    start = text.index(f"**`{table}`**")
+    return text[start : text.index("\n\n", start)]
+
+
+@pytest.mark.parametrize("record", RECORD_TYPES, ids=[r.table for r in RECORD_TYPES])
+def test_tables_doc_states_each_record_types_columns_and_reasons(record: RecordType) -> None:
+    columns = list(record.column_types())
+    named = [n for n in re.findall(r"`(\w+)`", table_paragraph(record.table)) if n in columns]
+    assert list(dict.fromkeys(named)) == columns, "docs/tables.md lists the columns in order"
+    assert record.reasons_table() in TABLES_DOC.read_text()
+
+
+def test_warehouse_tables_are_the_record_types(tmp_path: Path) -> None:
+    con = connect(tmp_path / "w.duckdb")
+    for record in RECORD_TYPES:
+        described = query(con, f"DESCRIBE {record.table}")
+        types = {
+            name: kind + ("" if null == "YES" else " NOT NULL")
+            for name, kind, null in described.select(
+                "column_name", "column_type", "null"
+            ).iter_rows()
+        }
+        assert types == record.column_types()
+    con.close()
+
+
+def test_a_rule_without_a_registered_reason_is_an_error() -> None:
+    rule = ("no_such_reason", pl.lit(True), pl.lit("x"))
+    with pytest.raises(ValueError, match="no_such_reason"):
+        in_registry_order([rule])
+    first, second = ATTEMPT.reasons[1].code, ATTEMPT.reasons[2].code
+    rules = [(second, pl.lit(True), pl.lit("b")), (first, pl.lit(True), pl.lit("a"))]
+    assert [code for code, _, _ in in_registry_order(rules)] == [first, second]

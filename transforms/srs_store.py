@@ -17,6 +17,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from transforms.ingest.fields import READ_COLUMNS
 from transforms.sm2 import SM2Params
 from transforms.srs import (
     build_due_forecast,
@@ -27,10 +28,7 @@ from transforms.srs import (
 )
 from transforms.warehouse import insert_frame, query, replace_table, scalar, transaction
 
-ATTEMPT_COLUMNS = (
-    "uuid_local, user_id, language, word_uid, step_type, correct, response_time_ms, "
-    "attempted_at, session_id"
-)
+ATTEMPT_COLUMNS = ", ".join(READ_COLUMNS)  # the attempt columns the replay reads
 
 
 def resolve_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -> datetime:

@@ -9,16 +9,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms.ingest.fields import RECORD_TYPES
 from transforms.settings import Settings
 
 CORE_DDL: tuple[str, ...] = (
-    # One row per accepted attempt (uuid_local). Timestamps are naive UTC.
-    """CREATE TABLE IF NOT EXISTS attempts (
-        uuid_local VARCHAR NOT NULL, user_id VARCHAR NOT NULL, language VARCHAR NOT NULL,
-        word_uid VARCHAR NOT NULL, step_type VARCHAR NOT NULL, correct BOOLEAN NOT NULL,
-        response_time_ms INTEGER NOT NULL, attempted_at TIMESTAMP NOT NULL, session_id VARCHAR,
-        user_response VARCHAR, correct_answer VARCHAR,
-        source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL)""",
+    # One table per landed record type: attempts, one row per accepted attempt (uuid_local).
+    # Timestamps are naive UTC.
+    *(record.ddl() for record in RECORD_TYPES),
     # One row per rejected row: where it came from, why, and its raw text.
     """CREATE TABLE IF NOT EXISTS attempt_rejects (
         source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, reason VARCHAR NOT NULL,
