@@ -6,6 +6,7 @@ A new check must get a row in `BREAKS` (a test fails until it has one)."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -70,8 +71,9 @@ BREAKS: list[tuple[str, str]] = [
 ]
 
 
+@functools.cache
 def registered_checks() -> dict[str, dg.AssetChecksDefinition]:
-    """Every asset check of the code location, by name."""
+    """Every asset check of the code location, by name (loaded once)."""
     return {key.name: check for check in defs().asset_checks for key in check.check_keys}
 
 
