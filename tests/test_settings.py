@@ -194,6 +194,17 @@ def test_sm2_config_overrides_the_base() -> None:
         SM2Config(rounding="floor").resolve({})
 
 
+def test_tuning_baseline_is_sm2_run_config() -> None:
+    assert _launchpad_fields("tuning", "ops", "tuning_lab", "config", "base_params") == [
+        f.name for f in dataclasses.fields(SM2Params)
+    ]
+    config = TuningConfig(base_params={"ef_min": 1.4})  # type: ignore[arg-type]
+    assert config.base_params.resolve({"rounding": "round"}) == SM2Params(
+        ef_min=1.4, rounding="round"
+    )
+    assert TuningConfig().base_params.resolve({}) == SM2Params()
+
+
 def test_param_columns_are_the_scalar_fields() -> None:
     names = [f.name for f in dataclasses.fields(SM2Params)]
     assert list(PARAM_COLUMNS) == [n for n in names if n not in ("fast_ms", "slow_ms")]

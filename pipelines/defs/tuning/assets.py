@@ -7,10 +7,10 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from pipelines.defs.srs.config import SM2Config
 from reports.build import load_suppressed, write_index
 from reports.pages import PageMeta
 from reports.tuning_report import write_tuning_report
-from transforms.sm2 import SM2Params
 from transforms.srs_store import resolve_as_of
 from transforms.tuning.lab import LabSettings, run_lab, sample_attempts
 from transforms.tuning.search import DEFAULT_SPACE, parse_space
@@ -30,7 +30,7 @@ class TuningConfig(dg.Config):
     simulated_learners: int = 200
     seed: int = 0
     bootstrap_draws: int = 200
-    base_params: str = "{}"  # JSON of SM2Params fields for the baseline (set 0)
+    base_params: SM2Config = SM2Config()  # the baseline (set 0), over PROGRESS_SM2_PARAMS
 
     def lab_settings(self) -> LabSettings:
         return LabSettings(
@@ -70,7 +70,7 @@ def tuning_lab(
     settings: ProgressSettings,
 ) -> Iterator[dg.MaterializeResult]:
     """Evaluate, search and simulate; write the tables and the tuning report page."""
-    base = SM2Params.from_dict({**settings.base_sm2_params(), **json.loads(config.base_params)})
+    base = config.base_params.resolve(settings.base_sm2_params())
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         attempts = sample_attempts(con, as_of, config.learner_sample)
