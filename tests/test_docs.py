@@ -10,7 +10,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from transforms.ingest.fields import ATTEMPT, RECORD_TYPES, RecordType
+from transforms.ingest.fields import (
+    ATTEMPT,
+    MANIFEST_REASONS,
+    RECORD_TYPES,
+    RecordType,
+    reasons_table,
+)
+from transforms.ingest.manifests import ManifestError
 from transforms.ingest.validate import in_registry_order
 from transforms.warehouse import connect, query
 
@@ -98,6 +105,16 @@ def test_tables_doc_states_each_record_types_columns_and_reasons(record: RecordT
     named = [n for n in re.findall(r"`(\w+)`", table_paragraph(record.table)) if n in columns]
     assert list(dict.fromkeys(named)) == columns, "docs/tables.md lists the columns in order"
     assert record.reasons_table() in TABLES_DOC.read_text()
+
+
+def test_tables_doc_states_the_manifest_reasons() -> None:
+    assert reasons_table(MANIFEST_REASONS) in TABLES_DOC.read_text()
+
+
+def test_an_unregistered_manifest_reason_is_an_error() -> None:
+    assert ManifestError("version_conflict", "x").reason == "version_conflict"
+    with pytest.raises(ValueError, match="MANIFEST_REASONS"):
+        ManifestError("no_such_reason", "x")
 
 
 def test_warehouse_tables_are_the_record_types(tmp_path: Path) -> None:

@@ -50,9 +50,13 @@ class RecordType:
         return f"CREATE TABLE IF NOT EXISTS {self.table} ({columns})"
 
     def reasons_table(self) -> str:
-        """The reason codes as a Markdown table (docs/tables.md)."""
-        rows = [f"| `{r.code}` | {r.when} |" for r in self.reasons]
-        return "\n".join(["| reason | when |", "|---|---|", *rows]) + "\n"
+        return reasons_table(self.reasons)
+
+
+def reasons_table(reasons: tuple[Reason, ...]) -> str:
+    """Reason codes as a Markdown table (docs/tables.md)."""
+    rows = [f"| `{r.code}` | {r.when} |" for r in reasons]
+    return "\n".join(["| reason | when |", "|---|---|", *rows]) + "\n"
 
 
 ATTEMPT = RecordType(
@@ -95,6 +99,17 @@ ATTEMPT = RecordType(
     ),
 )
 RECORD_TYPES: tuple[RecordType, ...] = (ATTEMPT,)
+
+# Why a manifest document is rejected (`manifest_rejects.reason`).
+MANIFEST_REASONS: tuple[Reason, ...] = (
+    Reason("malformed_json", "the document is not valid JSON"),
+    Reason("invalid_structure", "the document does not have the manifest's structure"),
+    Reason("unknown_language", "its language is not a lower-case ISO 639-1 code"),
+    Reason("duplicate_word_uid", "a word uid appears twice"),
+    Reason("word_language_mismatch", "a word uid's prefix differs from the language"),
+    Reason("version_conflict", "a version number reused with different content"),
+    Reason("version_out_of_order", "numbers and `publishedAt` must increase together"),
+)
 
 # canonical snake_case name -> the app's camelCase name
 FIELDS: dict[str, str] = {f.name: f.app_name for f in ATTEMPT.fields}
