@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 
 from transforms.failpoints import crash_point
+from transforms.ingest.fields import READ_COLUMNS
 from transforms.sm2 import SM2Params
 from transforms.srs import (
     build_due_forecast,
@@ -43,10 +44,7 @@ from transforms.warehouse import (
     transaction,
 )
 
-ATTEMPT_COLUMNS = (
-    "uuid_local, user_id, language, word_uid, step_type, correct, response_time_ms, "
-    "attempted_at, session_id"
-)
+ATTEMPT_COLUMNS = ", ".join(READ_COLUMNS)  # the attempt columns the replay reads
 
 
 NO_ATTEMPTS_AS_OF = datetime(1970, 1, 1)

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms.ingest.fields import MANIFEST_REASONS
 from transforms.languages import ISO_639_1
 from transforms.warehouse import insert_frame, transaction
 
@@ -34,7 +35,11 @@ WORD_SCHEMA: dict[str, type[pl.DataType]] = {
 
 
 class ManifestError(Exception):
+    """A rejected manifest document; `reason` is one of `MANIFEST_REASONS`."""
+
     def __init__(self, reason: str, message: str) -> None:
+        if reason not in {r.code for r in MANIFEST_REASONS}:
+            raise ValueError(f"manifest reject reason {reason!r} is not in MANIFEST_REASONS")
         super().__init__(message)
         self.reason = reason
         self.message = message

@@ -16,7 +16,7 @@ def _threshold(table: dict[str, int] | object, step: pl.Expr) -> pl.Expr:
 
 
 def quality(params: SM2Params) -> pl.Expr:
-    """q from `correct`, `response_time_ms` and `step_type` (section 1)."""
+    """q from `correct`, `response_time_ms` and `step_type` (section 1 of docs/sm2.md)."""
     step = pl.col("step_type")
     rt = pl.col("response_time_ms")
     return (
@@ -38,9 +38,10 @@ CARD = ("user_id", "language", "word_uid")
 def select_reviews(
     attempts: pl.DataFrame | pl.LazyFrame, params: SM2Params, presorted: bool = False
 ) -> pl.LazyFrame:
-    """Graded reviews (section 2) with their quality: the first attempt of a card per UTC day,
-    per session, or every attempt, as `review_unit` says. A card's attempts are ordered by
-    `(attempted_at, uuid_local)`; `presorted` says the rows already are (by card, then so)."""
+    """Graded reviews (section 2 of docs/sm2.md) with their quality: the first attempt of a
+    card per UTC day, per session, or every attempt, as `review_unit` says. A card's attempts
+    are ordered by `(attempted_at, uuid_local)`; `presorted` says the rows already are (by card,
+    then so)."""
     lf = attempts.lazy()
     if params.review_unit == "session":
         lf = with_sessions(lf)

@@ -1,4 +1,5 @@
-"""Section 5: the Leitner boxes the app used, replayed on the same reviews for comparison."""
+"""Section 5 of docs/sm2.md: the Leitner boxes the app used, replayed on the same reviews for
+comparison."""
 
 from __future__ import annotations
 

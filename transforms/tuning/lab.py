@@ -14,7 +14,7 @@ from transforms.sm2 import SM2Params
 from transforms.srs import build_reviews
 from transforms.srs_store import ATTEMPT_COLUMNS
 from transforms.tuning.scoring import score_table, scored_reviews, target_recall_fits
-from transforms.tuning.search import PARAM_COLUMNS, Space, candidates, evaluate_sets
+from transforms.tuning.search import Space, candidates, evaluate_sets
 from transforms.tuning.simulate import fit_models, simulate_sets
 from transforms.warehouse import query
 
@@ -82,8 +82,3 @@ def run_lab(attempts: pl.DataFrame, base: SM2Params, settings: LabSettings) -> L
         ]
     )
     return LabResult(evaluated, scores, fits, simulation, calibration)
-
-
-def params_of(frame: pl.DataFrame, index: int) -> dict[str, object]:
-    row = frame.filter(pl.col("set") == index).row(0, named=True)
-    return {c: row[c] for c in PARAM_COLUMNS}

@@ -11,8 +11,6 @@ import polars as pl
 from transforms.evaluation import CLIP, auc, log_loss, rmse_bins
 from transforms.sm2 import SM2Params
 
-MODELS = ("SM-2", "Leitner", "constant mean", "HLR-Leitner")
-
 
 def held_out_learners(user_ids: pl.Series, share: float = 0.2) -> pl.Series:
     """A stable split by a hash of user_id: True for the held-out `share` of learners."""

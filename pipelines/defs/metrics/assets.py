@@ -6,9 +6,8 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from transforms.metrics.tables import build_metrics, read_inputs
+from transforms.metrics.tables import recompute_metrics
 from transforms.srs_store import resolve_as_of
-from transforms.warehouse import replace_table, transaction
 
 METRICS = "metrics"
 UPSTREAM = [
@@ -45,10 +44,7 @@ def analytics_tables(
     """Every accuracy, retention and progress table from one read of the warehouse."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        tables = build_metrics(read_inputs(con, as_of), as_of)
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
+        tables = recompute_metrics(con, as_of).tables
     for name, frame in tables.items():
         yield dg.MaterializeResult(
             asset_key=name,

@@ -7,7 +7,7 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from pipelines.defs.srs.config import SM2Config
+from pipelines.defs.srs.config import SM2ReplayConfig
 from transforms.srs_store import recompute_due_forecast, resolve_as_of, update_srs
 from transforms.warehouse import query, replace_table
 
@@ -20,7 +20,7 @@ UPSTREAM = ["attempts", "manifest_words", "manifest_versions"]
     specs=[
         dg.AssetSpec(
             "reviews",
-            description="One row per graded review (sm2.md §2): the replay columns, with "
+            description="One row per graded review (docs/sm2.md §2): the replay columns, with "
             "user_id, language, word_uid, step_type, correct and Leitner's box.",
             deps=UPSTREAM,
         ),
@@ -33,7 +33,7 @@ UPSTREAM = ["attempts", "manifest_words", "manifest_versions"]
     ],
 )
 def sm2_replay(
-    config: SM2Config, warehouse: WarehouseResource, settings: ProgressSettings
+    config: SM2ReplayConfig, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
     """Every card's SM-2 state over its full history: the learners with new attempts are
     replayed (all of them after a change of parameters or course, or on a full refresh)."""

@@ -2,26 +2,25 @@
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from pipelines.defs.srs.config import SM2Config
 from reports.pages import PageMeta
 from reports.tuning_report import write_tuning_report
-from transforms.sm2 import SM2Params
 from transforms.srs_store import resolve_as_of
 from transforms.tuning.lab import LabSettings, run_lab, sample_attempts
-from transforms.tuning.search import DEFAULT_SPACE
+from transforms.tuning.search import DEFAULT_SPACE, parse_space
 from transforms.warehouse import replace_table, transaction
 
 TUNING = "tuning"
 
 
 class TuningConfig(dg.Config):
-    """What the lab searches and simulates. `space` maps SM2Params fields to a list of values,
-    or to [low, high] floats for a uniform range (random search)."""
+    """What the lab searches and simulates. `space` is JSON read by `parse_space`: SM2Params
+    fields to a list of values, or to [low, high] floats for a uniform range (random search)."""
 
     space: str = json.dumps(DEFAULT_SPACE)
     search_size: int = 100
@@ -30,16 +29,11 @@ class TuningConfig(dg.Config):
     simulated_learners: int = 200
     seed: int = 0
     bootstrap_draws: int = 200
-    base_params: str = "{}"  # JSON of SM2Params fields for the baseline (set 0)
+    base_params: SM2Config = SM2Config()  # the baseline (set 0), over PROGRESS_SM2_PARAMS
 
     def lab_settings(self) -> LabSettings:
-        raw: dict[str, Any] = json.loads(self.space)
-        space = {
-            k: tuple(v) if len(v) == 2 and all(isinstance(x, float) for x in v) else v
-            for k, v in raw.items()
-        }
         return LabSettings(
-            space=space,
+            space=parse_space(self.space),
             search_size=self.search_size,
             learner_sample=self.learner_sample,
             horizon_days=self.horizon_days,
@@ -76,7 +70,7 @@ def tuning_lab(
 ) -> Iterator[dg.MaterializeResult]:
     """Evaluate, search and simulate; write the tables and the tuning report page (the next
     run of `report_index` links it)."""
-    base = SM2Params.from_dict({**settings.base_sm2_params(), **json.loads(config.base_params)})
+    base = config.base_params.resolve(settings.base_sm2_params())
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         attempts = sample_attempts(con, as_of, config.learner_sample)
