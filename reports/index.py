@@ -214,7 +214,7 @@ def _checks_table(checks: pl.DataFrame) -> str:
         f"<td class='check'>{html.escape(str(row['check']))}"
         f"<div class='muted'>on {html.escape(str(row['asset']))}</div></td>"
         f"<td>{html.escape(row['description'] or '')}</td></tr>"
-        for row in checks.sort("asset", "check").iter_rows(named=True)
+        for row in checks.sort(pl.col("passed").is_null(), "asset", "check").iter_rows(named=True)
     )
     return (
         "<div class='table-scroll'><table class='data checks'><thead><tr><th>result</th>"
@@ -238,7 +238,8 @@ def _checks_html(checks: pl.DataFrame, run_id: str) -> str:
     )
     shown = _checks_table(attention) if attention.height else ""
     folded = (
-        f"<details><summary>{passed.height} passed checks</summary>{_checks_table(passed)}"
+        f"<details><summary>{passed.height} passed check{'' if passed.height == 1 else 's'}"
+        f"</summary>{_checks_table(passed)}"
         "</details>"
         if passed.height
         else ""
