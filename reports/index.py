@@ -36,7 +36,8 @@ h3 { font-size: 1rem; margin: 0 0 .6rem; color: #333; }
 .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr));
   gap: .9rem; align-items: start; }
 .panel ul { margin: 0; padding-left: 1.1rem; } .panel li { margin: .25rem 0; }
-.panel ul.long { columns: 2; column-gap: 1.5rem; } .panel ul.long li { break-inside: avoid; }
+.panel ul.long { columns: 9.5rem 2; column-gap: 1rem; font-size: .92rem; }
+.panel ul.long li { break-inside: avoid; white-space: nowrap; }
 .quality { display: grid; grid-template-columns: minmax(280px, 1fr) minmax(0, 2fr);
   gap: .9rem; align-items: start; }
 @media (max-width: 900px) { .quality { grid-template-columns: 1fr; } }
