@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -125,7 +126,13 @@ def _change_html(row: dict[str, object]) -> str:
     change, previous, unit = row["change"], row["previous"], str(row["unit"])
     if not isinstance(previous, float):
         return "<div class='change unknown'>no figure for a week before</div>"
-    before = f"{html.escape(_figure_text(previous, unit))} a week before"
+    day, previous_day = row["day"], row["previous_day"]
+    when = (
+        "a week before"
+        if isinstance(day, date) and day - timedelta(days=7) == previous_day
+        else f"on {format_value(previous_day)}"
+    )
+    before = f"{html.escape(_figure_text(previous, unit))} {when}"
     if not isinstance(change, float):
         return f"<div class='change unknown'>{before}</div>"
     shown = round(change * 1000) / 10 if unit == "share" else float(round(change))
