@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -36,7 +37,8 @@ h3 { font-size: 1rem; margin: 0 0 .6rem; color: #333; }
 .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr));
   gap: .9rem; align-items: start; }
 .panel ul { margin: 0; padding-left: 1.1rem; } .panel li { margin: .25rem 0; }
-.panel ul.long { columns: 2; column-gap: 1.5rem; } .panel ul.long li { break-inside: avoid; }
+.panel ul.long { columns: 9.5rem 2; column-gap: 1rem; font-size: .92rem; }
+.panel ul.long li { break-inside: avoid; white-space: nowrap; }
 .quality { display: grid; grid-template-columns: minmax(280px, 1fr) minmax(0, 2fr);
   gap: .9rem; align-items: start; }
 @media (max-width: 900px) { .quality { grid-template-columns: 1fr; } }
@@ -124,7 +126,13 @@ def _change_html(row: dict[str, object]) -> str:
     change, previous, unit = row["change"], row["previous"], str(row["unit"])
     if not isinstance(previous, float):
         return "<div class='change unknown'>no figure for a week before</div>"
-    before = f"{html.escape(_figure_text(previous, unit))} a week before"
+    day, previous_day = row["day"], row["previous_day"]
+    when = (
+        "a week before"
+        if isinstance(day, date) and day - timedelta(days=7) == previous_day
+        else f"on {format_value(previous_day)}"
+    )
+    before = f"{html.escape(_figure_text(previous, unit))} {when}"
     if not isinstance(change, float):
         return f"<div class='change unknown'>{before}</div>"
     shown = round(change * 1000) / 10 if unit == "share" else float(round(change))
@@ -214,7 +222,7 @@ def _checks_table(checks: pl.DataFrame) -> str:
         f"<td class='check'>{html.escape(str(row['check']))}"
         f"<div class='muted'>on {html.escape(str(row['asset']))}</div></td>"
         f"<td>{html.escape(row['description'] or '')}</td></tr>"
-        for row in checks.sort("asset", "check").iter_rows(named=True)
+        for row in checks.sort(pl.col("passed").is_null(), "asset", "check").iter_rows(named=True)
     )
     return (
         "<div class='table-scroll'><table class='data checks'><thead><tr><th>result</th>"
@@ -238,7 +246,8 @@ def _checks_html(checks: pl.DataFrame, run_id: str) -> str:
     )
     shown = _checks_table(attention) if attention.height else ""
     folded = (
-        f"<details><summary>{passed.height} passed checks</summary>{_checks_table(passed)}"
+        f"<details><summary>{passed.height} passed check{'' if passed.height == 1 else 's'}"
+        f"</summary>{_checks_table(passed)}"
         "</details>"
         if passed.height
         else ""

@@ -106,7 +106,16 @@ def test_headline_figures_by_hand() -> None:
             # u3 u1 | u3 u1 u4 u5 | 4+6 | 5/10 | 1 of 1 | snapshot 03-02 | u7 (u5 lapsing)
             "previous": [2.0, 4.0, 10.0, 0.5, 1.0, 5.0, 1.0],
         }
-    ).with_columns((pl.col("value") - pl.col("previous")).alias("change"))
+    ).select(
+        "figure",
+        "unit",
+        "higher_is_better",
+        pl.lit(date(2026, 3, 15)).alias("day"),
+        "value",
+        pl.Series("previous_day", [date(2026, 3, 8)] * 5 + [date(2026, 3, 2), date(2026, 3, 8)]),
+        "previous",
+        (pl.col("value") - pl.col("previous")).alias("change"),
+    )
     assert_frame_equal(got, expected)
 
 
@@ -120,7 +129,8 @@ def test_headline_figures_without_the_status_and_risk_tables() -> None:
     # a backtest with no snapshot a week before as of leaves the previous figure unknown
     late = BACKTEST.filter(pl.col("snapshot_day") > date(2026, 3, 8))
     risk = headline_figures(_daily(), _reviews(), AS_OF, 3, STATUS, AT_RISK, late)
-    assert risk.filter(pl.col("figure") == "Learners at risk")["previous"].to_list() == [None]
+    row = risk.filter(pl.col("figure") == "Learners at risk")
+    assert row["previous"].to_list() == [None] and row["previous_day"].to_list() == [None]
 
 
 def test_headline_figures_on_no_activity() -> None:
@@ -253,7 +263,7 @@ def _checks() -> pl.DataFrame:
 
 def _index(root: Path, tuning: bool = True) -> str:
     _report_folder(root, tuning)
-    headline = headline_figures(_daily(), _reviews(), AS_OF, 3, STATUS, AT_RISK, None)
+    headline = headline_figures(_daily(), _reviews(), AS_OF, 3, STATUS, AT_RISK, BACKTEST)
     rejects = pl.DataFrame({"source_id": ["h1"], "reason": ["missing_field"]})
     weekly = weekly_active_learners(_daily(), AS_OF)
     ingestion = last_ingestion(_files(), rejects)
@@ -288,9 +298,9 @@ def test_index_shows_figures_groups_and_quality(tmp_path: Path) -> None:
         in page
     )
     assert "<div class='value'>63.6%</div><div class='change good'>▲ 13.6 pts" in page
-    # churned 2 against 1: up is bad; at risk has no backtest here
+    # churned 2 against 1: up is bad; at risk 2 against 5 at the backtest's 03-02 snapshot
     assert "<div class='value'>2</div><div class='change bad'>▲ 1" in page
-    assert "no figure for a week before" in page
+    assert "▼ 3 <span class='muted'>vs 5 on 2026-03-02</span>" in page
     assert "fewer than 5 learners: Z9" in page
     assert "broken.parquet" in page and "missing_field" in page
     assert (

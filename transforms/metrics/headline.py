@@ -14,6 +14,7 @@ FIGURE_SCHEMA: dict[str, pl.DataType] = {
     "unit": pl.String(),  # learners, attempts or share (a proportion in 0..1)
     "higher_is_better": pl.Boolean(),
     "value": pl.Float64(),
+    "previous_day": pl.Date(),
     "previous": pl.Float64(),
 }
 
@@ -54,14 +55,14 @@ def _churned(status: pl.DataFrame) -> float:
     return float(status.filter(pl.col("status") == "churned").height)
 
 
-def _backtest_flagged(backtest: pl.DataFrame | None, day: date) -> float | None:
-    """The learners flagged at the latest backtest snapshot on or before `day`."""
+def _backtest_flagged(backtest: pl.DataFrame | None, day: date) -> tuple[date | None, float | None]:
+    """The latest backtest snapshot on or before `day` and the learners it flagged."""
     if backtest is None:
-        return None
+        return None, None
     before = backtest.filter(pl.col("snapshot_day") <= day).sort("snapshot_day")
     if before.height == 0 or before["flagged"][-1] is None:
-        return None
-    return float(before["flagged"][-1])
+        return None, None
+    return before["snapshot_day"][-1], float(before["flagged"][-1])
 
 
 def headline_figures(
@@ -73,15 +74,18 @@ def headline_figures(
     at_risk_learners: pl.DataFrame | None = None,
     at_risk_backtest: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per headline figure: its `value` on the as-of day, its `previous` value on the
-    day 7 days before, and `change` = value − previous (null when either is unknown).
+    """One row per headline figure: its `value` on the as-of `day`, its `previous` value on
+    `previous_day` (7 days before, or the backtest snapshot for learners at risk), and
+    `change` = value − previous (null when either is unknown).
 
     `accuracy_daily` has user_id, language, day, attempts, correct (days up to as of);
     `reviews` has reviewed_at, review_index, quality. Windows are the 7 (or 28) days ending on
     the day, both ends included. Learners churned are counted per (user_id, course): now from
     `learner_status_table`, a week before by `learner_status` at that day. Learners at risk are
     the flagged rows of `at_risk_learners`, a week before the `flagged` count of the latest
-    `at_risk_backtest` snapshot on or before that day. A table passed as None (missing from
+    `at_risk_backtest` snapshot on or before that day (whose `snapshot_day` is then the
+    row's `previous_day`: the backtest has only Mondays whose next 14 days are known, so it
+    can be up to 20 days before the as-of day). A table passed as None (missing from
     the warehouse) leaves its figure null."""
     today = as_of.date()
     before = today - timedelta(days=WEEK)
@@ -89,12 +93,14 @@ def headline_figures(
     activity = accuracy_daily.select(
         "user_id", language_course(pl.col("language")).alias("course"), "day"
     )
-    rows: list[tuple[str, str, bool, float | None, float | None]] = [
+    flagged_day, flagged_before = _backtest_flagged(at_risk_backtest, before)
+    rows: list[tuple[str, str, bool, float | None, date | None, float | None]] = [
         (
             "Learners active, last 7 days",
             "learners",
             True,
             _active_learners(accuracy_daily, today, WEEK),
+            before,
             _active_learners(accuracy_daily, before, WEEK),
         ),
         (
@@ -102,6 +108,7 @@ def headline_figures(
             "learners",
             True,
             _active_learners(accuracy_daily, today, 4 * WEEK),
+            before,
             _active_learners(accuracy_daily, before, 4 * WEEK),
         ),
         (
@@ -109,6 +116,7 @@ def headline_figures(
             "attempts",
             True,
             _attempts(accuracy_daily, today),
+            before,
             _attempts(accuracy_daily, before),
         ),
         (
@@ -116,6 +124,7 @@ def headline_figures(
             "share",
             True,
             _accuracy(accuracy_daily, today),
+            before,
             _accuracy(accuracy_daily, before),
         ),
         (
@@ -123,6 +132,7 @@ def headline_figures(
             "share",
             True,
             _true_retention(reviews, today, pass_quality),
+            before,
             _true_retention(reviews, before, pass_quality),
         ),
         (
@@ -132,18 +142,33 @@ def headline_figures(
             None
             if at_risk_learners is None
             else float(at_risk_learners.filter(pl.col("flagged")).height),
-            _backtest_flagged(at_risk_backtest, before),
+            flagged_day,
+            flagged_before,
         ),
         (
             "Learners churned",
             "learners",
             False,
             None if learner_status_table is None else _churned(learner_status_table),
+            before,
             _churned(learner_status(activity, before)),
         ),
     ]
-    return pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row").with_columns(
-        (pl.col("value") - pl.col("previous")).alias("change")
+    return (
+        pl.DataFrame(rows, schema=FIGURE_SCHEMA, orient="row")
+        .with_columns(
+            pl.lit(today).alias("day"), (pl.col("value") - pl.col("previous")).alias("change")
+        )
+        .select(
+            "figure",
+            "unit",
+            "higher_is_better",
+            "day",
+            "value",
+            "previous_day",
+            "previous",
+            "change",
+        )
     )
 
 

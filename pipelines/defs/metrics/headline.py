@@ -109,7 +109,7 @@ def headline_figures_in_range(warehouse: WarehouseResource) -> dg.AssetCheckResu
     return offending_rows_check(
         warehouse,
         """
-        SELECT * FROM headline_figures
+        SELECT figure, unit, value, previous, change FROM headline_figures
         WHERE (unit = 'share' AND (NOT value BETWEEN 0 AND 1 OR NOT previous BETWEEN 0 AND 1))
            OR (unit <> 'share' AND (value < 0 OR previous < 0
                OR value <> round(value) OR previous <> round(previous)))
