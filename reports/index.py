@@ -12,7 +12,15 @@ from pathlib import Path
 
 import polars as pl
 
-from reports.pages import ERROR_CAPTURE, STYLE, PageMeta, format_value, share, table_html
+from reports.pages import (
+    ERROR_CAPTURE,
+    STYLE,
+    PageMeta,
+    format_value,
+    share,
+    table_html,
+    write_html,
+)
 from reports.privacy import SUPPRESSED
 from transforms.ingest.last_run import LastIngestion
 
@@ -327,8 +335,6 @@ def write_index(
 ) -> Path:
     """Write `index.html` linking every report page in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "index.html"
     groups = link_groups(folder, suppressed)
     page = render_index(meta, headline, groups, ingestion, checks, weekly)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_html(folder / "index.html", page)

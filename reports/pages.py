@@ -258,11 +258,15 @@ def write_page(
     meta: PageMeta,
     links: list[tuple[str, str]] | None = None,
 ) -> Path:
-    """Write the page atomically (a temporary file renamed over it): a run killed mid-way
+    return write_html(path, render_page(title, sections, meta, links))
+
+
+def write_html(path: Path, text: str) -> Path:
+    """Write a page atomically (a temporary file renamed over it): a run killed mid-way
     leaves the previous page or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(render_page(title, sections, meta, links), encoding="utf-8")
+    partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
     crash_point("reports:page")
     return path

@@ -61,6 +61,15 @@ BREAKS: list[tuple[str, str]] = [
     ("cohort_sizes_add_up", "DELETE FROM cohort_retention WHERE language = 'es'"),
     ("daily_attempts_add_up", "UPDATE accuracy_daily SET attempts = attempts + 1"),
     ("retention_reviews_add_up", "UPDATE true_retention SET reviews = reviews + 1"),
+    ("learner_status_values", "UPDATE learner_status SET status = 'gone'"),
+    *[
+        (f"{table}_one_row_per_key", f'INSERT INTO "{table}" SELECT * FROM "{table}" LIMIT 1')
+        for table in ("learner_status", "at_risk_learners", "at_risk_backtest")
+    ],
+    (
+        "headline_figures_in_range",
+        "INSERT INTO headline_figures SELECT * FROM headline_figures LIMIT 1",
+    ),
     # Every column a proportion check names, pushed out of [0, 1] in both directions.
     *[
         (f"{table}_proportions_in_unit_interval", f'UPDATE "{table}" SET "{column}" = {value}')
@@ -89,7 +98,7 @@ def good_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse as the pipeline leaves it on a small generated landing."""
     root = tmp_path_factory.mktemp("checks")
     generate_landing(
-        root / "landing", GeneratorConfig(learners=12, days=21, words_per_language=30, seed=3)
+        root / "landing", GeneratorConfig(learners=12, days=42, words_per_language=30, seed=3)
     )
     with pytest.MonkeyPatch.context() as monkeypatch:
         configure(monkeypatch, root)

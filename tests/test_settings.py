@@ -179,7 +179,8 @@ def test_launchpad_offers_every_setting_and_sm2_parameter() -> None:
         s.env for s in settings_registry()
     ]
     assert _launchpad_fields("nightly", "ops", "sm2_replay", "config") == [
-        f.name for f in dataclasses.fields(SM2Params)
+        *(f.name for f in dataclasses.fields(SM2Params)),
+        "full_refresh",
     ]
 
 
