@@ -520,7 +520,7 @@ def test_each_check_fails_on_a_broken_table(
     breaks: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> None:
     warehouse = WarehouseResource(
-        database=str(tmp_path / "warehouse.duckdb"), connection_config=duckdb_config()
+        database=str(tmp_path / "warehouse.duckdb"), connection_config=duckdb_config("1GB")
     )
     check = _check(check_name)
     with warehouse.connect() as con:
