@@ -11,7 +11,8 @@ import pytest
 
 from transforms.evaluation import log_loss, rmse_bins
 from transforms.sm2 import SM2Params, replay
-from transforms.tuning.batch_replay import batch_scores, quality_matrix
+from transforms.sm2.grading import quality_codes, step_codes
+from transforms.tuning.batch_replay import batch_scores
 from transforms.tuning.scoring import fit_target_recall
 from transforms.tuning.search import graded_rows, pareto
 from transforms.tuning.simulate import MemoryModel
@@ -57,8 +58,10 @@ SETS = [
 def test_batch_scores_equal_one_replay_per_set() -> None:
     rows = graded_rows(_attempts(), SM2Params())
     held = rows.held_out
-    scores = batch_scores(rows.rows, SETS, held, rows.learners, chunk_cards=17)
-    quality = quality_matrix(rows.rows, SETS)
+    scores = batch_scores(rows.rows, SETS, held, rows.learners)
+    kinds, step = step_codes(rows.rows["step_type"])
+    correct, response_ms = rows.rows["correct"].to_numpy(), rows.rows["response_time_ms"].to_numpy()
+    quality = [quality_codes(correct, response_ms, step, kinds, p) for p in SETS]
     for s, params in enumerate(SETS):
         out = replay(rows.rows.with_columns(pl.Series("quality", quality[s])), params)
         out = out.with_columns(pl.Series("held", held)).filter(pl.col("review_index") > 1)
