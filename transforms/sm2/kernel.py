@@ -154,7 +154,7 @@ def replay_cards(
     value: a card's first review)."""
     ef_min, first, second = floats[0, EF_MIN], floats[0, FIRST], floats[0, SECOND]
     lapse, max_interval = floats[0, LAPSE], floats[0, MAX_INTERVAL]
-    target, pass_q = floats[0, TARGET_RECALL], ints[0, PASS_QUALITY]
+    ln_target, pass_q = math.log(floats[0, TARGET_RECALL]), ints[0, PASS_QUALITY]
     on_fail, ef_old, rounding = ints[0, EF_UPDATE_ON_FAIL], ints[0, EF_OLD], ints[0, ROUNDING]
     for c in prange(len(starts) - 1):
         ef, reps, interval, lapses = floats[0, EF_INIT], 0, 0.0, 0
@@ -172,7 +172,7 @@ def replay_cards(
                 elapsed = (t[r] - last_t) / MICROS_PER_DAY
                 out_elapsed[r] = elapsed
                 out_before[r] = interval
-                out_p[r] = target ** (elapsed / interval)
+                out_p[r] = math.exp(ln_target * (elapsed / interval))
             ef, reps, interval, passed = review(
                 ef,
                 reps,
