@@ -27,7 +27,7 @@ from benchmarks.common import peak_rss_mb  # noqa: E402
 from tests.sm2_oracle import replay_card  # noqa: E402
 from transforms.sm2 import SM2Params, replay  # noqa: E402
 from transforms.sm2.card_order import CardOrder, epoch_micros  # noqa: E402
-from transforms.sm2.kernel import KernelParams, replay_cards, threads  # noqa: E402
+from transforms.sm2.kernel import KernelParams, frozen, replay_cards, threads  # noqa: E402
 from transforms.srs_store import recompute_srs  # noqa: E402
 from transforms.warehouse import connect, query  # noqa: E402
 
@@ -83,12 +83,12 @@ def kernel_seconds(reviews: pl.DataFrame, params: SM2Params) -> tuple[float, flo
     return best_of_wall_cpu(
         3,
         lambda: replay_cards(
-            order.starts,
-            order.rows,
-            t,
-            q,
-            kernel.floats,
-            kernel.ints,
+            frozen(order.starts),
+            frozen(order.rows),
+            frozen(t),
+            frozen(q),
+            frozen(kernel.floats),
+            frozen(kernel.ints),
             ints[0],
             floats[0],
             floats[1],

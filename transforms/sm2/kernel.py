@@ -22,11 +22,11 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from transforms.evaluation import CLIP
 from transforms.sm2.params import SM2Params
 
 MICROS_PER_DAY = 86_400_000_000
 ROUNDING_CODES = {"ceil": 0, "round": 1, "none": 2}
-CLIP = 1e-6  # predicted recall is clipped to [CLIP, 1 - CLIP] before its log loss
 
 # Columns of KernelParams.floats and KernelParams.ints.
 EF_INIT, EF_MIN, FIRST, SECOND, LAPSE, MAX_INTERVAL, TARGET_RECALL = range(7)
@@ -306,3 +306,11 @@ def review_cards(
 
 def threads() -> int:
     return int(numba.get_num_threads())
+
+
+def frozen(values: np.ndarray) -> np.ndarray:
+    """A read-only view (no copy): inputs always reach the kernels read-only, as Polars'
+    zero-copy arrays are, so each kernel compiles for one signature only."""
+    view = values.view()
+    view.flags.writeable = False
+    return view

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from transforms.sm2.card_order import CardOrder, epoch_micros, micros_to_datetime
-from transforms.sm2.kernel import KernelParams, replay_cards
+from transforms.sm2.kernel import KernelParams, frozen, replay_cards
 from transforms.sm2.params import SM2Params
 
 REPLAY_COLUMNS: tuple[str, ...] = (
@@ -51,12 +51,12 @@ def replay(
     }
     due = np.empty(n, dtype=np.int64)
     replay_cards(
-        order.starts,
-        order.rows,
-        t,
-        q,
-        kernel.floats,
-        kernel.ints,
+        frozen(order.starts),
+        frozen(order.rows),
+        frozen(t),
+        frozen(q),
+        frozen(kernel.floats),
+        frozen(kernel.ints),
         out["review_index"],
         out["elapsed_days"],
         out["interval_before"],

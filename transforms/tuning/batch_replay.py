@@ -16,7 +16,7 @@ import polars as pl
 from transforms.sm2 import SM2Params
 from transforms.sm2.card_order import CardOrder, epoch_micros
 from transforms.sm2.grading import quality_codes, step_codes
-from transforms.sm2.kernel import MICROS_PER_DAY, KernelParams, score_sets, threads
+from transforms.sm2.kernel import MICROS_PER_DAY, KernelParams, frozen, score_sets, threads
 from transforms.tuning.bins import LAPSES, N_BINS, review_bins, rmse_from_sums
 
 SPLITS = 2  # 0 = training learners, 1 = held-out learners
@@ -75,15 +75,15 @@ def batch_scores(
     inverse_interval = np.zeros(tasks)
     kernel = KernelParams.of(params)
     score_sets(
-        order.starts,
-        elapsed,
-        base_bin,
-        split,
-        quality,
-        grading_of_set,
-        kernel.floats,
-        kernel.ints,
-        lapse_bin,
+        frozen(order.starts),
+        frozen(elapsed),
+        frozen(base_bin),
+        frozen(split),
+        frozen(quality),
+        frozen(grading_of_set),
+        frozen(kernel.floats),
+        frozen(kernel.ints),
+        frozen(lapse_bin),
         blocks,
         loss,
         count,
