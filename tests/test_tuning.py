@@ -188,6 +188,11 @@ def test_tuning_tables_after_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyP
     models = set(query(con, "SELECT DISTINCT model FROM sm2_model_scores")["model"])
     assert models == {"SM-2", "Leitner", "constant mean", "HLR-Leitner"}
     assert query(con, "SELECT count(DISTINCT day) FROM sm2_simulation").item() == 15
+    fsrs_models = set(query(con, "SELECT DISTINCT model FROM sm2_fsrs_scores")["model"])
+    assert {"FSRS-6 default", "FSRS-6 fitted", "SM-2"} <= fsrs_models
+    verdict = query(con, "SELECT * FROM sm2_fsrs_verdict")
+    assert "all" in verdict["language"].to_list()
+    assert "moving to FSRS-6" in (tmp_path / "reports" / "tuning.html").read_text()
     assert (tmp_path / "reports" / "tuning.html").exists()
     assert "tuning.html" in (tmp_path / "reports" / "index.html").read_text()
 

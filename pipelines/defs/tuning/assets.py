@@ -58,8 +58,10 @@ class TuningConfig(dg.Config):
             deps=["attempts"],
             description="One row per candidate SM2Params set: held-out log loss and "
             "RMSE(bins), expected daily workload, Pareto front; with the baseline "
-            "models' scores (sm2_model_scores) and fitted target recall "
-            "(sm2_target_recall).",
+            "models' scores (sm2_model_scores), fitted target recall "
+            "(sm2_target_recall), and FSRS-6 beside SM-2 on the held-out reviews "
+            "(sm2_fsrs_scores: one row per scope, group and model; sm2_fsrs_verdict: "
+            "one row per language and overall).",
         ),
         dg.AssetSpec(
             "sm2_simulation",
@@ -86,6 +88,8 @@ def tuning_lab(
             replace_table(con, "sm2_model_scores", result.model_scores)
             replace_table(con, "sm2_target_recall", result.target_recall)
             replace_table(con, "sm2_simulation", result.simulation)
+            replace_table(con, "sm2_fsrs_scores", result.fsrs.scores)
+            replace_table(con, "sm2_fsrs_verdict", result.fsrs.verdict)
         suppressed = load_suppressed(con)
     meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
     page = write_tuning_report(settings.reports_path, meta, result)
@@ -99,6 +103,8 @@ def tuning_lab(
             "best_held_out_log_loss": float(best["log_loss"]),
             "baseline_held_out_log_loss": float(result.param_eval["log_loss"][0]),
             "pareto_sets": int(result.param_eval["pareto"].sum()),
+            "fsrs_parameters": dg.MetadataValue.json([round(w, 4) for w in result.fsrs.parameters]),
+            "fsrs_verdict": preview(result.fsrs.verdict),
             "preview": preview(result.param_eval.sort("log_loss")),
             "path": dg.MetadataValue.path(str(page.resolve())),
         },
