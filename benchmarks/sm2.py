@@ -84,7 +84,7 @@ def kernel_seconds(reviews: pl.DataFrame, params: SM2Params) -> tuple[float, flo
         3,
         lambda: replay_cards(
             frozen(order.starts),
-            frozen(order.rows),
+            frozen(order.kernel_rows),
             frozen(t),
             frozen(q),
             frozen(kernel.floats),

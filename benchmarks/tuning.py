@@ -23,7 +23,7 @@ from transforms.sm2 import SM2Params, replay  # noqa: E402
 from transforms.sm2.grading import quality_codes, step_codes  # noqa: E402
 from transforms.sm2.kernel import threads  # noqa: E402
 from transforms.tuning.batch_replay import batch_scores  # noqa: E402
-from transforms.tuning.search import DEFAULT_SPACE, candidates  # noqa: E402
+from transforms.tuning.search import DEFAULT_SPACE, random_sets  # noqa: E402
 
 
 def main() -> None:
@@ -39,7 +39,9 @@ def main() -> None:
         pl.Series("response_time_ms", rng.integers(400, 15_000, args.reviews)),
     )
     held_out = (reviews["card_id"].to_numpy() % 5) == 0
-    sets = candidates(DEFAULT_SPACE, args.sets, seed=0, base=SM2Params())
+    base = SM2Params()  # the baseline, then random draws from the lab's default space
+    draws = random_sets(DEFAULT_SPACE, args.sets - 1, seed=0)
+    sets = [base, *[SM2Params.from_dict({**base.to_dict(), **d}) for d in draws]]
     kinds, step = step_codes(reviews["step_type"])
     quality = quality_codes(
         reviews["correct"].to_numpy(), reviews["response_time_ms"].to_numpy(), step, kinds, sets[0]

@@ -36,6 +36,11 @@ class CardOrder:
     rows_sorted: bool  # the frame's rows already are by card then time (`rows` is 0, 1, ...)
 
     @property
+    def kernel_rows(self) -> np.ndarray:
+        """`rows` as the kernels take them: empty when the rows already are in card order."""
+        return self.rows[:0] if self.rows_sorted else self.rows
+
+    @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.starts)
 

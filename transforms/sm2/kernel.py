@@ -151,7 +151,7 @@ def replay_cards(
 ) -> None:
     """One set (row 0 of the parameters), every card: review `i` of the card order is row
     `rows[i]` of `t` (epoch microseconds), `q` and every output (NaN where section 4 has no
-    value: a card's first review)."""
+    value: a card's first review); an empty `rows` means the rows already are in card order."""
     ef_min, first, second = floats[0, EF_MIN], floats[0, FIRST], floats[0, SECOND]
     lapse, max_interval = floats[0, LAPSE], floats[0, MAX_INTERVAL]
     ln_target, pass_q = math.log(floats[0, TARGET_RECALL]), ints[0, PASS_QUALITY]
@@ -160,7 +160,7 @@ def replay_cards(
         ef, reps, interval, lapses = floats[0, EF_INIT], 0, 0.0, 0
         last_t = np.int64(0)
         for i in range(starts[c], starts[c + 1]):
-            r = rows[i]
+            r = rows[i] if len(rows) else i
             k = i - starts[c]
             out_index[r] = k + 1
             out_ef_before[r] = ef

@@ -52,7 +52,7 @@ def replay(
     due = np.empty(n, dtype=np.int64)
     replay_cards(
         frozen(order.starts),
-        frozen(order.rows),
+        frozen(order.kernel_rows),
         frozen(t),
         frozen(q),
         frozen(kernel.floats),
