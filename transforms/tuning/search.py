@@ -119,17 +119,19 @@ def graded_rows(attempts: pl.DataFrame, base: SM2Params) -> GradedRows:
         )
         .collect()
     )
-    users = selected["user_id"].unique()
+    held_out, split_by = held_out_rows(selected["user_id"], selected["card_id"])
+    return GradedRows(selected, held_out, selected["user_id"].n_unique(), split_by)
+
+
+def held_out_rows(user_ids: pl.Series, card_keys: pl.Series) -> tuple[np.ndarray, str]:
+    """Whether each row is held out, and by what: its learner (a stable 20% by a hash of
+    user_id), or its card when there are fewer than MIN_LEARNERS_TO_SPLIT learners."""
+    users = user_ids.unique()
     if len(users) >= MIN_LEARNERS_TO_SPLIT:
-        held_out = (
-            selected["user_id"]
-            .replace_strict(users, held_out_learners(users), return_dtype=pl.Boolean)
-            .to_numpy()
-        )
-        return GradedRows(selected, held_out, len(users), "learner")
-    cards = selected["card_id"].to_numpy().astype(np.uint64)
-    held_out = ((cards * np.uint64(2654435761)) % np.uint64(2**32)) < np.uint64(0.2 * 2**32)
-    return GradedRows(selected, held_out, len(users), "card")
+        held = user_ids.replace_strict(users, held_out_learners(users), return_dtype=pl.Boolean)
+        return held.to_numpy(), "learner"
+    cards = card_keys.to_numpy().astype(np.uint64)
+    return ((cards * np.uint64(2654435761)) % np.uint64(2**32)) < np.uint64(0.2 * 2**32), "card"
 
 
 def pareto(frame: pl.DataFrame, x: str, y: str) -> pl.Series:

@@ -4,6 +4,7 @@ import json
 from collections.abc import Iterator
 
 import dagster as dg
+import polars as pl
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
@@ -11,7 +12,7 @@ from pipelines.defs.srs.config import SM2Config
 from reports.pages import PageMeta
 from reports.tuning_report import write_tuning_report
 from transforms.srs_store import resolve_as_of
-from transforms.tuning.lab import LabSettings, run_lab, sample_attempts
+from transforms.tuning.lab import LabResult, LabSettings, run_lab, sample_attempts
 from transforms.tuning.search import DEFAULT_SPACE, parse_space
 from transforms.warehouse import replace_table, transaction
 
@@ -43,6 +44,31 @@ class TuningConfig(dg.Config):
         )
 
 
+# The lab's other tables, each an asset of the same step: name -> grain.
+EXTRA_TABLES = {
+    "sm2_model_scores": "One row per (scope, group, model): SM-2 against Leitner, the constant "
+    "and half-life regression on the same held-out reviews, with bootstrap intervals.",
+    "sm2_target_recall": "One row per language (and overall): the maximum-likelihood "
+    "target_recall and the log loss it gains over 0.9.",
+    "sm2_fsrs_scores": "One row per (scope, group, model): FSRS-6 (default and fitted) beside "
+    "SM-2 on the held-out reviews.",
+    "sm2_fsrs_verdict": "One row per language and overall: the log loss and workload the app "
+    "would gain by moving to FSRS-6.",
+}
+
+
+def _extra_tables(result: LabResult) -> dict[str, pl.DataFrame]:
+    """The lab's tables besides `sm2_param_eval` and `sm2_simulation`, by name."""
+    frames = {
+        "sm2_model_scores": result.model_scores,
+        "sm2_target_recall": result.target_recall,
+        "sm2_fsrs_scores": result.fsrs.scores,
+        "sm2_fsrs_verdict": result.fsrs.verdict,
+    }
+    assert set(frames) == set(EXTRA_TABLES)
+    return frames
+
+
 @dg.multi_asset(
     group_name=TUNING,
     specs=[
@@ -50,10 +76,12 @@ class TuningConfig(dg.Config):
             "sm2_param_eval",
             deps=["attempts"],
             description="One row per candidate SM2Params set: held-out log loss and "
-            "RMSE(bins), expected daily workload, Pareto front; with the baseline "
-            "models' scores (sm2_model_scores) and fitted target recall "
-            "(sm2_target_recall).",
+            "RMSE(bins), expected daily workload, Pareto front.",
         ),
+        *[
+            dg.AssetSpec(name, deps=["attempts"], description=grain)
+            for name, grain in EXTRA_TABLES.items()
+        ],
         dg.AssetSpec(
             "sm2_simulation",
             deps=["attempts"],
@@ -77,9 +105,9 @@ def tuning_lab(
         result = run_lab(attempts, base, config.lab_settings())
         with transaction(con):
             replace_table(con, "sm2_param_eval", result.param_eval)
-            replace_table(con, "sm2_model_scores", result.model_scores)
-            replace_table(con, "sm2_target_recall", result.target_recall)
             replace_table(con, "sm2_simulation", result.simulation)
+            for name, frame in _extra_tables(result).items():
+                replace_table(con, name, frame)
     meta = PageMeta.of(as_of, context.run.run_id)
     page = write_tuning_report(settings.reports_path, meta, result)
     best = result.param_eval.sort("log_loss").row(0, named=True)
@@ -91,6 +119,8 @@ def tuning_lab(
             "best_held_out_log_loss": float(best["log_loss"]),
             "baseline_held_out_log_loss": float(result.param_eval["log_loss"][0]),
             "pareto_sets": int(result.param_eval["pareto"].sum()),
+            "fsrs_parameters": dg.MetadataValue.json([round(w, 4) for w in result.fsrs.parameters]),
+            "fsrs_verdict": preview(result.fsrs.verdict),
             "preview": preview(result.param_eval.sort("log_loss")),
             "path": dg.MetadataValue.path(str(page.resolve())),
         },
@@ -102,3 +132,7 @@ def tuning_lab(
             "path": dg.MetadataValue.path(str(page.resolve())),
         },
     )
+    for name, frame in _extra_tables(result).items():
+        yield dg.MaterializeResult(
+            asset_key=name, metadata={"dagster/row_count": frame.height, "preview": preview(frame)}
+        )
