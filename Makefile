@@ -79,10 +79,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Every script in benchmarks/ (all but the shared helpers), one after another.
+BENCHMARKS := $(filter-out benchmarks/__init__.py benchmarks/common.py,$(wildcard benchmarks/*.py))
+
 bench: install
-	$(BIN)/python benchmarks/ingest.py
-	$(BIN)/python benchmarks/sm2.py
-	$(BIN)/python benchmarks/lms.py
+	@for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(DEMO) $(ANKI) $(EDNET) .dagster_home

@@ -3,7 +3,8 @@
     python benchmarks/metrics.py [--attempts 10000000] [--batches 4]
 
 The warehouse is filled with generated attempts (SQL), its SRS tables recomputed, then the
-eight metric tables are built and written as the `analytics_tables` asset does.
+metric tables are built and written by `recompute_metrics`, the function the
+`analytics_tables` asset calls.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,10 +19,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import peak_rss_mb  # noqa: E402
 from benchmarks.sm2 import warehouse_with_attempts  # noqa: E402
-from transforms.metrics.tables import build_metrics, read_inputs  # noqa: E402
+from transforms.metrics.tables import recompute_metrics  # noqa: E402
 from transforms.sm2 import SM2Params  # noqa: E402
 from transforms.srs_store import recompute_srs, resolve_as_of  # noqa: E402
-from transforms.warehouse import connect, replace_table, transaction  # noqa: E402
+from transforms.warehouse import connect  # noqa: E402
 
 
 def main() -> None:
@@ -37,20 +37,13 @@ def main() -> None:
         as_of = resolve_as_of(con, None)
         recompute_srs(con, SM2Params(), as_of, args.batches)
         rss_before = peak_rss_mb()
-        began = time.perf_counter()
-        inputs = read_inputs(con, as_of)
-        read_s = time.perf_counter() - began
-        tables = build_metrics(inputs, as_of)
-        build_s = time.perf_counter() - began - read_s
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
-        total_s = time.perf_counter() - began
+        run = recompute_metrics(con, as_of)
+    total_s = run.read_s + run.build_s + run.write_s
     print(
         f"metrics for {args.attempts:,} attempts: {total_s:.1f}s "
-        f"(read {read_s:.1f}s, build {build_s:.1f}s, write {total_s - read_s - build_s:.1f}s)"
+        f"(read {run.read_s:.1f}s, build {run.build_s:.1f}s, write {run.write_s:.1f}s)"
     )
-    for name, frame in tables.items():
+    for name, frame in run.tables.items():
         print(f"  {name:<24} {frame.height:>10,} rows")
     print(f"peak RSS: {peak_rss_mb():,.0f} MiB (before the metrics: {rss_before:,.0f} MiB)")
 

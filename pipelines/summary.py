@@ -6,7 +6,7 @@ from transforms.warehouse import connect, query, scalar
 
 def main() -> None:
     settings = Settings.from_env()
-    con = connect(settings.warehouse)
+    con = connect(settings.warehouse, settings.duckdb_memory)
     tables = query(con, "SELECT table_name, estimated_size FROM duckdb_tables() ORDER BY 1")
     print(f"\nwarehouse: {settings.warehouse.resolve()}")
     for name, _ in tables.iter_rows():

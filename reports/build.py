@@ -1,6 +1,6 @@
-"""Build every report from the warehouse: educators' (overview and per cohort), SM-2, learners,
-and the index that links them. Reads only what reports may show: never `user_response` or
-`correct_answer`, never a user id (learners appear under pseudonyms)."""
+"""Build every report from the warehouse: educators' (overview and per cohort), SM-2 and
+learners (reports/index.py links them). Reads only what reports may show: never
+`user_response` or `correct_answer`, never a user id (learners appear under pseudonyms)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ import plotly.graph_objects as go
 import polars as pl
 
 from reports import educators, learner_figures, sm2_figures
+from reports.at_risk import at_risk_section
 from reports.pages import PageMeta, Section, write_page
-from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, pseudonymize
+from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
 from transforms.metrics.accuracy import accuracy_by_step
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import learned_words
 from transforms.metrics.retention import first_days, forgetting_curve
+from transforms.metrics.status import language_course
 from transforms.srs_store import current_words, params_used
 from transforms.warehouse import query, registered, scalar, table_exists
 
@@ -40,19 +42,35 @@ class BuiltReports:
         ]
 
 
+SECRETS_DDL = (
+    "CREATE TABLE IF NOT EXISTS report_secrets (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
+)
+
+
+def ensure_pseudonym_key(con: duckdb.DuckDBPyConnection) -> bool:
+    """Keep a random pseudonym key in `report_secrets` (one row per secret: name, value), so
+    pseudonyms are stable across runs and cannot be reversed without the warehouse. Returns
+    whether a new key was made."""
+    con.execute(SECRETS_DDL)
+    if scalar(con, "SELECT value FROM report_secrets WHERE name = 'pseudonym_key'") is not None:
+        return False
+    con.execute("INSERT INTO report_secrets VALUES ('pseudonym_key', ?)", [secrets.token_hex(32)])
+    return True
+
+
 def pseudonym_key(con: duckdb.DuckDBPyConnection, configured: str | None) -> bytes:
-    """`PROGRESS_PSEUDONYM_KEY` when set, else a random key kept in the warehouse, so
-    pseudonyms are stable across runs and cannot be reversed without the warehouse."""
+    """`PROGRESS_PSEUDONYM_KEY` when set, else the key `ensure_pseudonym_key` keeps."""
     if configured:
         return configured.encode()
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS report_secrets (name VARCHAR PRIMARY KEY, "
-        "value VARCHAR NOT NULL)"
+    key = (
+        scalar(con, "SELECT value FROM report_secrets WHERE name = 'pseudonym_key'")
+        if table_exists(con, "report_secrets")
+        else None
     )
-    key = scalar(con, "SELECT value FROM report_secrets WHERE name = 'pseudonym_key'")
     if key is None:
-        key = secrets.token_hex(32)
-        con.execute("INSERT INTO report_secrets VALUES ('pseudonym_key', ?)", [key])
+        raise RuntimeError(
+            "no pseudonym key: set PROGRESS_PSEUDONYM_KEY or materialize report_secrets first"
+        )
     return str(key).encode()
 
 
@@ -65,6 +83,15 @@ def _learners_by_cohort(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return learner_cohorts(first_days(daily), query(con, "SELECT user_id, cohort FROM cohorts"))
 
 
+def _cohort_sizes(learners: pl.DataFrame) -> pl.DataFrame:
+    return learners.group_by("language", "cohort").agg(pl.len().alias("cohort_size"))
+
+
+def suppressed_cohorts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The cohorts the educator views leave out (fewer than 5 learners in every language)."""
+    return small_cohorts(_cohort_sizes(_learners_by_cohort(con)))
+
+
 @dataclass(frozen=True)
 class EducatorTables:
     """The analytics tables every educator page filters, read once."""
@@ -73,6 +100,8 @@ class EducatorTables:
     true_retention: pl.DataFrame
     progress: pl.DataFrame
     at_risk: pl.DataFrame
+    at_risk_backtest: pl.DataFrame
+    learner_status: pl.DataFrame
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection) -> EducatorTables:
@@ -80,7 +109,13 @@ class EducatorTables:
             query(con, "SELECT * FROM cohort_retention"),
             query(con, "SELECT * FROM true_retention"),
             query(con, "SELECT * FROM user_language_progress"),
-            query(con, "SELECT user_id, language, flags, reasons FROM at_risk_learners"),
+            query(
+                con,
+                "SELECT user_id, course, risk, flagged, reasons, model, threshold "
+                "FROM at_risk_learners",
+            ),
+            query(con, "SELECT * FROM at_risk_backtest"),
+            query(con, "SELECT user_id, course, status FROM learner_status"),
         )
 
 
@@ -113,7 +148,13 @@ def _educator_sections(
     retention = tables.cohort_retention.join(shown, on=["language", "cohort"])
     true_ret = tables.true_retention.join(shown, on=["language", "cohort"])
     progress = tables.progress.join(learners.select(LEARNER), on=LEARNER)
-    at_risk = tables.at_risk.join(learners.select(LEARNER), on=LEARNER)
+    courses = learners.select("user_id", language_course(pl.col("language")).alias("course"))
+    at_risk = tables.at_risk.join(courses, on=["user_id", "course"])
+    churned = (
+        tables.learner_status.join(courses, on=["user_id", "course"])
+        .filter(pl.col("status") == "churned")
+        .height
+    )
     return [
         Section(
             "Cohort retention",
@@ -136,13 +177,7 @@ def _educator_sections(
             educators.forgetting_curve_figure(forgetting_curve(reviews, pass_quality)),
         ),
         Section("Progress through the course", educators.level_progress_figure(progress)),
-        Section(
-            "Learners at risk",
-            table=pseudonymize(at_risk, key)
-            .select("learner", "language", "flags", "reasons")
-            .sort("learner"),
-            note="Learners appear under a pseudonym (a keyed hash), never their user id.",
-        ),
+        at_risk_section(at_risk, tables.at_risk_backtest, churned, key),
     ]
 
 
@@ -153,8 +188,9 @@ def build_educator_reports(
     out = BuiltReports()
     pass_quality = params_used(con).pass_quality
     learners = _learners_by_cohort(con)
-    sizes = learners.group_by("language", "cohort").agg(pl.len().alias("cohort_size"))
+    sizes = _cohort_sizes(learners)
     shown = large_cohorts(sizes)
+    out.suppressed = small_cohorts(sizes)
     tables = EducatorTables.read(con)
     overview = _educator_sections(con, tables, learners, shown, key, pass_quality, as_of)
     out.pages.append(
@@ -164,11 +200,10 @@ def build_educator_reports(
     )
     out.add_figures("educators-overview", overview)
     for cohort in sorted(learners["cohort"].unique().to_list()):
+        if cohort in out.suppressed:
+            continue
         members = learners.filter(pl.col("cohort") == cohort)
         allowed = shown.filter(pl.col("cohort") == cohort)
-        if allowed.height == 0:
-            out.suppressed.append(cohort)
-            continue
         members = members.join(allowed.select("language"), on="language")
         sections = _educator_sections(con, tables, members, allowed, key, pass_quality, as_of)
         path = folder / "educators" / f"cohort-{_slug(cohort)}.html"
@@ -288,36 +323,27 @@ def build_learner_reports(
     return out
 
 
-SECTIONS = {"educators": "Educators", "learners": "Learners", "sm2": "SM-2", "tuning": "Tuning lab"}
+PER_RUN_AREAS = ("educators", "learners")  # every page there is rewritten by each run
+PER_RUN_PNG_PREFIXES = ("educators-", "learner-")  # their figures' PNG copies
 
 
-def save_suppressed(con: duckdb.DuckDBPyConnection, cohorts: list[str]) -> None:
-    """Remember which cohorts the educator views left out, for whoever rewrites the index."""
-    con.execute("CREATE OR REPLACE TABLE report_suppressed_cohorts (cohort VARCHAR)")
-    con.executemany("INSERT INTO report_suppressed_cohorts VALUES (?)", [[c] for c in cohorts])
-
-
-def load_suppressed(con: duckdb.DuckDBPyConnection) -> list[str]:
-    if not table_exists(con, "report_suppressed_cohorts"):
-        return []
-    return query(con, "SELECT cohort FROM report_suppressed_cohorts ORDER BY 1")["cohort"].to_list()
-
-
-def write_index(folder: Path, meta: PageMeta, suppressed: list[str]) -> Path:
-    """The landing page: a link to every report in the folder, and the cohorts left out."""
-    pages = sorted(p for p in folder.rglob("*.html") if p.name != "index.html")
-    links = []
-    for page in pages:
-        area = page.parent.name if page.parent != folder else page.stem
-        links.append((f"{SECTIONS.get(area, area)}: {page.stem}", str(page.relative_to(folder))))
-    sections = (
-        [
-            Section(
-                "Cohorts not shown",
-                note=f"{len(suppressed)} cohort(s) with {SUPPRESSED}: {', '.join(suppressed)}",
-            )
-        ]
-        if suppressed
-        else []
-    )
-    return write_page(folder / "index.html", "Learning-progress reports", sections, meta, links)
+def remove_stale_reports(folder: Path, built: list[BuiltReports], pngs_written: bool) -> list[Path]:
+    """Delete the pages under educators/ and learners/ and the PNG copies that this run does not
+    write (a learner no longer selected, a cohort now below 5 learners), so the index never
+    links an old page. Returns the files removed."""
+    written = {p.resolve() for b in built for p in b.pages}
+    stems = {stem for b in built for stem, _ in b.figures} if pngs_written else set()
+    stale = [
+        page
+        for area in PER_RUN_AREAS
+        for page in sorted((folder / area).glob("*.html"))
+        if page.resolve() not in written
+    ]
+    stale += [
+        png
+        for png in sorted((folder / "png").glob("*.png"))
+        if png.stem.startswith(PER_RUN_PNG_PREFIXES) and png.stem not in stems
+    ]
+    for path in stale:
+        path.unlink()
+    return stale

@@ -172,17 +172,18 @@ def forgetting_curve_figure(curve: pl.DataFrame) -> go.Figure:
 
 
 def level_progress_figure(progress: pl.DataFrame) -> go.Figure:
-    """How many learners are at each course level (the first level not fully learned)."""
+    """How many learners are studying in each course level (their current position: the
+    level of the furthest word they have attempted)."""
     counts = (
         progress.with_columns(
             pl.when(pl.col("level").is_null())
-            .then(pl.lit("done"))
+            .then(pl.lit("not started"))
             .otherwise(pl.format("level {}", "level"))
             .alias("stage")
         )
-        .group_by("language", "stage")
+        .group_by("language", "level", "stage")
         .agg(pl.len().alias("learners"))
-        .sort("language", "stage")
+        .sort("language", "level", nulls_last=False)
     )
     fig = go.Figure()
     for (language,), part in counts.group_by("language", maintain_order=True):
@@ -192,7 +193,7 @@ def level_progress_figure(progress: pl.DataFrame) -> go.Figure:
     fig.update_layout(
         **LAYOUT,
         barmode="group",
-        title="Learners by course level reached",
+        title="Learners by the course level they are studying",
         yaxis={"title": "learners"},
     )
     return fig

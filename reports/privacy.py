@@ -29,3 +29,10 @@ def pseudonymize(frame: pl.DataFrame, key: bytes, column: str = "user_id") -> pl
 def large_cohorts(cohort_sizes: pl.DataFrame) -> pl.DataFrame:
     """The (language, cohort) rows of `cohort_sizes` with at least 5 learners."""
     return cohort_sizes.filter(pl.col("cohort_size") >= MIN_COHORT)
+
+
+def small_cohorts(cohort_sizes: pl.DataFrame) -> list[str]:
+    """The cohorts of `cohort_sizes` (language, cohort, cohort_size) with no language of at
+    least 5 learners: left out of the educator views, named on the index."""
+    large = large_cohorts(cohort_sizes).select("cohort")
+    return sorted(cohort_sizes.join(large, on="cohort", how="anti")["cohort"].unique().to_list())

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from reports.educators import LAYOUT
+from reports.pages import REFERENCE
 from transforms.evaluation import calibration_table
 from transforms.tuning.scoring import point_scores
 
@@ -23,14 +24,60 @@ def ef_histogram(word_progress: pl.DataFrame) -> go.Figure:
     return fig
 
 
+def interval_bins(intervals: pl.Series) -> pl.DataFrame:
+    """Cards per interval bin on doubling edges: under 1 day, then [1, 2), [2, 4), [4, 8), ...
+    days (`label` "1 d", "2–3 d", "4–7 d", ...), every bin from the shortest interval's to the
+    longest's, empty ones included, so the bars read like a histogram on a log axis."""
+    values = intervals.drop_nulls().cast(pl.Float64)
+    if values.is_empty():
+        return pl.DataFrame(
+            schema={"label": pl.String, "low": pl.Float64, "high": pl.Float64, "cards": pl.UInt32}
+        )
+    # bin 0 is [0, 1); bin k >= 1 is [2^(k-1), 2^k)
+    days = pl.col("days")
+    index = pl.when(days < 1).then(0).otherwise(days.clip(1).log(2).floor().cast(pl.Int64) + 1)
+    counts = values.to_frame("days").group_by(index.alias("bin")).len("cards")
+    first, last = counts.select(pl.col("bin").min().alias("first"), pl.col("bin").max()).row(0)
+    bins = pl.DataFrame({"bin": range(first, last + 1)})
+    low = pl.when(pl.col("bin") == 0).then(0.0).otherwise(2.0 ** (pl.col("bin") - 1))
+    label = (
+        pl.when(pl.col("bin") == 0)
+        .then(pl.lit("< 1 d"))
+        .when(pl.col("bin") == 1)
+        .then(pl.lit("1 d"))
+        .otherwise(pl.format("{}–{} d", pl.col("low").cast(pl.Int64), pl.col("high") - 1))
+    )
+    return (
+        bins.join(counts, on="bin", how="left")
+        .with_columns(low.alias("low"), (2 ** pl.col("bin")).alias("high"))
+        .sort("bin")
+        .select(
+            label.alias("label"),
+            "low",
+            pl.col("high").cast(pl.Float64),
+            pl.col("cards").fill_null(0).cast(pl.UInt32),
+        )
+    )
+
+
 def interval_histogram(word_progress: pl.DataFrame) -> go.Figure:
+    """Cards per current interval, in doubling bins (a bar per bin, categorical labels: a
+    histogram trace on a log axis draws no bars)."""
+    bins = interval_bins(word_progress["interval_days"])
     fig = go.Figure(
-        go.Histogram(x=word_progress["interval_days"].to_list(), nbinsx=60, name="cards")
+        go.Bar(
+            x=bins["label"].to_list(),
+            y=bins["cards"].to_list(),
+            name="cards",
+            customdata=bins.select("low", "high").rows(),
+            hovertemplate="%{customdata[0]} to under %{customdata[1]} days: %{y} cards"
+            "<extra></extra>",
+        )
     )
     fig.update_layout(
         **LAYOUT,
         title="Current interval of every card",
-        xaxis={"title": "days", "type": "log"},
+        xaxis={"title": "days (bins double in width)", "type": "category"},
         yaxis={"title": "cards"},
     )
     return fig
@@ -101,7 +148,12 @@ def calibration_lines(tables: dict[str, pl.DataFrame], title: str) -> go.Figure:
     """Calibration tables (`calibration_table`), one line each, against the diagonal."""
     fig = go.Figure(
         go.Scatter(
-            x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"}
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfect",
+            line={"dash": "dot", "color": "#999"},
+            meta=REFERENCE,
         )
     )
     for name, table in tables.items():

@@ -4,7 +4,7 @@ sets, baselines side by side, fitted target recall, and the simulation."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import polars as pl
@@ -14,6 +14,7 @@ from reports.pages import PageMeta, Section, write_page
 from reports.sm2_figures import calibration_lines
 
 if TYPE_CHECKING:
+    from transforms.tuning.fsrs import FsrsComparison
     from transforms.tuning.lab import LabResult
 
 
@@ -142,6 +143,73 @@ def simulation_summary(simulation: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def fsrs_statement(row: dict[str, Any]) -> str:
+    """One plain sentence: what moving from SM-2 to FSRS-6 (fitted) would change."""
+    sm2, fsrs = row["sm2_log_loss"], row["fsrs_log_loss"]
+    if row["fsrs_log_loss_high"] < row["sm2_log_loss_low"]:
+        verdict = "a clear gain: the 95% intervals do not overlap"
+    elif row["fsrs_log_loss_low"] > row["sm2_log_loss_high"]:
+        verdict = "a clear loss: the 95% intervals do not overlap"
+    else:
+        verdict = "not a clear difference: the 95% intervals overlap"
+    where = "All languages" if row["language"] == "all" else f"Language {row['language']}"
+    return (
+        f"{where}: moving to FSRS-6 with fitted parameters changes held-out log loss from "
+        f"{sm2:.3f} to {fsrs:.3f} ({fsrs - sm2:+.3f}, {verdict}; FSRS-6 with default "
+        f"parameters: {row['fsrs_default_log_loss']:.3f}), and the reviews a learner does each "
+        f"day to keep every card on schedule from {row['sm2_daily_reviews']:.2f} to "
+        f"{row['fsrs_daily_reviews']:.2f} ({row['workload_change']:+.0%}) at a desired "
+        "retention of 90%."
+    )
+
+
+def fsrs_sections(comparison: FsrsComparison) -> list[Section]:
+    """FSRS-6 beside SM-2 on the held-out reviews: the verdict per language, then the scores."""
+    verdict = comparison.verdict
+    statements = " ".join(fsrs_statement(row) for row in verdict.iter_rows(named=True))
+    return [
+        Section(
+            "Moving to FSRS: what it would gain",
+            note=(statements or "No held-out reviews to compare FSRS on.")
+            + " Scores are on the held-out reviews the parameter sets are scored on; FSRS-6 "
+            "is fitted on the training reviews only (fsrs-rs-python).",
+            table=verdict.select(
+                "language",
+                "held_out_reviews",
+                *[
+                    pl.col(c).round(4)
+                    for c in (
+                        "sm2_log_loss",
+                        "fsrs_log_loss",
+                        "fsrs_log_loss_low",
+                        "fsrs_log_loss_high",
+                        "fsrs_default_log_loss",
+                        "log_loss_gain",
+                    )
+                ],
+                pl.col("sm2_daily_reviews").round(2),
+                pl.col("fsrs_daily_reviews").round(2),
+                pl.col("workload_change").round(3),
+            ),
+        ),
+        Section(
+            "FSRS-6 against SM-2 and the baselines, held-out reviews",
+            baselines_figure(comparison.scores),
+            table=comparison.scores.filter(pl.col("scope") != "step_type").select(
+                "scope",
+                "group",
+                "model",
+                "reviews",
+                pl.col("log_loss").round(4),
+                pl.col("log_loss_low").round(4),
+                pl.col("log_loss_high").round(4),
+                pl.col("rmse_bins").round(4),
+                pl.col("auc").round(4),
+            ),
+        ),
+    ]
+
+
 def write_tuning_report(folder: Path, meta: PageMeta, result: LabResult) -> Path:
     evaluated = result.param_eval
     best = evaluated.sort("log_loss").head(10)
@@ -163,11 +231,11 @@ def write_tuning_report(folder: Path, meta: PageMeta, result: LabResult) -> Path
                 "group",
                 "model",
                 "reviews",
-                pl.col("log_loss").round(4),
-                pl.col("log_loss_low").round(4),
-                pl.col("log_loss_high").round(4),
-                pl.col("rmse_bins").round(4),
-                pl.col("auc").round(4),
+                "log_loss",
+                "log_loss_low",
+                "log_loss_high",
+                "rmse_bins",
+                "auc",
             ),
         ),
         Section(
@@ -181,5 +249,6 @@ def write_tuning_report(folder: Path, meta: PageMeta, result: LabResult) -> Path
             simulation_figure(result.simulation),
             table=simulation_summary(result.simulation),
         ),
+        *fsrs_sections(result.fsrs),
     ]
     return write_page(folder / "tuning.html", "SM-2 tuning lab", sections, meta)

@@ -95,3 +95,14 @@ def test_learners_behave_like_learners(tmp_path: Path, con: duckdb.DuckDBPyConne
                         FROM attempts WHERE session_id IS NOT NULL GROUP BY session_id""",
     )
     assert mix["steps"].median() >= 3 and mix["repeats"].median() >= 1
+
+
+def test_manifest_versions_are_in_order_even_over_one_day(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    for days in (1, 2):
+        folder = tmp_path / f"days-{days}"
+        generate_landing(folder, GeneratorConfig(learners=0, days=days, words_per_language=20))
+        result = load_manifests(con, manifest_files(folder / "manifests"))
+        assert result.rejected.is_empty(), result.rejected["message"].to_list()
+        con.execute("DELETE FROM manifest_versions; DELETE FROM manifest_words")

@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts, wilson
-from transforms.metrics.progress import at_risk_learners, streaks, user_language_progress
+from transforms.metrics.progress import streaks, user_language_progress
 from transforms.metrics.retention import (
     cohort_retention,
     first_days,
@@ -283,7 +283,8 @@ def test_progress_with_a_dropped_word_and_two_languages() -> None:
     daily = _daily([(U1, "es", as_of.date()), (U1, "fr", as_of.date() - timedelta(days=1))])
     out = user_language_progress(progress, reviews, daily, current, as_of, pass_quality=3)
     es, fr = out.row(0, named=True), out.row(1, named=True)
-    assert (es["level"], es["group"]) == (1, "g")  # es:g:b is not learned yet
+    # the furthest word attempted in course order is es:g:b; level 1 still has it unlearned
+    assert (es["level"], es["group"], es["levels_completed"]) == (1, "g", 0)
     assert (es["words_seen"], es["words_learned"], es["words_mature"], es["words_total"]) == (
         2,
         1,
@@ -293,27 +294,49 @@ def test_progress_with_a_dropped_word_and_two_languages() -> None:
     assert es["percent_complete"] == pytest.approx(100 / 3)
     assert es["true_retention"] == pytest.approx(2 / 3)  # the dropped word's review counts
     assert es["due_now"] == 1 and es["words_studied_today"] == 1
-    assert (fr["level"], fr["group"], fr["percent_complete"]) == (None, None, 100.0)
+    assert (fr["level"], fr["group"], fr["percent_complete"]) == (1, "g", 100.0)
+    assert fr["levels_completed"] == 1
     assert fr["due_now"] == 1 and fr["current_streak"] == 1
 
 
-def test_at_risk_reasons_read_as_sentences() -> None:
-    as_of = datetime(2026, 3, 30, 12)
-    days = [date(2026, 3, 1) + timedelta(days=k) for k in range(14)]  # active 1-14 March
-    daily = _daily([(U1, "es", d) for d in days])
-    # 12 reviews in the 28 days before as of (3-14 March): 0.43 a day; 2 overdue is more
-    # than 3 times that, 1 is not
-    for overdue, flags in ((1, "inactive"), (2, "inactive; overdue_backlog")):
-        progress = pl.DataFrame(
-            {
-                "user_id": [U1] * overdue,
-                "language": ["es"] * overdue,
-                "next_review_at": [as_of] * overdue,
-            }
-        )
-        out = at_risk_learners(daily, REVIEWS.head(0), progress, as_of, 3)
-        assert out["flags"].to_list() == [flags]
-    assert out["reasons"][0] == (
-        "no attempt for 16 days after 14 active days in the 4 weeks before; "
-        "2 reviews overdue, more than 3 times the 0.4 reviews a day of the last 4 weeks"
+def test_position_is_the_furthest_word_attempted_not_the_first_unlearned() -> None:
+    """An unlearned early word does not pin a learner to level 1 (metrics.md)."""
+    as_of = datetime(2026, 3, 10, 12)
+    current = pl.DataFrame(
+        {
+            "language": ["es"] * 4,
+            "word_uid": ["es:g:a", "es:g:b", "es:h:c", "es:k:d"],
+            "level": [1, 1, 2, 3],
+            "group_uid": ["g", "g", "h", "k"],
+            "position": [1, 2, 3, 4],
+        }
     )
+    # U1 missed es:g:a (last review failed) but has reached es:h:c in level 2, whose only
+    # word it learned: level 2 is completed, level 1 is not (levels need not be completed in
+    # order); U2 learned all of level 1 and has not started level 2
+    rows = [(U1, "a", 1), (U1, "b", 5), (U1, "c", 4), (U2, "a", 4), (U2, "b", 5)]
+    progress = pl.DataFrame(
+        {
+            "user_id": [u for u, _, _ in rows],
+            "language": ["es"] * 5,
+            "word_uid": [f"es:{'h' if w == 'c' else 'g'}:{w}" for _, w, _ in rows],
+            "interval_days": [1.0] * 5,
+            "next_review_at": [as_of + timedelta(days=1)] * 5,
+            "easiness": [2.5] * 5,
+            "lapses": [0] * 5,
+            "reviews": [1] * 5,
+            "first_attempted_at": [as_of - timedelta(days=1)] * 5,
+        }
+    )
+    reviews = pl.DataFrame(
+        [_review(u, w, as_of - timedelta(days=1), q, 1, None, None, None) for u, w, q in rows]
+    ).with_columns(
+        pl.when(pl.col("word_uid") == "es:g:c")
+        .then(pl.lit("es:h:c"))
+        .otherwise(pl.col("word_uid"))
+        .alias("word_uid")
+    )
+    daily = _daily([(U1, "es", as_of.date()), (U2, "es", as_of.date())])
+    out = user_language_progress(progress, reviews, daily, current, as_of, pass_quality=3)
+    got = out.select("user_id", "level", "group", "levels_completed", "words_learned")
+    assert got.rows() == [(U1, 2, "h", 1, 2), (U2, 1, "g", 1, 2)]

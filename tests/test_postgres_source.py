@@ -107,3 +107,32 @@ def test_postgres_attempts_and_manifests_incrementally(
     run_all()  # nothing new: no new source
     con = connect(tmp_path / "warehouse.duckdb")
     assert query(con, "SELECT count(*) FROM ingested_files").item() == 2
+
+
+def test_a_row_committed_late_with_an_older_created_at_is_not_missed(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row whose transaction commits after the night's read, stamped before the watermark,
+    is picked up by the next night's lookback window; rows re-read in the window add nothing."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute('TRUNCATE "AttemptRecords"')
+    late_user = "223e4567-e89b-42d3-a456-426614174000"
+    insert(dsn, [attempt(20), attempt(21)], "2026-04-01T10:00:00Z")
+    (tmp_path / "landing").mkdir()
+    configure(monkeypatch, tmp_path, PROGRESS_PG_DSN=dsn)
+    run_all()
+    # committed now, but stamped 2 hours before the watermark of 10:00
+    insert(dsn, [attempt(22, userId=late_user)], "2026-04-01T08:00:00Z")
+    insert(dsn, [attempt(23)], "2026-04-02T10:00:00Z")
+    run_all()
+    run_all()  # nothing new: the window is re-read, every row in it is known
+    con = connect(tmp_path / "warehouse.duckdb")
+    assert query(con, "SELECT count(*) FROM attempts WHERE user_id = ?", [late_user]).item() == 1
+    sources = query(
+        con,
+        "SELECT rows_read, accepted, duplicates, rejected FROM ingested_files "
+        "WHERE source_kind = 'postgres' ORDER BY watermark",
+    )
+    assert sources.rows() == [(2, 2, 0, 0), (2, 2, 0, 0)]
+    assert query(con, "SELECT count(*) FROM attempts").item() == 4
+    con.close()

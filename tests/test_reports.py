@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 from datetime import date
 from pathlib import Path
 
+import plotly.graph_objects as go
 import polars as pl
 import pytest
+from plotly.offline import get_plotlyjs
 
 from reports import educators, learner_figures, sm2_figures
+from reports.build import (
+    BuiltReports,
+    remove_stale_reports,
+)
+from reports.build import _slug as slug
 from reports.export import chromium_path
+from reports.pages import PageMeta, write_page
 from reports.privacy import pseudonym
-from tests.browser import rendered_dom
+from tests.browser import assert_page_draws
 from tests.pipeline_run import configure, run_all
 from transforms.generate.landing import GeneratorConfig, generate_landing
 from transforms.warehouse import connect, query
@@ -76,6 +86,20 @@ def test_sm2_against_leitner_scores_the_same_reviews() -> None:
     assert [t.name for t in fig.data] == ["perfect", "SM-2", "Leitner"]
 
 
+def test_interval_histogram_bars_count_cards_per_doubling_bin() -> None:
+    # bins [0, 1), [1, 2), [2, 4), [4, 8), [8, 16), [16, 32): the empty 8-15 bin is kept
+    progress = pl.DataFrame({"interval_days": [0.0, 1.0, 1.0, 2.0, 3.0, 6.0, 20.0, None]})
+    fig = sm2_figures.interval_histogram(progress)
+    (bars,) = fig.data
+    assert bars.type == "bar" and fig.layout.xaxis.type == "category"
+    assert list(bars.x) == ["< 1 d", "1 d", "2–3 d", "4–7 d", "8–15 d", "16–31 d"]
+    assert list(bars.y) == [1, 2, 2, 1, 0, 1]
+    assert [tuple(c) for c in bars.customdata][2] == (2.0, 4.0)
+    # cards with interval 1 and up only: the first bar is "1 d"; none at all: no bars
+    assert sm2_figures.interval_bins(pl.Series([1, 40]))["label"][0] == "1 d"
+    assert sm2_figures.interval_bins(pl.Series([], dtype=pl.Float64)).is_empty()
+
+
 def test_study_calendar_and_streak_title() -> None:
     days = pl.DataFrame(
         {"day": [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 10)], "attempts": [5, 3, 7]}
@@ -83,6 +107,27 @@ def test_study_calendar_and_streak_title() -> None:
     fig = learner_figures.study_calendar(days, current_streak=1, longest_streak=2)
     assert list(fig.data[0].z[0]) == [5, 0] and list(fig.data[0].z[1]) == [3, 7]  # Mon, Tue
     assert "current streak 1 days, longest 2" in fig.layout.title.text
+
+
+def test_pages_and_pngs_this_run_does_not_write_are_removed(tmp_path: Path) -> None:
+    meta = PageMeta("2026-03-01", "run")
+    old = [
+        write_page(tmp_path / area / f"{name}.html", name, [], meta)
+        for area, name in (("educators", "cohort-gone"), ("learners", "learner-gone"))
+    ]
+    kept = write_page(tmp_path / "educators" / "overview.html", "overview", [], meta)
+    tuning = write_page(tmp_path / "tuning.html", "tuning", [], meta)  # another job's page
+    (tmp_path / "png").mkdir()
+    for stem in ("educators-gone-0", "sm2-0"):
+        (tmp_path / "png" / f"{stem}.png").write_bytes(b"png")
+    built = BuiltReports(pages=[kept], figures=[("sm2-0", go.Figure())])
+    removed = remove_stale_reports(tmp_path, [built], pngs_written=True)
+    assert sorted(removed) == sorted([*old, tmp_path / "png" / "educators-gone-0.png"])
+    assert kept.exists() and tuning.exists() and (tmp_path / "png" / "sm2-0.png").exists()
+    # without PNG export this run, every PNG left is stale
+    assert remove_stale_reports(tmp_path, [built], pngs_written=False) == [
+        tmp_path / "png" / "sm2-0.png"
+    ]
 
 
 def test_pseudonyms_are_keyed_and_stable() -> None:
@@ -108,34 +153,64 @@ def report_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "simulated_learners": 20,
             "bootstrap_draws": 20,
         }
+        index = (root / "reports" / "index.html").read_text()
         run_all({"ops": {"tuning_lab": {"config": small}}}, job_name="tuning")
+        assert (root / "reports" / "index.html").read_text() == index  # tuning leaves it alone
+        run_all(selection=["report_index"])  # now linking the tuning lab
     return root
+
+
+def _page_text_without_plotly_js(page: Path) -> str:
+    """A page's raw text, chart data and all, less the embedded plotly.js library (whose
+    minified code could contain any short word)."""
+    return page.read_text().replace(get_plotlyjs(), "")
+
+
+def _written_forms(text: str) -> set[str]:
+    """How a string can appear in a page: as is, escaped for HTML, or inside JSON chart data."""
+    return {
+        text,
+        html.escape(text),
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+    }
 
 
 def test_privacy_in_every_page(report_folder: Path) -> None:
     con = connect(report_folder / "warehouse.duckdb")
     users = set(query(con, "SELECT DISTINCT user_id FROM attempts")["user_id"])
-    texts = query(
-        con, "SELECT DISTINCT user_response FROM attempts WHERE user_response IS NOT NULL"
-    )["user_response"].to_list()
+    # typed answers that are not also a word of the course (words are shown, answers never)
+    answers = query(
+        con,
+        """SELECT DISTINCT user_response AS t FROM attempts WHERE user_response IS NOT NULL
+           EXCEPT SELECT correct_answer FROM attempts WHERE correct_answer IS NOT NULL
+           EXCEPT SELECT text FROM manifest_words WHERE text IS NOT NULL
+           EXCEPT SELECT translation FROM manifest_words WHERE translation IS NOT NULL""",
+    )["t"].to_list()
     sizes = query(
         con, "SELECT language, cohort, cohort_size FROM cohort_retention WHERE week_offset = 0"
     )
     con.close()
+    assert len(answers) > 10
+    secrets = users | {form for t in answers if len(t) > 3 for form in _written_forms(t)}
+    # any of them as a whole word (not inside a longer one, as "anin" in "training")
+    pattern = re.compile(
+        r"(?<!\w)(?:"
+        + "|".join(map(re.escape, sorted(secrets, key=len, reverse=True)))
+        + r")(?!\w)"
+    )
     pages = list((report_folder / "reports").rglob("*.html"))
     assert len(pages) >= 4
     for page in pages:
-        content = page.read_text()
-        assert not any(u in content for u in users), page
-        # typed answers never reach a report (long ones, to avoid matching plotly.js itself)
-        assert not any(f">{t}<" in content for t in texts if len(t) > 5), page
+        leaked = pattern.findall(_page_text_without_plotly_js(page))
+        assert not leaked, (page, leaked[:5])
     small = sizes.filter(pl.col("cohort_size") < 5)
     index = (report_folder / "reports" / "index.html").read_text()
     for cohort in small["cohort"].to_list():
         if sizes.filter((pl.col("cohort") == cohort) & (pl.col("cohort_size") >= 5)).height:
             continue
         assert not (
-            report_folder / "reports" / "educators" / f"cohort-{cohort.lower()}.html"
+            report_folder / "reports" / "educators" / f"cohort-{slug(cohort)}.html"
         ).exists()
         assert cohort in index and "fewer than 5 learners" in index
     overview = (report_folder / "reports" / "educators" / "overview.html").read_text()
@@ -150,19 +225,12 @@ def test_privacy_in_every_page(report_folder: Path) -> None:
 def test_every_page_draws_in_chromium(report_folder: Path) -> None:
     pages = sorted((report_folder / "reports").rglob("*.html"))
     for page in pages:
-        dom, log = rendered_dom(page)
-        # each chart div, and whether Plotly drew its plot container inside it
-        charts = re.findall(
-            r'<div id="[^"]+" class="plotly-graph-div[^"]*"[^>]*>'
-            r'(<div class="plot-container plotly")?',
-            dom,
-        )
-        assert charts or page.name == "index.html", page.name
-        drawn = sum(1 for inner in charts if inner)
-        assert drawn == len(charts), f"{page.name}: {drawn} of {len(charts)} charts drew"
-        errors = re.search(r'<pre id="js-errors">(.*?)</pre>', dom, re.S)
-        assert errors is not None and errors.group(1).strip() == "", (page.name, errors)
-        assert "Uncaught" not in log, (page.name, log[-2000:])
+        # no script errors, and every chart shows marks (bars with an area, lines, markers,
+        # heatmap cells) or says it has no data
+        rendered = assert_page_draws(page)
+        assert rendered.charts or page.name == "index.html", page.name
+        # the full report's data fills every chart
+        assert all(c.marks for c in rendered.charts), (page.name, rendered.charts)
     index = (report_folder / "reports" / "index.html").read_text()
     linked = re.findall(r"href='([^']+)'", index)
     assert {str(p.relative_to(report_folder / "reports")) for p in pages} - {"index.html"} == set(

@@ -14,9 +14,9 @@ from polars.testing import assert_frame_equal
 
 from tests.sm2_oracle import replay_card
 from transforms.sm2 import REPLAY_COLUMNS, SM2Params, replay, replay_leitner
-from transforms.sm2.layout import ReviewLayout
+from transforms.sm2.card_order import CardOrder
+from transforms.sm2.kernel import round6
 from transforms.sm2.leitner import BOX_DAYS
-from transforms.sm2.update import round6
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -71,11 +71,10 @@ def _compare(frame: pl.DataFrame, params: SM2Params) -> None:
     ]
     assert_frame_equal(got.select(exact), want.select(exact))
     assert_frame_equal(got.select(cols), want.select(cols), abs_tol=1e-9, rel_tol=0)
-    # many small chunks of cards give the very same rows
-    chunked = ReviewLayout.build(frame, ["card_id", "reviewed_at", "tiebreak"], chunk_reviews=5)
-    rows = np.sort(np.concatenate([c.step_rows for c in chunked.chunks]))
-    assert (rows == np.arange(frame.height)).all()  # the chunks partition the reviews
-    assert_frame_equal(replay(frame, params, chunked), replay(frame, params))
+    # the card order partitions the reviews, and a shared order gives the very same rows
+    order = CardOrder.of(frame)
+    assert (np.sort(order.rows) == np.arange(frame.height)).all()
+    assert_frame_equal(replay(frame, params, order), replay(frame, params))
 
 
 def test_spec_example_intervals_and_ef() -> None:
@@ -97,7 +96,7 @@ def test_spec_example_intervals_and_ef() -> None:
 
 def test_rounding_removes_float_noise() -> None:
     # 10 × 2.3 is 23, not 24, and 6 × 1.5 is 9
-    assert round6(np.array([10 * 2.3, 6 * 1.5]))[0] == 23.0
+    assert (round6(10 * 2.3), round6(6 * 1.5)) == (23.0, 9.0)
     params = SM2Params(ef_init=1.5, ef_min=1.3)
     frame = _frame({1: [(T0 + timedelta(days=d), 4, str(d)) for d in range(3)]})
     assert replay(frame, params)["interval_days"].to_list() == [1, 6, 9]

@@ -11,7 +11,13 @@ from polars.testing import assert_frame_equal
 
 from transforms.sm2 import SM2Params
 from transforms.srs import learner_parts
-from transforms.srs_store import read_batch, recompute_srs
+from transforms.srs_store import (
+    NO_ATTEMPTS_AS_OF,
+    describe_as_of,
+    read_batch,
+    recompute_srs,
+    resolve_as_of,
+)
 from transforms.warehouse import query
 
 AS_OF = datetime(2026, 6, 1)
@@ -77,3 +83,14 @@ def test_learner_parts_keep_learners_whole(con: duckdb.DuckDBPyConnection, parts
 def test_no_attempts_are_one_empty_part(con: duckdb.DuckDBPyConnection) -> None:
     (only,) = learner_parts(read_batch(con, AS_OF, 1, 0), 2)
     assert only.height == 0 and "card_key" in only.columns
+
+
+def test_as_of_is_the_setting_else_the_latest_attempt_else_the_epoch(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    assert resolve_as_of(con, None) == NO_ATTEMPTS_AS_OF  # no attempts: the job still runs
+    assert describe_as_of(NO_ATTEMPTS_AS_OF) == "no attempts yet"
+    _fill(con, 10, learners=2)
+    assert resolve_as_of(con, None) == datetime(2026, 1, 1, 9)
+    assert resolve_as_of(con, AS_OF) == AS_OF
+    assert describe_as_of(AS_OF) == "2026-06-01 00:00:00"

@@ -11,7 +11,8 @@ import pytest
 
 from transforms.evaluation import log_loss, rmse_bins
 from transforms.sm2 import SM2Params, replay
-from transforms.tuning.batch_replay import batch_scores, quality_matrix
+from transforms.sm2.grading import quality_codes, step_codes
+from transforms.tuning.batch_replay import batch_scores
 from transforms.tuning.scoring import fit_target_recall
 from transforms.tuning.search import graded_rows, pareto
 from transforms.tuning.simulate import MemoryModel
@@ -57,8 +58,10 @@ SETS = [
 def test_batch_scores_equal_one_replay_per_set() -> None:
     rows = graded_rows(_attempts(), SM2Params())
     held = rows.held_out
-    scores = batch_scores(rows.rows, SETS, held, rows.learners, chunk_cards=17)
-    quality = quality_matrix(rows.rows, SETS)
+    scores = batch_scores(rows.rows, SETS, held, rows.learners)
+    kinds, step = step_codes(rows.rows["step_type"])
+    correct, response_ms = rows.rows["correct"].to_numpy(), rows.rows["response_time_ms"].to_numpy()
+    quality = [quality_codes(correct, response_ms, step, kinds, p) for p in SETS]
     for s, params in enumerate(SETS):
         out = replay(rows.rows.with_columns(pl.Series("quality", quality[s])), params)
         out = out.with_columns(pl.Series("held", held)).filter(pl.col("review_index") > 1)
@@ -185,8 +188,17 @@ def test_tuning_tables_after_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyP
     models = set(query(con, "SELECT DISTINCT model FROM sm2_model_scores")["model"])
     assert models == {"SM-2", "Leitner", "constant mean", "HLR-Leitner"}
     assert query(con, "SELECT count(DISTINCT day) FROM sm2_simulation").item() == 15
+    fsrs_models = set(query(con, "SELECT DISTINCT model FROM sm2_fsrs_scores")["model"])
+    assert {"FSRS-6 default", "FSRS-6 fitted", "SM-2"} <= fsrs_models
+    verdict = query(con, "SELECT * FROM sm2_fsrs_verdict")
+    assert "all" in verdict["language"].to_list()
+    assert "moving to FSRS-6" in (tmp_path / "reports" / "tuning.html").read_text()
+    con.close()
     assert (tmp_path / "reports" / "tuning.html").exists()
-    assert "tuning.html" in (tmp_path / "reports" / "index.html").read_text()
+    index = tmp_path / "reports" / "index.html"
+    assert "tuning.html" not in index.read_text()  # the index is report_index's alone
+    run_all(selection=["report_index"])
+    assert "tuning.html" in index.read_text()
 
 
 def test_model_scores_repeat_for_a_seed() -> None:

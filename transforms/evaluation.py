@@ -1,4 +1,5 @@
-"""Scoring recall predictions against outcomes, as docs/metrics defines them.
+"""Scoring recall predictions against outcomes: the model evaluation of the tuning lab's tables
+(docs/tables.md, Tuning lab) and of the SM-2 report.
 
 Every function takes NumPy arrays or Polars Series: `p` predicted recall, `y` outcomes
 (1 = passed), over graded non-first reviews.

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from transforms.sm2 import SM2Params, replay, replay_leitner, select_reviews
-from transforms.sm2.replay import review_layout
+from transforms.sm2.card_order import CardOrder
 
 CARD: list[str] = ["user_id", "language", "word_uid"]
 FORECAST_DAYS = 30
@@ -69,8 +69,8 @@ def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
         )
         .collect()
     )
-    layout = review_layout(selected)
-    sm2 = replay(selected, params, layout)
+    order = CardOrder.of(selected)
+    sm2 = replay(selected, params, order)
     leitner = replay_leitner(
         selected.select(
             "card_id",
@@ -79,7 +79,7 @@ def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
             (pl.col("quality") >= params.pass_quality).alias("passed"),
         ),
         target_recall=params.target_recall,
-        layout=layout,
+        order=order,
     )
     return (
         sm2.with_columns(

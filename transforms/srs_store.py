@@ -1,12 +1,19 @@
-"""Recompute the SRS tables in the warehouse, learner batch by learner batch.
+"""Keep the SRS tables in the warehouse up to date, learner batch by learner batch.
 
-Learners are split by a hash of `user_id` into `batches`; each batch's full histories are read,
-replayed and written to staging tables, which replace the live tables in one transaction at the
-end. Memory is bounded by a batch, not by the whole history.
+A full recompute splits learners by a hash of `user_id` into `batches`; each batch's full
+histories are read, replayed and written to staging tables, which replace the live tables in
+one transaction at the end. Memory is bounded by a batch, not by the whole history.
+
+A nightly update replays only the learners whose history changed since the tables were
+computed (an attempt from a source not yet replayed, or one that the later as-of time now
+includes), each over their full history, and swaps their rows in one transaction: the result
+is the full recompute's, at a cost that follows the night's learners. It falls back to the full
+recompute when the parameters, the course words in force or the as-of time moved backwards.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -17,6 +24,8 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from transforms.failpoints import crash_point
+from transforms.ingest.fields import READ_COLUMNS
 from transforms.sm2 import SM2Params
 from transforms.srs import (
     build_due_forecast,
@@ -28,30 +37,38 @@ from transforms.srs import (
 from transforms.warehouse import (
     insert_frame,
     query,
+    registered,
     replace_table,
     scalar,
     table_exists,
     transaction,
 )
 
-ATTEMPT_COLUMNS = (
-    "uuid_local, user_id, language, word_uid, step_type, correct, response_time_ms, "
-    "attempted_at, session_id"
-)
+ATTEMPT_COLUMNS = ", ".join(READ_COLUMNS)  # the attempt columns the replay reads
+
+
+NO_ATTEMPTS_AS_OF = datetime(1970, 1, 1)
 
 
 def resolve_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -> datetime:
     """`PROGRESS_AS_OF` when set, else the latest `attempted_at` or course-platform
-    `occurred_at` (a landing may hold only one of them): never the wall clock."""
+    `occurred_at` (a landing may hold only one of them): never the wall clock. With neither
+    the data has no "now"; every as-of table is then empty whatever the moment, and the epoch
+    (`NO_ATTEMPTS_AS_OF`) stands in so the nightly job still runs."""
     if configured is not None:
         return configured
     events = (
         "(SELECT max(occurred_at) FROM lms_events)" if table_exists(con, "lms_events") else "NULL"
     )
     latest = scalar(con, f"SELECT greatest((SELECT max(attempted_at) FROM attempts), {events})")
-    if not isinstance(latest, datetime):
-        raise ValueError("no attempts or events yet and no PROGRESS_AS_OF: no 'now' to use")
-    return latest
+    return latest if isinstance(latest, datetime) else NO_ATTEMPTS_AS_OF
+
+
+def describe_as_of(as_of: datetime) -> str:
+    """The as-of time as pages show it; "no attempts yet" for `NO_ATTEMPTS_AS_OF`."""
+    if as_of == NO_ATTEMPTS_AS_OF:
+        return "no attempts yet"
+    return as_of.isoformat(sep=" ", timespec="seconds")
 
 
 @dataclass
@@ -64,6 +81,9 @@ class SrsSummary:
     cards: int = 0
     batches: int = 0
     largest_batch_attempts: int = 0
+    mode: str = "full"  # "full" recompute, or "incremental" over the changed learners
+    reason: str = ""  # why this mode
+    learners_replayed: int | None = None  # incremental: the learners whose rows were replaced
     read_s: float = 0.0
     compute_s: float = 0.0
     write_s: float = 0.0
@@ -85,11 +105,61 @@ def _write_staging(
         insert_frame(con, staging, frame)
 
 
-def _publish(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+def _publish(
+    con: duckdb.DuckDBPyConnection, tables: list[str], state: SrsState, sources: str
+) -> None:
+    """Swap the staged tables in, with the state they were computed from, atomically.
+    `sources` is the SQL of the source ids now replayed."""
     with transaction(con):
         for table in tables:
             con.execute(f'DROP TABLE IF EXISTS "{table}"')
             con.execute(f'ALTER TABLE "{table}__staging" RENAME TO "{table}"')
+        _record_state(con, state, sources)
+
+
+@dataclass(frozen=True)
+class SrsState:
+    """What the live SRS tables were computed from: parameters, as-of time and the course
+    words in force (a fingerprint); with `srs_sources`, the attempt sources replayed."""
+
+    params: SM2Params
+    as_of: datetime
+    words: str
+
+    @classmethod
+    def of(cls, params: SM2Params, as_of: datetime, words: pl.DataFrame) -> SrsState:
+        keys = words.select("language", "word_uid").sort("language", "word_uid")
+        digest = hashlib.sha256("\n".join(f"{a} {b}" for a, b in keys.iter_rows()).encode())
+        return cls(params, as_of, digest.hexdigest())
+
+
+def _record_state(con: duckdb.DuckDBPyConnection, state: SrsState, sources: str) -> None:
+    """`sm2_params_used` (one row: parameters, as of, words fingerprint) and `srs_sources`
+    (one row per attempt source replayed)."""
+    con.execute(
+        "CREATE OR REPLACE TABLE sm2_params_used (params JSON, as_of TIMESTAMP, words VARCHAR)"
+    )
+    con.execute(
+        "INSERT INTO sm2_params_used VALUES (?, ?, ?)",
+        [json.dumps(state.params.to_dict(), sort_keys=True), state.as_of, state.words],
+    )
+    con.execute(f"CREATE OR REPLACE TABLE srs_sources AS {sources}")
+
+
+def _stored_state(con: duckdb.DuckDBPyConnection) -> SrsState | None:
+    if not table_exists(con, "srs_sources") or not table_exists(con, "sm2_params_used"):
+        return None
+    columns = query(con, "SELECT * FROM sm2_params_used LIMIT 0").columns
+    if "words" not in columns:
+        return None
+    rows = query(con, "SELECT params, as_of, words FROM sm2_params_used").rows()
+    if len(rows) != 1:
+        return None
+    params, as_of, words = rows[0]
+    return SrsState(SM2Params.from_dict(json.loads(params)), as_of, words)
+
+
+ALL_SOURCES = "SELECT content_hash AS source_id FROM ingested_files"
 
 
 def current_words(con: duckdb.DuckDBPyConnection, as_of: datetime) -> pl.DataFrame:
@@ -129,6 +199,24 @@ def read_batch(
     )
 
 
+def _compute_parts(
+    pool: ThreadPoolExecutor,
+    attempts: pl.DataFrame,
+    params: SM2Params,
+    words: pl.DataFrame,
+    workers: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`reviews` and `word_progress` of card-sorted attempts, in parallel learner pieces."""
+
+    def compute(part: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        reviews = build_reviews(part, params)
+        return reviews.drop("card_key"), build_word_progress(part, reviews, words)
+
+    # NumPy runs on one core: the batch's learners are computed in parallel pieces
+    pieces = list(pool.map(compute, learner_parts(attempts, workers)))
+    return pl.concat([r for r, _ in pieces]), pl.concat([p for _, p in pieces])
+
+
 def recompute_srs(
     con: duckdb.DuckDBPyConnection,
     params: SM2Params,
@@ -141,41 +229,101 @@ def recompute_srs(
     threads. The tables are the same whatever `batches` and `workers` are."""
     summary = SrsSummary(batches=batch_count(con, as_of, batches))
     words = current_words(con, as_of)
-
-    def compute(part: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        reviews = build_reviews(part, params)
-        return reviews.drop("card_key"), build_word_progress(part, reviews, words)
-
     with ThreadPoolExecutor(workers) as pool:
         for batch in range(summary.batches):
             began = time.perf_counter()
             attempts = read_batch(con, as_of, summary.batches, batch)
             read = time.perf_counter()
-            # NumPy runs on one core: the batch's learners are computed in parallel pieces
-            pieces = list(pool.map(compute, learner_parts(attempts, workers)))
-            reviews = pl.concat([r for r, _ in pieces])
-            progress = pl.concat([p for _, p in pieces])
+            reviews, progress = _compute_parts(pool, attempts, params, words, workers)
             computed = time.perf_counter()
             _write_staging(con, "reviews", reviews, first=batch == 0)
             _write_staging(con, "word_progress", progress, first=batch == 0)
+            crash_point("srs:batch")
             summary.read_s += read - began
             summary.compute_s += computed - read
             summary.write_s += time.perf_counter() - computed
             summary.add_batch(attempts.height, reviews.height, progress.height)
     began = time.perf_counter()
-    _publish(con, ["reviews", "word_progress"])
-    record_params(con, params, as_of)
+    _publish(con, ["reviews", "word_progress"], SrsState.of(params, as_of, words), ALL_SOURCES)
     summary.write_s += time.perf_counter() - began
     return summary
 
 
-def record_params(con: duckdb.DuckDBPyConnection, params: SM2Params, as_of: datetime) -> None:
-    """One row: the SM-2 parameters and as-of time the SRS tables were computed with."""
-    con.execute("CREATE OR REPLACE TABLE sm2_params_used (params JSON, as_of TIMESTAMP)")
-    con.execute(
-        "INSERT INTO sm2_params_used VALUES (?, ?)",
-        [json.dumps(params.to_dict(), sort_keys=True), as_of],
+def changed_learners(
+    con: duckdb.DuckDBPyConnection, stored: SrsState, as_of: datetime
+) -> pl.DataFrame:
+    """The learners (`user_id`) with an attempt up to `as_of` that the stored tables have not
+    replayed: from a source not in `srs_sources`, or after the stored as-of time."""
+    return query(
+        con,
+        "SELECT DISTINCT user_id FROM attempts WHERE attempted_at <= ? AND "
+        "(attempted_at > ? OR source_id NOT IN (SELECT source_id FROM srs_sources)) "
+        "ORDER BY user_id",
+        [as_of, stored.as_of],
     )
+
+
+def update_srs(
+    con: duckdb.DuckDBPyConnection,
+    params: SM2Params,
+    as_of: datetime,
+    batches: int,
+    full_refresh: bool = False,
+    workers: int = COMPUTE_WORKERS,
+) -> SrsSummary:
+    """Bring `reviews` and `word_progress` up to `as_of`: the tables a full recompute would
+    give, replaying only the learners whose history changed when the stored state allows."""
+    stored = _stored_state(con)
+    words = current_words(con, as_of)
+    state = SrsState.of(params, as_of, words)
+    reason = (
+        "full refresh requested"
+        if full_refresh
+        else "no stored SRS state"
+        if stored is None
+        else "SM-2 parameters changed"
+        if stored.params != params
+        else "course words in force changed"
+        if stored.words != state.words
+        else "as-of time moved back"
+        if as_of < stored.as_of
+        else ""
+    )
+    if reason or stored is None:
+        summary = recompute_srs(con, params, as_of, batches, workers)
+        summary.reason = reason
+        return summary
+    began = time.perf_counter()
+    learners = changed_learners(con, stored, as_of)
+    summary = SrsSummary(batches=1, mode="incremental", learners_replayed=learners.height)
+    summary.reason = f"{learners.height} learner(s) with new attempts"
+    with registered(con, "_changed_learners", learners):
+        attempts = query(
+            con,
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts SEMI JOIN _changed_learners "
+            "USING (user_id) WHERE attempted_at <= ? "
+            "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
+            [as_of],
+        )
+    read = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        reviews, progress = _compute_parts(pool, attempts, params, words, workers)
+    computed = time.perf_counter()
+    with registered(con, "_changed_learners", learners), transaction(con):
+        for table, frame in (("reviews", reviews), ("word_progress", progress)):
+            con.execute(
+                f'DELETE FROM "{table}" WHERE user_id IN (SELECT user_id FROM _changed_learners)'
+            )
+            crash_point("srs:incremental")
+            insert_frame(con, table, frame)
+        _record_state(con, state, ALL_SOURCES)
+    summary.read_s = read - began
+    summary.compute_s = computed - read
+    summary.write_s = time.perf_counter() - computed
+    summary.add_batch(attempts.height, reviews.height, progress.height)
+    summary.reviews = int(str(scalar(con, "SELECT count(*) FROM reviews")))
+    summary.cards = int(str(scalar(con, "SELECT count(*) FROM word_progress")))
+    return summary
 
 
 def params_used(con: duckdb.DuckDBPyConnection) -> SM2Params:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,14 +9,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms.ingest.fields import RECORD_TYPES
+from transforms.settings import Settings
+
 CORE_DDL: tuple[str, ...] = (
-    # One row per accepted attempt (uuid_local). Timestamps are naive UTC.
-    """CREATE TABLE IF NOT EXISTS attempts (
-        uuid_local VARCHAR NOT NULL, user_id VARCHAR NOT NULL, language VARCHAR NOT NULL,
-        word_uid VARCHAR NOT NULL, step_type VARCHAR NOT NULL, correct BOOLEAN NOT NULL,
-        response_time_ms INTEGER NOT NULL, attempted_at TIMESTAMP NOT NULL, session_id VARCHAR,
-        user_response VARCHAR, correct_answer VARCHAR,
-        source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL)""",
+    # One table per landed record type: attempts, one row per accepted attempt (uuid_local).
+    # Timestamps are naive UTC.
+    *(record.ddl() for record in RECORD_TYPES),
     # One row per rejected row: where it came from, why, and its raw text.
     """CREATE TABLE IF NOT EXISTS attempt_rejects (
         source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, reason VARCHAR NOT NULL,
@@ -32,6 +30,10 @@ CORE_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS landing_paths (
         path VARCHAR PRIMARY KEY, size_bytes BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
         content_hash VARCHAR NOT NULL)""",
+    # One row per Postgres attempt row already ingested within the lookback window (a fingerprint
+    # of the whole row), so re-reading the window adds nothing twice.
+    """CREATE TABLE IF NOT EXISTS postgres_rows (
+        row_key VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL, source_id VARCHAR NOT NULL)""",
     # One row per (language, version).
     """CREATE TABLE IF NOT EXISTS manifest_versions (
         language VARCHAR NOT NULL, version INTEGER NOT NULL, published_at TIMESTAMP NOT NULL,
@@ -54,24 +56,24 @@ CORE_DDL: tuple[str, ...] = (
 )
 
 
-DEFAULT_MEMORY_LIMIT = "3GB"
+def duckdb_config(memory_limit: str) -> dict[str, str | bool | int | float | list[str]]:
+    """DuckDB's memory limit (`PROGRESS_DUCKDB_MEMORY`): beyond it DuckDB spills to disk, so
+    its buffer pool does not grow with the warehouse (its own default is 80% of the machine's
+    memory)."""
+    return {"memory_limit": memory_limit}
 
 
-def duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
-    """DuckDB's memory limit (`PROGRESS_DUCKDB_MEMORY`, default 3GB): beyond it DuckDB spills
-    to disk, so its buffer pool does not grow with the warehouse (its own default is 80% of
-    the machine's memory)."""
-    return {"memory_limit": os.environ.get("PROGRESS_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)}
-
-
-def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, creating its folder and core tables if needed.
+def connect(path: Path | str, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, creating its folder and core tables if needed; `memory_limit`
+    unset means the `PROGRESS_DUCKDB_MEMORY` setting.
 
     Timestamps are naive UTC throughout (TIMESTAMP, not TIMESTAMPTZ), so no session time zone
     (and no ICU extension) is involved in day and week boundaries."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), config=duckdb_config())
+    if memory_limit is None:
+        memory_limit = Settings.from_env().duckdb_memory
+    con = duckdb.connect(str(path), config=duckdb_config(memory_limit))
     ensure_core_tables(con)
     return con
 

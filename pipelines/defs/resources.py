@@ -5,13 +5,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
+import pydantic
 from dagster_duckdb import DuckDBResource
 
-from transforms.settings import Settings, parse_as_of
+from transforms.settings import Settings, settings_registry, settings_text
 from transforms.sm2 import SM2Params
 from transforms.warehouse import duckdb_config, ensure_core_tables
 
@@ -28,36 +29,57 @@ class WarehouseResource(DuckDBResource):
             yield con
 
 
-class ProgressSettings(dg.ConfigurableResource):
-    """Where the pipeline reads and writes, and what it treats as "now": the fields and
-    defaults of `transforms.settings.Settings`, from which `build_resources` makes it."""
+class SettingsResource(dg.ConfigurableResource):
+    """Where the pipeline reads and writes, and what it treats as "now". Its config is the text
+    of the `PROGRESS_*` variables (one optional field per variable of
+    `transforms.settings.Settings`, unset = the default), read by `Settings.from_text`."""
 
-    landing: str
-    reports: str
-    pg_dsn: str | None
-    as_of: str | None
-    srs_batches: int
-    sm2_params: str | None
-    report_learners: str
-    pseudonym_key: str | None
-    export_png: bool
+    @property
+    def parsed(self) -> Settings:
+        return Settings.from_text(self.model_dump())
 
     @property
     def landing_path(self) -> Path:
-        return Path(self.landing)
+        return self.parsed.landing
 
     @property
     def reports_path(self) -> Path:
-        return Path(self.reports)
+        return self.parsed.reports
 
     @property
     def as_of_time(self) -> datetime | None:
-        return parse_as_of(self.as_of)
+        return self.parsed.as_of
+
+    @property
+    def pg_dsn(self) -> str | None:
+        return self.parsed.pg_dsn
+
+    @property
+    def srs_batches(self) -> int:
+        return self.parsed.srs_batches
+
+    @property
+    def report_learners(self) -> str:
+        return self.parsed.report_learners
+
+    @property
+    def pseudonym_key(self) -> str | None:
+        return self.parsed.pseudonym_key
+
+    @property
+    def export_png(self) -> bool:
+        return self.parsed.export_png
+
+    @property
+    def full_refresh(self) -> bool:
+        return self.parsed.full_refresh
 
     def base_sm2_params(self) -> dict[str, Any]:
-        if not self.sm2_params:
+        """`PROGRESS_SM2_PARAMS` as SM2Params fields (a JSON object, or a JSON file's path)."""
+        setting = self.parsed.sm2_params
+        if not setting:
             return {}
-        text = self.sm2_params.strip()
+        text = setting.strip()
         if not text.startswith("{"):
             text = Path(text).read_text()
         values = json.loads(text)
@@ -65,22 +87,24 @@ class ProgressSettings(dg.ConfigurableResource):
         return values
 
 
+if TYPE_CHECKING:
+    ProgressSettings = SettingsResource
+else:
+    ProgressSettings = pydantic.create_model(
+        "ProgressSettings",
+        __base__=SettingsResource,
+        __doc__=SettingsResource.__doc__,
+        **{s.env: (str | None, None) for s in settings_registry()},
+    )
+
+
 def build_resources() -> dict[str, Any]:
-    """The resources, from the `PROGRESS_*` environment (read once, by `Settings.from_env`)."""
-    s = Settings.from_env()
+    """The resources, from the `PROGRESS_*` environment (read once)."""
+    text = settings_text()
+    values = Settings.from_text(text)  # a bad setting fails here, when the code location loads
     return {
         "warehouse": WarehouseResource(
-            database=str(s.warehouse), connection_config=duckdb_config()
+            database=str(values.warehouse), connection_config=duckdb_config(values.duckdb_memory)
         ),
-        "settings": ProgressSettings(
-            landing=str(s.landing),
-            reports=str(s.reports),
-            pg_dsn=s.pg_dsn,
-            as_of=s.as_of.isoformat() if s.as_of else None,
-            srs_batches=s.srs_batches,
-            sm2_params=s.sm2_params,
-            report_learners=s.report_learners,
-            pseudonym_key=s.pseudonym_key,
-            export_png=s.export_png,
-        ),
+        "settings": ProgressSettings(**text),
     }

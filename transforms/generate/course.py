@@ -86,8 +86,9 @@ def build_course(
         words=words,
         versions=[
             (1, start - timedelta(days=30), v1),
-            (2, start + timedelta(days=days // 3), v2),
-            (3, start + timedelta(days=2 * days // 3), v3),
+            # a third and two thirds into the period; apart even when it is a day or two
+            (2, start + max(timedelta(days=days // 3), timedelta(hours=8)), v2),
+            (3, start + max(timedelta(days=2 * days // 3), timedelta(hours=16)), v3),
         ],
     )
 

@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.failpoints import crash_point
 from transforms.ingest.dedupe import ATTEMPT_KEY, RecordKey, deduplicate
 from transforms.ingest.fields import FIELDS
 from transforms.ingest.readers import (
@@ -45,6 +46,8 @@ class Source:
     size_bytes: int | None
     mtime_ns: int | None = None
     watermark: datetime | None = None
+    # Postgres batches: (row_key, created_at) of every row read, remembered in `postgres_rows`
+    row_keys: pl.DataFrame | None = None
 
 
 def file_hash(path: Path) -> str:
@@ -111,12 +114,22 @@ def new_file_sources(
             aliases.append(source)  # a renamed copy: remember its path, ingest nothing
         else:
             sources.append(source)
-    remember_paths(con, aliases)
+    remember_sources(con, aliases)
     return sources
 
 
-def remember_paths(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
-    """Record the landing paths of file sources (path, size, mtime -> content hash)."""
+def remember_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
+    """Record the landing paths of file sources (path, size, mtime -> content hash) and the
+    row keys of Postgres batches."""
+    for source in sources:
+        if source.row_keys is not None and source.row_keys.height:
+            insert_frame(
+                con,
+                "postgres_rows",
+                source.row_keys.select(
+                    "row_key", "created_at", pl.lit(source.source_id).alias("source_id")
+                ),
+            )
     rows = [
         {
             "path": s.path,
@@ -220,9 +233,10 @@ def ingest_sources(
     stats = _stats(reads, rows, unparseable, dedup.new, dedup.duplicates, rejects, ingested_at)
     with transaction(con):
         insert_frame(con, record.table, dedup.new.drop("raw"))
+        crash_point("ingest:transaction")
         insert_frame(con, record.rejects_table, rejects)
         insert_frame(con, record.ledger, stats)
-        remember_paths(con, [s for s, _ in reads])
+        remember_sources(con, [s for s, _ in reads])
     return stats
 
 
@@ -307,4 +321,5 @@ def ingest_landing_files(
             except UnreadableFile as exc:
                 reads.append((source, f"the file could not be read: {exc}"))
         results.append(ingest_sources(con, reads, ingested_at, record))
+        crash_point("ingest:batch")
     return pl.concat(results, how="vertical_relaxed") if results else pl.DataFrame()

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from transforms.ingest.fields import COURSE_REASONS, MANIFEST_REASONS
 from transforms.languages import ISO_639_1
 from transforms.warehouse import insert_frame, transaction
 
@@ -35,7 +36,14 @@ WORD_SCHEMA: dict[str, type[pl.DataType]] = {
 
 
 class ManifestError(Exception):
+    """A rejected manifest (or course) document; `reason` is one of `MANIFEST_REASONS` (or
+    `COURSE_REASONS`)."""
+
     def __init__(self, reason: str, message: str) -> None:
+        if reason not in {r.code for r in (*MANIFEST_REASONS, *COURSE_REASONS)}:
+            raise ValueError(
+                f"reject reason {reason!r} is in neither MANIFEST_REASONS nor COURSE_REASONS"
+            )
         super().__init__(message)
         self.reason = reason
         self.message = message

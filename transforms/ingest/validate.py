@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from transforms.ingest.fields import (
+    ATTEMPT,
     FIELDS,
     MAX_RESPONSE_MS,
     REQUIRED,
@@ -21,20 +22,6 @@ EARLIEST = datetime(2000, 1, 1)
 FUTURE_TOLERANCE = timedelta(minutes=5)
 TRUE_TOKENS = ("true", "1")
 FALSE_TOKENS = ("false", "0")
-
-ATTEMPT_SCHEMA: dict[str, pl.DataType] = {
-    "uuid_local": pl.String(),
-    "user_id": pl.String(),
-    "language": pl.String(),
-    "word_uid": pl.String(),
-    "step_type": pl.String(),
-    "correct": pl.Boolean(),
-    "response_time_ms": pl.Int32(),
-    "attempted_at": pl.Datetime("us"),
-    "session_id": pl.String(),
-    "user_response": pl.String(),
-    "correct_answer": pl.String(),
-}
 
 
 @dataclass(frozen=True)
@@ -72,6 +59,18 @@ def first_failure(checks: list[tuple[str, pl.Expr, pl.Expr]]) -> tuple[pl.Expr, 
         reason = pl.when(failed.fill_null(False)).then(pl.lit(code)).otherwise(reason)
         message = pl.when(failed.fill_null(False)).then(text).otherwise(message)
     return reason, message
+
+
+def in_registry_order(
+    checks: list[tuple[str, pl.Expr, pl.Expr]],
+) -> list[tuple[str, pl.Expr, pl.Expr]]:
+    """The row checks in the order `ATTEMPT.reasons` states (a row gets the first that
+    fails); a check without a registered reason is an error."""
+    order = [r.code for r in ATTEMPT.reasons]
+    unregistered = sorted({code for code, _, _ in checks} - set(order))
+    if unregistered:
+        raise ValueError(f"reject reasons missing from ATTEMPT.reasons: {unregistered}")
+    return sorted(checks, key=lambda check: order.index(check[0]))
 
 
 def validate_attempts(rows: pl.DataFrame, ingested_at: datetime) -> Validated:
@@ -164,7 +163,7 @@ def validate_attempts(rows: pl.DataFrame, ingested_at: datetime) -> Validated:
             ),
         ),
     ]
-    reason, message = first_failure(checks)
+    reason, message = first_failure(in_registry_order(checks))
     checked = rows.with_columns(parse_timestamp(pl.col("attempted_at")).alias("_attempted_at"))
     checked = checked.with_columns(reason.alias("_reason"), message.alias("_message"))
 

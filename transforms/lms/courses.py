@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from transforms.ingest.fields import COURSE_REASONS
 from transforms.ingest.manifests import (
     ManifestError,
     check_version_order,
@@ -45,17 +46,7 @@ DEFAULT_PASS_PERCENT = 50.0
 DEFAULT_ASSIGNMENT_POINTS = 100.0
 RESERVED_PREFIX = "lang:"  # the language app's courses come from its manifests
 
-REASONS: dict[str, str] = {
-    "malformed_json": "the document is not valid JSON",
-    "invalid_structure": "a required field is missing or has the wrong type",
-    "invalid_kind": "a lesson's kind is not lesson/quiz/assignment, or it has the wrong children",
-    "invalid_rule": "a completion rule is unknown, lacks its parameter, or does not fit the kind",
-    "duplicate_node_id": "a node id appears more than once in the version",
-    "node_outside_course": "a node id does not start with its course id and '/'",
-    "version_conflict": "the version number was already loaded with other content",
-    "version_out_of_order": "version numbers and publishedAt disagree in order",
-    "duplicate_path": "a learning path id is defined by more than one file",
-}
+REASONS: dict[str, str] = {r.code: r.when for r in COURSE_REASONS}
 
 NODE_SCHEMA: dict[str, pl.DataType] = {
     "course_id": pl.String(),

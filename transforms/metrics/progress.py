@@ -1,4 +1,5 @@
-"""Progress (`user_language_progress`, the app's UsersToLanguages) and `at_risk_learners`."""
+"""Progress: `user_language_progress`, the app's UsersToLanguages (at-risk learners are in
+`risk.py`)."""
 
 from __future__ import annotations
 
@@ -51,18 +52,32 @@ def learned_words(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
     )
 
 
-def _next_group(word_progress: pl.DataFrame, current_words: pl.DataFrame) -> pl.DataFrame:
-    """Per learner: the first level, then first group in course order, of the newest manifest
-    with a word not yet learned (null when every word is learned)."""
-    learners = word_progress.select(LEARNER).unique()
-    learned = word_progress.filter("_learned").select(*LEARNER, "word_uid")
-    course = learners.join(current_words, on="language")
-    open_words = course.join(learned, on=[*LEARNER, "word_uid"], how="anti")
-    return (
-        open_words.sort(*LEARNER, "level", "position")
+def _position(cards: pl.DataFrame, current_words: pl.DataFrame) -> pl.DataFrame:
+    """Per learner: where they are studying, the level and group of the furthest word, in the
+    newest manifest's course order (level, then position), that they have attempted; and
+    `levels_completed`, the levels of that manifest whose words are all learned."""
+    course = current_words.select("language", "word_uid", "level", "group_uid", "position")
+    seen = cards.select(*LEARNER, "word_uid", "_learned").join(course, on=["language", "word_uid"])
+    furthest = (
+        seen.sort(*LEARNER, "level", "position")
         .group_by(LEARNER)
-        .agg(pl.col("level").first(), pl.col("group_uid").first().alias("group"))
+        .agg(pl.col("level").last(), pl.col("group_uid").last().alias("group"))
     )
+    level_sizes = course.group_by("language", "level").agg(pl.len().alias("_size"))
+    completed = (
+        seen.filter("_learned")
+        .group_by(*LEARNER, "level")
+        .agg(pl.len().alias("_learned_words"))
+        .join(level_sizes, on=["language", "level"])
+        .group_by(LEARNER)
+        .agg(
+            (pl.col("_learned_words") == pl.col("_size"))
+            .sum()
+            .cast(pl.Int64)
+            .alias("levels_completed")
+        )
+    )
+    return furthest.join(completed, on=LEARNER, how="left")
 
 
 def user_language_progress(
@@ -73,9 +88,11 @@ def user_language_progress(
     as_of: datetime,
     pass_quality: int,
 ) -> pl.DataFrame:
-    """One row per (user_id, language). Word counts are over the newest manifest's words in
-    force as of (words dropped from the course no longer count toward progress); a word is
-    learned when its card's last review passed, mature when its interval is >= 21 days."""
+    """One row per (user_id, language). `level`, `group`: the learner's current position (the
+    furthest word attempted in the newest manifest's course order); `levels_completed`: levels
+    whose words are all learned. Word counts are over the newest manifest's words in force as
+    of (words dropped from the course no longer count toward progress); a word is learned when
+    its card's last review passed, mature when its interval is >= 21 days."""
     last_passed = learned_words(reviews, pass_quality).rename({"learned": "_learned"})
     cards = word_progress.join(last_passed, on=[*LEARNER, "word_uid"], how="left").with_columns(
         pl.col("_learned").fill_null(False)
@@ -112,17 +129,20 @@ def user_language_progress(
     return (
         state.join(counts, on=LEARNER, how="left")
         .join(totals, on="language", how="left")
-        .join(_next_group(cards, current_words), on=LEARNER, how="left")
+        .join(_position(cards, current_words), on=LEARNER, how="left")
         .join(activity, on=LEARNER, how="left")
         .join(streaks(daily, as_of), on=LEARNER, how="left")
         .join(graded, on=LEARNER, how="left")
         .with_columns(
-            pl.col("words_seen", "words_learned", "words_mature", "words_total").fill_null(0)
+            pl.col(
+                "words_seen", "words_learned", "words_mature", "words_total", "levels_completed"
+            ).fill_null(0)
         )
         .select(
             *LEARNER,
             "level",
             "group",
+            "levels_completed",
             "words_seen",
             "words_learned",
             "words_mature",
@@ -138,115 +158,6 @@ def user_language_progress(
             (pl.col("_correct") / pl.col("_attempts")).alias("accuracy"),
             "true_retention",
             "due_now",
-        )
-        .sort(LEARNER)
-    )
-
-
-def _pct(expr: pl.Expr) -> pl.Expr:
-    return (expr * 100).round(0).cast(pl.Int64).cast(pl.String) + pl.lit("%")
-
-
-def at_risk_learners(
-    daily: pl.DataFrame,
-    reviews: pl.DataFrame,
-    word_progress: pl.DataFrame,
-    as_of: datetime,
-    pass_quality: int,
-) -> pl.DataFrame:
-    """One row per (user_id, language) flagged by at least one rule, each flag with its reason
-    in words: `flags` (codes) and `reasons` (sentences), both joined by "; "."""
-    today = as_of.date()
-    d = pl.col("day")
-    last7 = d > pl.lit(today - timedelta(days=7))
-    prior28 = (d <= pl.lit(today - timedelta(days=7))) & (d > pl.lit(today - timedelta(days=35)))
-    window28 = d > pl.lit(today - timedelta(days=28))
-    activity = (
-        daily.filter(d <= pl.lit(today))
-        .group_by(LEARNER)
-        .agg(
-            pl.col("day").max().alias("_last_day"),
-            pl.col("attempts").filter(last7).sum().alias("_att7"),
-            pl.col("correct").filter(last7).sum().alias("_cor7"),
-            pl.col("attempts").filter(prior28).sum().alias("_att28"),
-            pl.col("correct").filter(prior28).sum().alias("_cor28"),
-            pl.col("reviews").filter(window28).sum().alias("_reviews28"),
-            pl.col("day").alias("_days"),
-        )
-        .with_columns(
-            (pl.lit(today) - pl.col("_last_day")).dt.total_days().alias("idle_days"),
-        )
-        .with_columns(
-            # active days in the 4 weeks before the idle spell began
-            pl.col("_days")
-            .list.eval(
-                pl.element().filter(pl.element() > pl.element().max() - pl.duration(days=28))
-            )
-            .list.len()
-            .alias("_active_before"),
-        )
-    )
-    recent = (
-        graded_non_first(reviews, pass_quality)
-        .filter(pl.col("reviewed_at") > pl.lit(as_of - timedelta(days=14)))
-        .group_by(LEARNER)
-        .agg(pl.len().alias("_ret_n"), pl.col("passed").mean().alias("_ret"))
-    )
-    overdue = word_progress.group_by(LEARNER).agg(
-        (pl.col("next_review_at") <= as_of).sum().alias("_overdue")
-    )
-    acc7 = pl.col("_cor7") / pl.col("_att7")
-    acc28 = pl.col("_cor28") / pl.col("_att28")
-    mean_daily = pl.col("_reviews28") / 28
-    rules = [
-        (
-            "inactive",
-            (pl.col("idle_days") >= 7),
-            pl.format(
-                "no attempt for {} days after {} active days in the 4 weeks before",
-                "idle_days",
-                "_active_before",
-            ),
-        ),
-        (
-            "accuracy_drop",
-            (pl.col("_att7") > 0) & (pl.col("_att28") > 0) & ((acc28 - acc7) >= 0.15),
-            pl.format(
-                "accuracy {} in the last 7 days against {} in the 4 weeks before",
-                _pct(acc7),
-                _pct(acc28),
-            ),
-        ),
-        (
-            "overdue_backlog",
-            pl.col("_overdue") > 3 * mean_daily,
-            pl.format(
-                "{} reviews overdue, more than 3 times the {} reviews a day of the last 4 weeks",
-                "_overdue",
-                mean_daily.round(1),
-            ),
-        ),
-        (
-            "low_retention",
-            (pl.col("_ret_n") >= 20) & (pl.col("_ret") < 0.7),
-            pl.format(
-                "true retention {} over {} reviews in the last 14 days",
-                _pct(pl.col("_ret")),
-                "_ret_n",
-            ),
-        ),
-    ]
-    joined = activity.join(recent, on=LEARNER, how="left").join(overdue, on=LEARNER, how="left")
-    flags = [pl.when(cond.fill_null(False)).then(pl.lit(code)) for code, cond, _ in rules]
-    reasons = [pl.when(cond.fill_null(False)).then(text) for _, cond, text in rules]
-    return (
-        joined.with_columns(
-            pl.concat_str(flags, separator="; ", ignore_nulls=True).alias("flags"),
-            pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("reasons"),
-        )
-        .filter(pl.col("flags") != "")
-        .select(
-            *LEARNER, "flags", "reasons", "idle_days", pl.col("_overdue").alias("overdue_reviews")
         )
         .sort(LEARNER)
     )

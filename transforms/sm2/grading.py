@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from transforms.sessions import with_sessions
@@ -16,7 +17,7 @@ def _threshold(table: dict[str, int] | object, step: pl.Expr) -> pl.Expr:
 
 
 def quality(params: SM2Params) -> pl.Expr:
-    """q from `correct`, `response_time_ms` and `step_type` (section 1)."""
+    """q from `correct`, `response_time_ms` and `step_type` (section 1 of docs/sm2.md)."""
     step = pl.col("step_type")
     rt = pl.col("response_time_ms")
     return (
@@ -32,15 +33,38 @@ def quality(params: SM2Params) -> pl.Expr:
     )
 
 
+def step_codes(step_types: pl.Series) -> tuple[list[str], np.ndarray]:
+    """The distinct step types, and each row's index into them (for `quality_codes`)."""
+    kinds = step_types.unique().sort()
+    codes = step_types.replace_strict(kinds, np.arange(len(kinds)), return_dtype=pl.Int32)
+    return [str(k) for k in kinds], codes.to_numpy()
+
+
+def quality_codes(
+    correct: np.ndarray,
+    response_ms: np.ndarray,
+    step_code: np.ndarray,
+    kinds: list[str],
+    params: SM2Params,
+) -> np.ndarray:
+    """q (int8) for NumPy columns: `quality` above, for the tuning lab's many sets and the
+    simulator. `step_code` indexes `kinds`, the step types (see `step_codes`)."""
+    fast = np.array([params.threshold("fast", k) for k in kinds], dtype=np.int64)[step_code]
+    slow = np.array([params.threshold("slow", k) for k in kinds], dtype=np.int64)[step_code]
+    q = np.where(response_ms <= fast, 5, np.where(response_ms <= slow, 4, 3)).astype(np.int8)
+    return np.where(correct, q, np.int8(params.fail_quality))
+
+
 CARD = ("user_id", "language", "word_uid")
 
 
 def select_reviews(
     attempts: pl.DataFrame | pl.LazyFrame, params: SM2Params, presorted: bool = False
 ) -> pl.LazyFrame:
-    """Graded reviews (section 2) with their quality: the first attempt of a card per UTC day,
-    per session, or every attempt, as `review_unit` says. A card's attempts are ordered by
-    `(attempted_at, uuid_local)`; `presorted` says the rows already are (by card, then so)."""
+    """Graded reviews (section 2 of docs/sm2.md) with their quality: the first attempt of a
+    card per UTC day, per session, or every attempt, as `review_unit` says. A card's attempts
+    are ordered by `(attempted_at, uuid_local)`; `presorted` says the rows already are (by card,
+    then so)."""
     lf = attempts.lazy()
     if params.review_unit == "session":
         lf = with_sessions(lf)

@@ -1,4 +1,5 @@
-"""Section 5: the Leitner boxes the app used, replayed on the same reviews for comparison."""
+"""Section 5 of docs/sm2.md: the Leitner boxes the app used, replayed on the same reviews for
+comparison."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
-from transforms.sm2.layout import MICROS_PER_DAY, ReviewLayout, epoch_micros, micros_to_datetime
+from transforms.sm2.card_order import CardOrder, epoch_micros, micros_to_datetime
+from transforms.sm2.kernel import MICROS_PER_DAY
 
 BOX_DAYS: Mapping[int, float] = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
 
@@ -16,15 +18,13 @@ def replay_leitner(
     reviews: pl.DataFrame,
     box_days: Mapping[int, float] = BOX_DAYS,
     target_recall: float = 0.9,
-    layout: ReviewLayout | None = None,
+    order: CardOrder | None = None,
 ) -> pl.DataFrame:
     """Box 0 = new; a passed review moves the card up one box (at most the top), a failed one
     to box 1. `reviews` has `card_id`, `reviewed_at`, `passed` (bool), optional `tiebreak`.
     Adds `review_index`, `elapsed_days`, `box_before`, `box_after`, `interval_before`,
     `interval_days`, `p_recall`, `due_at`."""
-    from transforms.sm2.replay import review_layout
-
-    layout = layout or review_layout(reviews)
+    order = order or CardOrder.of(reviews)
     n = reviews.height
     top = max(box_days)
     days = np.zeros(top + 1)
@@ -32,11 +32,11 @@ def replay_leitner(
         days[level] = d
     # Box after a review, in closed form over each card's reviews in time order: 1 after a
     # miss; after a pass, the passes since the card's last miss, plus 1 if it had one (capped).
-    rows = layout.sorted_rows
+    rows = order.rows
     t_all = epoch_micros(reviews["reviewed_at"])
     passed, t = reviews["passed"].to_numpy().astype(bool)[rows], t_all[rows]
     pos = np.arange(n)
-    start = layout.card_start_of_each()
+    start = order.card_start_of_each()
     last_miss = np.maximum.accumulate(np.where(passed, -1, pos))
     missed_before = last_miss >= start
     run = pos - np.maximum(last_miss, start - 1)
@@ -46,8 +46,8 @@ def replay_leitner(
     before[1:] = np.where(later[1:], after[:-1], 0)
     gap = np.full(n, np.nan)
     gap[1:] = np.where(later[1:], (t[1:] - t[:-1]) / MICROS_PER_DAY, np.nan)
-    index, elapsed = layout.in_row_order(pos - start + 1), layout.in_row_order(gap)
-    box_before, box_after = layout.in_row_order(before), layout.in_row_order(after)
+    index, elapsed = order.in_row_order(pos - start + 1), order.in_row_order(gap)
+    box_before, box_after = order.in_row_order(before), order.in_row_order(after)
     interval_before = np.where(index > 1, days[box_before], np.nan)
     interval = days[box_after]
     due = t_all + np.round(interval * MICROS_PER_DAY).astype(np.int64)

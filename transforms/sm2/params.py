@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 Rounding = Literal["ceil", "round", "none"]
 EfForInterval = Literal["old", "new"]
@@ -22,7 +22,7 @@ def _frozen(mapping: Mapping[str, int]) -> Mapping[str, int]:
 class SM2Params:
     """The project's SM-2. Defaults are the project's; every variant stays reproducible."""
 
-    # Section 1: grading
+    # docs/sm2.md section 1: grading
     fail_quality: int = 1
     fast_ms: Mapping[str, int] = field(
         default_factory=lambda: _frozen({DEFAULT_STEP: 3000, "lightning": 1500})
@@ -30,9 +30,9 @@ class SM2Params:
     slow_ms: Mapping[str, int] = field(
         default_factory=lambda: _frozen({DEFAULT_STEP: 10000, "lightning": 4000})
     )
-    # Section 2: which attempts are graded reviews
+    # docs/sm2.md section 2: which attempts are graded reviews
     review_unit: ReviewUnit = "day"
-    # Section 3: the update
+    # docs/sm2.md section 3: the update
     ef_init: float = 2.5
     ef_min: float = 1.3
     first_interval: float = 1.0
@@ -43,7 +43,7 @@ class SM2Params:
     ef_update_on_fail: bool = True
     ef_for_interval: EfForInterval = "old"
     rounding: Rounding = "ceil"
-    # Section 4: predicted recall
+    # docs/sm2.md section 4: predicted recall
     target_recall: float = 0.9
 
     def __post_init__(self) -> None:
@@ -89,3 +89,26 @@ class SM2Params:
         if unknown:
             raise ValueError(f"unknown SM2Params field(s): {sorted(unknown)}")
         return cls(**{k: v for k, v in values.items() if v is not None})
+
+
+def plain_field_types() -> dict[str, type]:
+    """Each SM2Params field's type as plain data, in field order: `dict[str, int]` for the
+    per-step-type maps, `str` for the named choices, else the field's own type (for run config
+    and tables)."""
+    hints = get_type_hints(SM2Params)
+    out: dict[str, Any] = {}
+    for f in fields(SM2Params):
+        hint = hints[f.name]
+        if get_origin(hint) is Literal:
+            out[f.name] = type(get_args(hint)[0])
+        elif get_origin(hint) is Mapping:
+            out[f.name] = dict[get_args(hint)]  # type: ignore[misc]
+        else:
+            out[f.name] = hint
+    return out
+
+
+def scalar_field_names() -> tuple[str, ...]:
+    """The fields that hold one value (all but the per-step-type maps), in field order: the
+    parameter columns of a table of parameter sets."""
+    return tuple(n for n, t in plain_field_types().items() if get_origin(t) is not dict)

@@ -45,14 +45,11 @@ LAPSES = _table(1.65, 1.73, 0, 0, 30)
 N_BINS = ELAPSED.size * REVIEW_INDEX.size * LAPSES.size
 
 
-def bin_ids(
-    elapsed_days: np.ndarray, review_index: np.ndarray, lapses_before: np.ndarray
-) -> np.ndarray:
-    """The RMSE(bins) bin of each review, as one integer below N_BINS."""
+def review_bins(elapsed_days: np.ndarray, review_index: np.ndarray) -> np.ndarray:
+    """The (elapsed, review index) part of each review's bin: the bin is
+    `review_bins(...) * LAPSES.size + LAPSES.lookup(lapses_before)`."""
     e = ELAPSED.lookup(elapsed_days)
-    i = REVIEW_INDEX.lookup(review_index.astype(np.float64))
-    lap = LAPSES.lookup(lapses_before.astype(np.float64))
-    return (e * REVIEW_INDEX.size + i) * LAPSES.size + lap
+    return e * REVIEW_INDEX.size + REVIEW_INDEX.lookup(review_index.astype(np.float64))
 
 
 def rmse_from_sums(n: np.ndarray, sum_y: np.ndarray, sum_p: np.ndarray) -> np.ndarray:

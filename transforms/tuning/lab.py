@@ -13,8 +13,14 @@ from transforms.evaluation import calibration_table
 from transforms.sm2 import SM2Params
 from transforms.srs import build_reviews
 from transforms.srs_store import ATTEMPT_COLUMNS
+from transforms.tuning.fsrs import FsrsComparison, compare_fsrs
 from transforms.tuning.scoring import score_table, scored_reviews, target_recall_fits
-from transforms.tuning.search import PARAM_COLUMNS, Space, candidates, evaluate_sets
+from transforms.tuning.search import (
+    Space,
+    candidates,
+    evaluate_sets,
+    held_out_rows,
+)
 from transforms.tuning.simulate import fit_models, simulate_sets
 from transforms.warehouse import query
 
@@ -39,6 +45,7 @@ class LabResult:
     target_recall: pl.DataFrame  # per language
     simulation: pl.DataFrame  # per (set, language, day)
     calibration: pl.DataFrame  # per (set, bin) for the simulated sets
+    fsrs: FsrsComparison  # FSRS-6 beside SM-2 on the held-out reviews
 
 
 def sample_attempts(con: duckdb.DuckDBPyConnection, as_of: datetime, learners: int) -> pl.DataFrame:
@@ -62,6 +69,10 @@ def run_lab(attempts: pl.DataFrame, base: SM2Params, settings: LabSettings) -> L
     scored = scored_reviews(reviews, base)
     scores = score_table(scored, settings.bootstrap_draws, settings.seed)
     fits = target_recall_fits(reviews, base)
+    held_out, _ = held_out_rows(reviews["user_id"], reviews["card_key"])
+    fsrs = compare_fsrs(
+        scored, reviews, pl.Series(held_out), base, settings.bootstrap_draws, settings.seed
+    )
     best = evaluated.filter(pl.col("pareto")).sort("log_loss").head(SIMULATED_SETS - 1)
     chosen = [0, *[i for i in best["set"].to_list() if i != 0]]
     models = fit_models(attempts, reviews, base.pass_quality)
@@ -81,9 +92,4 @@ def run_lab(attempts: pl.DataFrame, base: SM2Params, settings: LabSettings) -> L
             )
         ]
     )
-    return LabResult(evaluated, scores, fits, simulation, calibration)
-
-
-def params_of(frame: pl.DataFrame, index: int) -> dict[str, object]:
-    row = frame.filter(pl.col("set") == index).row(0, named=True)
-    return {c: row[c] for c in PARAM_COLUMNS}
+    return LabResult(evaluated, scores, fits, simulation, calibration, fsrs)

@@ -4,14 +4,13 @@ language and per step type, with bootstrap 95% intervals from resampling learner
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
 
 from transforms.evaluation import CLIP, auc, log_loss, rmse_bins
 from transforms.sm2 import SM2Params
-
-MODELS = ("SM-2", "Leitner", "constant mean", "HLR-Leitner")
 
 
 def held_out_learners(user_ids: pl.Series, share: float = 0.2) -> pl.Series:
@@ -100,10 +99,16 @@ def _bootstrap_log_loss(
 MIN_LEARNERS_TO_RESAMPLE = 10
 
 
-def score_table(scored: pl.DataFrame, draws: int = 200, seed: int = 0) -> pl.DataFrame:
+def score_table(
+    scored: pl.DataFrame,
+    draws: int = 200,
+    seed: int = 0,
+    predictions: Mapping[str, str] = PREDICTIONS,
+) -> pl.DataFrame:
     """One row per (scope, group, model): reviews, log loss with its bootstrap interval,
-    RMSE(bins) and AUC; scopes are overall, language and step type. The bootstrap resamples
-    learners, or cards when there are fewer than 10 learners (`resampled`)."""
+    RMSE(bins) and AUC; scopes are overall, language and step type; `predictions` maps each
+    model to its column. The bootstrap resamples learners, or cards when there are fewer than
+    10 learners (`resampled`)."""
     by_learner = scored["user_id"].n_unique() >= MIN_LEARNERS_TO_RESAMPLE
     unit = ["user_id"] if by_learner else ["user_id", "language", "word_uid"]
     rows = []
@@ -117,7 +122,7 @@ def score_table(scored: pl.DataFrame, draws: int = 200, seed: int = 0) -> pl.Dat
         for group, part in sorted(groups, key=lambda g: g[0]):
             if part.height == 0:
                 continue
-            for model, pcol in PREDICTIONS.items():
+            for model, pcol in predictions.items():
                 low, high = _bootstrap_log_loss(part, pcol, draws, seed, unit)
                 rows.append(
                     {

@@ -4,30 +4,55 @@ with the Pareto set over (log loss, expected workload)."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from transforms.sm2 import SM2Params, select_reviews
+from transforms.sm2.params import scalar_field_names
 from transforms.srs import with_card_keys
 from transforms.tuning.batch_replay import batch_scores
 from transforms.tuning.scoring import held_out_learners
 
 # A space maps a parameter to its candidate values (a list), or to (low, high) for a uniform
-# range of floats in random search.
+# range of floats in random search (`parse_space` decides which).
 Space = Mapping[str, Sequence[Any] | tuple[float, float]]
 
 DEFAULT_SPACE: dict[str, Any] = {
     "ef_init": [2.1, 2.3, 2.5, 2.7],
     "second_interval": [3.0, 4.0, 6.0],
-    "lapse_interval": [0.5, 1.0],
+    "lapse_interval": (0.5, 1.0),
     "fail_quality": [0, 1, 2],
     "rounding": ["ceil", "round"],
     "target_recall": (0.75, 0.95),
 }
+
+
+def parse_space(space: str | Mapping[str, Any]) -> dict[str, list[Any] | tuple[float, float]]:
+    """A search space from JSON text or a mapping: each SM2Params field maps to a non-empty
+    list of values, where exactly two floats (a list or a tuple) are a (low, high) range."""
+    raw = json.loads(space) if isinstance(space, str) else space
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"a search space is a JSON object of lists, got {raw!r}")
+    unknown = set(raw) - {f.name for f in fields(SM2Params)}
+    if unknown:
+        raise ValueError(f"unknown SM2Params field(s) in the search space: {sorted(unknown)}")
+    out: dict[str, list[Any] | tuple[float, float]] = {}
+    for name, spec in raw.items():
+        if isinstance(spec, str) or not isinstance(spec, Sequence) or not spec:
+            raise ValueError(f"search space {name!r}: need a non-empty list, got {spec!r}")
+        if len(spec) == 2 and all(isinstance(v, float) for v in spec):
+            low, high = spec
+            if low > high:
+                raise ValueError(f"search space {name!r}: range low {low} > high {high}")
+            out[name] = (low, high)
+        else:
+            out[name] = list(spec)
+    return out
 
 
 def grid(space: Space) -> list[dict[str, Any]]:
@@ -40,19 +65,15 @@ def grid(space: Space) -> list[dict[str, Any]]:
 def random_sets(space: Space, size: int, seed: int) -> list[dict[str, Any]]:
     """`size` draws: a uniform float inside each (low, high) range, a uniform pick from lists."""
     rng = np.random.default_rng(seed)
+    parsed = parse_space(space)
     out = []
     for _ in range(size):
         draw: dict[str, Any] = {}
-        for name, spec in space.items():
-            if (
-                isinstance(spec, tuple)
-                and len(spec) == 2
-                and all(isinstance(v, float) for v in spec)
-            ):
+        for name, spec in parsed.items():
+            if isinstance(spec, tuple):
                 draw[name] = float(rng.uniform(spec[0], spec[1]))
             else:
-                options = list(spec)
-                draw[name] = options[int(rng.integers(len(options)))]
+                draw[name] = spec[int(rng.integers(len(spec)))]
         out.append(draw)
     return out
 
@@ -98,17 +119,19 @@ def graded_rows(attempts: pl.DataFrame, base: SM2Params) -> GradedRows:
         )
         .collect()
     )
-    users = selected["user_id"].unique()
+    held_out, split_by = held_out_rows(selected["user_id"], selected["card_id"])
+    return GradedRows(selected, held_out, selected["user_id"].n_unique(), split_by)
+
+
+def held_out_rows(user_ids: pl.Series, card_keys: pl.Series) -> tuple[np.ndarray, str]:
+    """Whether each row is held out, and by what: its learner (a stable 20% by a hash of
+    user_id), or its card when there are fewer than MIN_LEARNERS_TO_SPLIT learners."""
+    users = user_ids.unique()
     if len(users) >= MIN_LEARNERS_TO_SPLIT:
-        held_out = (
-            selected["user_id"]
-            .replace_strict(users, held_out_learners(users), return_dtype=pl.Boolean)
-            .to_numpy()
-        )
-        return GradedRows(selected, held_out, len(users), "learner")
-    cards = selected["card_id"].to_numpy().astype(np.uint64)
-    held_out = ((cards * np.uint64(2654435761)) % np.uint64(2**32)) < np.uint64(0.2 * 2**32)
-    return GradedRows(selected, held_out, len(users), "card")
+        held = user_ids.replace_strict(users, held_out_learners(users), return_dtype=pl.Boolean)
+        return held.to_numpy(), "learner"
+    cards = card_keys.to_numpy().astype(np.uint64)
+    return ((cards * np.uint64(2654435761)) % np.uint64(2**32)) < np.uint64(0.2 * 2**32), "card"
 
 
 def pareto(frame: pl.DataFrame, x: str, y: str) -> pl.Series:
@@ -122,21 +145,7 @@ def pareto(frame: pl.DataFrame, x: str, y: str) -> pl.Series:
     return pl.Series("pareto", ~better.any(axis=1))
 
 
-PARAM_COLUMNS = (
-    "ef_init",
-    "ef_min",
-    "first_interval",
-    "second_interval",
-    "lapse_interval",
-    "max_interval",
-    "pass_quality",
-    "fail_quality",
-    "ef_update_on_fail",
-    "ef_for_interval",
-    "rounding",
-    "target_recall",
-    "review_unit",
-)
+PARAM_COLUMNS = scalar_field_names()  # the parameter columns of `evaluate_sets`
 
 
 def evaluate_sets(attempts: pl.DataFrame, sets: list[SM2Params]) -> pl.DataFrame:

@@ -19,7 +19,8 @@ import numpy as np
 import polars as pl
 
 from transforms.sm2 import SM2Params
-from transforms.sm2.update import UpdateParams, sm2_update
+from transforms.sm2.grading import quality_codes
+from transforms.sm2.kernel import KernelParams, review_cards
 
 S0_GRID = np.array([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0])
 GROW_GRID = np.linspace(1.1, 6.0, 15)
@@ -122,8 +123,8 @@ def simulate(
     born = born[order]
     draws = rng.random((horizon + 1, n_cards))  # common random numbers: recall draws
     rt_pick = rng.integers(0, max(1, len(model.response_ms)), size=(horizon + 1, n_cards))
-    fast = np.array([params.threshold("fast", s) for s in model.step_types])
-    slow = np.array([params.threshold("slow", s) for s in model.step_types])
+    kinds, step_code = np.unique(model.step_types, return_inverse=True)
+    kinds_list = [str(k) for k in kinds]
     ef = np.full(n_cards, params.ef_init)
     reps = np.zeros(n_cards, dtype=np.int64)
     interval = np.zeros(n_cards)
@@ -132,7 +133,7 @@ def simulate(
     stability = np.full(n_cards, model.s0)
     seen = np.zeros(n_cards, dtype=bool)
     learned = np.zeros(n_cards, dtype=bool)
-    update = UpdateParams.of(params)
+    kernel = KernelParams.of([params])
     rows = []
     mean_rt_min = float(np.mean(model.response_ms)) / 60_000 if len(model.response_ms) else 0.1
     for day in range(horizon):
@@ -143,18 +144,14 @@ def simulate(
         passed = np.ones(len(todo), dtype=bool)
         passed[len(first) :] = draws[day, again] < recall
         idx = np.concatenate([first, again])
-        pick = rt_pick[day, idx] % max(1, len(model.response_ms))
-        rt = model.response_ms[pick] if len(model.response_ms) else np.full(len(idx), 5000)
-        q = np.where(
-            rt <= fast[pick] if len(fast) else True,
-            5,
-            np.where(rt <= slow[pick] if len(slow) else True, 4, 3),
-        )
         # a new word is studied until recalled: its first review counts as passed
-        q = np.where(passed, q, params.fail_quality)
-        ef[idx], reps[idx], interval[idx], ok = sm2_update(
-            ef[idx], reps[idx], interval[idx], q, update
-        )
+        if len(model.response_ms):
+            pick = rt_pick[day, idx] % len(model.response_ms)
+            q = quality_codes(passed, model.response_ms[pick], step_code[pick], kinds_list, params)
+        else:  # no observed response time: a pass is graded 5
+            q = np.where(passed, np.int8(5), np.int8(params.fail_quality))
+        ok = np.empty(len(idx), dtype=bool)
+        review_cards(ef, reps, interval, idx, q, kernel.floats, kernel.ints, ok)
         stability[again] = stability[again] * np.where(
             passed[len(first) :], model.grow, model.shrink
         )

@@ -8,7 +8,6 @@ import polars as pl
 
 from pipelines.defs.metadata import preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from reports.build import load_suppressed, write_index
 from reports.courses import build_course_reports
 from reports.export import export_pngs
 from reports.pages import PageMeta
@@ -155,14 +154,13 @@ def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:
     """One educators' page per course with at least 5 enrolled learners (funnel, where learners
-    stop, completion over time, time per lesson, "continue here" positions); the report index
-    is rewritten to link them."""
+    stop, completion over time, time per lesson, "continue here" positions); the next
+    `report_index` links them."""
     folder = settings.reports_path
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
+        meta = PageMeta.of(as_of, context.run.run_id)
         pages, suppressed, figures = build_course_reports(con, folder, meta, as_of)
-        write_index(folder, meta, load_suppressed(con))
     pngs, note = export_pngs(figures, folder / "png") if settings.export_png else ([], "disabled")
     return dg.MaterializeResult(
         metadata={

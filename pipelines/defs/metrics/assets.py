@@ -6,9 +6,8 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from transforms.metrics.tables import build_metrics, read_inputs
+from transforms.metrics.tables import recompute_metrics
 from transforms.srs_store import resolve_as_of
-from transforms.warehouse import replace_table, transaction
 
 METRICS = "metrics"
 UPSTREAM = [
@@ -27,7 +26,11 @@ GRAINS = {
     "forgetting_curve": "One row per (language, elapsed_bin) with reviews.",
     "cohort_retention": "One row per (language, cohort, week_offset).",
     "user_language_progress": "One row per (user_id, language).",
-    "at_risk_learners": "One row per (user_id, language) flagged by at least one rule.",
+    "learner_status": "One row per (user_id, course) with activity: active, lapsing or churned.",
+    "at_risk_learners": "One row per (user_id, course) not churned as of (idle at most 28 days): "
+    "the risk of no activity in the next 14 days, flagged or not, with reasons.",
+    "at_risk_backtest": "One row per snapshot Monday: the at-risk model and the rules, scored "
+    "on that Monday's learners by a model fitted only on earlier known outcomes.",
 }
 
 
@@ -41,10 +44,7 @@ def analytics_tables(
     """Every accuracy, retention and progress table from one read of the warehouse."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        tables = build_metrics(read_inputs(con, as_of), as_of)
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
+        tables = recompute_metrics(con, as_of).tables
     for name, frame in tables.items():
         yield dg.MaterializeResult(
             asset_key=name,

@@ -4,6 +4,7 @@ import dagster as dg
 
 from pipelines.defs.check_helpers import offending_rows_check
 from pipelines.defs.resources import WarehouseResource
+from transforms.metrics.status import STATUSES
 
 PROPORTIONS = {
     "accuracy_daily": ["accuracy"],
@@ -13,6 +14,21 @@ PROPORTIONS = {
     "forgetting_curve": ["recall_rate", "recall_rate_low", "recall_rate_high", "mean_p_recall"],
     "cohort_retention": ["retention", "retention_low", "retention_high", "retention_on_or_after"],
     "user_language_progress": ["accuracy", "true_retention"],
+    "at_risk_learners": ["risk", "true_retention_14d"],
+    "at_risk_backtest": [
+        "base_rate",
+        "auc",
+        "precision",
+        "recall",
+        "rules_precision",
+        "rules_recall",
+        "rules_auc",
+    ],
+}
+KEYS = {
+    "learner_status": ["user_id", "course"],
+    "at_risk_learners": ["user_id", "course"],
+    "at_risk_backtest": ["snapshot_day"],
 }
 AS_OF = "(SELECT as_of FROM sm2_params_used)"
 
@@ -20,7 +36,7 @@ AS_OF = "(SELECT as_of FROM sm2_params_used)"
 def _proportion_check(table: str, columns: list[str]) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=table, name=f"{table}_proportions_in_unit_interval", blocking=True)
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        outside = " OR ".join(f"NOT ({c} BETWEEN 0 AND 1)" for c in columns)
+        outside = " OR ".join(f'NOT ("{c}" BETWEEN 0 AND 1)' for c in columns)
         return offending_rows_check(
             warehouse,
             f'SELECT * FROM "{table}" WHERE {outside}',
@@ -31,6 +47,34 @@ def _proportion_check(table: str, columns: list[str]) -> dg.AssetChecksDefinitio
 
 
 proportion_checks = [_proportion_check(t, cols) for t, cols in PROPORTIONS.items()]
+
+
+def _one_row_per_key_check(table: str, keys: list[str]) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=table, name=f"{table}_one_row_per_key", blocking=True)
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        columns = ", ".join(keys)
+        return offending_rows_check(
+            warehouse,
+            f'SELECT {columns}, count(*) AS rows FROM "{table}" GROUP BY ALL HAVING count(*) > 1',
+            f"one row per ({columns})",
+        )
+
+    return check
+
+
+key_checks = [_one_row_per_key_check(t, keys) for t, keys in KEYS.items()]
+
+
+@dg.asset_check(asset="learner_status", blocking=True)
+def learner_status_values(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Every status is active, lapsing or churned, and no learner is idle a negative time."""
+    return offending_rows_check(
+        warehouse,
+        "SELECT * FROM learner_status WHERE status IS NULL OR NOT list_contains(?, status) "
+        "OR idle_days < 0",
+        f"status is one of {', '.join(STATUSES)}",
+        [list(STATUSES)],
+    )
 
 
 @dg.asset_check(asset="cohort_retention", blocking=True)

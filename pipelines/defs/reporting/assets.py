@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.build import (
@@ -11,22 +12,42 @@ from reports.build import (
     build_educator_reports,
     build_learner_reports,
     build_sm2_report,
+    ensure_pseudonym_key,
     pseudonym_key,
-    save_suppressed,
-    write_index,
+    remove_stale_reports,
+    suppressed_cohorts,
 )
 from reports.export import export_pngs
+from reports.index import write_index
 from reports.pages import PageMeta
+from transforms.ingest.last_run import last_ingestion
 from transforms.metrics.tables import METRIC_TABLES
 from transforms.srs_store import resolve_as_of
+from transforms.warehouse import query, table_exists
 
 REPORTING = "reporting"
 KINDS = {
     "educator_reports": "One page per cohort with at least 5 learners, and an overview.",
     "sm2_report": "One page: SM-2's state, workload, calibration, and SM-2 against Leitner.",
     "learner_reports": "One page per selected learner, under a pseudonym.",
-    "report_index": "The index page linking every report.",
 }
+CHECK_COLUMNS = {
+    "asset": pl.String,
+    "check": pl.String,
+    "passed": pl.Boolean,
+    "severity": pl.String,
+    "description": pl.String,
+    "run_id": pl.String,
+}
+
+
+@dg.asset(group_name=REPORTING)
+def report_secrets(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per secret the reports use (name, value): the pseudonym key used when
+    `PROGRESS_PSEUDONYM_KEY` is not set, made once and kept so pseudonyms stay stable."""
+    with warehouse.connect() as con:
+        made = ensure_pseudonym_key(con)
+    return dg.MaterializeResult(metadata={"new_pseudonym_key": made})
 
 
 def _metadata(built: BuiltReports, png_note: str) -> dict[str, Any]:
@@ -50,7 +71,7 @@ def _metadata(built: BuiltReports, png_note: str) -> dict[str, Any]:
         dg.AssetSpec(
             name,
             description=text,
-            deps=[*METRIC_TABLES, "reviews", "word_progress", "due_forecast"],
+            deps=[*METRIC_TABLES, "reviews", "word_progress", "due_forecast", "report_secrets"],
         )
         for name, text in KINDS.items()
     ],
@@ -58,11 +79,11 @@ def _metadata(built: BuiltReports, png_note: str) -> dict[str, Any]:
 def reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
-    """Write every report and the index; PNG copies of every figure when Chromium is present."""
+    """Write every report page; PNG copies of every figure when Chromium is present."""
     folder = settings.reports_path
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
+        meta = PageMeta.of(as_of, context.run.run_id)
         key = pseudonym_key(con, settings.pseudonym_key)
         built = {
             "educator_reports": build_educator_reports(con, folder, meta, key, as_of),
@@ -71,9 +92,9 @@ def reports(
                 con, folder, meta, key, as_of, settings.report_learners
             ),
         }
-        suppressed = sorted({c for r in built.values() for c in r.suppressed})
-        save_suppressed(con, suppressed)
-    index = write_index(folder, meta, suppressed)
+    stale = remove_stale_reports(folder, list(built.values()), settings.export_png)
+    if stale:
+        context.log.info(f"removed {len(stale)} page(s) and PNG(s) no longer written")
     for name, result in built.items():
         pngs, note = (
             export_pngs(result.figures, folder / "png") if settings.export_png else ([], "disabled")
@@ -81,7 +102,79 @@ def reports(
         yield dg.MaterializeResult(
             asset_key=name, metadata={**_metadata(result, note), "png_files": len(pngs)}
         )
-    yield dg.MaterializeResult(
-        asset_key="report_index",
-        metadata={"path": dg.MetadataValue.path(str(index.resolve())), "as_of": meta.as_of},
+
+
+def all_check_keys() -> list[dg.AssetCheckKey]:
+    """Every asset check of the code location (a run of some assets knows only their checks,
+    and a run in-process has no repository)."""
+    from pipelines.definitions import defs  # imported here: that module loads this one
+
+    return sorted(defs().resolve_asset_graph().asset_check_keys, key=str)
+
+
+def latest_check_results(
+    instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey]
+) -> pl.DataFrame:
+    """The latest completed evaluation of each asset check in `keys`, one row per check
+    (passed is null for a check that never ran), from the Dagster instance's event log."""
+    summaries = instance.event_log_storage.get_asset_check_summary_records(keys)
+    rows = []
+    for key in keys:
+        summary = summaries.get(key)
+        record = summary.last_completed_check_execution_record if summary else None
+        evaluation = record.evaluation if record else None
+        rows.append(
+            {
+                "asset": key.asset_key.to_user_string(),
+                "check": key.name,
+                "passed": evaluation.passed if evaluation else None,
+                "severity": evaluation.severity.value if evaluation else None,
+                "description": evaluation.description if evaluation else None,
+                "run_id": record.run_id if record else None,
+            }
+        )
+    return pl.DataFrame(rows, schema=CHECK_COLUMNS)
+
+
+@dg.asset(
+    group_name=REPORTING,
+    deps=[
+        *KINDS,
+        "course_reports",
+        "headline_figures",
+        "weekly_active_learners",
+        "ingested_files",
+        "attempt_rejects",
+        "accuracy_daily",
+        "cohorts",
+    ],
+)
+def report_index(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+) -> dg.MaterializeResult:
+    """The index page: headline figures with their change from the week before, every report
+    linked by audience, the latest ingestion's counts and the latest asset check results."""
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, settings.as_of_time)
+        headline, weekly = (
+            query(con, f"SELECT * FROM {table}") if table_exists(con, table) else None
+            for table in ("headline_figures", "weekly_active_learners")
+        )
+        ingestion = last_ingestion(
+            query(con, "SELECT * FROM ingested_files"),
+            query(con, "SELECT source_id, reason FROM attempt_rejects"),
+        )
+        suppressed = suppressed_cohorts(con)
+    checks = latest_check_results(context.instance, all_check_keys())
+    meta = PageMeta.of(as_of, context.run.run_id)
+    path = write_index(settings.reports_path, meta, headline, ingestion, checks, suppressed, weekly)
+    failed = checks.filter(~pl.col("passed").fill_null(True))
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path.resolve())),
+            "as_of": meta.as_of,
+            "suppressed_cohorts": ", ".join(suppressed) or "none",
+            "checks_failed": failed.height,
+            "checks_shown": checks.height,
+        }
     )

@@ -7,8 +7,8 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from pipelines.defs.srs.config import SM2Config
-from transforms.srs_store import recompute_due_forecast, recompute_srs, resolve_as_of
+from pipelines.defs.srs.config import SM2ReplayConfig
+from transforms.srs_store import recompute_due_forecast, resolve_as_of, update_srs
 from transforms.warehouse import query, replace_table
 
 SRS = "srs"
@@ -21,7 +21,7 @@ UPSTREAM = ["attempts", "manifest_words", "manifest_versions", "lms_events"]
     specs=[
         dg.AssetSpec(
             "reviews",
-            description="One row per graded review (sm2.md §2): the replay columns, with "
+            description="One row per graded review (docs/sm2.md §2): the replay columns, with "
             "user_id, language, word_uid, step_type, correct and Leitner's box.",
             deps=UPSTREAM,
         ),
@@ -34,17 +34,30 @@ UPSTREAM = ["attempts", "manifest_words", "manifest_versions", "lms_events"]
     ],
 )
 def sm2_replay(
-    config: SM2Config, warehouse: WarehouseResource, settings: ProgressSettings
+    config: SM2ReplayConfig, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
-    """Recompute every card's SM-2 state from the full history, learner batch by batch."""
+    """Every card's SM-2 state over its full history: the learners with new attempts are
+    replayed (all of them after a change of parameters or course, or on a full refresh)."""
     params = config.resolve(settings.base_sm2_params())
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        summary = recompute_srs(con, params, as_of, settings.srs_batches)
+        summary = update_srs(
+            con,
+            params,
+            as_of,
+            settings.srs_batches,
+            full_refresh=config.full_refresh or settings.full_refresh,
+        )
         sample = query(con, "SELECT * FROM word_progress LIMIT 10")
     shared: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "sm2_params": dg.MetadataValue.json(params.to_dict()),
+        "mode": summary.mode,
+        "mode_reason": summary.reason,
+        "learners_replayed": summary.learners_replayed
+        if summary.learners_replayed is not None
+        else "all",
+        "attempts_replayed": summary.attempts,
         "batches": summary.batches,
         "largest_batch_attempts": summary.largest_batch_attempts,
         "seconds_reading": round(summary.read_s, 2),

@@ -2,27 +2,26 @@
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from reports.build import load_suppressed, write_index
+from pipelines.defs.srs.config import SM2Config
 from reports.pages import PageMeta
 from reports.tuning_report import write_tuning_report
-from transforms.sm2 import SM2Params
 from transforms.srs_store import resolve_as_of
-from transforms.tuning.lab import LabSettings, run_lab, sample_attempts
-from transforms.tuning.search import DEFAULT_SPACE
+from transforms.tuning.lab import LabResult, LabSettings, run_lab, sample_attempts
+from transforms.tuning.search import DEFAULT_SPACE, parse_space
 from transforms.warehouse import replace_table, transaction
 
 TUNING = "tuning"
 
 
 class TuningConfig(dg.Config):
-    """What the lab searches and simulates. `space` maps SM2Params fields to a list of values,
-    or to [low, high] floats for a uniform range (random search)."""
+    """What the lab searches and simulates. `space` is JSON read by `parse_space`: SM2Params
+    fields to a list of values, or to [low, high] floats for a uniform range (random search)."""
 
     space: str = json.dumps(DEFAULT_SPACE)
     search_size: int = 100
@@ -31,16 +30,11 @@ class TuningConfig(dg.Config):
     simulated_learners: int = 200
     seed: int = 0
     bootstrap_draws: int = 200
-    base_params: str = "{}"  # JSON of SM2Params fields for the baseline (set 0)
+    base_params: SM2Config = SM2Config()  # the baseline (set 0), over PROGRESS_SM2_PARAMS
 
     def lab_settings(self) -> LabSettings:
-        raw: dict[str, Any] = json.loads(self.space)
-        space = {
-            k: tuple(v) if len(v) == 2 and all(isinstance(x, float) for x in v) else v
-            for k, v in raw.items()
-        }
         return LabSettings(
-            space=space,
+            space=parse_space(self.space),
             search_size=self.search_size,
             learner_sample=self.learner_sample,
             horizon_days=self.horizon_days,
@@ -50,6 +44,31 @@ class TuningConfig(dg.Config):
         )
 
 
+# The lab's other tables, each an asset of the same step: name -> grain.
+EXTRA_TABLES = {
+    "sm2_model_scores": "One row per (scope, group, model): SM-2 against Leitner, the constant "
+    "and half-life regression on the same held-out reviews, with bootstrap intervals.",
+    "sm2_target_recall": "One row per language (and overall): the maximum-likelihood "
+    "target_recall and the log loss it gains over 0.9.",
+    "sm2_fsrs_scores": "One row per (scope, group, model): FSRS-6 (default and fitted) beside "
+    "SM-2 on the held-out reviews.",
+    "sm2_fsrs_verdict": "One row per language and overall: the log loss and workload the app "
+    "would gain by moving to FSRS-6.",
+}
+
+
+def _extra_tables(result: LabResult) -> dict[str, pl.DataFrame]:
+    """The lab's tables besides `sm2_param_eval` and `sm2_simulation`, by name."""
+    frames = {
+        "sm2_model_scores": result.model_scores,
+        "sm2_target_recall": result.target_recall,
+        "sm2_fsrs_scores": result.fsrs.scores,
+        "sm2_fsrs_verdict": result.fsrs.verdict,
+    }
+    assert set(frames) == set(EXTRA_TABLES)
+    return frames
+
+
 @dg.multi_asset(
     group_name=TUNING,
     specs=[
@@ -57,10 +76,12 @@ class TuningConfig(dg.Config):
             "sm2_param_eval",
             deps=["attempts"],
             description="One row per candidate SM2Params set: held-out log loss and "
-            "RMSE(bins), expected daily workload, Pareto front; with the baseline "
-            "models' scores (sm2_model_scores) and fitted target recall "
-            "(sm2_target_recall).",
+            "RMSE(bins), expected daily workload, Pareto front.",
         ),
+        *[
+            dg.AssetSpec(name, deps=["attempts"], description=grain)
+            for name, grain in EXTRA_TABLES.items()
+        ],
         dg.AssetSpec(
             "sm2_simulation",
             deps=["attempts"],
@@ -75,21 +96,20 @@ def tuning_lab(
     warehouse: WarehouseResource,
     settings: ProgressSettings,
 ) -> Iterator[dg.MaterializeResult]:
-    """Evaluate, search and simulate; write the tables and the tuning report page."""
-    base = SM2Params.from_dict({**settings.base_sm2_params(), **json.loads(config.base_params)})
+    """Evaluate, search and simulate; write the tables and the tuning report page (the next
+    run of `report_index` links it)."""
+    base = config.base_params.resolve(settings.base_sm2_params())
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         attempts = sample_attempts(con, as_of, config.learner_sample)
         result = run_lab(attempts, base, config.lab_settings())
         with transaction(con):
             replace_table(con, "sm2_param_eval", result.param_eval)
-            replace_table(con, "sm2_model_scores", result.model_scores)
-            replace_table(con, "sm2_target_recall", result.target_recall)
             replace_table(con, "sm2_simulation", result.simulation)
-        suppressed = load_suppressed(con)
-    meta = PageMeta(as_of=as_of.isoformat(sep=" "), run_id=context.run.run_id)
+            for name, frame in _extra_tables(result).items():
+                replace_table(con, name, frame)
+    meta = PageMeta.of(as_of, context.run.run_id)
     page = write_tuning_report(settings.reports_path, meta, result)
-    write_index(settings.reports_path, meta, suppressed)
     best = result.param_eval.sort("log_loss").row(0, named=True)
     yield dg.MaterializeResult(
         asset_key="sm2_param_eval",
@@ -99,6 +119,8 @@ def tuning_lab(
             "best_held_out_log_loss": float(best["log_loss"]),
             "baseline_held_out_log_loss": float(result.param_eval["log_loss"][0]),
             "pareto_sets": int(result.param_eval["pareto"].sum()),
+            "fsrs_parameters": dg.MetadataValue.json([round(w, 4) for w in result.fsrs.parameters]),
+            "fsrs_verdict": preview(result.fsrs.verdict),
             "preview": preview(result.param_eval.sort("log_loss")),
             "path": dg.MetadataValue.path(str(page.resolve())),
         },
@@ -110,3 +132,7 @@ def tuning_lab(
             "path": dg.MetadataValue.path(str(page.resolve())),
         },
     )
+    for name, frame in _extra_tables(result).items():
+        yield dg.MaterializeResult(
+            asset_key=name, metadata={"dagster/row_count": frame.height, "preview": preview(frame)}
+        )
