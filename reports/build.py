@@ -324,7 +324,8 @@ def build_learner_reports(
 
 
 PER_RUN_AREAS = ("educators", "learners")  # every page there is rewritten by each run
-PER_RUN_PNG_PREFIXES = ("educators-", "learner-")  # their figures' PNG copies
+# the PNG copies of this asset's figures (the course pages' and the tuning page's are not)
+PER_RUN_PNG_PREFIXES = ("educators-", "learner-", "sm2-")
 
 
 def remove_stale_reports(folder: Path, built: list[BuiltReports], pngs_written: bool) -> list[Path]:

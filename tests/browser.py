@@ -79,6 +79,8 @@ class _Chromium:
         os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
 
     def _receive(self, deadline: float) -> dict[str, Any]:
+        if time.monotonic() > deadline:  # a page that floods events must not keep us forever
+            raise TimeoutError("Chromium did not answer in time")
         while b"\0" not in self._buffer:
             left = deadline - time.monotonic()
             ready, _, _ = select.select([self._from_chrome], [], [], max(left, 0))

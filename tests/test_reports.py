@@ -118,12 +118,13 @@ def test_pages_and_pngs_this_run_does_not_write_are_removed(tmp_path: Path) -> N
     kept = write_page(tmp_path / "educators" / "overview.html", "overview", [], meta)
     tuning = write_page(tmp_path / "tuning.html", "tuning", [], meta)  # another job's page
     (tmp_path / "png").mkdir()
-    for stem in ("educators-gone-0", "sm2-0"):
+    for stem in ("educators-gone-0", "sm2-0", "course-c1-0"):
         (tmp_path / "png" / f"{stem}.png").write_bytes(b"png")
     built = BuiltReports(pages=[kept], figures=[("sm2-0", go.Figure())])
     removed = remove_stale_reports(tmp_path, [built], pngs_written=True)
     assert sorted(removed) == sorted([*old, tmp_path / "png" / "educators-gone-0.png"])
     assert kept.exists() and tuning.exists() and (tmp_path / "png" / "sm2-0.png").exists()
+    assert (tmp_path / "png" / "course-c1-0.png").exists()  # another asset's figure
     # without PNG export this run, every PNG left is stale
     assert remove_stale_reports(tmp_path, [built], pngs_written=False) == [
         tmp_path / "png" / "sm2-0.png"
