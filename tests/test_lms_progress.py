@@ -270,6 +270,31 @@ def test_each_check_passes_then_fails_on_a_broken_table(
     assert not check(warehouse=warehouse).passed  # type: ignore[operator]
 
 
+# The ingest and queue checks, each with SQL that breaks what it checks.
+LMS_BREAKS = {
+    "lms_rows_read_balance": "UPDATE lms_ingested_files SET rows_read = rows_read + 1",
+    "lms_events_unique_id": "INSERT INTO lms_events SELECT * FROM lms_events LIMIT 1",
+    "orphan_events": "UPDATE lms_events SET node_id = node_id || '/gone' WHERE node_id IS NOT NULL",
+    "no_rejected_courses": "INSERT INTO course_rejects VALUES ('h', 'courses/x.json', 'x', 1, "
+    "'malformed_json', 'not valid JSON')",
+    "course_node_counts": "UPDATE course_versions SET node_count = node_count + 1",
+    "task_queue_is_due": "UPDATE task_queue SET queue_rank = queue_rank + 1",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LMS_BREAKS))
+def test_each_ingest_and_queue_check_fails_on_a_broken_table(
+    built: tuple[Path, dict[str, pl.DataFrame]], name: str, tmp_path: Path
+) -> None:
+    check = getattr(checks, name)
+    db = tmp_path / "copy.duckdb"
+    db.write_bytes(built[0].read_bytes())
+    con = connect(db)
+    con.execute(LMS_BREAKS[name])
+    con.close()
+    assert not check(warehouse=WarehouseResource(database=str(db))).passed
+
+
 def test_queue_and_ingest_checks_pass(built: tuple[Path, dict[str, pl.DataFrame]]) -> None:
     warehouse = WarehouseResource(database=str(built[0]))
     for check in (
