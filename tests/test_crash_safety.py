@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tests.warehouse_tables import warehouse_tables
 from transforms.generate.landing import GeneratorConfig, generate_landing
-from transforms.warehouse import connect, query
 
 RUN = (
     "import sys, dagster as dg\n"
@@ -22,7 +22,6 @@ RUN = (
     "instance=dg.DagsterInstance.ephemeral())\n"
     "sys.exit(0 if result.success else 1)\n"
 )
-WALL_CLOCK_COLUMNS = {"ingested_at"}  # ingestion provenance is the one wall-clock reading
 RANDOM_TABLES = {"report_secrets"}  # a random key made once per warehouse
 CRASH_POINTS = ["ingest:transaction", "ingest:batch", "srs:batch@2", "reports:page@3"]
 
@@ -56,23 +55,7 @@ def _run(root: Path, landing: Path, failpoint: str | None = None) -> int:
 
 
 def _tables(root: Path) -> dict[str, pl.DataFrame]:
-    con = connect(root / "warehouse.duckdb")
-    try:
-        names = query(
-            con,
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_name NOT LIKE '%__staging' ORDER BY 1",
-        )["table_name"].to_list()
-        tables = {}
-        for name in names:
-            if name in RANDOM_TABLES:
-                continue
-            frame = query(con, f'SELECT * FROM "{name}"')
-            frame = frame.drop([c for c in frame.columns if c in WALL_CLOCK_COLUMNS])
-            tables[name] = frame.sort(frame.columns, nulls_last=True)
-        return tables
-    finally:
-        con.close()
+    return warehouse_tables(root / "warehouse.duckdb", skip=RANDOM_TABLES)
 
 
 def _pages(root: Path) -> list[str]:

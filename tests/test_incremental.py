@@ -13,10 +13,9 @@ from polars.testing import assert_frame_equal
 
 from pipelines.definitions import defs
 from tests.pipeline_run import configure
+from tests.warehouse_tables import warehouse_tables
 from transforms.generate.landing import GeneratorConfig, generate_landing
-from transforms.warehouse import connect, query
 
-WALL_CLOCK_COLUMNS = {"ingested_at"}
 NOT_COMPARED = {"srs_sources", "landing_paths"}  # bookkeeping that names the landing folder
 
 
@@ -43,27 +42,7 @@ def _run_tables() -> list[str]:
 
 
 def _tables(warehouse: Path, landing: Path) -> dict[str, pl.DataFrame]:
-    """Every table, sorted, with the landing folder's path cut out of every text column."""
-    con = connect(warehouse)
-    try:
-        names = query(
-            con,
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_name NOT LIKE '%__staging' ORDER BY 1",
-        )["table_name"].to_list()
-        out = {}
-        for name in names:
-            if name in NOT_COMPARED:
-                continue
-            frame = query(con, f'SELECT * FROM "{name}"')
-            frame = frame.drop([c for c in frame.columns if c in WALL_CLOCK_COLUMNS])
-            frame = frame.with_columns(
-                pl.col(pl.String).str.replace(str(landing), "<landing>", literal=True)
-            )
-            out[name] = frame.sort(frame.columns, nulls_last=True)
-        return out
-    finally:
-        con.close()
+    return warehouse_tables(warehouse, skip=NOT_COMPARED, landing=landing)
 
 
 def _landing_with_a_late_file(source: Path) -> tuple[list[str], Path]:

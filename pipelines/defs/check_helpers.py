@@ -29,3 +29,19 @@ def offending_rows_check(
             "examples": dg.MetadataValue.json(examples) if bad.height else "none",
         },
     )
+
+
+def balance_sql(ledger: str, rows: str, rejects: str) -> str:
+    """The sources of `ledger` whose rows read are not accepted + duplicates + rejected, or
+    whose stored rows (`rows`) and rejects (`rejects`) differ from those counts."""
+    return f"""
+        WITH stored AS (SELECT source_id, count(*) AS n FROM "{rows}" GROUP BY 1),
+             rejected AS (SELECT source_id, count(*) AS n FROM "{rejects}" GROUP BY 1)
+        SELECT f.path, f.rows_read, f.accepted, f.duplicates, f.rejected,
+               coalesce(s.n, 0) AS stored, coalesce(r.n, 0) AS stored_rejects
+        FROM "{ledger}" f
+        LEFT JOIN stored s ON s.source_id = f.content_hash
+        LEFT JOIN rejected r ON r.source_id = f.content_hash
+        WHERE f.rows_read <> f.accepted + f.duplicates + f.rejected
+           OR coalesce(s.n, 0) <> f.accepted OR coalesce(r.n, 0) <> f.rejected
+        """

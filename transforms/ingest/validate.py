@@ -30,6 +30,18 @@ class Validated:
     rejects: pl.DataFrame
 
 
+def rejected_rows(checked: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
+    """The rows with a `_reason`, as reject rows: source, row, reason, message, and the raw
+    text (the fields as a JSON object when the reader kept none)."""
+    return checked.filter(pl.col("_reason").is_not_null()).select(
+        "source_id",
+        "source_row",
+        pl.col("_reason").alias("reason"),
+        pl.col("_message").alias("message"),
+        pl.coalesce("raw", pl.struct(fields).struct.json_encode()).alias("raw"),
+    )
+
+
 def parse_timestamp(col: pl.Expr) -> pl.Expr:
     """ISO-8601 with an offset (`Z` or `±hh:mm`), or epoch milliseconds, to naive UTC."""
     text = col.str.strip_chars()
@@ -183,11 +195,4 @@ def validate_attempts(rows: pl.DataFrame, ingested_at: datetime) -> Validated:
         "source_row",
         "raw",
     )
-    rejects = checked.filter(pl.col("_reason").is_not_null()).select(
-        "source_id",
-        "source_row",
-        pl.col("_reason").alias("reason"),
-        pl.col("_message").alias("message"),
-        pl.coalesce("raw", pl.struct(list(FIELDS)).struct.json_encode()).alias("raw"),
-    )
-    return Validated(accepted=accepted, rejects=rejects)
+    return Validated(accepted=accepted, rejects=rejected_rows(checked, list(FIELDS)))

@@ -26,6 +26,7 @@ from transforms.ingest.validate import (
     Validated,
     first_failure,
     parse_timestamp,
+    rejected_rows,
 )
 
 # canonical snake_case name -> camelCase name
@@ -256,14 +257,7 @@ def validate_events(
         "source_row",
         "raw",
     )
-    rejects = checked.filter(pl.col("_reason").is_not_null()).select(
-        "source_id",
-        "source_row",
-        pl.col("_reason").alias("reason"),
-        pl.col("_message").alias("message"),
-        pl.coalesce("raw", pl.struct(list(EVENT_FIELDS)).struct.json_encode()).alias("raw"),
-    )
-    return Validated(accepted=accepted, rejects=rejects)
+    return Validated(accepted=accepted, rejects=rejected_rows(checked, list(EVENT_FIELDS)))
 
 
 EVENT_KEY = RecordKey(key="event_id", payload=PAYLOAD, fields=tuple(EVENT_FIELDS))

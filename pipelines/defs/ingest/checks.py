@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import offending_rows_check
+from pipelines.defs.check_helpers import balance_sql, offending_rows_check
 from pipelines.defs.resources import WarehouseResource
 
 WARN = dg.AssetCheckSeverity.WARN
@@ -14,17 +14,7 @@ def rows_read_balance(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     and rejects match those counts."""
     return offending_rows_check(
         warehouse,
-        """
-        WITH stored AS (SELECT source_id, count(*) AS n FROM attempts GROUP BY 1),
-             rejected AS (SELECT source_id, count(*) AS n FROM attempt_rejects GROUP BY 1)
-        SELECT f.path, f.rows_read, f.accepted, f.duplicates, f.rejected,
-               coalesce(s.n, 0) AS stored, coalesce(r.n, 0) AS stored_rejects
-        FROM ingested_files f
-        LEFT JOIN stored s ON s.source_id = f.content_hash
-        LEFT JOIN rejected r ON r.source_id = f.content_hash
-        WHERE f.rows_read <> f.accepted + f.duplicates + f.rejected
-           OR coalesce(s.n, 0) <> f.accepted OR coalesce(r.n, 0) <> f.rejected
-        """,
+        balance_sql("ingested_files", "attempts", "attempt_rejects"),
         "every source's rows are accepted, duplicates or rejected",
     )
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import offending_rows_check
+from pipelines.defs.check_helpers import balance_sql, offending_rows_check
 from pipelines.defs.resources import WarehouseResource
 from transforms.lms.progress import ENROLLMENT_STATUSES, PROGRESS_STATUSES
 from transforms.lms.tasks import STATUSES as TASK_STATUSES
@@ -16,17 +16,7 @@ def lms_rows_read_balance(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     events and rejects match those counts."""
     return offending_rows_check(
         warehouse,
-        """
-        WITH stored AS (SELECT source_id, count(*) AS n FROM lms_events GROUP BY 1),
-             rejected AS (SELECT source_id, count(*) AS n FROM lms_event_rejects GROUP BY 1)
-        SELECT f.path, f.rows_read, f.accepted, f.duplicates, f.rejected,
-               coalesce(s.n, 0) AS stored, coalesce(r.n, 0) AS stored_rejects
-        FROM lms_ingested_files f
-        LEFT JOIN stored s ON s.source_id = f.content_hash
-        LEFT JOIN rejected r ON r.source_id = f.content_hash
-        WHERE f.rows_read <> f.accepted + f.duplicates + f.rejected
-           OR coalesce(s.n, 0) <> f.accepted OR coalesce(r.n, 0) <> f.rejected
-        """,
+        balance_sql("lms_ingested_files", "lms_events", "lms_event_rejects"),
         "every event file's rows are accepted, duplicates or rejected",
     )
 

@@ -1,0 +1,40 @@
+"""Every table of a warehouse file as comparable frames: for tests that check two runs give
+the same warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from transforms.warehouse import connect, query
+
+WALL_CLOCK_COLUMNS = {"ingested_at"}  # ingestion provenance is the one wall-clock reading
+
+
+def warehouse_tables(
+    path: Path, skip: frozenset[str] | set[str] = frozenset(), landing: Path | None = None
+) -> dict[str, pl.DataFrame]:
+    """Every table but staging ones and `skip`, without wall-clock columns, rows sorted; with
+    `landing`, its path is cut out of every text column (two runs on two folders compare)."""
+    con = connect(path)
+    try:
+        names = query(
+            con,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_name NOT LIKE '%__staging' ORDER BY 1",
+        )["table_name"].to_list()
+        tables = {}
+        for name in names:
+            if name in skip:
+                continue
+            frame = query(con, f'SELECT * FROM "{name}"')
+            frame = frame.drop([c for c in frame.columns if c in WALL_CLOCK_COLUMNS])
+            if landing is not None:
+                frame = frame.with_columns(
+                    pl.col(pl.String).str.replace(str(landing), "<landing>", literal=True)
+                )
+            tables[name] = frame.sort(frame.columns, nulls_last=True)
+        return tables
+    finally:
+        con.close()
