@@ -233,18 +233,23 @@ def load_manifests(
             )
             insert_frame(con, "manifest_words", m.words)
         insert_frame(con, "manifest_rejects", rejected)
-        con.execute(
-            """
-            UPDATE manifest_versions AS v SET in_force_until = n.next_at
-            FROM (SELECT language, version,
-                         lead(published_at) OVER (PARTITION BY language ORDER BY version)
-                             AS next_at
-                  FROM manifest_versions) AS n
-            WHERE v.language = n.language AND v.version = n.version
-              AND v.in_force_until IS DISTINCT FROM n.next_at
-            """
-        )
+        refresh_in_force_until(con, "manifest_versions", "language")
     return ManifestLoad(loaded=[(m.language, m.version) for m in loaded], rejected=rejected)
+
+
+def refresh_in_force_until(con: duckdb.DuckDBPyConnection, table: str, owner: str) -> None:
+    """Set each version's `in_force_until` to the next version's `published_at` (null for the
+    newest) in a versions table keyed by (`owner`, version)."""
+    con.execute(
+        f"""
+        UPDATE "{table}" AS v SET in_force_until = n.next_at
+        FROM (SELECT {owner}, version,
+                     lead(published_at) OVER (PARTITION BY {owner} ORDER BY version) AS next_at
+              FROM "{table}") AS n
+        WHERE v.{owner} = n.{owner} AND v.version = n.version
+          AND v.in_force_until IS DISTINCT FROM n.next_at
+        """
+    )
 
 
 def _check_against_loaded(

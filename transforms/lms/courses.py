@@ -24,6 +24,7 @@ from transforms.ingest.manifests import (
     check_version_order,
     content_hash,
     parse_published_at,
+    refresh_in_force_until,
     require,
 )
 from transforms.lms.schema import ensure_lms_tables
@@ -368,17 +369,7 @@ def load_courses(con: duckdb.DuckDBPyConnection, documents: list[tuple[str, str]
             )
             insert_frame(con, "course_nodes", cv.nodes)
         insert_frame(con, "course_rejects", rejected)
-        con.execute(
-            """
-            UPDATE course_versions AS v SET in_force_until = n.next_at
-            FROM (SELECT course_id, version,
-                         lead(published_at) OVER (PARTITION BY course_id ORDER BY version)
-                             AS next_at
-                  FROM course_versions) AS n
-            WHERE v.course_id = n.course_id AND v.version = n.version
-              AND v.in_force_until IS DISTINCT FROM n.next_at
-            """
-        )
+        refresh_in_force_until(con, "course_versions", "course_id")
     return CourseLoad(loaded=[(c.course_id, c.version) for c in loaded], rejected=rejected)
 
 
