@@ -163,6 +163,10 @@ class _Learner:
         self.session: str | None = None
 
     def emit(self, etype: str, at: datetime, node: str | None = None, **extra: Any) -> None:
+        """Append one event; one that would happen after the period (a grade days after a
+        late submission) has not happened yet when the landing is exported."""
+        if at >= self.config.start + timedelta(days=self.config.days):
+            return
         row = {
             "eventId": self.new_id(),
             "userId": self.user,
