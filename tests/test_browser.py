@@ -17,7 +17,7 @@ needs_chromium = pytest.mark.skipif(
     reason="Chromium is not installed (make test installs it)",
 )
 
-HAND_MADE_DOM = """<html><body>
+HAND_MADE_DOM = f"""<html><body>
 <div id="full" class="plotly-graph-div js-plotly-plot"><div class="plot-container plotly">
 <svg><g class="barlayer mlayer"><g class="trace bars"><g class="points">
 <g class="point"><path d="M0,270V14H281V270Z"></path></g>
@@ -31,7 +31,7 @@ HAND_MADE_DOM = """<html><body>
 <path class="js-line" d="M5,5Z"></path></g></g></svg></div></div>
 <div id="says-none" class="plotly-graph-div js-plotly-plot"><div class="plot-container plotly">
 <svg><g class="annotation"><g class="annotation-text-g"><text class="annotation-text">
-No data to show yet</text></g></g></svg></div></div>
+{NO_DATA}</text></g></g></svg></div></div>
 <div id="not-drawn" class="plotly-graph-div js-plotly-plot"></div>
 </body></html>"""
 
