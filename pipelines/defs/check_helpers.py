@@ -45,3 +45,18 @@ def balance_sql(ledger: str, rows: str, rejects: str) -> str:
         WHERE f.rows_read <> f.accepted + f.duplicates + f.rejected
            OR coalesce(s.n, 0) <> f.accepted OR coalesce(r.n, 0) <> f.rejected
         """
+
+
+def one_row_per_key_check(table: str, keys: list[str]) -> dg.AssetChecksDefinition:
+    """A blocking check `<table>_one_row_per_key`: no two rows of `table` share `keys`."""
+
+    @dg.asset_check(asset=table, name=f"{table}_one_row_per_key", blocking=True)
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        columns = ", ".join(keys)
+        return offending_rows_check(
+            warehouse,
+            f'SELECT {columns}, count(*) AS rows FROM "{table}" GROUP BY ALL HAVING count(*) > 1',
+            f"one row per ({columns})",
+        )
+
+    return check

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import balance_sql, offending_rows_check
+from pipelines.defs.check_helpers import balance_sql, offending_rows_check, one_row_per_key_check
 from pipelines.defs.resources import WarehouseResource
 from transforms.lms.progress import ENROLLMENT_STATUSES, PROGRESS_STATUSES
 from transforms.lms.tasks import STATUSES as TASK_STATUSES
@@ -118,19 +118,6 @@ STATUS_VALUES = {
 }
 
 
-def _unique_check(table: str, keys: list[str]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=table, name=f"{table}_one_row_per_key", blocking=True)
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        cols = ", ".join(keys)
-        return offending_rows_check(
-            warehouse,
-            f'SELECT {cols}, count(*) AS n FROM "{table}" GROUP BY ALL HAVING n > 1',
-            f"one row per ({cols})",
-        )
-
-    return check
-
-
 def _percent_check(table: str, columns: list[str]) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=table, name=f"{table}_percentages_0_100", blocking=True)
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -173,7 +160,7 @@ def _status_check(table: str, values: tuple[str, ...]) -> dg.AssetChecksDefiniti
     return check
 
 
-unique_checks = [_unique_check(t, k) for t, k in KEYS.items()]
+unique_checks = [one_row_per_key_check(t, k) for t, k in KEYS.items()]
 percent_checks = [_percent_check(t, c) for t, c in PERCENTS.items()]
 completed_checks = [_completed_check(t, p) for t, p in COMPLETED_LE_TOTAL.items()]
 status_checks = [_status_check(t, v) for t, v in STATUS_VALUES.items()]

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import offending_rows_check
+from pipelines.defs.check_helpers import offending_rows_check, one_row_per_key_check
 from pipelines.defs.resources import WarehouseResource
 from transforms.metrics.status import STATUSES
 
@@ -49,20 +49,7 @@ def _proportion_check(table: str, columns: list[str]) -> dg.AssetChecksDefinitio
 proportion_checks = [_proportion_check(t, cols) for t, cols in PROPORTIONS.items()]
 
 
-def _one_row_per_key_check(table: str, keys: list[str]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=table, name=f"{table}_one_row_per_key", blocking=True)
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        columns = ", ".join(keys)
-        return offending_rows_check(
-            warehouse,
-            f'SELECT {columns}, count(*) AS rows FROM "{table}" GROUP BY ALL HAVING count(*) > 1',
-            f"one row per ({columns})",
-        )
-
-    return check
-
-
-key_checks = [_one_row_per_key_check(t, keys) for t, keys in KEYS.items()]
+key_checks = [one_row_per_key_check(t, keys) for t, keys in KEYS.items()]
 
 
 @dg.asset_check(asset="learner_status", blocking=True)
