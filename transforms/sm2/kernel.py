@@ -243,6 +243,7 @@ def score_sets(
     floats: np.ndarray,
     ints: np.ndarray,
     lapse_bin: np.ndarray,
+    lapse_cells: int,
     blocks: int,
     loss: np.ndarray,
     count: np.ndarray,
@@ -254,7 +255,8 @@ def score_sets(
     Task `s * blocks + b` replays set `s` on the `b`-th block of cards and adds, per split
     (`split`: 0 training, 1 held out), the log loss and count of its non-first reviews
     (`loss`, `count`: (tasks, 2)), their RMSE(bins) sums (`bins`: (tasks, 2, bins, 3) of
-    count, passes, predicted recall; bin = `base_bin * len(lapse_bin) + lapse_bin[lapses]`),
+    count, passes, predicted recall; bin = `base_bin * lapse_cells + lapse_bin[lapses]`, lapses
+    past the end of `lapse_bin` taking its last entry),
     and 1 / the interval each card ends on (`inverse_interval`: (tasks,)). `elapsed` is days
     since the card's previous review; `quality[grading_of_set[s]]` is set `s`'s grading."""
     n_cards = len(starts) - 1
@@ -292,7 +294,7 @@ def score_sets(
                     p = math.exp(log_p)
                     sp = split[i]
                     count[task, sp] += 1.0
-                    cell = base_bin[i] * n_lapse + lapse_bin[min(lapses, n_lapse - 1)]
+                    cell = base_bin[i] * lapse_cells + lapse_bin[min(lapses, n_lapse - 1)]
                     bins[task, sp, cell, 0] += 1.0
                     bins[task, sp, cell, 2] += p
                     if passed:
