@@ -5,14 +5,17 @@ exp(-t / S); a card's stability starts at S0 after its first review and is multi
 `grow` after each passed review and by `shrink` after each lapse.
 
 Simulation: learners take on new words at the observed daily rate and review every card the
-candidate's SM-2 schedules, once a day. Each review passes with the model's recall; a passed
-review's response time is drawn from the observed ones and graded with the candidate's
-thresholds. Every set sees the same random draws (same seed), so differences come from the
-parameters alone.
+scheduler due, once a day: a candidate SM-2 set, or FSRS-6 (`FsrsSchedule`) at a desired
+retention. Each review passes with the model's recall; a passed review's response time is drawn
+from the observed ones and graded with the candidate's thresholds (FSRS: the baseline's,
+turned into its 1-4 rating). Every scheduler sees the same random draws (same seed), so
+differences come from the scheduling alone. The memory model is the simulation's truth for
+both schedulers: neither is scored on its own model of memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +24,36 @@ import polars as pl
 from transforms.sm2 import SM2Params
 from transforms.sm2.grading import quality_codes
 from transforms.sm2.kernel import KernelParams, review_cards
+from transforms.tuning.fsrs import fsrs_ratings, review_cards_fsrs
 
 S0_GRID = np.array([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0])
 GROW_GRID = np.linspace(1.1, 6.0, 15)
 SHRINK_GRID = np.linspace(0.05, 1.0, 12)
 FIT_SAMPLE = 200_000
+DESIRED_RETENTIONS = (0.80, 0.85, 0.90, 0.95)  # the FSRS-6 schedules the simulator compares
+SM2, FSRS6 = "SM-2", "FSRS-6"  # the simulation's `scheduler` column
+SIMULATION_COLUMNS = (
+    "scheduler",
+    "set",
+    "desired_retention",
+    "language",
+    "day",
+    "reviews_per_learner",
+    "minutes_per_learner",
+    "recall",
+    "retention",
+    "words_learned_per_learner",
+)
+
+
+@dataclass(frozen=True)
+class FsrsSchedule:
+    """FSRS-6 as a scheduler: its parameters, the recall it schedules each review at, and the
+    SM-2 set whose grading (section 1) turns attempts into its ratings."""
+
+    parameters: Sequence[float]
+    desired_retention: float
+    grading: SM2Params
 
 
 @dataclass(frozen=True)
@@ -111,10 +139,16 @@ def fit_models(
 
 
 def simulate(
-    model: MemoryModel, params: SM2Params, learners: int, horizon: int, seed: int
+    model: MemoryModel,
+    scheduler: SM2Params | FsrsSchedule,
+    learners: int,
+    horizon: int,
+    seed: int,
 ) -> pl.DataFrame:
-    """One row per day: reviews and minutes per learner, mean recall at review, words learned
-    (cards whose last review passed) per learner."""
+    """One row per day: reviews and minutes per learner, mean recall at review, retention (mean
+    recall of every word taken on so far, at the day's end), words learned (cards whose last
+    review passed) per learner."""
+    grading = scheduler if isinstance(scheduler, SM2Params) else scheduler.grading
     rng = np.random.default_rng(seed)
     per_day_new = rng.poisson(model.new_words_per_day, size=(horizon, learners))
     n_cards = int(per_day_new.sum())
@@ -125,15 +159,17 @@ def simulate(
     rt_pick = rng.integers(0, max(1, len(model.response_ms)), size=(horizon + 1, n_cards))
     kinds, step_code = np.unique(model.step_types, return_inverse=True)
     kinds_list = [str(k) for k in kinds]
-    ef = np.full(n_cards, params.ef_init)
+    ef = np.full(n_cards, grading.ef_init)  # SM-2's state, or FSRS-6's (stability 0: new)
     reps = np.zeros(n_cards, dtype=np.int64)
+    fsrs_stability = np.zeros(n_cards)
+    fsrs_difficulty = np.zeros(n_cards)
     interval = np.zeros(n_cards)
     due = born.astype(np.float64)
     last = born.astype(np.float64)
     stability = np.full(n_cards, model.s0)
     seen = np.zeros(n_cards, dtype=bool)
     learned = np.zeros(n_cards, dtype=bool)
-    kernel = KernelParams.of([params])
+    kernel = KernelParams.of([grading])
     rows = []
     mean_rt_min = float(np.mean(model.response_ms)) / 60_000 if len(model.response_ms) else 0.1
     for day in range(horizon):
@@ -147,11 +183,30 @@ def simulate(
         # a new word is studied until recalled: its first review counts as passed
         if len(model.response_ms):
             pick = rt_pick[day, idx] % len(model.response_ms)
-            q = quality_codes(passed, model.response_ms[pick], step_code[pick], kinds_list, params)
+            q = quality_codes(passed, model.response_ms[pick], step_code[pick], kinds_list, grading)
         else:  # no observed response time: a pass is graded 5
-            q = np.where(passed, np.int8(5), np.int8(params.fail_quality))
+            q = np.where(passed, np.int8(5), np.int8(grading.fail_quality))
         ok = np.empty(len(idx), dtype=bool)
-        review_cards(ef, reps, interval, idx, q, kernel.floats, kernel.ints, ok)
+        if isinstance(scheduler, SM2Params):
+            review_cards(ef, reps, interval, idx, q, kernel.floats, kernel.ints, ok)
+        else:
+            rating = (
+                pl.select(fsrs_ratings(pl.lit(pl.Series(q)), grading.pass_quality))
+                .to_series()
+                .to_numpy()
+                .astype(np.int64)
+            )
+            review_cards_fsrs(
+                fsrs_stability,
+                fsrs_difficulty,
+                idx,
+                rating,
+                np.where(seen[idx], day - last[idx], 0.0),
+                np.asarray(scheduler.parameters, dtype=np.float64),
+                scheduler.desired_retention,
+                interval,
+            )
+            ok[:] = rating > 1
         stability[again] = stability[again] * np.where(
             passed[len(first) :], model.grow, model.shrink
         )
@@ -159,6 +214,7 @@ def simulate(
         learned[idx] = ok
         last[idx] = day
         due[idx] = day + interval[idx]
+        known = np.flatnonzero(seen)
         reviews = len(idx)
         rows.append(
             {
@@ -166,30 +222,47 @@ def simulate(
                 "reviews_per_learner": reviews / learners,
                 "minutes_per_learner": reviews * model.attempts_per_review * mean_rt_min / learners,
                 "recall": float(recall.mean()) if len(recall) else None,
+                "retention": float(model.recall(day + 1 - last[known], stability[known]).mean())
+                if len(known)
+                else None,
                 "words_learned_per_learner": float(learned.sum()) / learners,
             }
         )
-    return pl.DataFrame(rows)
+    return pl.DataFrame(
+        rows,
+        schema={
+            "day": pl.Int64,
+            "reviews_per_learner": pl.Float64,
+            "minutes_per_learner": pl.Float64,
+            "recall": pl.Float64,
+            "retention": pl.Float64,
+            "words_learned_per_learner": pl.Float64,
+        },
+    )
 
 
 def simulate_sets(
-    models: list[MemoryModel], sets: list[SM2Params], learners: int, horizon: int, seed: int
+    models: list[MemoryModel],
+    sets: dict[int, SM2Params],
+    fsrs: Sequence[FsrsSchedule],
+    learners: int,
+    horizon: int,
+    seed: int,
 ) -> pl.DataFrame:
-    """One row per (set, language, day) of the simulation."""
-    frames = []
-    for index, params in enumerate(sets):
-        for model in models:
-            frames.append(
-                simulate(model, params, learners, horizon, seed).with_columns(
-                    pl.lit(index).alias("set"), pl.lit(model.language).alias("language")
-                )
-            )
-    return pl.concat(frames).select(
-        "set",
-        "language",
-        "day",
-        "reviews_per_learner",
-        "minutes_per_learner",
-        "recall",
-        "words_learned_per_learner",
-    )
+    """One row per (scheduler, SM-2 set or FSRS-6 desired retention, language, day): every
+    SM-2 set of `sets` (by set number) and every FSRS-6 schedule, on the same draws."""
+    runs: list[tuple[SM2Params | FsrsSchedule, int | None, float | None]] = [
+        *[(params, index, None) for index, params in sets.items()],
+        *[(schedule, None, schedule.desired_retention) for schedule in fsrs],
+    ]
+    frames = [
+        simulate(model, scheduler, learners, horizon, seed).with_columns(
+            pl.lit(SM2 if isinstance(scheduler, SM2Params) else FSRS6).alias("scheduler"),
+            pl.lit(index, dtype=pl.Int64).alias("set"),
+            pl.lit(retention, dtype=pl.Float64).alias("desired_retention"),
+            pl.lit(model.language).alias("language"),
+        )
+        for scheduler, index, retention in runs
+        for model in models
+    ]
+    return pl.concat(frames).select(SIMULATION_COLUMNS)
