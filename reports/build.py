@@ -18,15 +18,14 @@ from reports import educators, learner_figures, sm2_figures
 from reports.at_risk import at_risk_section
 from reports.pages import PageMeta, Section, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
+from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import learned_words
 from transforms.metrics.retention import first_days, forgetting_curve
 from transforms.metrics.status import language_course
-from transforms.srs_store import current_words, params_used
+from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, registered, scalar, table_exists
-
-LEARNER = ["user_id", "language"]
 
 
 @dataclass

@@ -7,8 +7,8 @@ from datetime import date
 import plotly.graph_objects as go
 import polars as pl
 
-from reports.educators import LAYOUT
 from reports.pages import REFERENCE
+from reports.theme import LAYOUT
 from transforms.evaluation import calibration_table
 from transforms.tuning.scoring import point_scores
 

@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 from plotly.offline import get_plotlyjs
 
+from landing.generate.landing import GeneratorConfig, generate_landing
 from reports import educators, learner_figures, sm2_figures
 from reports.build import (
     BuiltReports,
@@ -25,7 +26,6 @@ from reports.pages import PageMeta, write_page
 from reports.privacy import pseudonym
 from tests.browser import assert_page_draws
 from tests.pipeline_run import configure, run_all
-from transforms.generate.landing import GeneratorConfig, generate_landing
 from transforms.warehouse import connect, query
 
 

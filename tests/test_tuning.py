@@ -163,8 +163,8 @@ def test_memory_model_fit_recovers_known_parameters() -> None:
 
 
 def test_tuning_tables_after_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from landing.generate.landing import GeneratorConfig, generate_landing
     from tests.pipeline_run import configure, run_all
-    from transforms.generate.landing import GeneratorConfig, generate_landing
     from transforms.warehouse import connect, query
 
     generate_landing(
@@ -202,7 +202,7 @@ def test_tuning_tables_after_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_model_scores_repeat_for_a_seed() -> None:
-    from transforms.srs import build_reviews
+    from transforms.sm2.tables import build_reviews
     from transforms.tuning.scoring import score_table, scored_reviews
 
     scored = scored_reviews(build_reviews(_attempts(), SM2Params()), SM2Params())
