@@ -217,7 +217,7 @@ def build_sm2_report(
     pass_quality = params_used(con).pass_quality
     progress = query(con, "SELECT easiness, interval_days FROM word_progress")
     forecast = query(con, "SELECT day, due_reviews, overdue_reviews FROM due_forecast")
-    scored = sm2_figures.scored_reviews(
+    scored = sm2_figures.comparable_reviews(
         query(
             con,
             "SELECT review_index, quality, elapsed_days, lapses_after, p_recall, "

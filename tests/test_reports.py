@@ -76,7 +76,7 @@ def test_sm2_against_leitner_scores_the_same_reviews() -> None:
             "leitner_p_recall": [None, 0.9, 0.2, 0.5],
         }
     )
-    scored = sm2_figures.scored_reviews(reviews, pass_quality=3)
+    scored = sm2_figures.comparable_reviews(reviews, pass_quality=3)
     assert scored["lapses_before"].to_list() == [0, 0, 1]
     table = sm2_figures.model_comparison(scored)
     assert table["model"].to_list() == ["SM-2", "Leitner"]
