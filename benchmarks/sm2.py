@@ -33,7 +33,7 @@ from transforms.sm2.replay import (  # noqa: E402
     replay_inputs,
     run_replay,
 )
-from transforms.srs_store import recompute_srs  # noqa: E402
+from transforms.sm2.store import recompute_srs  # noqa: E402
 from transforms.warehouse import connect, query  # noqa: E402
 
 T0 = datetime(2026, 1, 1)
