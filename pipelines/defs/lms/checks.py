@@ -2,10 +2,9 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import balance_sql, offending_rows_check, one_row_per_key_check
+from pipelines.defs.check_helpers import balance_sql, offending_rows_check, registry_checks
 from pipelines.defs.resources import WarehouseResource
-from transforms.lms.progress import ENROLLMENT_STATUSES, PROGRESS_STATUSES
-from transforms.lms.tasks import STATUSES as TASK_STATUSES
+from transforms.lms.progress import LMS_TABLES
 
 WARN = dg.AssetCheckSeverity.WARN
 
@@ -75,95 +74,8 @@ def course_node_counts(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-KEYS = {
-    "enrollments": ["user_id", "course_id"],
-    "lesson_progress": ["user_id", "lesson_id"],
-    "task_state": ["user_id", "task_id"],
-    "task_queue": ["user_id", "course_id", "task_id"],
-    "module_progress": ["user_id", "module_id"],
-    "course_progress": ["user_id", "course_id"],
-    "user_progress": ["user_id"],
-    "learning_path_progress": ["user_id", "path_id"],
-}
-PERCENTS = {
-    "lesson_progress": ["percent_complete", "best_score_percent"],
-    "module_progress": ["percent_complete", "weighted_score"],
-    "course_progress": ["percent_complete", "weighted_score"],
-    "learning_path_progress": ["percent_complete"],
-}
-COMPLETED_LE_TOTAL = {
-    "lesson_progress": [("tasks_solved", "tasks_total")],
-    "module_progress": [
-        ("lessons_completed", "lessons_total"),
-        ("quizzes_completed", "quizzes_total"),
-        ("assignments_completed", "assignments_total"),
-        ("tasks_completed", "tasks_total"),
-        ("required_completed", "required_total"),
-    ],
-    "course_progress": [
-        ("lessons_completed", "lessons_total"),
-        ("modules_completed", "modules_total"),
-        ("required_completed", "required_total"),
-        ("tasks_completed", "tasks_total"),
-    ],
-    "learning_path_progress": [("courses_completed", "courses_total")],
-}
-STATUS_VALUES = {
-    "enrollments": ENROLLMENT_STATUSES,
-    "lesson_progress": PROGRESS_STATUSES,
-    "module_progress": PROGRESS_STATUSES,
-    "course_progress": PROGRESS_STATUSES,
-    "learning_path_progress": PROGRESS_STATUSES,
-    "task_state": TASK_STATUSES,
-}
-
-
-def _percent_check(table: str, columns: list[str]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=table, name=f"{table}_percentages_0_100", blocking=True)
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        outside = " OR ".join(f"NOT ({c} BETWEEN 0 AND 100)" for c in columns)
-        shown = ", ".join([*KEYS[table], *columns])
-        return offending_rows_check(
-            warehouse,
-            f'SELECT {shown} FROM "{table}" WHERE {outside}',
-            f"{', '.join(columns)} within 0..100",
-        )
-
-    return check
-
-
-def _completed_check(table: str, pairs: list[tuple[str, str]]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=table, name=f"{table}_completed_le_total", blocking=True)
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        bad = " OR ".join(f"{done} > {total} OR {done} < 0" for done, total in pairs)
-        shown = ", ".join([*KEYS[table], *(c for pair in pairs for c in pair)])
-        return offending_rows_check(
-            warehouse,
-            f'SELECT {shown} FROM "{table}" WHERE {bad}',
-            "completed <= total",
-        )
-
-    return check
-
-
-def _status_check(table: str, values: tuple[str, ...]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=table, name=f"{table}_status_values", blocking=True)
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        return offending_rows_check(
-            warehouse,
-            f'SELECT {", ".join(KEYS[table])}, status FROM "{table}" '
-            "WHERE status IS NULL OR NOT list_contains(?, status)",
-            f"status in {values}",
-            params=[list(values)],
-        )
-
-    return check
-
-
-unique_checks = [one_row_per_key_check(t, k) for t, k in KEYS.items()]
-percent_checks = [_percent_check(t, c) for t, c in PERCENTS.items()]
-completed_checks = [_completed_check(t, p) for t, p in COMPLETED_LE_TOTAL.items()]
-status_checks = [_status_check(t, v) for t, v in STATUS_VALUES.items()]
+# one row per key, percentages, completed <= total, status values: as the registry declares
+registered_checks = registry_checks(LMS_TABLES)
 
 
 @dg.asset_check(asset="task_queue", blocking=True)

@@ -23,6 +23,7 @@ from reports.pages import PageMeta
 from transforms.as_of import resolve_as_of
 from transforms.ingest.last_run import last_ingestion
 from transforms.metrics.tables import METRIC_TABLES
+from transforms.registry import table_names
 from transforms.warehouse import query, table_exists
 
 REPORTING = "reporting"
@@ -71,7 +72,13 @@ def _metadata(built: BuiltReports, png_note: str) -> dict[str, Any]:
         dg.AssetSpec(
             name,
             description=text,
-            deps=[*METRIC_TABLES, "reviews", "word_progress", "due_forecast", "report_secrets"],
+            deps=[
+                *table_names(METRIC_TABLES),
+                "reviews",
+                "word_progress",
+                "due_forecast",
+                "report_secrets",
+            ],
         )
         for name, text in KINDS.items()
     ],
