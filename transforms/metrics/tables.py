@@ -10,6 +10,7 @@ from functools import cached_property
 import duckdb
 import polars as pl
 
+from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import user_language_progress
@@ -82,6 +83,11 @@ class MetricParts:
     def learners(self) -> pl.DataFrame:
         return learner_cohorts(first_days(self.daily), self.inputs.cohorts)
 
+    def with_cohort(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`frame` (user_id, language, ...) with each learner's `cohort` in that language."""
+        cohorts = self.learners.select(*LEARNER, "cohort")
+        return frame.join(cohorts, on=LEARNER, how="left", maintain_order="left")
+
     @cached_property
     def risk(self) -> RiskTables:
         return risk_tables(self.daily, self.inputs.reviews, self.as_of, self.inputs.pass_quality)
@@ -141,6 +147,29 @@ METRIC_TABLES: tuple[MetricTable[MetricParts], ...] = (
         lambda m: cohort_retention(m.daily, m.learners, m.as_of),
         key=("language", "cohort", "week_offset"),
         proportions=("retention", "retention_low", "retention_high", "retention_on_or_after"),
+    ),
+    MetricTable(
+        "learner_cohorts",
+        "One row per (user_id, language) with an attempt: the learner's cohort in it.",
+        lambda m: m.learners.select(*LEARNER, "first_day", "cohort").sort(LEARNER),
+        key=("user_id", "language"),
+    ),
+    MetricTable(
+        "accuracy_by_step_cohort",
+        "One row per (language, cohort, step_type): accuracy_by_step within each cohort.",
+        lambda m: accuracy_by_step(m.with_cohort(m.inputs.attempts), by=("cohort",)),
+        key=("language", "cohort", "step_type"),
+        proportions=("accuracy", "accuracy_low", "accuracy_high"),
+    ),
+    MetricTable(
+        "forgetting_curve_cohort",
+        "One row per (language, cohort, elapsed_bin) with reviews: forgetting_curve within each "
+        "cohort.",
+        lambda m: forgetting_curve(
+            m.with_cohort(m.inputs.reviews), m.inputs.pass_quality, by=("cohort",)
+        ),
+        key=("language", "cohort", "elapsed_bin"),
+        proportions=("recall_rate", "recall_rate_low", "recall_rate_high", "mean_p_recall"),
     ),
     MetricTable(
         "user_language_progress",

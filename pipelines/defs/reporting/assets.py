@@ -9,6 +9,8 @@ import polars as pl
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.build import (
     BuiltReports,
+    ReportContext,
+    ReportData,
     build_educator_reports,
     build_learner_reports,
     build_sm2_report,
@@ -90,15 +92,18 @@ def reports(
     folder = settings.reports_path
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        meta = PageMeta.of(as_of, context.run.run_id)
-        key = pseudonym_key(con, settings.pseudonym_key)
-        built = {
-            "educator_reports": build_educator_reports(con, folder, meta, key, as_of),
-            "sm2_report": build_sm2_report(con, folder, meta, as_of),
-            "learner_reports": build_learner_reports(
-                con, folder, meta, key, as_of, settings.report_learners
-            ),
-        }
+        page = ReportContext(
+            folder,
+            PageMeta.of(as_of, context.run.run_id),
+            pseudonym_key(con, settings.pseudonym_key),
+            as_of,
+        )
+        data = ReportData.read(con, as_of, settings.report_learners)
+    built = {
+        "educator_reports": build_educator_reports(data, page),
+        "sm2_report": build_sm2_report(data, page),
+        "learner_reports": build_learner_reports(data, page),
+    }
     stale = remove_stale_reports(folder, list(built.values()), settings.export_png)
     if stale:
         context.log.info(f"removed {len(stale)} page(s) and PNG(s) no longer written")
@@ -152,8 +157,7 @@ def latest_check_results(
         "weekly_active_learners",
         "ingested_files",
         "attempt_rejects",
-        "accuracy_daily",
-        "cohorts",
+        "learner_cohorts",
     ],
 )
 def report_index(
