@@ -155,7 +155,8 @@ def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
     import duckdb
 
     from transforms.as_of import resolve_as_of
-    from transforms.lms.courses import json_documents, load_courses
+    from transforms.ingest.manifests import json_documents
+    from transforms.lms.courses import load_courses
     from transforms.lms.ingest import ingest_events
     from transforms.lms.progress import build_lms_progress
     from transforms.lms.read import read_lms_inputs

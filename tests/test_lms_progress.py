@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from pipelines.defs.lms import checks
 from pipelines.defs.resources import WarehouseResource
 from tests.lms_landing import A, B, C, D, write_landing
-from transforms.lms.courses import json_documents, load_courses, parse_paths
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses, parse_paths
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, LmsInputs, build_lms_progress
 from transforms.lms.read import read_lms_inputs

@@ -16,7 +16,8 @@ from reports.export import chromium_path
 from reports.pages import PageMeta
 from tests.browser import rendered_dom
 from tests.lms_landing import write_landing
-from transforms.lms.courses import json_documents, load_courses
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs

@@ -12,7 +12,8 @@ from reports.courses import build_course_reports
 from reports.export import export_pngs
 from reports.pages import PageMeta
 from transforms.as_of import resolve_as_of
-from transforms.lms.courses import json_documents, load_courses, parse_paths, store_path_rejects
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses, parse_paths, store_path_rejects
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
 from transforms.lms.read import read_lms_inputs
