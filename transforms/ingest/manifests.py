@@ -188,7 +188,22 @@ class VersionedKind(Generic[Doc]):
     parse: Callable[[str, str], Doc]  # (text, source) -> document, or ManifestError
     owner_of: Callable[[Doc], str]
     store: Callable[[duckdb.DuckDBPyConnection, Doc], None]  # one loaded version and its rows
-    reject_schema: dict[str, pl.DataType]
+
+    @property
+    def reject_schema(self) -> dict[str, pl.DataType]:
+        return reject_schema(self.owner)
+
+
+def reject_schema(owner: str) -> dict[str, pl.DataType]:
+    """The columns of a rejected versioned document (manifest_rejects, course_rejects)."""
+    return {
+        "content_hash": pl.String(),
+        "source": pl.String(),
+        owner: pl.String(),
+        "version": pl.Int32(),
+        "reason": pl.String(),
+        "message": pl.String(),
+    }
 
 
 def load_versioned(
@@ -265,17 +280,9 @@ MANIFESTS: VersionedKind[Manifest] = VersionedKind(
     versions="manifest_versions",
     rejects="manifest_rejects",
     owner="language",
-    parse=lambda text, source: parse_manifest(text, source),
+    parse=parse_manifest,
     owner_of=lambda m: m.language,
     store=_store_manifest,
-    reject_schema={
-        "content_hash": pl.String(),
-        "source": pl.String(),
-        "language": pl.String(),
-        "version": pl.Int32(),
-        "reason": pl.String(),
-        "message": pl.String(),
-    },
 )
 
 

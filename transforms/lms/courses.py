@@ -24,6 +24,7 @@ from transforms.ingest.manifests import (
     content_hash,
     load_versioned,
     parse_published_at,
+    reject_schema,
     require,
 )
 from transforms.lms.schema import ensure_lms_tables
@@ -70,14 +71,7 @@ NODE_SCHEMA: dict[str, pl.DataType] = {
     "options": pl.Int32(),
     "competencies": pl.List(pl.String()),
 }
-REJECT_SCHEMA: dict[str, pl.DataType] = {
-    "content_hash": pl.String(),
-    "source": pl.String(),
-    "course_id": pl.String(),
-    "version": pl.Int32(),
-    "reason": pl.String(),
-    "message": pl.String(),
-}
+REJECT_SCHEMA = reject_schema("course_id")
 
 
 @dataclass(frozen=True)
@@ -336,10 +330,9 @@ COURSES: VersionedKind[CourseVersion] = VersionedKind(
     versions="course_versions",
     rejects="course_rejects",
     owner="course_id",
-    parse=lambda text, source: parse_course(text, source),
+    parse=parse_course,
     owner_of=lambda cv: cv.course_id,
     store=_store_course,
-    reject_schema=REJECT_SCHEMA,
 )
 
 
