@@ -51,17 +51,98 @@ def balance_sql(ledger: str, rows: str, rejects: str) -> str:
 
 
 def one_row_per_key_check(
-    table: str, keys: list[str] | tuple[str, ...]
+    table: str,
+    keys: list[str] | tuple[str, ...],
+    name: str | None = None,
+    what: str | None = None,
 ) -> dg.AssetChecksDefinition:
-    """A blocking check `<table>_one_row_per_key`: no two rows of `table` share `keys`."""
+    """A blocking check (`<table>_one_row_per_key` unless `name`d): no two rows of `table`
+    share `keys`."""
+    columns = ", ".join(keys)
 
-    @dg.asset_check(asset=table, name=f"{table}_one_row_per_key", blocking=True)
+    @dg.asset_check(
+        asset=table,
+        name=name or f"{table}_one_row_per_key",
+        blocking=True,
+        description=f"`{table}` has one row per ({columns}): {what or 'its grain'}.",
+    )
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        columns = ", ".join(keys)
         return offending_rows_check(
             warehouse,
             f'SELECT {columns}, count(*) AS rows FROM "{table}" GROUP BY ALL HAVING count(*) > 1',
             f"one row per ({columns})",
+        )
+
+    return check
+
+
+def rows_read_balance_check(
+    name: str, ledger: str, rows: str, rejects: str, what: str
+) -> dg.AssetChecksDefinition:
+    """A blocking check on a content-hash ledger: for every source, rows read = accepted +
+    duplicates + rejected, and the stored `rows` and `rejects` match those counts."""
+
+    @dg.asset_check(
+        asset=ledger,
+        name=name,
+        blocking=True,
+        description=f"For every {what}: rows read = accepted + duplicates + rejected, and the "
+        f"stored {rows} and {rejects} match those counts.",
+    )
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return offending_rows_check(
+            warehouse,
+            balance_sql(ledger, rows, rejects),
+            f"every {what}'s rows are accepted, duplicates or rejected",
+        )
+
+    return check
+
+
+def rejected_documents_check(
+    name: str, versions: str, rejects: str, what: str
+) -> dg.AssetChecksDefinition:
+    """A warning on a versioned-document table: the documents rejected as malformed or
+    conflicting (the loaded versions stay)."""
+
+    @dg.asset_check(
+        asset=versions,
+        name=name,
+        description=f"{what.capitalize()} documents rejected as malformed or conflicting "
+        "(loaded versions stay).",
+    )
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return offending_rows_check(
+            warehouse,
+            f'SELECT source, reason, message FROM "{rejects}"',
+            f"every {what} document is valid",
+            severity=dg.AssetCheckSeverity.WARN,
+        )
+
+    return check
+
+
+def version_counts_check(
+    name: str, versions: str, items: str, owner: str, count: str, item: str
+) -> dg.AssetChecksDefinition:
+    """A blocking check: each version's rows in `items` add up to its `count` in `versions`
+    (keyed by (`owner`, version); `item` is the items' id column)."""
+
+    @dg.asset_check(
+        asset=items,
+        name=name,
+        blocking=True,
+        description=f"Each version's rows in `{items}` add up to its `{count}`.",
+    )
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return offending_rows_check(
+            warehouse,
+            f"""
+            SELECT v.{owner}, v.version, v.{count}, count(i.{item}) AS items
+            FROM "{versions}" v LEFT JOIN "{items}" i USING ({owner}, version)
+            GROUP BY ALL HAVING items <> v.{count}
+            """,
+            f"{count} matches the rows of {items}",
         )
 
     return check

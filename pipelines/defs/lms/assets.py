@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.metadata import preview, table_counts
+from pipelines.defs.metadata import table_counts, table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.courses import build_course_reports
 from reports.export import export_pngs
@@ -129,15 +129,7 @@ def lms_progress_tables(
         with transaction(con):
             for name, frame in tables.items():
                 replace_table(con, name, frame)
-    for name, frame in tables.items():
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": frame.height,
-                "as_of": as_of.isoformat(),
-                "preview": preview(frame),
-            },
-        )
+    yield from table_results(tables, as_of)
 
 
 @dg.asset(group_name=LMS, deps=list(table_names(LMS_TABLES)))

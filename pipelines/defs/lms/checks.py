@@ -2,32 +2,26 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import balance_sql, offending_rows_check, registry_checks
+from pipelines.defs.check_helpers import (
+    offending_rows_check,
+    one_row_per_key_check,
+    registry_checks,
+    rejected_documents_check,
+    rows_read_balance_check,
+    version_counts_check,
+)
 from pipelines.defs.resources import WarehouseResource
 from transforms.lms.progress import LMS_TABLES
 
 WARN = dg.AssetCheckSeverity.WARN
 
 
-@dg.asset_check(asset="lms_ingested_files", blocking=True)
-def lms_rows_read_balance(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """For every event file: rows read = accepted + duplicates + rejected, and the stored
-    events and rejects match those counts."""
-    return offending_rows_check(
-        warehouse,
-        balance_sql("lms_ingested_files", "lms_events", "lms_event_rejects"),
-        "every event file's rows are accepted, duplicates or rejected",
-    )
-
-
-@dg.asset_check(asset="lms_events", blocking=True)
-def lms_events_unique_id(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """`event_id` is the events table's key: no event is stored twice."""
-    return offending_rows_check(
-        warehouse,
-        "SELECT event_id, count(*) AS n FROM lms_events GROUP BY 1 HAVING n > 1",
-        "one row per event_id",
-    )
+lms_rows_read_balance = rows_read_balance_check(
+    "lms_rows_read_balance", "lms_ingested_files", "lms_events", "lms_event_rejects", "event file"
+)
+lms_events_unique_id = one_row_per_key_check(
+    "lms_events", ["event_id"], name="lms_events_unique_id", what="no event is stored twice"
+)
 
 
 @dg.asset_check(asset="lms_events")
@@ -49,29 +43,12 @@ def orphan_events(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="course_versions")
-def no_rejected_courses(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Course and path documents rejected as malformed or conflicting (loaded versions stay)."""
-    return offending_rows_check(
-        warehouse,
-        "SELECT source, reason, message FROM course_rejects",
-        "every course and path document is valid",
-        severity=WARN,
-    )
-
-
-@dg.asset_check(asset="course_nodes", blocking=True)
-def course_node_counts(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Each version's nodes add up to its `node_count`."""
-    return offending_rows_check(
-        warehouse,
-        """
-        SELECT v.course_id, v.version, v.node_count, count(n.node_id) AS nodes
-        FROM course_versions v LEFT JOIN course_nodes n USING (course_id, version)
-        GROUP BY ALL HAVING nodes <> v.node_count
-        """,
-        "node counts match",
-    )
+no_rejected_courses = rejected_documents_check(
+    "no_rejected_courses", "course_versions", "course_rejects", "course and path"
+)
+course_node_counts = version_counts_check(
+    "course_node_counts", "course_versions", "course_nodes", "course_id", "node_count", "node_id"
+)
 
 
 # one row per key, percentages, completed <= total, status values: as the registry declares

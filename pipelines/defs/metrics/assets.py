@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.defs.metadata import preview
+from pipelines.defs.metadata import table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
 from transforms.metrics.tables import METRIC_TABLES, recompute_metrics
@@ -31,12 +31,4 @@ def analytics_tables(
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         tables = recompute_metrics(con, as_of).tables
-    for name, frame in tables.items():
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": frame.height,
-                "as_of": as_of.isoformat(),
-                "preview": preview(frame),
-            },
-        )
+    yield from table_results(tables, as_of)
