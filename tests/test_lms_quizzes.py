@@ -117,6 +117,24 @@ ASSESSMENT_BREAKS: dict[str, list[str]] = {
         "UPDATE quiz_attempts SET completed_at = NULL WHERE attempt_id = 'k9'",
         "UPDATE quiz_attempts SET attempt_number = 3 WHERE attempt_id = 'k9'",
     ],
+    "quiz_stats_one_row_per_key": ["INSERT INTO quiz_stats SELECT * FROM quiz_stats"],
+    "quiz_item_stats_one_row_per_key": [
+        "INSERT INTO quiz_item_stats SELECT * FROM quiz_item_stats"
+    ],
+    "quiz_stats_counts_and_ranges": [
+        "UPDATE quiz_stats SET n = n + 1 WHERE basis = 'all'",
+        "DELETE FROM quiz_stats WHERE basis = 'first'",
+        "UPDATE quiz_attempts SET status = 'abandoned' WHERE attempt_id = 'z1'",
+        "UPDATE quiz_stats SET mean = 101",
+        "UPDATE quiz_stats SET basis = 'best' WHERE basis = 'highest'",
+        "UPDATE quiz_stats SET cronbach_alpha = 1.5",
+    ],
+    "quiz_item_stats_ranges": [
+        "UPDATE quiz_item_stats SET facility = 1.2",
+        "UPDATE quiz_item_stats SET discrimination_index = -101",
+        "UPDATE quiz_item_stats SET unanswered = unanswered + 1",
+        "UPDATE quiz_item_stats SET flags = 'hard'",
+    ],
 }
 
 
