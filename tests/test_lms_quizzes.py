@@ -135,6 +135,16 @@ ASSESSMENT_BREAKS: dict[str, list[str]] = {
         "UPDATE quiz_item_stats SET unanswered = unanswered + 1",
         "UPDATE quiz_item_stats SET flags = 'hard'",
     ],
+    "assignment_submissions_one_row_per_key": [
+        "INSERT INTO assignment_submissions SELECT * FROM assignment_submissions"
+    ],
+    "assignment_submissions_consistent": [
+        "UPDATE assignment_submissions SET status = 'returned' WHERE submission_id = 's1'",
+        "UPDATE assignment_submissions SET graded_at = NULL WHERE submission_id = 's1'",
+        "UPDATE assignment_submissions SET score_percent = 120 WHERE submission_id = 's1'",
+        "UPDATE assignment_submissions SET late = NULL WHERE submission_id = 's3'",
+        "UPDATE assignment_submissions SET hours_to_grade = 1 WHERE submission_id = 's1'",
+    ],
 }
 
 
@@ -150,8 +160,13 @@ def assessment_checks() -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def warehouse_file(tree: LmsInputs, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    inputs = LmsInputs(tree.versions, tree.nodes, attempt_events(tree.events), tree.paths)
-    tables = build_assessment_tables(inputs, AS_OF)
+    from tests.test_lms_assignments import rows as assignment_rows
+
+    py101 = [row for row in assignment_rows() if row["course_id"] == "py101"]
+    events = pl.concat([attempt_events(tree.events), event_frame(tree.events, py101)])
+    tables = build_assessment_tables(
+        LmsInputs(tree.versions, tree.nodes, events, tree.paths), AS_OF
+    )
     db = tmp_path_factory.mktemp("checks") / "warehouse.duckdb"
     con = connect(db)
     for name in ASSESSMENT_TABLES:

@@ -8,12 +8,18 @@ from datetime import datetime
 import polars as pl
 
 from transforms.lms.activity import timed_events
+from transforms.lms.assignments import assignment_submissions
 from transforms.lms.progress import LmsInputs
 from transforms.lms.quiz_stats import quiz_statistics
 from transforms.lms.quizzes import last_answers, quiz_attempts, quiz_questions
 from transforms.lms.tree import node_attributes, versions_as_of
 
-ASSESSMENT_TABLES: tuple[str, ...] = ("quiz_attempts", "quiz_stats", "quiz_item_stats")
+ASSESSMENT_TABLES: tuple[str, ...] = (
+    "quiz_attempts",
+    "quiz_stats",
+    "quiz_item_stats",
+    "assignment_submissions",
+)
 
 
 def build_assessment_tables(inputs: LmsInputs, as_of: datetime) -> dict[str, pl.DataFrame]:
@@ -26,4 +32,9 @@ def build_assessment_tables(inputs: LmsInputs, as_of: datetime) -> dict[str, pl.
     questions = quiz_questions(inputs.nodes, attrs)
     attempts = quiz_attempts(events, attrs, questions, as_of)
     quiz, items = quiz_statistics(attempts, last_answers(events), questions)
-    return {"quiz_attempts": attempts, "quiz_stats": quiz, "quiz_item_stats": items}
+    return {
+        "quiz_attempts": attempts,
+        "quiz_stats": quiz,
+        "quiz_item_stats": items,
+        "assignment_submissions": assignment_submissions(events, attrs),
+    }

@@ -20,6 +20,8 @@ GRAINS = {
     "statistics over the first/highest/last/all completed attempts.",
     "quiz_item_stats": "One row per (quiz_id, question_id, basis) of a quiz with a completed "
     "attempt: facility, discrimination, efficiency, flags in words.",
+    "assignment_submissions": "One row per (user_id, assignment_id, submission_id) submitted "
+    "or graded: late against dueAt/dueOffsetDays, hours to grade.",
 }
 assert set(GRAINS) == set(ASSESSMENT_TABLES)
 

@@ -4,6 +4,7 @@ import dagster as dg
 
 from pipelines.defs.check_helpers import offending_rows_check, one_row_per_key_check
 from pipelines.defs.resources import WarehouseResource
+from transforms.lms.assignments import SUBMISSION_STATUSES
 from transforms.lms.quiz_stats import BASES, MIN_FLAG_ATTEMPTS
 from transforms.lms.quizzes import ATTEMPT_STATUSES
 
@@ -11,6 +12,7 @@ ASSESSMENT_KEYS = {
     "quiz_attempts": ["user_id", "quiz_id", "attempt_id"],
     "quiz_stats": ["quiz_id", "basis"],
     "quiz_item_stats": ["quiz_id", "question_id", "basis"],
+    "assignment_submissions": ["user_id", "assignment_id", "submission_id"],
 }
 unique_checks = [one_row_per_key_check(t, k) for t, k in ASSESSMENT_KEYS.items()]
 
@@ -84,4 +86,26 @@ def quiz_item_stats_ranges(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         """,
         "item statistics within their ranges, flags only with enough attempts",
         params=[MIN_FLAG_ATTEMPTS],
+    )
+
+
+@dg.asset_check(asset="assignment_submissions", blocking=True)
+def assignment_submissions_consistent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Status known and graded exactly when a grade time is there, score within 0..100, `late`
+    given exactly when the submission time is, and hours to grade = graded − submitted."""
+    return offending_rows_check(
+        warehouse,
+        """
+        SELECT user_id, assignment_id, submission_id, status, submitted_at, graded_at,
+               score_percent, late, hours_to_grade
+        FROM assignment_submissions
+        WHERE status IS NULL OR NOT list_contains(?, status)
+           OR (status = 'graded') <> (graded_at IS NOT NULL)
+           OR NOT (coalesce(score_percent, 0) BETWEEN 0 AND 100)
+           OR (late IS NULL) <> (submitted_at IS NULL)
+           OR abs(coalesce(hours_to_grade, 0)
+                  - coalesce(epoch(graded_at - submitted_at) / 3600, 0)) > 1e-6
+        """,
+        "statuses, scores, lateness and grading times consistent",
+        params=[list(SUBMISSION_STATUSES)],
     )
