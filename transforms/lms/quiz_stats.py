@@ -91,8 +91,9 @@ def attempt_marks(
 ) -> pl.DataFrame:
     """One row per (aid, qid): every question (`questions`, numbered by `qid`) of each completed
     attempt's quiz, with `mark` (the last answer's credit, score / max_score clipped to 0..1,
-    × the question's points; 0 unanswered), `credit` (that fraction, null unanswered) and the
-    attempt's `total`."""
+    × the question's points; 0 unanswered), `credit` (that fraction, null unanswered), `rest`
+    (the attempt's total minus this mark) and the dense ranks of mark and rest over all rows
+    (sort keys for the largest covariance)."""
     credit = (
         pl.when(pl.col("max_score") > 0)
         .then(pl.col("score") / pl.col("max_score"))
@@ -117,7 +118,11 @@ def attempt_marks(
             "credit",
             (pl.col("credit").fill_null(0.0) * pl.col("question_points")).alias("mark"),
         )
-        .with_columns(pl.col("mark").sum().over("aid").alias("total"))
+        .with_columns((pl.col("mark").sum().over("aid") - pl.col("mark")).alias("rest"))
+        .with_columns(
+            pl.col("mark").rank("dense").cast(pl.UInt64).alias("mark_rank"),
+            pl.col("rest").rank("dense").cast(pl.UInt64).alias("rest_rank"),
+        )
     )
 
 
@@ -128,20 +133,21 @@ def _cov(a: str, b: str) -> pl.Expr:
 
 
 def item_stats(marks: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame:
-    """One row per (basis, qid) with a counted attempt. `marks`: (basis, aid, qid, mark,
-    credit, total). The largest covariance the marginals allow pairs the i-th smallest mark
-    with the i-th smallest rest: both columns sorted within (basis, qid) by one global sort
-    each, then set side by side."""
-    keyed = marks.select(
-        "basis", "qid", "mark", "credit", (pl.col("total") - pl.col("mark")).alias("rest")
-    )
+    """One row per (basis, qid) with a counted attempt. `marks`: (basis, aid) joined to
+    `attempt_marks`. The largest covariance the marginals allow pairs the i-th smallest mark
+    with the i-th smallest rest: each column sorted within (basis, qid) by one sort on a single
+    integer key (group × 2³² + the value's dense rank), then set side by side."""
     group = ["basis", "qid"]
-    sorted_marks = keyed.select(*group, "mark").sort(*group, "mark")
-    sorted_rests = keyed.select(*group, "rest").sort(*group, "rest")
-    paired = sorted_marks.with_columns(sorted_rests["rest"].alias("rest_sorted")).rename(
-        {"mark": "mark_sorted"}
+    gid = pl.col("basis").cast(pl.UInt64) * questions.height + pl.col("qid").cast(pl.UInt64)
+    keyed = marks.with_columns((gid * (1 << 32)).alias("_gid"))
+    sorted_marks = keyed.select(
+        *group, "mark", (pl.col("_gid") + pl.col("mark_rank")).alias("_k")
+    ).sort("_k")
+    sorted_rests = keyed.select((pl.col("_gid") + pl.col("rest_rank")).alias("_k"), "rest").sort(
+        "_k"
     )
-    cov_max = paired.group_by(group).agg(_cov("mark_sorted", "rest_sorted").alias("_cov_max"))
+    paired = sorted_marks.select(*group, "mark").with_columns(sorted_rests["rest"])
+    cov_max = paired.group_by(group).agg(_cov("mark", "rest").alias("_cov_max"))
     credit = pl.col("credit")
     stats = (
         keyed.group_by(group)
@@ -201,7 +207,9 @@ def item_flags() -> pl.Expr:
 def quiz_totals(marks: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
     """One row per (basis, quiz_id) with a counted attempt. mean, median, sd and
     standard_error are in percent of the quiz's max points (as Moodle shows them)."""
-    totals = marks.group_by("basis", "aid").agg(pl.col("total").first(), pl.col("qid").first())
+    totals = marks.group_by("basis", "aid").agg(
+        (pl.col("mark") + pl.col("rest")).first().alias("total"), pl.col("qid").first()
+    )
     per_item = items.group_by("basis", "quiz_id").agg(
         pl.len().cast(pl.Int32).alias("questions"),
         pl.col("max_points").sum(),
