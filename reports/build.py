@@ -8,7 +8,6 @@ tables), filtered to the learners and cohorts the page may show."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +19,7 @@ import polars as pl
 
 from reports import educators, learner_figures, sm2_figures
 from reports.at_risk import at_risk_section
-from reports.pages import PageMeta, Section, write_page
+from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
 from transforms.keys import LEARNER
 from transforms.metrics.progress import learned_words
@@ -72,10 +71,6 @@ def pseudonym_key(con: duckdb.DuckDBPyConnection, configured: str | None) -> byt
             "no pseudonym key: set PROGRESS_PSEUDONYM_KEY or materialize report_secrets first"
         )
     return str(key).encode()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "x"
 
 
 def _cohort_sizes(learners: pl.DataFrame) -> pl.DataFrame:
@@ -260,9 +255,9 @@ def build_educator_reports(data: ReportData, context: ReportContext) -> BuiltRep
             _in_cohort(data.forgetting_curve_cohort, allowed),
             context.key,
         )
-        path = folder / "educators" / f"cohort-{_slug(cohort)}.html"
+        path = folder / "educators" / f"cohort-{slug(cohort)}.html"
         out.pages.append(write_page(path, f"Educators' report: cohort {cohort}", sections, meta))
-        out.add_figures(f"educators-{_slug(cohort)}", sections)
+        out.add_figures(f"educators-{slug(cohort)}", sections)
     return out
 
 

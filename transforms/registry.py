@@ -67,10 +67,15 @@ def summary_markdown(tables: Iterable[MetricTable[Any]]) -> str:
 
 def registered() -> dict[str, tuple[MetricTable[Any], ...]]:
     """Every domain's registered tables, by the docs/tables.md section that lists them."""
+    from transforms.lms.assessment import ASSESSMENT_TABLES
     from transforms.lms.progress import LMS_TABLES
     from transforms.metrics.tables import METRIC_TABLES
 
-    return {"Analytics": METRIC_TABLES, "Course platforms": LMS_TABLES}
+    return {
+        "Analytics": METRIC_TABLES,
+        "Course platforms": LMS_TABLES,
+        "Course-platform assessment": ASSESSMENT_TABLES,
+    }
 
 
 def docs_block(section: str) -> str:

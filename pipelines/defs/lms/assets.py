@@ -132,13 +132,13 @@ def lms_progress_tables(
     yield from table_results(tables, as_of)
 
 
-@dg.asset(group_name=LMS, deps=list(table_names(LMS_TABLES)))
+@dg.asset(group_name=LMS, deps=[*table_names(LMS_TABLES), "quiz_stats"])
 def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:
     """One educators' page per course with at least 5 enrolled learners (funnel, where learners
     stop, completion over time, time per lesson, "continue here" positions); the next
-    `report_index` links them."""
+    `report_index` links them; each links its course's quiz page."""
     folder = settings.reports_path
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)

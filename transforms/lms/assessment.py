@@ -1,0 +1,90 @@
+"""The assessment tables of lms.md section 3 (quiz attempts, quiz and item statistics,
+assignment submissions, task statistics) from the same inputs as the progress tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+
+import polars as pl
+
+from transforms.lms.activity import timed_events
+from transforms.lms.assignments import assignment_submissions
+from transforms.lms.progress import LmsInputs
+from transforms.lms.quiz_stats import quiz_statistics
+from transforms.lms.quizzes import last_answers, quiz_attempts, quiz_questions
+from transforms.lms.tree import node_attributes, versions_as_of
+from transforms.registry import MetricTable, build_all
+
+
+class AssessmentParts:
+    """What the assessment tables' builders share: the events as of, the course trees in
+    force and the quizzes' attempts (each computed once, when first used)."""
+
+    def __init__(self, inputs: LmsInputs, as_of: datetime) -> None:
+        self.inputs = inputs
+        self.as_of = as_of
+
+    @cached_property
+    def attrs(self) -> pl.DataFrame:
+        return node_attributes(self.inputs.nodes, self.in_force)
+
+    @cached_property
+    def in_force(self) -> pl.DataFrame:
+        return versions_as_of(self.inputs.versions, self.as_of)
+
+    @cached_property
+    def events(self) -> pl.DataFrame:
+        courses = self.in_force["course_id"].unique().to_list()
+        as_of = self.inputs.events.filter(pl.col("occurred_at") <= self.as_of)
+        return timed_events(as_of, self.attrs, courses)
+
+    @cached_property
+    def questions(self) -> pl.DataFrame:
+        return quiz_questions(self.inputs.nodes, self.attrs)
+
+    @cached_property
+    def attempts(self) -> pl.DataFrame:
+        return quiz_attempts(self.events, self.attrs, self.questions, self.as_of)
+
+    @cached_property
+    def statistics(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(quiz_stats, quiz_item_stats)."""
+        return quiz_statistics(self.attempts, last_answers(self.events), self.questions)
+
+
+ASSESSMENT_TABLES: tuple[MetricTable[AssessmentParts], ...] = (
+    MetricTable(
+        "quiz_attempts",
+        "One row per (user_id, quiz_id, attempt_id) with any event of the attempt.",
+        lambda p: p.attempts,
+        key=("user_id", "quiz_id", "attempt_id"),
+    ),
+    MetricTable(
+        "quiz_stats",
+        "One row per (quiz_id, basis) with a completed attempt: Moodle's quiz statistics over "
+        "the first/highest/last/all completed attempts.",
+        lambda p: p.statistics[0],
+        key=("quiz_id", "basis"),
+    ),
+    MetricTable(
+        "quiz_item_stats",
+        "One row per (quiz_id, question_id, basis) of a quiz with a completed attempt: "
+        "facility, discrimination, efficiency, flags in words.",
+        lambda p: p.statistics[1],
+        key=("quiz_id", "question_id", "basis"),
+    ),
+    MetricTable(
+        "assignment_submissions",
+        "One row per (user_id, assignment_id, submission_id) submitted or graded: late against "
+        "dueAt/dueOffsetDays, hours to grade.",
+        lambda p: assignment_submissions(p.events, p.attrs),
+        key=("user_id", "assignment_id", "submission_id"),
+    ),
+)
+
+
+def build_assessment_tables(inputs: LmsInputs, as_of: datetime) -> dict[str, pl.DataFrame]:
+    """Every assessment table, keyed by its warehouse name, as of `as_of` (events after it are
+    left out; orphan events are ignored, as by progress)."""
+    return build_all(ASSESSMENT_TABLES, AssessmentParts(inputs, as_of))
