@@ -8,36 +8,17 @@ from functools import cached_property
 
 import polars as pl
 
-from transforms.lms.activity import timed_events
 from transforms.lms.assignments import assignment_submissions
-from transforms.lms.progress import LmsInputs
+from transforms.lms.progress import CourseParts, LmsInputs
 from transforms.lms.quiz_stats import quiz_statistics
 from transforms.lms.quizzes import last_answers, quiz_attempts, quiz_questions
-from transforms.lms.tree import node_attributes, versions_as_of
 from transforms.registry import MetricTable, build_all
 
 
-class AssessmentParts:
-    """What the assessment tables' builders share: the events as of, the course trees in
-    force and the quizzes' attempts (each computed once, when first used)."""
-
-    def __init__(self, inputs: LmsInputs, as_of: datetime) -> None:
-        self.inputs = inputs
-        self.as_of = as_of
-
-    @cached_property
-    def attrs(self) -> pl.DataFrame:
-        return node_attributes(self.inputs.nodes, self.in_force)
-
-    @cached_property
-    def in_force(self) -> pl.DataFrame:
-        return versions_as_of(self.inputs.versions, self.as_of)
-
-    @cached_property
-    def events(self) -> pl.DataFrame:
-        courses = self.in_force["course_id"].unique().to_list()
-        as_of = self.inputs.events.filter(pl.col("occurred_at") <= self.as_of)
-        return timed_events(as_of, self.attrs, courses)
+class AssessmentParts(CourseParts):
+    """What the assessment tables' builders share: the course platform as of (`CourseParts`)
+    and the quizzes' questions, attempts and statistics (each computed once, when first
+    used)."""
 
     @cached_property
     def questions(self) -> pl.DataFrame:

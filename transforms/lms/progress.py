@@ -61,22 +61,18 @@ def _pct(done: pl.Expr, total: pl.Expr) -> pl.Expr:
     return pl.when(total > 0).then(done / total * 100)
 
 
-class LmsParts:
-    """What the progress tables' builders share: the inputs, the as-of time, and the
-    intermediate frames several tables derive from (each computed once, when first used)."""
+class CourseParts:
+    """The course platform as of a moment, shared by the progress and assessment builders:
+    the course versions in force, their nodes' attributes and the timed events (each computed
+    once, when first used)."""
 
-    def __init__(self, inputs: LmsInputs, as_of: datetime, params: SM2Params | None) -> None:
+    def __init__(self, inputs: LmsInputs, as_of: datetime) -> None:
         self.inputs = inputs
         self.as_of = as_of
-        self.params = params
 
     @cached_property
     def in_force(self) -> pl.DataFrame:
         return versions_as_of(self.inputs.versions, self.as_of)
-
-    @cached_property
-    def current(self) -> pl.DataFrame:
-        return current_nodes(self.inputs.nodes, self.in_force)
 
     @cached_property
     def attrs(self) -> pl.DataFrame:
@@ -87,6 +83,20 @@ class LmsParts:
         courses = self.in_force["course_id"].unique().to_list()
         as_of = self.inputs.events.filter(pl.col("occurred_at") <= self.as_of)
         return timed_events(as_of, self.attrs, courses)
+
+
+class LmsParts(CourseParts):
+    """What the progress tables' builders share: the course platform as of (`CourseParts`),
+    the SM-2 parameters of the task queue, and the intermediate frames several tables derive
+    from."""
+
+    def __init__(self, inputs: LmsInputs, as_of: datetime, params: SM2Params | None) -> None:
+        super().__init__(inputs, as_of)
+        self.params = params
+
+    @cached_property
+    def current(self) -> pl.DataFrame:
+        return current_nodes(self.inputs.nodes, self.in_force)
 
     @cached_property
     def app_events(self) -> pl.DataFrame:
