@@ -12,6 +12,7 @@ from transforms.lms.assignments import assignment_submissions
 from transforms.lms.progress import LmsInputs
 from transforms.lms.quiz_stats import quiz_statistics
 from transforms.lms.quizzes import last_answers, quiz_attempts, quiz_questions
+from transforms.lms.task_stats import task_stats
 from transforms.lms.tree import node_attributes, versions_as_of
 
 ASSESSMENT_TABLES: tuple[str, ...] = (
@@ -19,6 +20,7 @@ ASSESSMENT_TABLES: tuple[str, ...] = (
     "quiz_stats",
     "quiz_item_stats",
     "assignment_submissions",
+    "task_stats",
 )
 
 
@@ -37,4 +39,5 @@ def build_assessment_tables(inputs: LmsInputs, as_of: datetime) -> dict[str, pl.
         "quiz_stats": quiz,
         "quiz_item_stats": items,
         "assignment_submissions": assignment_submissions(events, attrs),
+        "task_stats": task_stats(events),
     }

@@ -25,6 +25,9 @@ GRAINS = {
     "attempt: facility, discrimination, efficiency, flags in words.",
     "assignment_submissions": "One row per (user_id, assignment_id, submission_id) submitted "
     "or graded: late against dueAt/dueOffsetDays, hours to grade.",
+    "task_stats": "One row per (course_id, item_id) attempted, a task or a question: first-try "
+    "and eventual solve rates, tries to solve, median time, recall after a 7-day gap (Wilson "
+    "intervals).",
 }
 assert set(GRAINS) == set(ASSESSMENT_TABLES)
 
