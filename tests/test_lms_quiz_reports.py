@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from reports.courses import build_course_reports
 from reports.export import chromium_path
 from reports.index import link_groups
@@ -16,7 +17,6 @@ from reports.pages import PageMeta
 from reports.quizzes import build_quiz_reports
 from tests.browser import assert_page_draws
 from tests.lms_landing import write_landing
-from transforms.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.courses import json_documents, load_courses
 from transforms.lms.ingest import ingest_events

@@ -10,10 +10,10 @@ from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.export import export_pngs
 from reports.pages import PageMeta
 from reports.quizzes import build_quiz_reports
+from transforms.as_of import resolve_as_of
 from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
-from transforms.srs_store import resolve_as_of
 from transforms.warehouse import replace_table, transaction
 
 LMS = "lms"
