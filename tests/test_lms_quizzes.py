@@ -145,6 +145,14 @@ ASSESSMENT_BREAKS: dict[str, list[str]] = {
         "UPDATE assignment_submissions SET late = NULL WHERE submission_id = 's3'",
         "UPDATE assignment_submissions SET hours_to_grade = 1 WHERE submission_id = 's1'",
     ],
+    "task_stats_one_row_per_key": ["INSERT INTO task_stats SELECT * FROM task_stats"],
+    "task_stats_counts_and_rates": [
+        "UPDATE task_stats SET solvers = learners + 1",
+        "UPDATE task_stats SET learners = attempts + 1",
+        "UPDATE task_stats SET first_try_solve_rate = 1.2",
+        "UPDATE task_stats SET eventual_solve_rate_low = eventual_solve_rate + 0.01",
+        "UPDATE task_stats SET recall_solved = recall_attempts + 1",
+    ],
 }
 
 

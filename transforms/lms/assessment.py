@@ -12,6 +12,7 @@ from transforms.lms.assignments import assignment_submissions
 from transforms.lms.progress import CourseParts, LmsInputs
 from transforms.lms.quiz_stats import quiz_statistics
 from transforms.lms.quizzes import last_answers, quiz_attempts, quiz_questions
+from transforms.lms.task_stats import task_stats
 from transforms.registry import MetricTable, build_all
 
 
@@ -69,3 +70,13 @@ def build_assessment_tables(inputs: LmsInputs, as_of: datetime) -> dict[str, pl.
     """Every assessment table, keyed by its warehouse name, as of `as_of` (events after it are
     left out; orphan events are ignored, as by progress)."""
     return build_all(ASSESSMENT_TABLES, AssessmentParts(inputs, as_of))
+    (
+        MetricTable(
+            "task_stats",
+            "One row per (course_id, item_id) attempted, a task or a question: first-try and "
+            "eventual solve rates, tries to solve, median time, recall after a 7-day gap (Wilson "
+            "intervals).",
+            lambda p: task_stats(p.events),
+            key=("course_id", "item_id"),
+        ),
+    )

@@ -105,3 +105,28 @@ def assignment_submissions_consistent(warehouse: WarehouseResource) -> dg.AssetC
         "statuses, scores, lateness and grading times consistent",
         params=[list(SUBMISSION_STATUSES)],
     )
+
+
+@dg.asset_check(asset="task_stats", blocking=True)
+def task_stats_counts_and_rates(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """first-try solvers ≤ solvers ≤ learners ≤ attempts, recall solved ≤ recall attempts,
+    each rate within its Wilson interval inside 0..1."""
+    rates = ["first_try_solve_rate", "eventual_solve_rate", "recall_after_gap"]
+    inside = " OR ".join(
+        f"NOT (coalesce({r}_low, 0) BETWEEN 0 AND coalesce({r}, 0) "
+        f"AND coalesce({r}, 0) BETWEEN coalesce({r}_low, 0) AND coalesce({r}_high, 1) "
+        f"AND coalesce({r}_high, 1) <= 1)"
+        for r in rates
+    )
+    return offending_rows_check(
+        warehouse,
+        f"""
+        SELECT course_id, item_id, learners, attempts, first_try_solvers, solvers,
+               recall_attempts, recall_solved
+        FROM task_stats
+        WHERE NOT (0 <= first_try_solvers AND first_try_solvers <= solvers
+                   AND solvers <= learners AND learners <= attempts)
+           OR recall_solved > recall_attempts OR {inside}
+        """,
+        "counts nest, rates within their intervals and 0..1",
+    )
