@@ -6,8 +6,9 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from transforms.metrics.tables import recompute_metrics
+from transforms.metrics.nightly import update_metrics
 from transforms.srs_store import resolve_as_of
+from transforms.warehouse import scalar
 
 METRICS = "metrics"
 UPSTREAM = [
@@ -41,15 +42,21 @@ GRAINS = {
 def analytics_tables(
     warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
-    """Every accuracy, retention and progress table from one read of the warehouse."""
+    """Every accuracy, retention and progress table: the rows the night's changed cards reach
+    (transforms/metrics/nightly.py), or all of them after a full SRS recompute or on
+    `PROGRESS_FULL_REFRESH`."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        tables = recompute_metrics(con, as_of).tables
-    for name, frame in tables.items():
+        run = update_metrics(con, as_of, full_refresh=settings.full_refresh)
+        rows = {name: int(str(scalar(con, f'SELECT count(*) FROM "{name}"'))) for name in GRAINS}
+    for name, frame in run.tables.items():
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={
-                "dagster/row_count": frame.height,
+                "dagster/row_count": rows[name],
+                "rows_rebuilt": frame.height,
+                "mode": run.mode,
+                "mode_reason": run.reason,
                 "as_of": as_of.isoformat(),
                 "preview": preview(frame),
             },
