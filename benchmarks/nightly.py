@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import peak_rss_mb  # noqa: E402
+from transforms.as_of import resolve_as_of  # noqa: E402
 from transforms.metrics.nightly import update_metrics  # noqa: E402
 from transforms.sm2 import SM2Params  # noqa: E402
-from transforms.srs_store import resolve_as_of, update_srs  # noqa: E402
+from transforms.sm2.store import update_srs  # noqa: E402
 from transforms.warehouse import connect, scalar  # noqa: E402
 
 BASE_ATTEMPTS = 10_000_000

@@ -15,10 +15,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from transforms.as_of import resolve_as_of
 from transforms.metrics.nightly import update_metrics
 from transforms.metrics.tables import METRIC_TABLES
 from transforms.sm2 import SM2Params
-from transforms.srs_store import resolve_as_of, update_srs
+from transforms.sm2.store import update_srs
 from transforms.warehouse import connect, insert_frame, query
 
 START = datetime(2026, 3, 2)  # a Monday

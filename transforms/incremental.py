@@ -20,13 +20,12 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from transforms.keys import CARD, LEARNER
 from transforms.warehouse import insert_frame, query, registered, scalar, table_exists
 
 TOUCHED_CARDS = "touched_cards"  # (consumer, user_id, language, word_uid): since
 TOUCHED_ALL = "touched_all"  # (consumer): every row pending, after a full recompute upstream
 CONSUMERS: tuple[str, ...] = ("metrics",)  # the steps that rebuild from the touched cards
-CARD = ["user_id", "language", "word_uid"]
-LEARNER = ["user_id", "language"]
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -28,6 +28,7 @@ import duckdb
 import polars as pl
 
 from transforms.incremental import Touched, pending, replace_keys, rows_for
+from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts, week_start
 from transforms.metrics.progress import (
@@ -52,10 +53,9 @@ from transforms.metrics.tables import (
     recompute_metrics,
     record_metrics_state,
 )
-from transforms.srs_store import current_words, params_used
+from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, replace_table, table_exists, transaction
 
-LEARNER = ["user_id", "language"]
 DAY_KEYS = ["user_id", "language", "day"]
 BY_LEARNER = "USING (user_id, language)"
 

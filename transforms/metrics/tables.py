@@ -21,7 +21,7 @@ from transforms.metrics.retention import (
     true_retention,
 )
 from transforms.metrics.risk import risk_tables
-from transforms.srs_store import current_words, params_used
+from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, replace_table, transaction
 
 METRICS_CONSUMER = "metrics"  # its name in transforms.incremental's pending sets
