@@ -97,6 +97,7 @@ def test_nights_with_a_late_file_equal_one_full_recompute(tmp_path: Path, review
         if night == 25:
             _deliver(nightly, "late", history.filter(late))
         modes.append(_nightly(nightly, params))
+    modes.append(_nightly(nightly, params))  # a night without new attempts
     assert modes[0] == "full/full"
     assert set(modes[1:]) == {"incremental/incremental"}, modes
 
