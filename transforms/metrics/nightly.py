@@ -54,7 +54,7 @@ from transforms.metrics.tables import (
     record_metrics_state,
 )
 from transforms.sm2.store import current_words, params_used
-from transforms.warehouse import query, replace_table, table_exists, transaction
+from transforms.warehouse import query, registered, replace_table, table_exists, transaction
 
 DAY_KEYS = ["user_id", "language", "day"]
 BY_LEARNER = "USING (user_id, language)"
@@ -114,14 +114,19 @@ def _incremental(
     learner_keys = learners.select(LEARNER)
     from_day = learners.select(*LEARNER, pl.col("since").dt.truncate("1d").alias("from_day"))
     recent_attempts = rows_for(con, ATTEMPTS_READ, from_day, _from_day("attempted_at"), [as_of])
-    recent_reviews = rows_for(con, REVIEWS_READ, from_day, _from_day("reviewed_at"), [as_of])
     new_cards = rows_for(con, WORD_PROGRESS_READ, from_day, _from_day("first_attempted_at"))
     old_daily = query(con, "SELECT * FROM accuracy_daily")
     learner_cards = rows_for(con, WORD_PROGRESS_READ, learner_keys, BY_LEARNER)
-    learner_reviews = rows_for(con, REVIEWS_READ, learner_keys, BY_LEARNER, [as_of])
     old_progress = query(con, "SELECT * FROM user_language_progress")
     next_reviews = query(con, "SELECT user_id, language, next_review_at FROM word_progress")
-    all_reviews = query(con, REVIEWS_READ, [as_of])  # the at-risk model's history: all of it
+    # the at-risk model's history is every review: read once, the other tables take theirs
+    all_reviews = query(con, REVIEWS_READ, [as_of])
+    learner_reviews = all_reviews.join(learner_keys, on=LEARNER, how="semi")
+    recent_reviews = (
+        learner_reviews.join(from_day, on=LEARNER)
+        .filter(pl.col("reviewed_at") >= pl.col("from_day"))
+        .drop("from_day")
+    )
     read = time.perf_counter()
 
     daily_rows = accuracy_daily(recent_attempts, recent_reviews, new_cards)
@@ -153,17 +158,33 @@ def _incremental(
     retention_keys = pl.concat(
         [g.select("language", "cohort", "period_week") for g in groups]
     ).unique()
-    week_reviews = rows_for(
-        con,
-        f"SELECT *, date_trunc('week', reviewed_at)::DATE AS period_week FROM ({REVIEWS_READ})",
-        retention_keys.select("language", "period_week"),
-        "USING (language, period_week)",
-        [as_of],
-    ).drop("period_week")
+    week_reviews = (
+        all_reviews.with_columns(week_start(pl.col("reviewed_at").dt.date()).alias("period_week"))
+        .join(
+            retention_keys.select("language", "period_week").unique(),
+            on=["language", "period_week"],
+            how="semi",
+        )
+        .drop("period_week")
+    )
     word_keys = touched.cards.select("language", "word_uid").unique()
-    by_word = "USING (language, word_uid)"
     step_keys = recent_attempts.select("language", "step_type").unique()
     language_keys = learners.select("language").unique()
+    # one read of the attempts either group table needs; the reviews are all read already
+    with registered(con, "_words", word_keys), registered(con, "_steps", step_keys):
+        group_attempts = query(
+            con,
+            f"""SELECT * FROM ({ATTEMPTS_READ}) t
+            WHERE EXISTS (SELECT 1 FROM _words w
+                          WHERE w.language = t.language AND w.word_uid = t.word_uid)
+               OR EXISTS (SELECT 1 FROM _steps s
+                          WHERE s.language = t.language AND s.step_type = t.step_type)""",
+            [as_of],
+        )
+
+    def of(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(keys, on=keys.columns, how="semi")
+
     history_rows = progress_history(
         learner_cards,
         learner_reviews,
@@ -184,25 +205,15 @@ def _incremental(
         "true_retention": (build_true_retention(week_reviews, by_learner, pq), retention_keys),
         "word_difficulty": (
             word_difficulty(
-                rows_for(con, ATTEMPTS_READ, word_keys, by_word, [as_of]),
-                rows_for(con, REVIEWS_READ, word_keys, by_word, [as_of]),
-                rows_for(con, WORD_PROGRESS_READ, word_keys, by_word),
+                of(group_attempts, word_keys),
+                of(all_reviews, word_keys),
+                rows_for(con, WORD_PROGRESS_READ, word_keys, "USING (language, word_uid)"),
                 pq,
             ),
             word_keys,
         ),
-        "accuracy_by_step": (
-            accuracy_by_step(
-                rows_for(con, ATTEMPTS_READ, step_keys, "USING (language, step_type)", [as_of])
-            ),
-            step_keys,
-        ),
-        "forgetting_curve": (
-            forgetting_curve(
-                rows_for(con, REVIEWS_READ, language_keys, "USING (language)", [as_of]), pq
-            ),
-            language_keys,
-        ),
+        "accuracy_by_step": (accuracy_by_step(of(group_attempts, step_keys)), step_keys),
+        "forgetting_curve": (forgetting_curve(of(all_reviews, language_keys), pq), language_keys),
         "accuracy_daily": (daily_rows, day_keys),
     }
     whole = {
