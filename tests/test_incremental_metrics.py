@@ -25,7 +25,7 @@ from transforms.warehouse import connect, insert_frame, query
 START = datetime(2026, 3, 2)  # a Monday
 DAYS = 30
 LATE_LEARNER = "user-07"  # their first 9 days arrive late: their cohort week moves
-COMPARED = (*METRIC_TABLES, "reviews", "word_progress")
+COMPARED = (*(t.name for t in METRIC_TABLES), "reviews", "word_progress")
 
 
 def _history(seed: int = 7) -> pl.DataFrame:

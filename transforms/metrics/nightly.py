@@ -89,7 +89,7 @@ def update_metrics(
         else "no stored metrics state"
         if stored is None
         else "a metric table is missing"
-        if not all(table_exists(con, t) for t in METRIC_TABLES)
+        if not all(table_exists(con, t.name) for t in METRIC_TABLES)
         else "every card changed upstream (a full SRS recompute)"
         if touched is None
         else "pass quality, cohorts or course words changed"
@@ -169,6 +169,15 @@ def _incremental(
     )
     word_keys = touched.cards.select("language", "word_uid").unique()
     step_keys = recent_attempts.select("language", "step_type").unique()
+    if moved.height:  # a learner changes cohort in every step type they ever took
+        step_keys = pl.concat(
+            [
+                step_keys,
+                rows_for(con, ATTEMPTS_READ, moved.select(LEARNER), BY_LEARNER, [as_of]).select(
+                    "language", "step_type"
+                ),
+            ]
+        ).unique()
     language_keys = learners.select("language").unique()
     # one read of the attempts either group table needs; the reviews are all read already
     with registered(con, "_words", word_keys), registered(con, "_steps", step_keys):
@@ -184,6 +193,9 @@ def _incremental(
 
     def of(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
         return frame.join(keys, on=keys.columns, how="semi")
+
+    def with_cohort(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(cohort_of, on=LEARNER, how="left", maintain_order="left")
 
     history_rows = progress_history(
         learner_cards,
@@ -214,10 +226,19 @@ def _incremental(
         ),
         "accuracy_by_step": (accuracy_by_step(of(group_attempts, step_keys)), step_keys),
         "forgetting_curve": (forgetting_curve(of(all_reviews, language_keys), pq), language_keys),
+        "accuracy_by_step_cohort": (
+            accuracy_by_step(with_cohort(of(group_attempts, step_keys)), by=("cohort",)),
+            step_keys,
+        ),
+        "forgetting_curve_cohort": (
+            forgetting_curve(with_cohort(of(all_reviews, language_keys)), pq, by=("cohort",)),
+            language_keys,
+        ),
         "accuracy_daily": (daily_rows, day_keys),
     }
     whole = {
         "cohort_retention": cohort_retention(daily, by_learner, as_of),
+        "learner_cohorts": by_learner.select(*LEARNER, "first_day", "cohort").sort(LEARNER),
         "user_language_progress": join_progress(
             history, progress_as_of(next_reviews, daily, as_of)
         ),
