@@ -10,7 +10,9 @@ What a nightly run rebuilds, table by table (keys in brackets):
 - `true_retention` (language, cohort, period_week): the weeks of the touched learners' changed
   attempts in their cohort, and every week of both cohorts for a learner whose cohort moved;
 - `word_difficulty` (language, word_uid): the touched words; `accuracy_by_step` (language,
-  step_type) and `forgetting_curve` (language): the groups of the changed attempts;
+  step_type) and `forgetting_curve` (language): the groups of the changed attempts, and their
+  per-cohort forms (`accuracy_by_step_cohort`, `forgetting_curve_cohort`) every cohort of them;
+- `learner_cohorts`: whole, from `accuracy_daily` (one row per learner);
 - whole, every run: `cohort_retention` (which weeks are complete), `learner_status`,
   `at_risk_learners` and `at_risk_backtest` (idle days, the model's snapshots and fit) depend
   on the as-of time for every learner.
