@@ -23,7 +23,7 @@ import pytest
 from pipelines.defs.resources import WarehouseResource
 from tests.lms_landing import A, B, C
 from tests.lms_quiz_events import QA, QB, event_frame, question, quiz_event, tree_inputs
-from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
+from transforms.lms.assessment import build_assessment_tables
 from transforms.lms.progress import LmsInputs
 from transforms.warehouse import connect, replace_table
 
@@ -177,8 +177,8 @@ def warehouse_file(tree: LmsInputs, tmp_path_factory: pytest.TempPathFactory) ->
     )
     db = tmp_path_factory.mktemp("checks") / "warehouse.duckdb"
     con = connect(db)
-    for name in ASSESSMENT_TABLES:
-        replace_table(con, name, tables[name])
+    for name, frame in tables.items():
+        replace_table(con, name, frame)
     con.close()
     return db
 

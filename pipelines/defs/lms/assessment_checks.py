@@ -2,20 +2,15 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import offending_rows_check, one_row_per_key_check
+from pipelines.defs.check_helpers import offending_rows_check, registry_checks
 from pipelines.defs.resources import WarehouseResource
+from transforms.lms.assessment import ASSESSMENT_TABLES
 from transforms.lms.assignments import SUBMISSION_STATUSES
 from transforms.lms.quiz_stats import BASES, MIN_FLAG_ATTEMPTS
 from transforms.lms.quizzes import ATTEMPT_STATUSES
 
-ASSESSMENT_KEYS = {
-    "quiz_attempts": ["user_id", "quiz_id", "attempt_id"],
-    "quiz_stats": ["quiz_id", "basis"],
-    "quiz_item_stats": ["quiz_id", "question_id", "basis"],
-    "assignment_submissions": ["user_id", "assignment_id", "submission_id"],
-    "task_stats": ["course_id", "item_id"],
-}
-unique_checks = [one_row_per_key_check(t, k) for t, k in ASSESSMENT_KEYS.items()]
+# one row per key: as the registry declares (transforms/lms/assessment.py)
+unique_checks = registry_checks(ASSESSMENT_TABLES)
 
 
 @dg.asset_check(asset="quiz_attempts", blocking=True)
