@@ -28,6 +28,16 @@ class WarehouseResource(DuckDBResource):
             ensure_core_tables(con)
             yield con
 
+    @contextmanager
+    def read_only(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection: any number of processes may hold one at once (while no
+        process writes), as the parallel shard steps do."""
+        con = duckdb.connect(self.database, read_only=True, config=self.connection_config)
+        try:
+            yield con
+        finally:
+            con.close()
+
 
 class SettingsResource(dg.ConfigurableResource):
     """Where the pipeline reads and writes, and what it treats as "now". Its config is the text
@@ -73,6 +83,21 @@ class SettingsResource(dg.ConfigurableResource):
     @property
     def full_refresh(self) -> bool:
         return self.parsed.full_refresh
+
+    @property
+    def lake(self) -> str:
+        return self.parsed.lake
+
+    @property
+    def lake_options(self) -> dict[str, str]:
+        """The lake's object-store options (from the `AWS_*` environment for `s3://`)."""
+        from transforms.lake import storage_options
+
+        return storage_options(self.parsed.lake)
+
+    @property
+    def buckets(self) -> int:
+        return self.parsed.buckets
 
     def base_sm2_params(self) -> dict[str, Any]:
         """`PROGRESS_SM2_PARAMS` as SM2Params fields (a JSON object, or a JSON file's path)."""

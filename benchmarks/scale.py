@@ -1,0 +1,168 @@
+"""Sharded SM-2 benchmark: the bucket steps on 1 and 2 worker processes against the
+single-process recompute in the same run, each partition's peak memory, the fan-in, and the
+whole sharded Dagster run (prepare, bucket runs on the multiprocess executor, fan-in).
+
+Each bucket step runs in a fresh process (so its peak resident memory is the partition's own,
+interpreter and libraries included); wall seconds and CPU seconds (all processes) are printed.
+Run it under `flock /work/wt/bench.lock` on a shared machine.
+
+    python benchmarks/scale.py [--learners 2000] [--buckets 16] [--dagster-buckets 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import peak_rss_mb  # noqa: E402
+from transforms.buckets import ensure_bucket_layout  # noqa: E402
+from transforms.generate.landing import GeneratorConfig, generate_landing  # noqa: E402
+from transforms.ingest.attempts import ingest_landing_files  # noqa: E402
+from transforms.ingest.manifests import load_manifests, manifest_files  # noqa: E402
+from transforms.sm2 import SM2Params  # noqa: E402
+from transforms.srs_shards import (  # noqa: E402
+    compact_srs_lake,
+    compute_bucket,
+    ensure_srs_lake,
+    load_srs_from_lake,
+    write_bucket,
+)
+from transforms.srs_store import recompute_srs, resolve_as_of  # noqa: E402
+from transforms.warehouse import connect, scalar  # noqa: E402
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """`fn()`, its wall seconds and CPU seconds."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    out = fn()
+    return out, time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def bucket_step(job: tuple[str, str, int]) -> tuple[int, int, float, float]:
+    """One partition in this (fresh) process: (bucket, attempts, seconds, peak MiB)."""
+    import duckdb
+
+    warehouse, lake_path, bucket = job
+    began = time.perf_counter()
+    con = duckdb.connect(warehouse, read_only=True)
+    frames = compute_bucket(con, SM2Params(), resolve_as_of(con, None), bucket, workers=1)
+    attempts = int(str(scalar(con, "SELECT count(*) FROM attempts WHERE bucket = ?", [bucket])))
+    con.close()
+    write_bucket(frames, bucket, lake_path, {})
+    return bucket, attempts, time.perf_counter() - began, peak_rss_mb()
+
+
+def idle_process_mb(_: int) -> float:
+    return peak_rss_mb()
+
+
+def sharded(warehouse: Path, lake_path: str, buckets: int, workers: int) -> list[tuple]:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, maxtasksperchild=1) as pool:
+        return pool.map(bucket_step, [(str(warehouse), lake_path, b) for b in range(buckets)], 1)
+
+
+def dagster_run(root: Path, warehouse: Path, buckets: int, workers: int) -> tuple[float, float]:
+    """`python -m pipelines.sharded` on a copy of the warehouse: wall and CPU seconds."""
+    env = {
+        **os.environ,
+        "PROGRESS_SHARDED": "1",
+        "PROGRESS_BUCKETS": str(buckets),
+        "PROGRESS_WAREHOUSE": str(warehouse),
+        "PROGRESS_LAKE": str(root / f"lake-dagster-{workers}"),
+        "PROGRESS_LANDING": str(root / "landing"),
+        "PROGRESS_REPORTS": str(root / "reports"),
+        "PROGRESS_EXPORT_PNG": "0",
+        "DAGSTER_HOME": str(root / "dagster_home"),
+    }
+    (root / "dagster_home").mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "pipelines.sharded", "--workers", str(workers)]
+    _, wall, cpu = timed(lambda: subprocess.run(command, env=env, cwd=ROOT, check=True))
+    return wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=2000)
+    parser.add_argument("--buckets", type=int, default=16)
+    parser.add_argument("--dagster-buckets", type=int, default=4, help="0 skips the Dagster run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate_landing(root / "landing", GeneratorConfig(learners=args.learners))
+        warehouse = root / "w.duckdb"
+        con = connect(warehouse)
+        ingest_landing_files(con, root / "landing" / "attempts", datetime.now())
+        load_manifests(con, manifest_files(root / "landing" / "manifests"))
+        ensure_bucket_layout(con, args.buckets)
+        attempts = int(str(scalar(con, "SELECT count(*) FROM attempts")))
+        as_of = resolve_as_of(con, None)
+        print(f"{args.learners} learners, {attempts:,} attempts, B = {args.buckets}")
+        _, wall, cpu = timed(lambda: recompute_srs(con, SM2Params(), as_of, 4, workers=1))
+        print(
+            f"single process (1 compute thread): {wall:.1f} s wall, {cpu:.1f} CPU s, "
+            f"{attempts / wall:,.0f} attempts/s"
+        )
+        baseline = wall
+        con.close()
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(1) as pool:
+            idle = pool.map(idle_process_mb, [0])[0]
+        print(f"an idle worker process (libraries imported): {idle:.0f} MiB")
+        for workers in (1, 2):
+            lake_path = str(root / f"lake-{workers}")
+            con = connect(warehouse)
+            ensure_srs_lake(con, lake_path, {})
+            con.close()
+            steps, wall, cpu = timed(partial(sharded, warehouse, lake_path, args.buckets, workers))
+            per = sorted(steps, key=lambda s: s[1])
+            largest = per[-1]
+            print(
+                f"{workers} worker(s), {args.buckets} bucket steps: {wall:.1f} s wall "
+                f"({baseline / wall:.2f} x the single process), {cpu:.1f} CPU s, "
+                f"{attempts / wall:,.0f} attempts/s; per partition: "
+                f"{min(s[2] for s in steps):.1f} to {max(s[2] for s in steps):.1f} s, "
+                f"peak {min(s[3] for s in steps):.0f} to {max(s[3] for s in steps):.0f} MiB "
+                f"(largest bucket {largest[1]:,} attempts: {largest[3]:.0f} MiB)"
+            )
+        con = connect(warehouse)
+        _, wall, cpu = timed(
+            lambda: load_srs_from_lake(con, str(root / "lake-2"), {}, SM2Params(), as_of)
+        )
+        con.close()
+        print(f"fan-in (lake -> warehouse): {wall:.1f} s wall, {cpu:.1f} CPU s")
+        _, wall, cpu = timed(lambda: compact_srs_lake(str(root / "lake-2"), {}))
+        print(f"compact and vacuum: {wall:.1f} s wall, {cpu:.1f} CPU s")
+        if args.dagster_buckets:
+            for workers in (1, 2):
+                wall, cpu = dagster_run(root, warehouse, args.dagster_buckets, workers)
+                print(
+                    f"Dagster sharded run, B = {args.dagster_buckets}, {workers} run(s) at a "
+                    f"time (multiprocess executor): {wall:.1f} s wall, {cpu:.1f} CPU s"
+                )
+        print(f"peak memory of this process: {peak_rss_mb():.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
