@@ -166,7 +166,7 @@ def shard_executor(settings: Settings) -> dg.ExecutorDefinition:
     return dg.multiprocess_executor
 
 
-PREPARE = dg.AssetSelection.assets("lake_layout").upstream()
+PREPARE = dg.AssetSelection.assets("lake_layout").upstream().required_multi_asset_neighbors()
 SHARD_STEPS = dg.AssetSelection.groups(SHARDS) - dg.AssetSelection.assets("lake_layout")
 
 

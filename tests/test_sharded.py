@@ -268,3 +268,29 @@ def test_the_lake_on_s3_gives_the_same_tables(
     options = lake.storage_options(s3_lake)
     files = lake.live_files(lake.table_uri(s3_lake, "reviews"), options)
     assert files and all(f.startswith("s3://lake/progress/reviews/") for f in files)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+def test_all_partitions_on_two_celery_workers_give_the_single_process_tables(
+    ingested: tuple[Path, Path], reference: dict, tmp_path: Path
+) -> None:
+    from pipelines.celery_local import run_on_celery
+
+    warehouse = fresh_warehouse(ingested, tmp_path)
+    (tmp_path / "home").mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PROGRESS_")},
+        "PROGRESS_LANDING": str(ingested[1]),
+        "PROGRESS_WAREHOUSE": str(warehouse),
+        "PROGRESS_REPORTS": str(tmp_path / "reports"),
+        "PROGRESS_LAKE": str(tmp_path / "lake"),
+        "PROGRESS_BUCKETS": "4",
+        "PROGRESS_EXPORT_PNG": "0",
+        "PROGRESS_REPORT_LEARNERS": "1",
+        "DAGSTER_HOME": str(tmp_path / "home"),
+    }
+    logs = run_on_celery(2, env, tmp_path)
+    assert_same_srs(srs_tables(warehouse), reference)
+    steps = [log.read_text(errors="replace").count("succeeded in") for log in logs]
+    assert sum(steps) == 4, steps  # one task per bucket partition, spread over the workers
+    assert min(steps) >= 1, steps
