@@ -38,7 +38,9 @@ from transforms.srs_shards import (  # noqa: E402
     compact_srs_lake,
     compute_bucket,
     ensure_srs_lake,
+    export_srs_inputs,
     load_srs_from_lake,
+    read_bucket,
     write_bucket,
 )
 from transforms.srs_store import recompute_srs, resolve_as_of  # noqa: E402
@@ -59,28 +61,24 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return out, time.perf_counter() - wall, cpu_seconds() - cpu
 
 
-def bucket_step(job: tuple[str, str, int]) -> tuple[int, int, float, float]:
+def bucket_step(job: tuple[str, int]) -> tuple[int, int, float, float]:
     """One partition in this (fresh) process: (bucket, attempts, seconds, peak MiB)."""
-    import duckdb
-
-    warehouse, lake_path, bucket = job
+    lake_path, bucket = job
     began = time.perf_counter()
-    con = duckdb.connect(warehouse, read_only=True)
-    frames = compute_bucket(con, SM2Params(), resolve_as_of(con, None), bucket, workers=1)
-    attempts = int(str(scalar(con, "SELECT count(*) FROM attempts WHERE bucket = ?", [bucket])))
-    con.close()
+    inputs = read_bucket(lake_path, {}, bucket)
+    frames = compute_bucket(inputs, SM2Params(), bucket, workers=1)
     write_bucket(frames, bucket, lake_path, {})
-    return bucket, attempts, time.perf_counter() - began, peak_rss_mb()
+    return bucket, inputs.attempts.height, time.perf_counter() - began, peak_rss_mb()
 
 
 def idle_process_mb(_: int) -> float:
     return peak_rss_mb()
 
 
-def sharded(warehouse: Path, lake_path: str, buckets: int, workers: int) -> list[tuple]:
+def sharded(lake_path: str, buckets: int, workers: int) -> list[tuple]:
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, maxtasksperchild=1) as pool:
-        return pool.map(bucket_step, [(str(warehouse), lake_path, b) for b in range(buckets)], 1)
+        return pool.map(bucket_step, [(lake_path, b) for b in range(buckets)], 1)
 
 
 def dagster_run(root: Path, warehouse: Path, buckets: int, workers: int) -> tuple[float, float]:
@@ -134,8 +132,15 @@ def main() -> None:
             lake_path = str(root / f"lake-{workers}")
             con = connect(warehouse)
             ensure_srs_lake(con, lake_path, {})
+            _, export_wall, export_cpu = timed(
+                partial(export_srs_inputs, con, lake_path, {}, as_of)
+            )
             con.close()
-            steps, wall, cpu = timed(partial(sharded, warehouse, lake_path, args.buckets, workers))
+            print(
+                f"export of the bucket steps' inputs to the lake: {export_wall:.1f} s wall, "
+                f"{export_cpu:.1f} CPU s"
+            )
+            steps, wall, cpu = timed(partial(sharded, lake_path, args.buckets, workers))
             per = sorted(steps, key=lambda s: s[1])
             largest = per[-1]
             print(

@@ -3,10 +3,11 @@
 With the setting on, `pipelines.definitions` swaps the single-process `sm2_replay` for:
 
 - `lake_layout` (unpartitioned, before any parallel step): every bucket column holds
-  `crc32(user_id) % PROGRESS_BUCKETS`, and every lake table exists;
-- `sm2_replay_bucket` (partitioned, one partition per bucket): the bucket's learners replayed
-  from the warehouse (read-only) into the lake's `reviews` and `word_progress`, replacing only
-  that bucket's rows;
+  `crc32(user_id) % PROGRESS_BUCKETS`, every lake table exists, and the bucket steps' inputs
+  are exported to the lake (attempts by bucket, the course words in force, as of);
+- `sm2_replay_bucket` (partitioned, one partition per bucket): the bucket's learners, read
+  from the lake (a worker needs the lake and the code, never the warehouse), replayed into the
+  lake's `reviews` and `word_progress`, replacing only that bucket's rows;
 - `sm2_replay` (the fan-in, the warehouse's only writer of these tables): the lake's live rows
   into `reviews` and `word_progress`, then compaction and vacuum of the lake.
 
@@ -33,7 +34,9 @@ from transforms.srs_shards import (
     compact_srs_lake,
     compute_bucket,
     ensure_srs_lake,
+    export_srs_inputs,
     load_srs_from_lake,
+    read_bucket,
     write_bucket,
 )
 from transforms.srs_store import resolve_as_of
@@ -56,13 +59,18 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
     def lake_layout(
         warehouse: WarehouseResource, settings: ProgressSettings
     ) -> dg.MaterializeResult:
-        """One row of `bucket_layout` (the B every bucket column holds), and the lake's
-        tables created empty, partitioned by bucket: run before any parallel step."""
+        """One row of `bucket_layout` (the B every bucket column holds); the lake's output
+        tables created empty, partitioned by bucket, and the bucket steps' inputs exported
+        (attempts by bucket, the words in force, as of): run before any parallel step."""
         with warehouse.connect() as con:
             moved = ensure_bucket_layout(con, settings.buckets)
             created = ensure_srs_lake(con, settings.lake, settings.lake_options, empty=moved)
+            as_of = resolve_as_of(con, settings.as_of_time)
+            exported = export_srs_inputs(con, settings.lake, settings.lake_options, as_of)
         return dg.MaterializeResult(
             metadata={
+                "as_of": as_of.isoformat(),
+                "attempts_exported": exported,
                 "buckets": settings.buckets,
                 "rebucketed": moved,
                 "lake": settings.lake,
@@ -89,19 +97,16 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         ],
     )
     def sm2_replay_bucket(
-        context: dg.AssetExecutionContext,
-        config: SM2ReplayConfig,
-        warehouse: WarehouseResource,
-        settings: ProgressSettings,
+        context: dg.AssetExecutionContext, config: SM2ReplayConfig, settings: ProgressSettings
     ) -> Iterator[dg.MaterializeResult]:
-        """One bucket's learners replayed over their full histories; their rows replace the
-        bucket's rows of each lake table (one atomic commit per table)."""
+        """One bucket's learners replayed over their full histories, read from the lake; their
+        rows replace the bucket's rows of each lake table (one atomic commit per table)."""
         bucket = int(context.partition_key)
         params = config.resolve(settings.base_sm2_params())
         began = time.perf_counter()
-        with warehouse.read_only() as con:
-            as_of = resolve_as_of(con, settings.as_of_time)
-            frames = compute_bucket(con, params, as_of, bucket)
+        inputs = read_bucket(settings.lake, settings.lake_options, bucket)
+        frames = compute_bucket(inputs, params, bucket)
+        as_of = inputs.as_of
         computed = time.perf_counter()
         write_bucket(frames, bucket, settings.lake, settings.lake_options)
         shared: dict[str, Any] = {
@@ -183,8 +188,7 @@ def sharded_definitions(folder: dg.Definitions, settings: Settings) -> dg.Defini
         dg.define_asset_job("sharded_prepare", selection=PREPARE),
         dg.define_asset_job(
             "srs_shards",
-            selection=SHARD_STEPS,
-            partitions_def=bucket_partitions(settings.buckets),
+            selection=SHARD_STEPS,  # partitioned like its assets, by bucket
             executor_def=shard_executor(settings),
         ),
         dg.define_asset_job("sharded_finish", selection=nightly - PREPARE - SHARD_STEPS),

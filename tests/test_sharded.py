@@ -186,13 +186,11 @@ def test_b1_and_b8_and_a_bucket_alone_give_the_single_process_tables(
 
 KILLED_STEP = """
 import sys
-from transforms.srs_shards import compute_bucket, write_bucket
+from transforms.srs_shards import compute_bucket, read_bucket, write_bucket
 from transforms.sm2 import SM2Params
-from transforms.srs_store import resolve_as_of
-import duckdb
-con = duckdb.connect(sys.argv[1], read_only=True)
-frames = compute_bucket(con, SM2Params(), resolve_as_of(con, None), int(sys.argv[3]))
-write_bucket(frames, int(sys.argv[3]), sys.argv[2], {})
+lake, bucket = sys.argv[1], int(sys.argv[2])
+frames = compute_bucket(read_bucket(lake, {}, bucket), SM2Params(), bucket)
+write_bucket(frames, bucket, lake, {})
 """
 
 
@@ -207,7 +205,7 @@ def test_a_killed_bucket_step_leaves_each_table_with_the_bucket_whole_or_absent(
         env = {k: v for k, v in os.environ.items() if k != "PROGRESS_FAILPOINT"}
         if failpoint:
             env["PROGRESS_FAILPOINT"] = failpoint
-        args = [sys.executable, "-c", KILLED_STEP, str(warehouse), lake_path, "5"]
+        args = [sys.executable, "-c", KILLED_STEP, lake_path, "5"]
         return subprocess.run(args, env=env, cwd=ROOT, timeout=120).returncode
 
     def bucket_rows() -> dict[str, int]:
@@ -294,3 +292,23 @@ def test_all_partitions_on_two_celery_workers_give_the_single_process_tables(
     steps = [log.read_text(errors="replace").count("succeeded in") for log in logs]
     assert sum(steps) == 4, steps  # one task per bucket partition, spread over the workers
     assert min(steps) >= 1, steps
+
+
+def test_the_sharded_setting_swaps_sm2_replay_for_the_bucket_partitions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipelines.definitions import defs
+
+    monkeypatch.setenv("PROGRESS_SHARDED", "1")
+    monkeypatch.setenv("PROGRESS_BUCKETS", "8")
+    sharded = defs()
+    shards = sharded.resolve_job_def("srs_shards")
+    assert shards.partitions_def is not None
+    assert shards.partitions_def.get_partition_keys() == [str(b) for b in range(8)]
+    graph = sharded.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("reviews")).parent_keys == {LAKE_REVIEWS, LAKE_WORD_PROGRESS}
+    assert {"sharded_prepare", "srs_shards", "sharded_finish"} <= {
+        job.name for job in sharded.resolve_all_job_defs()
+    }
+    monkeypatch.setenv("PROGRESS_SHARDED", "0")  # the default: no lake, no partitions
+    assert LAKE_REVIEWS not in defs().resolve_asset_graph().get_all_asset_keys()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 import polars as pl
+from deltalake import write_deltalake
 
 from transforms import lake
 from transforms.failpoints import crash_point
@@ -22,6 +24,7 @@ from transforms.srs_store import (
     ALL_SOURCES,
     ATTEMPT_COLUMNS,
     COMPUTE_WORKERS,
+    NO_ATTEMPTS_AS_OF,
     SrsState,
     _compute_parts,
     _record_state,
@@ -30,32 +33,77 @@ from transforms.srs_store import (
 from transforms.warehouse import query, replace_table, transaction
 
 SRS_LAKE_TABLES: tuple[str, ...] = ("reviews", "word_progress")
+# the bucket steps' inputs, exported by the step before them: the attempts up to as of (by
+# bucket), the course words in force and the as-of time (one row), so that a worker needs the
+# lake and the code, not the warehouse
+INPUT_ATTEMPTS, INPUT_WORDS, INPUT_AS_OF = "srs_attempts", "srs_words", "srs_as_of"
+CARD_TIME_ORDER = ["user_id", "language", "word_uid", "attempted_at", "uuid_local"]
 
 
-def read_bucket(con: duckdb.DuckDBPyConnection, as_of: datetime, bucket: int) -> pl.DataFrame:
-    """The full histories up to `as_of` of bucket `bucket`'s learners, sorted by card and
-    time."""
-    return query(
-        con,
-        f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? AND bucket = ? "
-        "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
-        [as_of, bucket],
+def export_srs_inputs(
+    con: duckdb.DuckDBPyConnection, lake_path: str, options: Mapping[str, str], as_of: datetime
+) -> int:
+    """Write the bucket steps' inputs to the lake (the attempts streamed from DuckDB, each
+    table replaced in one commit); returns the attempts exported."""
+    attempts = con.sql(
+        f"SELECT {ATTEMPT_COLUMNS}, bucket FROM attempts WHERE attempted_at <= ?", params=[as_of]
+    ).to_arrow_reader()
+    write_deltalake(
+        lake.table_uri(lake_path, INPUT_ATTEMPTS),
+        attempts,
+        partition_by=[lake.BUCKET],
+        mode="overwrite",
+        schema_mode="overwrite",
+        storage_options=dict(options),
+    )
+    for table, frame in (
+        (INPUT_WORDS, current_words(con, as_of)),
+        (INPUT_AS_OF, pl.DataFrame({"as_of": [as_of]}, schema={"as_of": pl.Datetime("us")})),
+    ):
+        frame.write_delta(
+            lake.table_uri(lake_path, table),
+            mode="overwrite",
+            storage_options=dict(options),
+            delta_write_options={"schema_mode": "overwrite"},
+        )
+    return (
+        lake.scan(lake.table_uri(lake_path, INPUT_ATTEMPTS), options)
+        .select(pl.len())
+        .collect()
+        .item()
     )
 
 
+@dataclass(frozen=True)
+class BucketInputs:
+    """What a bucket step reads: its learners' attempts (sorted by card and time), the course
+    words in force and the as-of time."""
+
+    attempts: pl.DataFrame
+    words: pl.DataFrame
+    as_of: datetime
+
+
+def read_bucket(lake_path: str, options: Mapping[str, str], bucket: int) -> BucketInputs:
+    """Bucket `bucket`'s inputs from the lake (only its partition's files are read)."""
+    attempts = (
+        lake.scan(lake.table_uri(lake_path, INPUT_ATTEMPTS), options)
+        .filter(pl.col(lake.BUCKET) == bucket)
+        .drop(lake.BUCKET)
+        .sort(CARD_TIME_ORDER)
+        .collect()
+    )
+    words = lake.scan(lake.table_uri(lake_path, INPUT_WORDS), options).collect()
+    as_of = lake.scan(lake.table_uri(lake_path, INPUT_AS_OF), options).collect()["as_of"][0]
+    return BucketInputs(attempts, words, as_of)
+
+
 def compute_bucket(
-    con: duckdb.DuckDBPyConnection,
-    params: SM2Params,
-    as_of: datetime,
-    bucket: int,
-    workers: int = COMPUTE_WORKERS,
+    inputs: BucketInputs, params: SM2Params, bucket: int, workers: int = COMPUTE_WORKERS
 ) -> dict[str, pl.DataFrame]:
     """Bucket `bucket`'s rows of each SRS lake table (with their `bucket` column)."""
-    attempts = read_bucket(con, as_of, bucket)
     with ThreadPoolExecutor(workers) as pool:
-        reviews, progress = _compute_parts(
-            pool, attempts, params, current_words(con, as_of), workers
-        )
+        reviews, progress = _compute_parts(pool, inputs.attempts, params, inputs.words, workers)
     stamp = pl.lit(bucket, dtype=pl.Int16).alias(lake.BUCKET)
     return {
         "reviews": reviews.with_columns(stamp),
@@ -65,7 +113,12 @@ def compute_bucket(
 
 def srs_lake_schemas(con: duckdb.DuckDBPyConnection) -> dict[str, pl.Schema]:
     """The schema of each SRS lake table: what `compute_bucket` gives for no attempts."""
-    empty = compute_bucket(con, SM2Params(), datetime(1970, 1, 1), bucket=-1, workers=1)
+    none = BucketInputs(
+        query(con, f"SELECT {ATTEMPT_COLUMNS} FROM attempts LIMIT 0"),
+        current_words(con, NO_ATTEMPTS_AS_OF),
+        NO_ATTEMPTS_AS_OF,
+    )
+    empty = compute_bucket(none, SM2Params(), bucket=-1, workers=1)
     return {table: frame.schema for table, frame in empty.items()}
 
 

@@ -28,16 +28,6 @@ class WarehouseResource(DuckDBResource):
             ensure_core_tables(con)
             yield con
 
-    @contextmanager
-    def read_only(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection: any number of processes may hold one at once (while no
-        process writes), as the parallel shard steps do."""
-        con = duckdb.connect(self.database, read_only=True, config=self.connection_config)
-        try:
-            yield con
-        finally:
-            con.close()
-
 
 class SettingsResource(dg.ConfigurableResource):
     """Where the pipeline reads and writes, and what it treats as "now". Its config is the text
