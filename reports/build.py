@@ -18,15 +18,14 @@ from reports import educators, learner_figures, sm2_figures
 from reports.at_risk import at_risk_section
 from reports.pages import PageMeta, Section, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
+from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import learned_words
 from transforms.metrics.retention import first_days, forgetting_curve
 from transforms.metrics.status import language_course
-from transforms.srs_store import current_words, params_used
+from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, registered, scalar, table_exists
-
-LEARNER = ["user_id", "language"]
 
 
 @dataclass
@@ -218,7 +217,7 @@ def build_sm2_report(
     pass_quality = params_used(con).pass_quality
     progress = query(con, "SELECT easiness, interval_days FROM word_progress")
     forecast = query(con, "SELECT day, due_reviews, overdue_reviews FROM due_forecast")
-    scored = sm2_figures.scored_reviews(
+    scored = sm2_figures.comparable_reviews(
         query(
             con,
             "SELECT review_index, quality, elapsed_days, lapses_after, p_recall, "

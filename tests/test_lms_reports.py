@@ -10,12 +10,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from reports.courses import CourseTables, build_course_reports, stopped_at
 from reports.export import chromium_path
 from reports.pages import PageMeta
 from tests.browser import rendered_dom
 from tests.lms_landing import write_landing
-from transforms.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from transforms.lms.courses import json_documents, load_courses
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
