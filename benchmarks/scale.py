@@ -29,12 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import peak_rss_mb  # noqa: E402
+from landing.generate.landing import GeneratorConfig, generate_landing  # noqa: E402
+from transforms.as_of import resolve_as_of  # noqa: E402
 from transforms.buckets import ensure_bucket_layout  # noqa: E402
-from transforms.generate.landing import GeneratorConfig, generate_landing  # noqa: E402
 from transforms.ingest.attempts import ingest_landing_files  # noqa: E402
 from transforms.ingest.manifests import load_manifests, manifest_files  # noqa: E402
 from transforms.sm2 import SM2Params  # noqa: E402
-from transforms.srs_shards import (  # noqa: E402
+from transforms.sm2.shards import (  # noqa: E402
     compact_srs_lake,
     compute_bucket,
     ensure_srs_lake,
@@ -43,7 +44,7 @@ from transforms.srs_shards import (  # noqa: E402
     read_bucket,
     write_bucket,
 )
-from transforms.srs_store import recompute_srs, resolve_as_of  # noqa: E402
+from transforms.sm2.store import recompute_srs  # noqa: E402
 from transforms.warehouse import connect, scalar  # noqa: E402
 
 

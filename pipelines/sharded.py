@@ -28,9 +28,10 @@ import dagster as dg
 
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from pipelines.defs.srs.config import SM2ReplayConfig
+from transforms.as_of import resolve_as_of
 from transforms.buckets import ensure_bucket_layout
 from transforms.settings import Settings
-from transforms.srs_shards import (
+from transforms.sm2.shards import (
     compact_srs_lake,
     compute_bucket,
     ensure_srs_lake,
@@ -39,7 +40,6 @@ from transforms.srs_shards import (
     read_bucket,
     write_bucket,
 )
-from transforms.srs_store import resolve_as_of
 
 SHARDS = "shards"
 LAKE_REVIEWS = dg.AssetKey(["lake", "reviews"])

@@ -21,15 +21,16 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from pipelines.sharded import LAKE_REVIEWS, LAKE_WORD_PROGRESS, shard_assets
 from transforms import lake
+from transforms.as_of import resolve_as_of
 from transforms.buckets import bucket_of, ensure_bucket_layout, stored_buckets
-from transforms.generate.landing import GeneratorConfig, generate_landing
 from transforms.ingest.attempts import ingest_landing_files
 from transforms.ingest.manifests import load_manifests, manifest_files
 from transforms.sm2 import SM2Params
-from transforms.srs_store import recompute_srs, resolve_as_of
+from transforms.sm2.store import recompute_srs
 from transforms.warehouse import connect, query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,7 +187,7 @@ def test_b1_and_b8_and_a_bucket_alone_give_the_single_process_tables(
 
 KILLED_STEP = """
 import sys
-from transforms.srs_shards import compute_bucket, read_bucket, write_bucket
+from transforms.sm2.shards import compute_bucket, read_bucket, write_bucket
 from transforms.sm2 import SM2Params
 lake, bucket = sys.argv[1], int(sys.argv[2])
 frames = compute_bucket(read_bucket(lake, {}, bucket), SM2Params(), bucket)

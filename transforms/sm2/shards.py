@@ -3,7 +3,7 @@
 Each bucket is a fixed set of learners (`transforms/buckets.py`), so a bucket's `reviews` and
 `word_progress` rows depend on its learners' attempts only: bucket steps run in any order, in
 parallel, on any machine, and together give the rows of the single-process recompute
-(`transforms/srs_store.py`), whatever the number of buckets.
+(`transforms/sm2/store.py`), whatever the number of buckets.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import polars as pl
 from deltalake import write_deltalake
 
 from transforms import lake
+from transforms.as_of import NO_ATTEMPTS_AS_OF
 from transforms.failpoints import crash_point
 from transforms.sm2 import SM2Params
-from transforms.srs_store import (
+from transforms.sm2.store import (
     ALL_SOURCES,
     ATTEMPT_COLUMNS,
     COMPUTE_WORKERS,
-    NO_ATTEMPTS_AS_OF,
     SrsState,
     _compute_parts,
     _record_state,
