@@ -62,18 +62,34 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return out, time.perf_counter() - wall, cpu_seconds() - cpu
 
 
-def bucket_step(job: tuple[str, int]) -> tuple[int, int, float, float]:
-    """One partition in this (fresh) process: (bucket, attempts, seconds, peak MiB)."""
+def own_peak_mb() -> float:
+    """Peak resident memory of this process image, in MiB: /proc's VmHWM starts afresh at
+    exec, unlike `ru_maxrss`, which a spawned worker inherits from its (large) parent."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_rss_mb()
+
+
+def bucket_step(job: tuple[str, int]) -> tuple[int, int, float, float, float]:
+    """One partition in this (fresh) process: (bucket, attempts, seconds, peak MiB, CPU
+    seconds of the step alone, all threads, imports excluded)."""
     lake_path, bucket = job
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     inputs = read_bucket(lake_path, {}, bucket)
     frames = compute_bucket(inputs, SM2Params(), bucket, workers=1)
     write_bucket(frames, bucket, lake_path, {})
-    return bucket, inputs.attempts.height, time.perf_counter() - began, peak_rss_mb()
+    return (
+        bucket,
+        inputs.attempts.height,
+        time.perf_counter() - began,
+        own_peak_mb(),
+        time.process_time() - cpu,
+    )
 
 
 def idle_process_mb(_: int) -> float:
-    return peak_rss_mb()
+    return own_peak_mb()
 
 
 def sharded(lake_path: str, buckets: int, workers: int) -> list[tuple]:
@@ -150,7 +166,9 @@ def main() -> None:
                 f"{attempts / wall:,.0f} attempts/s; per partition: "
                 f"{min(s[2] for s in steps):.1f} to {max(s[2] for s in steps):.1f} s, "
                 f"peak {min(s[3] for s in steps):.0f} to {max(s[3] for s in steps):.0f} MiB "
-                f"(largest bucket {largest[1]:,} attempts: {largest[3]:.0f} MiB)"
+                f"(largest bucket {largest[1]:,} attempts: {largest[3]:.0f} MiB); the steps "
+                f"alone {sum(s[4] for s in steps):.1f} CPU s, "
+                f"{attempts / sum(s[4] for s in steps):,.0f} attempts per CPU second"
             )
         con = connect(warehouse)
         _, wall, cpu = timed(

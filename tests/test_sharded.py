@@ -145,6 +145,11 @@ def test_ingest_stores_each_attempts_bucket_and_an_old_warehouse_migrates(
     con = connect(old)
     migrated = query(con, "SELECT DISTINCT user_id, bucket FROM attempts")
     assert stored_buckets(con) == 64
+    # a row written around ingestion, without its bucket: the sharded run's layout fills it
+    con.execute("UPDATE attempts SET bucket = NULL WHERE user_id = ?", [rows["user_id"][0]])
+    assert not ensure_bucket_layout(con, 64)  # same B: nothing moves
+    filled = query(con, "SELECT DISTINCT user_id, bucket FROM attempts")
+    assert_frame_equal(filled, rows, check_row_order=False)
     ensure_bucket_layout(con, 8)  # another B: every row moves to crc32 % 8
     moved = query(con, "SELECT DISTINCT user_id, bucket FROM attempts")
     con.close()

@@ -87,21 +87,19 @@ def migrate_bucket_column(con: duckdb.DuckDBPyConnection, table: str) -> None:
     with transaction(con):
         con.execute(f'ALTER TABLE "{table}" ADD COLUMN bucket {BUCKET_TYPE}')
         _fill_buckets(con, table, stored_buckets(con), only_missing=True)
-    # DuckDB adds the constraint only once the update is committed
-    con.execute(f'ALTER TABLE "{table}" ALTER COLUMN bucket SET NOT NULL')
 
 
 def ensure_bucket_layout(con: duckdb.DuckDBPyConnection, buckets: int) -> bool:
-    """Make every bucket column hold `crc32 % buckets`; returns whether rows were re-bucketed
-    (the setting changed since the warehouse recorded its layout)."""
+    """Make every bucket column hold `crc32 % buckets` (rows written around ingestion, without
+    one, included); returns whether rows were re-bucketed (the setting changed since the
+    warehouse recorded its layout)."""
     for table in BUCKETED_TABLES:
         migrate_bucket_column(con, table)
     moved = stored_buckets(con) != buckets
     with transaction(con):
-        if moved:
-            for table in BUCKETED_TABLES:
-                if table_exists(con, table):
-                    _fill_buckets(con, table, buckets, only_missing=False)
+        for table in BUCKETED_TABLES:
+            if table_exists(con, table):
+                _fill_buckets(con, table, buckets, only_missing=not moved)
         con.execute("CREATE OR REPLACE TABLE bucket_layout (buckets INTEGER NOT NULL)")
         con.execute("INSERT INTO bucket_layout VALUES (?)", [buckets])
     return moved

@@ -47,7 +47,8 @@ class RecordType:
             "source_id": "VARCHAR NOT NULL",
             "source_row": "BIGINT NOT NULL",
             # the learner's shard, crc32(user_id) % B (transforms/buckets.py), stored at ingest
-            "bucket": "SMALLINT NOT NULL",
+            # (null only in rows written around ingestion; the sharded run fills those)
+            "bucket": "SMALLINT",
         }
 
     def ddl(self) -> str:

@@ -39,7 +39,7 @@ LMS_DDL: tuple[str, ...] = (
         tries INTEGER, time_spent_ms BIGINT, solved BOOLEAN, score DOUBLE, max_score DOUBLE,
         attempt_id VARCHAR, correct BOOLEAN, response VARCHAR, submission_id VARCHAR,
         grader_id VARCHAR, source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL,
-        bucket SMALLINT NOT NULL)""",
+        bucket SMALLINT)""",
     # One row per rejected event row or xAPI statement.
     """CREATE TABLE IF NOT EXISTS lms_event_rejects (
         source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, reason VARCHAR NOT NULL,
