@@ -16,9 +16,10 @@ from reports.export import chromium_path
 from reports.pages import PageMeta
 from tests.browser import rendered_dom
 from tests.lms_landing import write_landing
-from transforms.lms.courses import json_documents, load_courses
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses
 from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import LMS_TABLES, build_lms_progress
+from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.warehouse import connect, query, replace_table
 
@@ -30,8 +31,8 @@ def _warehouse(landing: Path, db: Path, as_of: datetime) -> None:
     load_courses(con, json_documents(landing / "courses"))
     ingest_events(con, landing, datetime(2027, 1, 1))
     tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
-    for name in LMS_TABLES:
-        replace_table(con, name, tables[name])
+    for name, frame in tables.items():
+        replace_table(con, name, frame)
     con.close()
 
 

@@ -7,7 +7,9 @@ import dagster as dg
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
-from transforms.metrics.tables import recompute_metrics
+from transforms.metrics.nightly import update_metrics
+from transforms.metrics.tables import METRIC_TABLES
+from transforms.warehouse import query
 
 METRICS = "metrics"
 UPSTREAM = [
@@ -18,39 +20,36 @@ UPSTREAM = [
     "manifest_words",
     "manifest_versions",
 ]
-GRAINS = {
-    "accuracy_daily": "One row per (user_id, language, day) with an attempt.",
-    "accuracy_by_step": "One row per (language, step_type).",
-    "word_difficulty": "One row per (language, word_uid).",
-    "true_retention": "One row per (language, cohort, period_week, maturity).",
-    "forgetting_curve": "One row per (language, elapsed_bin) with reviews.",
-    "cohort_retention": "One row per (language, cohort, week_offset).",
-    "user_language_progress": "One row per (user_id, language).",
-    "learner_status": "One row per (user_id, course) with activity: active, lapsing or churned.",
-    "at_risk_learners": "One row per (user_id, course) not churned as of (idle at most 28 days): "
-    "the risk of no activity in the next 14 days, flagged or not, with reasons.",
-    "at_risk_backtest": "One row per snapshot Monday: the at-risk model and the rules, scored "
-    "on that Monday's learners by a model fitted only on earlier known outcomes.",
-}
 
 
 @dg.multi_asset(
     group_name=METRICS,
-    specs=[dg.AssetSpec(name, description=grain, deps=UPSTREAM) for name, grain in GRAINS.items()],
+    specs=[dg.AssetSpec(t.name, description=t.grain, deps=UPSTREAM) for t in METRIC_TABLES],
 )
 def analytics_tables(
     warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
-    """Every accuracy, retention and progress table from one read of the warehouse."""
+    """Every accuracy, retention and progress table: the rows the night's changed cards reach
+    (transforms/metrics/nightly.py), or all of them after a full SRS recompute or on
+    `PROGRESS_FULL_REFRESH`. The metadata's table is the whole table; `rows_rebuilt` says how
+    many rows this run wrote."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        tables = recompute_metrics(con, as_of).tables
-    for name, frame in tables.items():
+        run = update_metrics(con, as_of, full_refresh=settings.full_refresh)
+        tables = {t.name: query(con, f'SELECT * FROM "{t.name}" LIMIT 10') for t in METRIC_TABLES}
+        rows = {
+            t.name: query(con, f'SELECT count(*) AS n FROM "{t.name}"')["n"][0]
+            for t in METRIC_TABLES
+        }
+    for name, sample in tables.items():
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={
-                "dagster/row_count": frame.height,
+                "dagster/row_count": int(rows[name]),
+                "rows_rebuilt": run.tables[name].height,
+                "mode": run.mode,
+                "mode_reason": run.reason,
                 "as_of": as_of.isoformat(),
-                "preview": preview(frame),
+                "preview": preview(sample),
             },
         )
