@@ -33,7 +33,7 @@ from landing.generate.landing import GeneratorConfig, generate_landing  # noqa: 
 from transforms.as_of import resolve_as_of  # noqa: E402
 from transforms.buckets import ensure_bucket_layout  # noqa: E402
 from transforms.ingest.attempts import ingest_landing_files  # noqa: E402
-from transforms.ingest.manifests import load_manifests, manifest_files  # noqa: E402
+from transforms.ingest.manifests import json_documents, load_manifests  # noqa: E402
 from transforms.sm2 import SM2Params  # noqa: E402
 from transforms.sm2.shards import (  # noqa: E402
     compact_srs_lake,
@@ -129,7 +129,7 @@ def main() -> None:
         warehouse = root / "w.duckdb"
         con = connect(warehouse)
         ingest_landing_files(con, root / "landing" / "attempts", datetime.now())
-        load_manifests(con, manifest_files(root / "landing" / "manifests"))
+        load_manifests(con, json_documents(root / "landing" / "manifests"))
         ensure_bucket_layout(con, args.buckets)
         attempts = int(str(scalar(con, "SELECT count(*) FROM attempts")))
         as_of = resolve_as_of(con, None)

@@ -28,7 +28,7 @@ from transforms import lake
 from transforms.as_of import resolve_as_of
 from transforms.buckets import bucket_of, ensure_bucket_layout, stored_buckets
 from transforms.ingest.attempts import ingest_landing_files
-from transforms.ingest.manifests import load_manifests, manifest_files
+from transforms.ingest.manifests import json_documents, load_manifests
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import recompute_srs
 from transforms.warehouse import connect, query
@@ -66,7 +66,7 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     )
     con = connect(root / "ingested.duckdb")
     ingest_landing_files(con, landing / "attempts", datetime(2026, 11, 1))
-    load_manifests(con, manifest_files(landing / "manifests"))
+    load_manifests(con, json_documents(landing / "manifests"))
     con.close()
     return root / "ingested.duckdb", landing
 
