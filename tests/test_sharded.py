@@ -296,8 +296,9 @@ def test_all_partitions_on_two_celery_workers_give_the_single_process_tables(
     logs = run_on_celery(2, env, tmp_path)
     assert_same_srs(srs_tables(warehouse), reference)
     steps = [log.read_text(errors="replace").count("succeeded in") for log in logs]
-    assert sum(steps) == 4, steps  # one task per bucket partition, spread over the workers
-    assert min(steps) >= 1, steps
+    # one task per bucket partition; which worker takes which is Celery's choice (both usually
+    # do, but a fast worker may drain the queue alone, so that is not asserted)
+    assert sum(steps) == 4, steps
 
 
 def test_the_sharded_setting_swaps_sm2_replay_for_the_bucket_partitions(
