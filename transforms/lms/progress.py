@@ -76,11 +76,22 @@ def build_lms_progress(
     current = current_nodes(inputs.nodes, in_force)
     attrs = node_attributes(inputs.nodes, in_force)
     courses = in_force["course_id"].unique().to_list()
-    events = timed_events(inputs.events.filter(pl.col("occurred_at") <= as_of), attrs, courses)
+    learner = learner_enum(inputs)
+    events = timed_events(
+        inputs.events.lazy()
+        .filter(pl.col("occurred_at") <= as_of)
+        .with_columns(pl.col(USER).cast(learner))
+        .collect(),
+        attrs,
+        courses,
+    )
     learned_courses = pl.col("course_id").str.starts_with(RESERVED_PREFIX)
-    solves = event_solves(events.filter(~learned_courses))
+    platform_events = events.lazy().filter(~learned_courses)
+    solves = event_solves(platform_events)
     if inputs.solves is not None:
-        solves = pl.concat([solves, inputs.solves.select(solves.columns)])
+        solves = pl.concat(
+            [solves, inputs.solves.select(solves.columns).with_columns(pl.col(USER).cast(learner))]
+        )
     quizzes = quiz_attempt_scores(events, attrs)
     grades = assignment_grades(events)
     lesson_attrs = attrs.filter(is_lesson())
@@ -94,8 +105,8 @@ def build_lms_progress(
         learners, events, current, items, lessons, in_force, inputs.nodes, done, as_of
     )
     course = course_progress(learners, events, current, lessons, modules, enroll, as_of)
-    state = task_state(events.filter(~learned_courses), params)
-    return {
+    state = task_state(platform_events, params)
+    tables = {
         "enrollments": enroll,
         "lesson_progress": lessons,
         "task_state": state,
@@ -105,6 +116,19 @@ def build_lms_progress(
         "user_progress": user_progress(enroll, course, lessons, events),
         "learning_path_progress": learning_path_progress(inputs.paths, enroll),
     }
+    return {
+        name: frame.with_columns(pl.col(USER).cast(pl.String)) for name, frame in tables.items()
+    }
+
+
+def learner_enum(inputs: LmsInputs) -> pl.Enum:
+    """Every learner id, in order, as an Enum: the tables are computed with `user_id` of this
+    type (sorting and grouping compare integers, in the ids' order) and written as strings."""
+    frames = [inputs.events.select(USER)]
+    if inputs.solves is not None:
+        frames.append(inputs.solves.select(USER))
+    ids = pl.concat(frames).unique()[USER].sort()
+    return pl.Enum(ids)
 
 
 def lesson_progress(
@@ -121,15 +145,19 @@ def lesson_progress(
     `percent_complete` is 100 once completed, else tasks solved / tasks × 100 (0 with none);
     `points_earned`/`points_possible`: solved tasks' points, or the best score of a quiz or an
     assignment × its max points."""
-    on_lessons = events.filter(pl.col("lesson_id").is_not_null())
+    on_lessons = events.lazy().filter(pl.col("lesson_id").is_not_null())
     viewed = (pl.col("type") == "lesson_viewed") & (pl.col("node_id") == pl.col("lesson_id"))
-    touched = on_lessons.group_by(USER, "lesson_id").agg(
-        viewed.sum().cast(pl.Int32).alias("views"),
-        pl.col("occurred_at").filter(viewed).min().alias("first_viewed_at"),
-        pl.col("occurred_at").filter(viewed).max().alias("last_viewed_at"),
-        pl.col("occurred_at").min().alias("first_activity_at"),
-        pl.col("occurred_at").max().alias("last_activity_at"),
-        (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+    touched = (
+        on_lessons.group_by(USER, "lesson_id")
+        .agg(
+            viewed.sum().cast(pl.Int32).alias("views"),
+            pl.col("occurred_at").filter(viewed).min().alias("first_viewed_at"),
+            pl.col("occurred_at").filter(viewed).max().alias("last_viewed_at"),
+            pl.col("occurred_at").min().alias("first_activity_at"),
+            pl.col("occurred_at").max().alias("last_activity_at"),
+            (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+        )
+        .collect()
     )
     item_solves = solves.join(items, on="item_id")
     counts = items.group_by("lesson_id").agg(
@@ -254,22 +282,37 @@ def enrollments(
     activity after it); else `completed` when every required lesson is completed (sticky) or
     a `course_completed` event came, else `active`. `enrolled_at`: the first `enrolled`
     event, else the first event."""
-    lifecycle = events.filter(pl.col("type").is_in(list(LIFECYCLE))).sort("occurred_at", "event_id")
-    last_state = lifecycle.group_by(USER, "course_id").agg(
-        pl.col("type").last().alias("_last_state"), pl.col("occurred_at").last().alias("_state_at")
+    lifecycle = (
+        events.lazy()
+        .filter(pl.col("type").is_in(list(LIFECYCLE)))
+        .select(USER, "course_id", "type", "occurred_at", "event_id")
+        .sort("occurred_at", "event_id")
     )
-    learners = events.group_by(USER, "course_id").agg(
-        pl.col("occurred_at").filter(pl.col("type") == "enrolled").min().alias("_enrolled"),
-        pl.col("occurred_at").min().alias("_first"),
-        pl.col("occurred_at").max().alias("last_activity_at"),
-        pl.col("occurred_at")
-        .filter(pl.col("type") == "course_completed")
-        .min()
-        .alias("_event_done"),
-        pl.col("occurred_at")
-        .filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
-        .max()
-        .alias("_last_work"),
+    last_state = (
+        lifecycle.group_by(USER, "course_id")
+        .agg(
+            pl.col("type").last().alias("_last_state"),
+            pl.col("occurred_at").last().alias("_state_at"),
+        )
+        .collect()
+    )
+    learners = (
+        events.lazy()
+        .group_by(USER, "course_id")
+        .agg(
+            pl.col("occurred_at").filter(pl.col("type") == "enrolled").min().alias("_enrolled"),
+            pl.col("occurred_at").min().alias("_first"),
+            pl.col("occurred_at").max().alias("last_activity_at"),
+            pl.col("occurred_at")
+            .filter(pl.col("type") == "course_completed")
+            .min()
+            .alias("_event_done"),
+            pl.col("occurred_at")
+            .filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
+            .max()
+            .alias("_last_work"),
+        )
+        .collect()
     )
     by_rule = _sticky(learners.select(USER, "course_id"), nodes, in_force, done, "course_id")
     rows = (
@@ -394,11 +437,15 @@ def _counts(grid: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def _activity(events: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    work = events.filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
-    return work.group_by(keys).agg(
-        pl.col("occurred_at").min().alias("started_at"),
-        pl.col("occurred_at").max().alias("last_activity_at"),
-        (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+    work = events.lazy().filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
+    return (
+        work.group_by(keys)
+        .agg(
+            pl.col("occurred_at").min().alias("started_at"),
+            pl.col("occurred_at").max().alias("last_activity_at"),
+            (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+        )
+        .collect()
     )
 
 
@@ -548,8 +595,11 @@ def user_progress(
         ).sum(),
         pl.col("points_earned", "time_spent_s").sum(),
     )
-    days = events.group_by(USER).agg(
-        pl.col("occurred_at").dt.date().n_unique().cast(pl.Int32).alias("active_days")
+    days = (
+        events.lazy()
+        .group_by(USER)
+        .agg(pl.col("occurred_at").dt.date().n_unique().cast(pl.Int32).alias("active_days"))
+        .collect()
     )
     return (
         per_user.join(work, on=USER, how="left")
