@@ -43,7 +43,7 @@ def row_order(frame: pl.DataFrame, keys: list[str], tiebreak: str) -> pl.Series:
 
 
 def timed_events(
-    events: pl.DataFrame, attributes: pl.DataFrame, courses: list[str]
+    events: pl.DataFrame, attributes: pl.DataFrame, courses: list[str] | pl.Series
 ) -> pl.DataFrame:
     """The events progress counts, each with its node's `node_kind`, `lesson_id`, `module_id`,
     its `session_key` and `time_ms`: course-level events of a course in force and events on a
@@ -60,7 +60,7 @@ def timed_events(
     looked_up = (("kind", "node_kind"), ("lesson_id", "lesson_id"), ("module_id", "module_id"))
     known = (
         events.lazy()
-        .filter(pl.col("course_id").is_in(courses))
+        .filter(pl.col("course_id").is_in(pl.Series(courses).implode()))
         .with_columns(node.alias("_node"))
         .filter(pl.col("node_id").is_null() | pl.col("_node").is_not_null())
         .with_columns(pl.lit(attributes[a]).gather(pl.col("_node")).alias(b) for a, b in looked_up)

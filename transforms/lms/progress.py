@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
+import polars.selectors as cs
 
 from transforms.lms.activity import (
     USER,
@@ -71,27 +72,19 @@ def _pct(done: pl.Expr, total: pl.Expr) -> pl.Expr:
 def build_lms_progress(
     inputs: LmsInputs, as_of: datetime, params: SM2Params | None = None
 ) -> dict[str, pl.DataFrame]:
-    """Every progress table, keyed by its warehouse name."""
+    """Every progress table, keyed by its warehouse name. The ids are computed as Enums
+    (`encode_ids`: sorting, grouping and joining compare integers, in the ids' order) and
+    written as strings."""
+    inputs, lang_courses = encode_ids(inputs)
     in_force = versions_as_of(inputs.versions, as_of)
     current = current_nodes(inputs.nodes, in_force)
     attrs = node_attributes(inputs.nodes, in_force)
-    courses = in_force["course_id"].unique().to_list()
-    learner = learner_enum(inputs)
-    events = timed_events(
-        inputs.events.lazy()
-        .filter(pl.col("occurred_at") <= as_of)
-        .with_columns(pl.col(USER).cast(learner))
-        .collect(),
-        attrs,
-        courses,
-    )
-    learned_courses = pl.col("course_id").str.starts_with(RESERVED_PREFIX)
-    platform_events = events.lazy().filter(~learned_courses)
+    courses = in_force["course_id"].unique()
+    events = timed_events(inputs.events.filter(pl.col("occurred_at") <= as_of), attrs, courses)
+    platform_events = events.lazy().filter(~pl.col("course_id").is_in(lang_courses.implode()))
     solves = event_solves(platform_events)
     if inputs.solves is not None:
-        solves = pl.concat(
-            [solves, inputs.solves.select(solves.columns).with_columns(pl.col(USER).cast(learner))]
-        )
+        solves = pl.concat([solves, inputs.solves.select(solves.columns)])
     quizzes = quiz_attempt_scores(events, attrs)
     grades = assignment_grades(events)
     lesson_attrs = attrs.filter(is_lesson())
@@ -116,19 +109,45 @@ def build_lms_progress(
         "user_progress": user_progress(enroll, course, lessons, events),
         "learning_path_progress": learning_path_progress(inputs.paths, enroll),
     }
-    return {
-        name: frame.with_columns(pl.col(USER).cast(pl.String)) for name, frame in tables.items()
-    }
+    return {name: frame.with_columns(cs.enum().cast(pl.String)) for name, frame in tables.items()}
 
 
-def learner_enum(inputs: LmsInputs) -> pl.Enum:
-    """Every learner id, in order, as an Enum: the tables are computed with `user_id` of this
-    type (sorting and grouping compare integers, in the ids' order) and written as strings."""
-    frames = [inputs.events.select(USER)]
+NODE_COLUMNS = ("node_id", "parent_id", "module_id", "lesson_id", "item_id")
+
+
+def encode_ids(inputs: LmsInputs) -> tuple[LmsInputs, pl.Series]:
+    """`inputs` with `user_id`, `course_id` and the node ids as Enums of every value they
+    hold, in order (so an Enum sorts as its strings do), and the language courses' ids."""
+    frames = [inputs.events, inputs.nodes, inputs.versions, inputs.paths]
     if inputs.solves is not None:
-        frames.append(inputs.solves.select(USER))
-    ids = pl.concat(frames).unique()[USER].sort()
-    return pl.Enum(ids)
+        frames.append(inputs.solves)
+
+    def enum(columns: tuple[str, ...]) -> pl.Enum:
+        values = [
+            f.lazy().select(pl.col(c).alias("v")).drop_nulls()
+            for f in frames
+            for c in columns
+            if c in f.columns
+        ]
+        return pl.Enum(pl.concat(values).unique().collect()["v"].sort())
+
+    types = {USER: enum((USER,)), "course_id": enum(("course_id",))}
+    node = enum(NODE_COLUMNS)
+    types |= dict.fromkeys(NODE_COLUMNS, node)
+
+    def cast(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(pl.col(c).cast(t) for c, t in types.items() if c in frame.columns)
+
+    courses = pl.Series(types["course_id"].categories)
+    lang = courses.filter(courses.str.starts_with(RESERVED_PREFIX)).cast(types["course_id"])
+    encoded = LmsInputs(
+        versions=cast(inputs.versions),
+        nodes=cast(inputs.nodes),
+        events=cast(inputs.events),
+        paths=cast(inputs.paths),
+        solves=cast(inputs.solves) if inputs.solves is not None else None,
+    )
+    return encoded, lang
 
 
 def lesson_progress(

@@ -39,17 +39,18 @@ def task_state(
     a day later (`lapse_interval`), a solved one at its SM-2 interval; `next_due_at` is the
     last review's due time. `queue_priority` = 5 − the last attempt's quality (a task failed
     last comes first). Only the attempts' columns are sorted (by card, then time, then event
-    id), the ids as categoricals so that the sort compares integers."""
+    id), on the ids' integer codes (`id_key`)."""
     card = ["_user", "_course", "_task"]
+    schema = events.lazy().collect_schema()
     attempts = (
         events.lazy()
         .filter(pl.col("type") == "task_attempted")
         .select(
             USER,
-            *(
-                pl.col(c).cast(pl.Categorical)
-                for c in ("course_id", "node_id", "lesson_id", "module_id")
-            ),
+            "course_id",
+            "node_id",
+            "lesson_id",
+            "module_id",
             "occurred_at",
             "event_id",
             "solved",
@@ -58,9 +59,8 @@ def task_state(
             attempt_quality(),
         )
         .with_columns(
-            id_key(USER, events.lazy().collect_schema()[USER]).alias("_user"),
-            pl.col("course_id").to_physical().alias("_course"),
-            pl.col("node_id").to_physical().alias("_task"),
+            id_key(c, schema[c]).alias(k)
+            for c, k in zip((USER, "course_id", "node_id"), card, strict=True)
         )
         .collect()
     )
@@ -89,10 +89,10 @@ def task_state(
         scheduled.group_by("_card", maintain_order=True)
         .agg(
             pl.col(USER).first(),
-            pl.col("course_id").first().cast(pl.String),
-            pl.col("node_id").first().cast(pl.String).alias("task_id"),
-            pl.col("lesson_id").last().cast(pl.String),
-            pl.col("module_id").last().cast(pl.String),
+            pl.col("course_id").first(),
+            pl.col("node_id").first().alias("task_id"),
+            pl.col("lesson_id").last(),
+            pl.col("module_id").last(),
             solved.any().alias("_solved"),
             solved.sum().cast(pl.Int32).alias("success_count"),
             (~solved).sum().cast(pl.Int32).alias("failure_count"),
