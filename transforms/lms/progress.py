@@ -24,6 +24,7 @@ from transforms.lms.activity import (
 )
 from transforms.lms.courses import RESERVED_PREFIX
 from transforms.lms.events import COURSE_LEVEL
+from transforms.lms.language import word_task_state
 from transforms.lms.tasks import task_queue, task_state
 from transforms.lms.tree import (
     current_nodes,
@@ -55,14 +56,15 @@ class LmsInputs:
     """`versions` and `nodes` as `course_versions`/`course_nodes`; `events` as `lms_events`;
     `paths` as `learning_paths`; `solves` (user_id, item_id, solved_at) are the solved tasks
     of the language courses (`lang:<code>`: a word is solved when learned, not when answered;
-    their attempts are `task_attempted` events, left out of `task_state`, whose queue is
-    `word_progress`)."""
+    their attempts are `task_attempted` events) and `cards` their SM-2 cards' state
+    (`language.card_states`), which is their `task_state`'s retry queue."""
 
     versions: pl.DataFrame
     nodes: pl.DataFrame
     events: pl.DataFrame
     paths: pl.DataFrame
     solves: pl.DataFrame | None = None
+    cards: pl.DataFrame | None = None
 
 
 def _pct(done: pl.Expr, total: pl.Expr) -> pl.Expr:
@@ -99,6 +101,10 @@ def build_lms_progress(
     )
     course = course_progress(learners, events, current, lessons, modules, enroll, as_of)
     state = task_state(platform_events, params)
+    if inputs.solves is not None and inputs.cards is not None:
+        words = events.lazy().filter(pl.col("course_id").is_in(lang_courses.implode()))
+        word_state = word_task_state(words, inputs.solves, inputs.cards).select(state.columns)
+        state = pl.concat([state, word_state.collect()]).sort(USER, "task_id")
     tables = {
         "enrollments": enroll,
         "lesson_progress": lessons,
@@ -119,8 +125,7 @@ def encode_ids(inputs: LmsInputs) -> tuple[LmsInputs, pl.Series]:
     """`inputs` with `user_id`, `course_id` and the node ids as Enums of every value they
     hold, in order (so an Enum sorts as its strings do), and the language courses' ids."""
     frames = [inputs.events, inputs.nodes, inputs.versions, inputs.paths]
-    if inputs.solves is not None:
-        frames.append(inputs.solves)
+    frames += [f for f in (inputs.solves, inputs.cards) if f is not None]
 
     def enum(columns: tuple[str, ...]) -> pl.Enum:
         values = [
@@ -146,6 +151,7 @@ def encode_ids(inputs: LmsInputs) -> tuple[LmsInputs, pl.Series]:
         events=cast(inputs.events),
         paths=cast(inputs.paths),
         solves=cast(inputs.solves) if inputs.solves is not None else None,
+        cards=cast(inputs.cards) if inputs.cards is not None else None,
     )
     return encoded, lang
 
