@@ -16,6 +16,7 @@ import polars as pl
 
 from reports import educators, learner_figures, sm2_figures
 from reports.at_risk import at_risk_section
+from reports.learner_courses import course_sections
 from reports.pages import PageMeta, Section, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
 from transforms.metrics.accuracy import accuracy_by_step
@@ -313,6 +314,7 @@ def build_learner_reports(
             ),
             Section("Accuracy trend", learner_figures.accuracy_trend(daily)),
             Section("Words due in the coming days", learner_figures.due_soon(forecast)),
+            *course_sections(con, user),
         ]
         out.pages.append(
             write_page(
