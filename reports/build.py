@@ -4,7 +4,6 @@ learners (reports/index.py links them). Reads only what reports may show: never
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,7 @@ import polars as pl
 from reports import educators, learner_figures, sm2_figures
 from reports.at_risk import at_risk_section
 from reports.learner_courses import course_sections
-from reports.pages import PageMeta, Section, write_page
+from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
 from transforms.metrics.accuracy import accuracy_by_step
 from transforms.metrics.common import learner_cohorts
@@ -73,10 +72,6 @@ def pseudonym_key(con: duckdb.DuckDBPyConnection, configured: str | None) -> byt
             "no pseudonym key: set PROGRESS_PSEUDONYM_KEY or materialize report_secrets first"
         )
     return str(key).encode()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "x"
 
 
 def _learners_by_cohort(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -207,9 +202,9 @@ def build_educator_reports(
         allowed = shown.filter(pl.col("cohort") == cohort)
         members = members.join(allowed.select("language"), on="language")
         sections = _educator_sections(con, tables, members, allowed, key, pass_quality, as_of)
-        path = folder / "educators" / f"cohort-{_slug(cohort)}.html"
+        path = folder / "educators" / f"cohort-{slug(cohort)}.html"
         out.pages.append(write_page(path, f"Educators' report: cohort {cohort}", sections, meta))
-        out.add_figures(f"educators-{_slug(cohort)}", sections)
+        out.add_figures(f"educators-{slug(cohort)}", sections)
     return out
 
 

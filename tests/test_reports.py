@@ -19,9 +19,8 @@ from reports.build import (
     BuiltReports,
     remove_stale_reports,
 )
-from reports.build import _slug as slug
 from reports.export import chromium_path
-from reports.pages import PageMeta, write_page
+from reports.pages import PageMeta, slug, write_page
 from reports.privacy import pseudonym
 from tests.browser import assert_page_draws
 from tests.pipeline_run import configure, run_all

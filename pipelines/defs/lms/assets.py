@@ -149,13 +149,13 @@ def lms_progress_tables(
         )
 
 
-@dg.asset(group_name=LMS, deps=list(LMS_TABLES))
+@dg.asset(group_name=LMS, deps=[*LMS_TABLES, "quiz_stats"])
 def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:
     """One educators' page per course with at least 5 enrolled learners (funnel, where learners
     stop, completion over time, time per lesson, "continue here" positions); the next
-    `report_index` links them."""
+    `report_index` links them; each links its course's quiz page."""
     folder = settings.reports_path
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)

@@ -1,0 +1,88 @@
+"""Course-platform assessment assets (lms.md section 3): quiz attempts, quiz and item
+statistics, assignment submissions, task statistics."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from pipelines.defs.metadata import preview
+from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from reports.export import export_pngs
+from reports.pages import PageMeta
+from reports.quizzes import build_quiz_reports
+from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
+from transforms.lms.read import read_lms_inputs
+from transforms.lms.schema import ensure_lms_tables
+from transforms.srs_store import resolve_as_of
+from transforms.warehouse import replace_table, transaction
+
+LMS = "lms"
+GRAINS = {
+    "quiz_attempts": "One row per (user_id, quiz_id, attempt_id) with any event of the attempt.",
+    "quiz_stats": "One row per (quiz_id, basis) with a completed attempt: Moodle's quiz "
+    "statistics over the first/highest/last/all completed attempts.",
+    "quiz_item_stats": "One row per (quiz_id, question_id, basis) of a quiz with a completed "
+    "attempt: facility, discrimination, efficiency, flags in words.",
+    "assignment_submissions": "One row per (user_id, assignment_id, submission_id) submitted "
+    "or graded: late against dueAt/dueOffsetDays, hours to grade.",
+}
+assert set(GRAINS) == set(ASSESSMENT_TABLES)
+
+
+@dg.multi_asset(
+    group_name=LMS,
+    specs=[
+        dg.AssetSpec(
+            name, description=grain, deps=["lms_events", "course_nodes", "course_versions"]
+        )
+        for name, grain in GRAINS.items()
+    ],
+)
+def lms_assessment_tables(
+    warehouse: WarehouseResource, settings: ProgressSettings
+) -> Iterator[dg.MaterializeResult]:
+    """Every assessment table from one read of the course trees and events, as of one moment."""
+    with warehouse.connect() as con:
+        ensure_lms_tables(con)
+        as_of = resolve_as_of(con, settings.as_of_time)
+        tables = build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
+        with transaction(con):
+            for name in ASSESSMENT_TABLES:
+                replace_table(con, name, tables[name])
+    for name in ASSESSMENT_TABLES:
+        frame = tables[name]
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": frame.height,
+                "as_of": as_of.isoformat(),
+                "preview": preview(frame),
+            },
+        )
+
+
+@dg.asset(
+    group_name=LMS,
+    deps=["quiz_stats", "quiz_item_stats", "quiz_attempts", "course_nodes", "course_reports"],
+)
+def quiz_reports(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+) -> dg.MaterializeResult:
+    """One course authors' page per course with a quiz of at least 5 learners (score
+    histogram, reliability, per-question facility, discrimination with flags, answer
+    distribution); the next `report_index` links them."""
+    folder = settings.reports_path
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, settings.as_of_time)
+        meta = PageMeta.of(as_of, context.run.run_id)
+        pages, suppressed, figures = build_quiz_reports(con, folder, meta, as_of)
+    pngs, note = export_pngs(figures, folder / "png") if settings.export_png else ([], "disabled")
+    return dg.MaterializeResult(
+        metadata={
+            "pages": len(pages),
+            "suppressed_quizzes": ", ".join(suppressed) or "none",
+            "png_export": note,
+            "pngs": len(pngs),
+            **({"path": dg.MetadataValue.path(str(pages[0].resolve()))} if pages else {}),
+        }
+    )
