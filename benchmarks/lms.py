@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from benchmarks.common import peak_rss_mb  # noqa: E402
-from transforms.generate.learners import uuids  # noqa: E402
+from landing.generate.learners import uuids  # noqa: E402
 
 COURSES = ("py101", "ds201", "web110")
 FILE_ROWS = 1_000_000
@@ -154,11 +154,12 @@ def write(frame: pl.DataFrame, folder: Path, fmt: str) -> int:
 def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
     import duckdb
 
-    from transforms.lms.courses import json_documents, load_courses
+    from transforms.as_of import resolve_as_of
+    from transforms.ingest.manifests import json_documents
+    from transforms.lms.courses import load_courses
     from transforms.lms.ingest import ingest_events
-    from transforms.lms.progress import LMS_TABLES, build_lms_progress
+    from transforms.lms.progress import build_lms_progress
     from transforms.lms.read import read_lms_inputs
-    from transforms.srs_store import resolve_as_of
     from transforms.warehouse import connect, replace_table, transaction
 
     began = time.perf_counter()
@@ -183,8 +184,8 @@ def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
         as_of = resolve_as_of(con, None)
         tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
         with transaction(con):
-            for name in LMS_TABLES:
-                replace_table(con, name, tables[name])
+            for name, frame in tables.items():
+                replace_table(con, name, frame)
         out["rows"] = tables["lesson_progress"].height
     elif step == "progress_floor":
         con = connect(warehouse)

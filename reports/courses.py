@@ -18,10 +18,10 @@ import polars as pl
 from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import MIN_COHORT
 from reports.quizzes import QUIZ_FOLDER, has_quiz_page, quiz_page_path
+from reports.theme import LAYOUT
 from transforms.metrics.common import wilson
 from transforms.warehouse import query
 
-LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"t": 50, "l": 60, "r": 20}}
 IDLE_DAYS = 14  # an unfinished learner with no activity for this long has stopped
 
 

@@ -6,13 +6,15 @@ answer's text. The page is named by the learner's pseudonym, as every learner pa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 import plotly.graph_objects as go
 import polars as pl
 
 from reports.educators import LAYOUT
 from reports.pages import Section, percent
-from transforms.warehouse import query, table_exists
+from transforms.warehouse import query, registered, table_exists
 
 NEXT_TASKS = 10  # the queue rows shown per course: the top of `task_queue`
 
@@ -41,43 +43,60 @@ def module_progress_chart(modules: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def read_learner_courses(
-    con: duckdb.DuckDBPyConnection, user: str
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(courses, modules, next tasks) of one learner from `course_progress`,
-    `module_progress` and `task_queue` (the top `NEXT_TASKS` per course); empty frames when
-    the course-platform tables are not built."""
-    if not table_exists(con, "course_progress"):
-        empty = pl.DataFrame()
-        return empty, empty, empty
-    courses = query(
-        con,
-        "SELECT course_id, enrollment_status, percent_complete, lessons_completed, "
-        "lessons_total, current_lesson, estimated_completion_date FROM course_progress "
-        "WHERE user_id = ? ORDER BY course_id",
-        [user],
-    )
-    modules = query(
-        con,
-        "SELECT m.course_id, m.module_id, m.percent_complete, m.status "
-        "FROM module_progress m WHERE m.user_id = ? ORDER BY m.course_id, m.module_id",
-        [user],
-    )
-    tasks = query(
-        con,
-        "SELECT course_id, queue_rank, task_id, lesson_id, next_due_at, "
-        "round(overdue_days, 1) AS overdue_days FROM task_queue "
-        "WHERE user_id = ? AND queue_rank <= ? ORDER BY course_id, queue_rank",
-        [user, NEXT_TASKS],
-    )
-    return courses, modules, tasks
+@dataclass(frozen=True)
+class LearnerCourses:
+    """The course rows of the learners with a page, read once: `courses` (course_progress),
+    `modules` (module_progress) and `tasks` (the top `NEXT_TASKS` of task_queue per course);
+    empty when the course-platform tables are not built."""
+
+    courses: pl.DataFrame
+    modules: pl.DataFrame
+    tasks: pl.DataFrame
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, learners: list[str]) -> LearnerCourses:
+        if not table_exists(con, "course_progress"):
+            empty = pl.DataFrame(schema={"user_id": pl.String})
+            return cls(empty, empty, empty)
+        picked = pl.DataFrame({"user_id": learners}, schema={"user_id": pl.String})
+        with registered(con, "_learners", picked):
+            return cls(
+                courses=query(
+                    con,
+                    "SELECT user_id, course_id, enrollment_status, percent_complete, "
+                    "lessons_completed, lessons_total, current_lesson, estimated_completion_date "
+                    "FROM course_progress SEMI JOIN _learners USING (user_id) "
+                    "ORDER BY user_id, course_id",
+                ),
+                modules=query(
+                    con,
+                    "SELECT user_id, course_id, module_id, percent_complete, status "
+                    "FROM module_progress SEMI JOIN _learners USING (user_id) "
+                    "ORDER BY user_id, course_id, module_id",
+                ),
+                tasks=query(
+                    con,
+                    "SELECT user_id, course_id, queue_rank, task_id, lesson_id, next_due_at, "
+                    "round(overdue_days, 1) AS overdue_days "
+                    "FROM task_queue SEMI JOIN _learners USING (user_id) "
+                    "WHERE queue_rank <= ? ORDER BY user_id, course_id, queue_rank",
+                    [NEXT_TASKS],
+                ),
+            )
+
+    def of(self, user: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """(courses, modules, next tasks) of one learner, without the user id."""
+        return tuple(  # type: ignore[return-value]
+            f.filter(pl.col("user_id") == user).drop("user_id")
+            for f in (self.courses, self.modules, self.tasks)
+        )
 
 
-def course_sections(con: duckdb.DuckDBPyConnection, user: str) -> list[Section]:
+def course_sections(data: LearnerCourses, user: str) -> list[Section]:
     """The learner page's course sections: their courses ("continue here" and the completion
     estimate), progress per module, and the next tasks to take; none when they have no
     course rows."""
-    courses, modules, tasks = read_learner_courses(con, user)
+    courses, modules, tasks = data.of(user)
     if courses.height == 0:
         return []
     sections = [

@@ -18,8 +18,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 
+from transforms.as_of import describe_as_of
 from transforms.failpoints import crash_point
-from transforms.srs_store import describe_as_of
 
 ERROR_CAPTURE = """<script>
 window.__errors = [];

@@ -10,16 +10,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from reports.courses import CourseTables, build_course_reports, stopped_at
 from reports.export import chromium_path
-from reports.learner_courses import course_sections, read_learner_courses
+from reports.learner_courses import LearnerCourses, course_sections
 from reports.pages import PageMeta, write_page
 from tests.browser import assert_page_draws, rendered_dom
 from tests.lms_landing import B, write_landing
-from transforms.generate.lms import LmsGeneratorConfig, generate_lms_landing
-from transforms.lms.courses import json_documents, load_courses
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses
 from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import LMS_TABLES, build_lms_progress
+from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.warehouse import connect, query, replace_table
 
@@ -31,8 +32,8 @@ def _warehouse(landing: Path, db: Path, as_of: datetime) -> None:
     load_courses(con, json_documents(landing / "courses"))
     ingest_events(con, landing, datetime(2027, 1, 1))
     tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
-    for name in LMS_TABLES:
-        replace_table(con, name, tables[name])
+    for name, frame in tables.items():
+        replace_table(con, name, frame)
     con.close()
 
 
@@ -105,8 +106,9 @@ def test_learner_page_shows_courses_modules_and_next_tasks(tmp_path: Path) -> No
     as_of = datetime(2026, 2, 10)
     _warehouse(landing, tmp_path / "w.duckdb", as_of)
     con = connect(tmp_path / "w.duckdb")
-    courses, modules, tasks = read_learner_courses(con, B)
-    sections = course_sections(con, B)
+    data = LearnerCourses.read(con, [B])
+    courses, modules, tasks = data.of(B)
+    sections = course_sections(data, B)
     con.close()
     assert courses.select("course_id", "enrollment_status").rows() == [("py101", "paused")]
     assert modules.select("module_id", "status").rows() == [

@@ -4,10 +4,10 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from transforms.as_of import resolve_as_of
 from transforms.lms.analytics import build_learning_analytics
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
-from transforms.srs_store import resolve_as_of
 from transforms.warehouse import query, replace_table, transaction
 
 
