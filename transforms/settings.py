@@ -160,8 +160,9 @@ class Settings:
         metadata=_setting(
             "PROGRESS_FULL_REFRESH",
             parse_flag,
-            "`1` replays every learner's SM-2 history, not only the learners with new attempts "
-            "(also `full_refresh: true` in the `sm2_replay` launchpad config)",
+            "`1` replays every card's SM-2 history and rebuilds every metric row, not only those "
+            "the new attempts reach (also `full_refresh: true` in the `sm2_replay` launchpad "
+            "config, which rebuilds the metrics too)",
         ),
     )
 

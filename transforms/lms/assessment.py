@@ -63,6 +63,14 @@ ASSESSMENT_TABLES: tuple[MetricTable[AssessmentParts], ...] = (
         lambda p: assignment_submissions(p.events, p.attrs),
         key=("user_id", "assignment_id", "submission_id"),
     ),
+    MetricTable(
+        "task_stats",
+        "One row per (course_id, item_id) attempted, a task or a question: first-try and "
+        "eventual solve rates, tries to solve, median time, recall after a 7-day gap (Wilson "
+        "intervals).",
+        lambda p: task_stats(p.events),
+        key=("course_id", "item_id"),
+    ),
 )
 
 
@@ -70,13 +78,3 @@ def build_assessment_tables(inputs: LmsInputs, as_of: datetime) -> dict[str, pl.
     """Every assessment table, keyed by its warehouse name, as of `as_of` (events after it are
     left out; orphan events are ignored, as by progress)."""
     return build_all(ASSESSMENT_TABLES, AssessmentParts(inputs, as_of))
-    (
-        MetricTable(
-            "task_stats",
-            "One row per (course_id, item_id) attempted, a task or a question: first-try and "
-            "eventual solve rates, tries to solve, median time, recall after a 7-day gap (Wilson "
-            "intervals).",
-            lambda p: task_stats(p.events),
-            key=("course_id", "item_id"),
-        ),
-    )
