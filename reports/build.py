@@ -19,6 +19,7 @@ import polars as pl
 
 from reports import educators, learner_figures, sm2_figures
 from reports.at_risk import at_risk_section
+from reports.learner_courses import LearnerCourses, course_sections
 from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
 from transforms.keys import LEARNER
@@ -129,6 +130,7 @@ class ReportData:
     learners: list[str]  # the learners with a page
     learner_daily: pl.DataFrame  # their accuracy_daily rows
     learner_reviews: pl.DataFrame  # their reviews
+    learner_courses: LearnerCourses  # their courses, modules and next tasks
 
     @classmethod
     def read(
@@ -173,6 +175,7 @@ class ReportData:
             learners=learners,
             learner_daily=daily.filter(pl.col("user_id").is_in(learners)),
             learner_reviews=learner_reviews,
+            learner_courses=LearnerCourses.read(con, learners),
         )
 
 
@@ -313,6 +316,7 @@ def _learner_sections(data: ReportData, user: str, daily: pl.DataFrame) -> list[
         ),
         Section("Accuracy trend", learner_figures.accuracy_trend(daily)),
         Section("Words due in the coming days", learner_figures.due_soon(forecast)),
+        *course_sections(data.learner_courses, user),
     ]
 
 

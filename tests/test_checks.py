@@ -18,6 +18,7 @@ from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
 from pipelines.defs.resources import WarehouseResource
 from tests.pipeline_run import configure
+from tests.test_lms_analytics import ANALYTICS_BREAKS
 from tests.test_lms_progress import ALL_CHECKS, LMS_BREAKS
 from tests.test_lms_quizzes import ASSESSMENT_BREAKS
 from transforms.metrics.tables import METRIC_TABLES
@@ -136,6 +137,7 @@ def test_every_check_has_a_breaking_test() -> None:
     """Here, or (course-platform checks, which need a course landing) in test_lms_progress
     and test_lms_quizzes."""
     lms = {c.check_key.name for c in ALL_CHECKS} | set(LMS_BREAKS) | set(ASSESSMENT_BREAKS)
+    lms |= set(ANALYTICS_BREAKS)
     assert set(registered_checks()) == {name for name, _ in BREAKS} | lms
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
 
 from transforms.lms.language import (
     attempt_events,
+    card_states,
     language_nodes,
     language_versions,
     learned_solves,
@@ -96,6 +97,10 @@ def test_language_learner_progress_counts_learned_words() -> None:
             "reviewed_at": t,
             "quality": [5, 4, 5, 1],
             "review_index": [1, 1, 1, 2],
+            # the SM-2 replay's state after each review (passed through to task_state)
+            "ef_after": [2.6, 2.5, 2.6, 1.8],
+            "interval_days": [1.0, 1.0, 1.0, 1.0],
+            "due_at": [x + timedelta(days=1) for x in t],
         }
     )
     solves = learned_solves(reviews, pass_quality=3).select("user_id", "item_id", "solved_at")
@@ -107,6 +112,7 @@ def test_language_learner_progress_counts_learned_words() -> None:
             schema={"path_id": pl.String, "position": pl.Int32, "course_id": pl.String}
         ),
         solves=solves,
+        cards=card_states(reviews),
     )
     tables = build_lms_progress(inputs, datetime(2026, 1, 10))
     lessons = tables["lesson_progress"].select(
@@ -122,4 +128,31 @@ def test_language_learner_progress_counts_learned_words() -> None:
     assert course["current_lesson"] == "lang:en/g2"
     assert (course["tasks_completed"], course["tasks_total"]) == (2, 4)
     assert tables["enrollments"]["status"].to_list() == ["active"]
-    assert tables["task_state"].height == 0  # the language queue is word_progress
+    # word = task: attempts counted (c: one right, one wrong), solved when learned (a, b),
+    # the queue from the SM-2 card: priority 5 - the last review's quality (a 5, b 4, c 1)
+    state = tables["task_state"].select(
+        "task_id",
+        "lesson_id",
+        "status",
+        "success_count",
+        "failure_count",
+        "total_tries",
+        "total_time_ms",
+        "solved_at",
+        "easiness",
+        "next_due_at",
+        "queue_priority",
+    )
+    day = timedelta(days=1)
+    assert state.rows() == [
+        ("en:g1:a", "lang:en/g1", "solved", 1, 0, 1, 2000, t[0], 2.6, t[0] + day, 0),
+        ("en:g1:b", "lang:en/g1", "solved", 1, 0, 1, 2000, t[1], 2.5, t[1] + day, 1),
+        ("en:g2:c", "lang:en/g2", "in_progress", 1, 1, 2, 4000, None, 1.8, t[3] + day, 4),
+    ]
+    # all three due by Jan 10: the failed word first, then by priority
+    queue = tables["task_queue"]
+    assert queue.select("course_id", "task_id", "queue_rank").rows() == [
+        ("lang:en", "en:g2:c", 1),
+        ("lang:en", "en:g1:b", 2),
+        ("lang:en", "en:g1:a", 3),
+    ]

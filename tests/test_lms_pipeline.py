@@ -41,4 +41,9 @@ def test_nightly_job_builds_lms_tables(tmp_path: Path, monkeypatch: pytest.Monke
         == learners
     )
     assert scalar(con, "SELECT count(*) FROM lms_events") == 31
+    # the language learners' words are tasks with a retry queue, and every course has analytics
+    assert scalar(con, "SELECT count(*) FROM task_state WHERE course_id LIKE 'lang:%'")
+    courses = "SELECT count(DISTINCT course_id) FROM learning_analytics WHERE course_id {} 'lang:%'"
+    assert scalar(con, courses.format("NOT LIKE")) == 2  # py101 and ds201
+    assert scalar(con, courses.format("LIKE"))
     con.close()

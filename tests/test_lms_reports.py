@@ -13,9 +13,10 @@ import pytest
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from reports.courses import CourseTables, build_course_reports, stopped_at
 from reports.export import chromium_path
-from reports.pages import PageMeta
-from tests.browser import rendered_dom
-from tests.lms_landing import write_landing
+from reports.learner_courses import LearnerCourses, course_sections
+from reports.pages import PageMeta, write_page
+from tests.browser import assert_page_draws, rendered_dom
+from tests.lms_landing import B, write_landing
 from transforms.ingest.manifests import json_documents
 from transforms.lms.courses import load_courses
 from transforms.lms.ingest import ingest_events
@@ -96,3 +97,37 @@ def test_small_courses_are_left_out_and_drop_off_by_hand(tmp_path: Path) -> None
     ]
     assert ranked["share_low"][0] == pytest.approx(0.342, abs=1e-3)  # Wilson, 2 of 2
     assert isinstance(ranked, pl.DataFrame)
+
+
+def test_learner_page_shows_courses_modules_and_next_tasks(tmp_path: Path) -> None:
+    """Bob (tests/lms_landing.py): py101 paused, l1 done; t2 solved on a retry, t3 failed, so
+    both are due by Feb 10 and t3 (failed last, priority 4) comes before t2 (priority 2)."""
+    landing = write_landing(tmp_path / "landing")
+    as_of = datetime(2026, 2, 10)
+    _warehouse(landing, tmp_path / "w.duckdb", as_of)
+    con = connect(tmp_path / "w.duckdb")
+    data = LearnerCourses.read(con, [B])
+    courses, modules, tasks = data.of(B)
+    sections = course_sections(data, B)
+    con.close()
+    assert courses.select("course_id", "enrollment_status").rows() == [("py101", "paused")]
+    assert modules.select("module_id", "status").rows() == [
+        ("py101/m1", "in_progress"),
+        ("py101/m2", "in_progress"),  # v2 moved l2, where he works, to m2
+    ]
+    assert tasks.select("queue_rank", "task_id").rows() == [
+        (1, "py101/m1/l2/t3"),
+        (2, "py101/m1/l2/t2"),
+    ]
+    assert [s.title for s in sections] == ["Courses", "Progress per module", "What to do next"]
+    page = write_page(
+        tmp_path / "learners" / "learner-b.html",
+        "Learner report",
+        sections,
+        PageMeta(as_of=str(as_of), run_id="t"),
+    )
+    content = page.read_text()
+    assert B not in content and "py101/m1/l2/t3" in content
+    if chromium_path() is not None or os.environ.get("CI"):
+        rendered = assert_page_draws(page)
+        assert len(rendered.charts) == 1 and rendered.charts[0].marks > 0

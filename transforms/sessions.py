@@ -20,12 +20,21 @@ def with_sessions(
     """
     attempts = attempts.with_columns(pl.col("session_id").cast(pl.String))
     missing = attempts.filter(pl.col("session_id").is_null()).sort("user_id", time, tiebreak)
-    # sorted by learner: a row starts a session when it is the learner's first, or comes more
-    # than 30 minutes after the previous one (no window functions: the sort already groups)
-    new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
-    starts = new_user | (pl.col(time).diff() > SESSION_GAP).fill_null(True)
-    session_start = pl.when(starts).then(pl.col(time)).forward_fill()
-    derived = missing.with_columns(
-        pl.format("derived:{}:{}", "user_id", session_start.dt.epoch("ms")).alias("session_id")
-    )
+    derived = missing.with_columns(derived_session_id(session_starts(time), time))
     return pl.concat([attempts.filter(pl.col("session_id").is_not_null()), derived])
+
+
+def session_starts(time: str, user: str = "user_id") -> pl.Expr:
+    """On rows sorted by learner then `time`: whether the row starts a session (the learner's
+    first row, or more than 30 minutes after the previous one). No window functions: the
+    sort already groups the learner's rows."""
+    new_user = (pl.col(user) != pl.col(user).shift(1)).fill_null(True)
+    return new_user | (pl.col(time).diff() > SESSION_GAP).fill_null(True)
+
+
+def derived_session_id(starts: pl.Expr, time: str, user: str = "user_id") -> pl.Expr:
+    """`derived:<user_id>:<session start, epoch ms>` from `session_starts` on the same rows."""
+    session_start = pl.when(starts).then(pl.col(time)).forward_fill()
+    return pl.format(
+        "derived:{}:{}", pl.col(user).cast(pl.String), session_start.dt.epoch("ms")
+    ).alias("session_id")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.lms.tree import is_lesson
-from transforms.sessions import SESSION_GAP, with_sessions
+from transforms.sessions import SESSION_GAP, session_starts
 
 SESSION_CAP_MS = int(SESSION_GAP.total_seconds() * 1000)
 SOLVES_SCHEMA: dict[str, pl.DataType] = {
@@ -17,41 +17,100 @@ SOLVES_SCHEMA: dict[str, pl.DataType] = {
 USER = "user_id"
 
 
+def id_key(column: str, dtype: pl.DataType) -> pl.Expr:
+    """An integer per distinct value of an id column: the physical code of an Enum (in the
+    Enum's order) or of the column cast to a Categorical."""
+    col = pl.col(column)
+    return (col if isinstance(dtype, pl.Enum) else col.cast(pl.Categorical)).to_physical()
+
+
+def row_order(frame: pl.DataFrame, keys: list[str], tiebreak: str) -> pl.Series:
+    """The row indices of `frame` ordered by the integer or time columns `keys`, then by the
+    `tiebreak` column for rows equal on every key. The sort compares integers only; the few
+    tied rows are then ordered among themselves on the tiebreak, in place."""
+    ordered = frame.select(keys).with_row_index("_row").sort(keys)
+    same_as_previous = pl.all_horizontal(
+        (pl.col(k) == pl.col(k).shift(1)).fill_null(False) for k in keys
+    )
+    tied = ordered.with_row_index("_at").filter(
+        same_as_previous | same_as_previous.shift(-1).fill_null(False)
+    )
+    rows = ordered["_row"]
+    if tied.height:
+        fixed = tied.with_columns(frame[tiebreak].gather(tied["_row"]).alias("_tiebreak"))
+        rows = rows.scatter(tied["_at"], fixed.sort(*keys, "_tiebreak")["_row"])
+    return rows
+
+
 def timed_events(
-    events: pl.DataFrame, attributes: pl.DataFrame, courses: list[str]
+    events: pl.DataFrame, attributes: pl.DataFrame, courses: list[str] | pl.Series
 ) -> pl.DataFrame:
-    """The events progress counts, each with its node's `node_kind`, `lesson_id`, `module_id`
-    and `time_ms`: course-level events of a course in force and events on a node of a version
-    in force (orphans are left out). An event's time is its `durationMs`/`timeSpentMs`, else
-    the gap to the learner's next event in the same session (the client's `sessionId`, or a
-    new one after 30 idle minutes), capped at 30 minutes; 0 for a session's last event."""
-    info = attributes.select("node_id", pl.col("kind").alias("node_kind"), "lesson_id", "module_id")
+    """The events progress counts, each with its node's `node_kind`, `lesson_id`, `module_id`,
+    its `session_key` and `time_ms`: course-level events of a course in force and events on a
+    node of a version in force (orphans are left out). Sessions are the client's `sessionId`,
+    else a new one after 30 idle minutes (`transforms.sessions`); `session_key` numbers them
+    (one integer per session of a learner). An event's time is its `durationMs`/
+    `timeSpentMs`, else the gap to the learner's next event in the same session (by time,
+    then event id), capped at 30 minutes; 0 for a session's last event. Rows keep their input
+    order: only the keys sessions need are sorted, as integers (`row_order`; with `user_id`
+    an Enum, as `build_lms_progress` passes it, no string is compared)."""
+    node = pl.col("node_id").replace_strict(
+        attributes["node_id"], pl.int_range(attributes.height, eager=True), default=None
+    )
+    looked_up = (("kind", "node_kind"), ("lesson_id", "lesson_id"), ("module_id", "module_id"))
     known = (
-        events.filter(pl.col("course_id").is_in(courses))
-        .join(info, on="node_id", how="left")
-        .filter(pl.col("node_id").is_null() | pl.col("node_kind").is_not_null())
+        events.lazy()
+        .filter(pl.col("course_id").is_in(pl.Series(courses).implode()))
+        .with_columns(node.alias("_node"))
+        .filter(pl.col("node_id").is_null() | pl.col("_node").is_not_null())
+        .with_columns(pl.lit(attributes[a]).gather(pl.col("_node")).alias(b) for a, b in looked_up)
+        .drop("_node")
+        .collect()
     )
-    sessions = with_sessions(known.lazy(), time="occurred_at", tiebreak="event_id").collect()
-    ordered = sessions.sort(USER, "session_id", "occurred_at", "event_id")
-    same_session = (pl.col(USER) == pl.col(USER).shift(-1)) & (
-        pl.col("session_id") == pl.col("session_id").shift(-1)
+    at = pl.col("occurred_at")
+    keys = known.select(
+        id_key(USER, known.schema[USER]).alias("_user"), "occurred_at", "event_id", "session_id"
+    ).with_row_index("_row")
+    # without a client session: sessions follow each learner's events in time order
+    derived = keys.filter(pl.col("session_id").is_null())
+    starts = session_starts("occurred_at", user="_user")
+    derived = derived[row_order(derived, ["_user", "occurred_at"], "event_id")].select(
+        "_row",
+        starts.cum_sum().cast(pl.Int64).alias("session_key"),
+        pl.when(~starts.shift(-1).fill_null(True)).then(at.shift(-1)).alias("_next"),
     )
-    gap = (pl.col("occurred_at").shift(-1) - pl.col("occurred_at")).dt.total_milliseconds()
-    capped = pl.when(same_session).then(pl.min_horizontal(gap, SESSION_CAP_MS))
+    client = keys.filter(pl.col("session_id").is_not_null()).with_columns(
+        pl.col("session_id").cast(pl.Categorical).to_physical().alias("_session")
+    )
+    new_session = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1) for c in ("_user", "_session"))
+    new_session = new_session.fill_null(True)
+    numbered = derived["session_key"].max() or 0
+    client = client[row_order(client, ["_user", "_session", "occurred_at"], "event_id")].select(
+        "_row",
+        (new_session.cum_sum().cast(pl.Int64) + numbered).alias("session_key"),
+        pl.when(~new_session.shift(-1).fill_null(True)).then(at.shift(-1)).alias("_next"),
+    )
+    sessions = pl.concat([derived, client]).sort("_row")
+    gap = (sessions["_next"] - known["occurred_at"]).dt.total_milliseconds()
+    capped = pl.lit(gap.clip(upper_bound=SESSION_CAP_MS))
     measured = pl.coalesce("duration_ms", "time_spent_ms", capped)
-    return ordered.with_columns(measured.fill_null(0).cast(pl.Int64).alias("time_ms"))
+    return known.with_columns(
+        sessions["session_key"], measured.fill_null(0).cast(pl.Int64).alias("time_ms")
+    )
 
 
-def event_solves(events: pl.DataFrame) -> pl.DataFrame:
+def event_solves(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """(user_id, item_id, solved_at): the first solved attempt of a task, the first correct
     answer to a question."""
     solved = ((pl.col("type") == "task_attempted") & pl.col("solved")) | (
         (pl.col("type") == "question_answered") & pl.col("correct")
     )
     return (
-        events.filter(solved.fill_null(False))
+        events.lazy()
+        .filter(solved.fill_null(False))
         .group_by(USER, pl.col("node_id").alias("item_id"))
         .agg(pl.col("occurred_at").min().alias("solved_at"))
+        .collect()
     )
 
 
@@ -60,7 +119,8 @@ def quiz_attempt_scores(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.Da
     `points` (each question's last answer in the attempt), `score_percent` (of the quiz's
     max points, the sum of its questions')."""
     answers = (
-        events.filter(pl.col("type") == "question_answered")
+        events.lazy()
+        .filter(pl.col("type") == "question_answered")
         .sort("occurred_at", "event_id")
         .group_by(USER, pl.col("lesson_id").alias("quiz_id"), "attempt_id", "node_id")
         .agg(pl.col("score").last())
@@ -68,12 +128,15 @@ def quiz_attempt_scores(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.Da
         .agg(pl.col("score").sum().alias("points"))
     )
     submitted = (
-        events.filter(pl.col("type") == "quiz_submitted")
+        events.lazy()
+        .filter(pl.col("type") == "quiz_submitted")
         .group_by(USER, pl.col("node_id").alias("quiz_id"), "attempt_id")
         .agg(pl.col("occurred_at").min().alias("submitted_at"))
     )
-    quiz_max = attributes.filter(pl.col("kind") == "quiz").select(
-        pl.col("node_id").alias("quiz_id"), pl.col("max_points").alias("quiz_max_points")
+    quiz_max = (
+        attributes.lazy()
+        .filter(pl.col("kind") == "quiz")
+        .select(pl.col("node_id").alias("quiz_id"), pl.col("max_points").alias("quiz_max_points"))
     )
     return (
         submitted.join(answers, on=[USER, "quiz_id", "attempt_id"], how="left")
@@ -84,16 +147,22 @@ def quiz_attempt_scores(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.Da
             .then(pl.col("points").fill_null(0.0) / pl.col("quiz_max_points") * 100)
             .alias("score_percent"),
         )
+        .collect()
     )
 
 
 def assignment_grades(events: pl.DataFrame) -> pl.DataFrame:
     """(user_id, assignment_id, graded_at, score_percent) per `assignment_graded` event."""
-    return events.filter(pl.col("type") == "assignment_graded").select(
-        USER,
-        pl.col("node_id").alias("assignment_id"),
-        pl.col("occurred_at").alias("graded_at"),
-        (pl.col("score") / pl.col("max_score") * 100).alias("score_percent"),
+    return (
+        events.lazy()
+        .filter(pl.col("type") == "assignment_graded")
+        .select(
+            USER,
+            pl.col("node_id").alias("assignment_id"),
+            pl.col("occurred_at").alias("graded_at"),
+            (pl.col("score") / pl.col("max_score") * 100).alias("score_percent"),
+        )
+        .collect()
     )
 
 
@@ -147,8 +216,13 @@ def lesson_completions(
     lessons = attributes.filter(is_lesson()).select(
         pl.col("node_id").alias("lesson_id"), "rule", "rule_seconds", "min_percent", "pass_percent"
     )
-    on_lesson = events.filter(pl.col("node_id") == pl.col("lesson_id"))
-    views = on_lesson.filter(pl.col("type") == "lesson_viewed").sort("occurred_at", "event_id")
+    on_lesson = (
+        events.lazy()
+        .filter(pl.col("node_id") == pl.col("lesson_id"))
+        .select(USER, "lesson_id", "type", "occurred_at", "event_id", "time_ms")
+        .collect()
+    )
+    views = on_lesson.filter(pl.col("type") == "lesson_viewed")
     rule_of = lessons.select("lesson_id", "rule", "rule_seconds", "min_percent", "pass_percent")
     view_rules = views.join(rule_of, on="lesson_id")
     candidates = [

@@ -12,6 +12,7 @@ from transforms.metrics.progress import learned_words
 from transforms.metrics.status import language_course
 
 SOLVES_COLUMNS = ("user_id", "course_id", "item_id", "solved_at")
+USER = "user_id"
 
 
 def language_versions(manifest_versions: pl.DataFrame) -> pl.DataFrame:
@@ -140,4 +141,59 @@ def learned_solves(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
         language_course(pl.col("language")).alias("course_id"),
         pl.col("word_uid").alias("item_id"),
         "solved_at",
+    )
+
+
+def card_states(reviews: pl.DataFrame) -> pl.DataFrame:
+    """(user_id, item_id, last_quality, easiness, interval_days, next_due_at): each card's
+    SM-2 state after its last graded review (`reviews` with the replay's `ef_after`,
+    `interval_days` and `due_at`)."""
+    return (
+        reviews.sort("review_index")
+        .group_by("user_id", "word_uid")
+        .agg(
+            pl.col("quality").last().cast(pl.Int32).alias("last_quality"),
+            pl.col("ef_after").last().alias("easiness"),
+            pl.col("interval_days").last(),
+            pl.col("due_at").last().alias("next_due_at"),
+        )
+        .rename({"word_uid": "item_id"})
+    )
+
+
+def word_task_state(
+    events: pl.LazyFrame, solves: pl.DataFrame, cards: pl.DataFrame
+) -> pl.LazyFrame:
+    """`task_state` rows of the language courses, one per (user_id, task_id = word) attempted:
+    the attempts counted as any task's (each one try; success = correct), `solved` from when
+    the word is learned (`solves`), and the retry queue from the word's SM-2 card (`cards`,
+    the engine's own state): `next_due_at`, `easiness`, `interval_days` and
+    `queue_priority` = 5 − the last graded review's quality."""
+    solved = pl.col("solved")
+    counted = (
+        events.filter(pl.col("type") == "task_attempted")
+        .group_by(USER, "course_id", pl.col("node_id").alias("task_id"))
+        .agg(
+            pl.col("lesson_id").first(),
+            pl.col("module_id").first(),
+            solved.sum().cast(pl.Int32).alias("success_count"),
+            (~solved).sum().cast(pl.Int32).alias("failure_count"),
+            pl.col("tries").sum().cast(pl.Int32).alias("total_tries"),
+            pl.col("time_spent_ms").sum().alias("total_time_ms"),
+            pl.col("time_spent_ms").mean().alias("average_time_ms"),
+            pl.col("occurred_at").min().alias("first_attempt_at"),
+            pl.col("occurred_at").max().alias("last_attempt_at"),
+        )
+    )
+    learned = solves.lazy().select(USER, pl.col("item_id").alias("task_id"), "solved_at")
+    return (
+        counted.join(learned, on=[USER, "task_id"], how="left")
+        .join(cards.lazy().rename({"item_id": "task_id"}), on=[USER, "task_id"], how="left")
+        .with_columns(
+            pl.when(pl.col("solved_at").is_not_null())
+            .then(pl.lit("solved"))
+            .otherwise(pl.lit("in_progress"))
+            .alias("status"),
+            (5 - pl.col("last_quality")).alias("queue_priority"),
+        )
     )

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 import polars as pl
+import polars.selectors as cs
 
 from transforms.lms.activity import (
     USER,
@@ -24,6 +25,7 @@ from transforms.lms.activity import (
 )
 from transforms.lms.courses import RESERVED_PREFIX
 from transforms.lms.events import COURSE_LEVEL
+from transforms.lms.language import word_task_state
 from transforms.lms.tasks import STATUSES as TASK_STATUSES
 from transforms.lms.tasks import task_queue, task_state
 from transforms.lms.tree import (
@@ -47,14 +49,15 @@ class LmsInputs:
     """`versions` and `nodes` as `course_versions`/`course_nodes`; `events` as `lms_events`;
     `paths` as `learning_paths`; `solves` (user_id, item_id, solved_at) are the solved tasks
     of the language courses (`lang:<code>`: a word is solved when learned, not when answered;
-    their attempts are `task_attempted` events, left out of `task_state`, whose queue is
-    `word_progress`)."""
+    their attempts are `task_attempted` events) and `cards` their SM-2 cards' state
+    (`language.card_states`), which is their `task_state`'s retry queue."""
 
     versions: pl.DataFrame
     nodes: pl.DataFrame
     events: pl.DataFrame
     paths: pl.DataFrame
     solves: pl.DataFrame | None = None
+    cards: pl.DataFrame | None = None
 
 
 def _pct(done: pl.Expr, total: pl.Expr) -> pl.Expr:
@@ -80,7 +83,7 @@ class CourseParts:
 
     @cached_property
     def events(self) -> pl.DataFrame:
-        courses = self.in_force["course_id"].unique().to_list()
+        courses = self.in_force["course_id"].unique()
         as_of = self.inputs.events.filter(pl.col("occurred_at") <= self.as_of)
         return timed_events(as_of, self.attrs, courses)
 
@@ -99,9 +102,17 @@ class LmsParts(CourseParts):
         return current_nodes(self.inputs.nodes, self.in_force)
 
     @cached_property
-    def app_events(self) -> pl.DataFrame:
+    def language_courses(self) -> pl.Series:
+        """The ids of the language app's courses (`lang:<code>`), in the ids' type."""
+        ids = self.in_force["course_id"].unique()
+        return ids.filter(ids.cast(pl.String).str.starts_with(RESERVED_PREFIX))
+
+    @cached_property
+    def app_events(self) -> pl.LazyFrame:
         """The events of the course platforms' own courses (not the language app's)."""
-        return self.events.filter(~pl.col("course_id").str.starts_with(RESERVED_PREFIX))
+        return self.events.lazy().filter(
+            ~pl.col("course_id").is_in(self.language_courses.implode())
+        )
 
     @cached_property
     def solves(self) -> pl.DataFrame:
@@ -175,7 +186,16 @@ class LmsParts(CourseParts):
 
     @cached_property
     def task_state(self) -> pl.DataFrame:
-        return task_state(self.app_events, self.params)
+        """Replayed on SM-2 for the platforms' tasks; a language course's words from their
+        SM-2 cards (`language.word_task_state`)."""
+        state = task_state(self.app_events, self.params)
+        if self.inputs.solves is None or self.inputs.cards is None:
+            return state
+        language = pl.col("course_id").is_in(self.language_courses.implode())
+        words = word_task_state(
+            self.events.lazy().filter(language), self.inputs.solves, self.inputs.cards
+        )
+        return pl.concat([state, words.select(state.columns).collect()]).sort(USER, "task_id")
 
 
 LMS_TABLES: tuple[MetricTable[LmsParts], ...] = (
@@ -258,8 +278,46 @@ LMS_TABLES: tuple[MetricTable[LmsParts], ...] = (
 def build_lms_progress(
     inputs: LmsInputs, as_of: datetime, params: SM2Params | None = None
 ) -> dict[str, pl.DataFrame]:
-    """Every progress table, keyed by its warehouse name."""
-    return build_all(LMS_TABLES, LmsParts(inputs, as_of, params))
+    """Every progress table, keyed by its warehouse name. The ids are computed as Enums
+    (`encode_ids`: sorting, grouping and joining compare integers, in the ids' order) and
+    written as strings."""
+    tables = build_all(LMS_TABLES, LmsParts(encode_ids(inputs), as_of, params))
+    return {name: frame.with_columns(cs.enum().cast(pl.String)) for name, frame in tables.items()}
+
+
+NODE_COLUMNS = ("node_id", "parent_id", "module_id", "lesson_id", "item_id")
+
+
+def encode_ids(inputs: LmsInputs) -> LmsInputs:
+    """`inputs` with `user_id`, `course_id` and the node ids as Enums of every value they
+    hold, in order (so an Enum sorts as its strings do)."""
+    frames = [inputs.events, inputs.nodes, inputs.versions, inputs.paths]
+    frames += [f for f in (inputs.solves, inputs.cards) if f is not None]
+
+    def enum(columns: tuple[str, ...]) -> pl.Enum:
+        values = [
+            f.lazy().select(pl.col(c).alias("v")).drop_nulls()
+            for f in frames
+            for c in columns
+            if c in f.columns
+        ]
+        return pl.Enum(pl.concat(values).unique().collect()["v"].sort())
+
+    types = {USER: enum((USER,)), "course_id": enum(("course_id",))}
+    node = enum(NODE_COLUMNS)
+    types |= dict.fromkeys(NODE_COLUMNS, node)
+
+    def cast(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(pl.col(c).cast(t) for c, t in types.items() if c in frame.columns)
+
+    return LmsInputs(
+        versions=cast(inputs.versions),
+        nodes=cast(inputs.nodes),
+        events=cast(inputs.events),
+        paths=cast(inputs.paths),
+        solves=cast(inputs.solves) if inputs.solves is not None else None,
+        cards=cast(inputs.cards) if inputs.cards is not None else None,
+    )
 
 
 def lesson_progress(
@@ -276,15 +334,19 @@ def lesson_progress(
     `percent_complete` is 100 once completed, else tasks solved / tasks × 100 (0 with none);
     `points_earned`/`points_possible`: solved tasks' points, or the best score of a quiz or an
     assignment × its max points."""
-    on_lessons = events.filter(pl.col("lesson_id").is_not_null())
+    on_lessons = events.lazy().filter(pl.col("lesson_id").is_not_null())
     viewed = (pl.col("type") == "lesson_viewed") & (pl.col("node_id") == pl.col("lesson_id"))
-    touched = on_lessons.group_by(USER, "lesson_id").agg(
-        viewed.sum().cast(pl.Int32).alias("views"),
-        pl.col("occurred_at").filter(viewed).min().alias("first_viewed_at"),
-        pl.col("occurred_at").filter(viewed).max().alias("last_viewed_at"),
-        pl.col("occurred_at").min().alias("first_activity_at"),
-        pl.col("occurred_at").max().alias("last_activity_at"),
-        (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+    touched = (
+        on_lessons.group_by(USER, "lesson_id")
+        .agg(
+            viewed.sum().cast(pl.Int32).alias("views"),
+            pl.col("occurred_at").filter(viewed).min().alias("first_viewed_at"),
+            pl.col("occurred_at").filter(viewed).max().alias("last_viewed_at"),
+            pl.col("occurred_at").min().alias("first_activity_at"),
+            pl.col("occurred_at").max().alias("last_activity_at"),
+            (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+        )
+        .collect()
     )
     item_solves = solves.join(items, on="item_id")
     counts = items.group_by("lesson_id").agg(
@@ -409,22 +471,37 @@ def enrollments(
     activity after it); else `completed` when every required lesson is completed (sticky) or
     a `course_completed` event came, else `active`. `enrolled_at`: the first `enrolled`
     event, else the first event."""
-    lifecycle = events.filter(pl.col("type").is_in(list(LIFECYCLE))).sort("occurred_at", "event_id")
-    last_state = lifecycle.group_by(USER, "course_id").agg(
-        pl.col("type").last().alias("_last_state"), pl.col("occurred_at").last().alias("_state_at")
+    lifecycle = (
+        events.lazy()
+        .filter(pl.col("type").is_in(list(LIFECYCLE)))
+        .select(USER, "course_id", "type", "occurred_at", "event_id")
+        .sort("occurred_at", "event_id")
     )
-    learners = events.group_by(USER, "course_id").agg(
-        pl.col("occurred_at").filter(pl.col("type") == "enrolled").min().alias("_enrolled"),
-        pl.col("occurred_at").min().alias("_first"),
-        pl.col("occurred_at").max().alias("last_activity_at"),
-        pl.col("occurred_at")
-        .filter(pl.col("type") == "course_completed")
-        .min()
-        .alias("_event_done"),
-        pl.col("occurred_at")
-        .filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
-        .max()
-        .alias("_last_work"),
+    last_state = (
+        lifecycle.group_by(USER, "course_id")
+        .agg(
+            pl.col("type").last().alias("_last_state"),
+            pl.col("occurred_at").last().alias("_state_at"),
+        )
+        .collect()
+    )
+    learners = (
+        events.lazy()
+        .group_by(USER, "course_id")
+        .agg(
+            pl.col("occurred_at").filter(pl.col("type") == "enrolled").min().alias("_enrolled"),
+            pl.col("occurred_at").min().alias("_first"),
+            pl.col("occurred_at").max().alias("last_activity_at"),
+            pl.col("occurred_at")
+            .filter(pl.col("type") == "course_completed")
+            .min()
+            .alias("_event_done"),
+            pl.col("occurred_at")
+            .filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
+            .max()
+            .alias("_last_work"),
+        )
+        .collect()
     )
     by_rule = _sticky(learners.select(USER, "course_id"), nodes, in_force, done, "course_id")
     rows = (
@@ -549,11 +626,15 @@ def _counts(grid: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def _activity(events: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    work = events.filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
-    return work.group_by(keys).agg(
-        pl.col("occurred_at").min().alias("started_at"),
-        pl.col("occurred_at").max().alias("last_activity_at"),
-        (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+    work = events.lazy().filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
+    return (
+        work.group_by(keys)
+        .agg(
+            pl.col("occurred_at").min().alias("started_at"),
+            pl.col("occurred_at").max().alias("last_activity_at"),
+            (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
+        )
+        .collect()
     )
 
 
@@ -703,8 +784,11 @@ def user_progress(
         ).sum(),
         pl.col("points_earned", "time_spent_s").sum(),
     )
-    days = events.group_by(USER).agg(
-        pl.col("occurred_at").dt.date().n_unique().cast(pl.Int32).alias("active_days")
+    days = (
+        events.lazy()
+        .group_by(USER)
+        .agg(pl.col("occurred_at").dt.date().n_unique().cast(pl.Int32).alias("active_days"))
+        .collect()
     )
     return (
         per_user.join(work, on=USER, how="left")

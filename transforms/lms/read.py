@@ -9,6 +9,7 @@ import polars as pl
 
 from transforms.lms.language import (
     attempt_events,
+    card_states,
     language_nodes,
     language_versions,
     learned_solves,
@@ -17,6 +18,30 @@ from transforms.lms.progress import LmsInputs
 from transforms.lms.schema import ensure_lms_tables
 from transforms.sm2.store import params_used
 from transforms.warehouse import query, table_exists
+
+# The event columns the derived tables read (not the ingestion's provenance: source_id, row).
+EVENT_COLUMNS = (
+    "event_id",
+    "user_id",
+    "course_id",
+    "type",
+    "occurred_at",
+    "node_id",
+    "session_id",
+    "platform",
+    "duration_ms",
+    "position",
+    "tries",
+    "time_spent_ms",
+    "solved",
+    "score",
+    "max_score",
+    "attempt_id",
+    "correct",
+    "response",
+    "submission_id",
+    "grader_id",
+)
 
 
 def read_lms_inputs(
@@ -27,8 +52,12 @@ def read_lms_inputs(
     ensure_lms_tables(con)
     versions = query(con, "SELECT * FROM course_versions")
     nodes = query(con, "SELECT * FROM course_nodes")
-    events = query(con, "SELECT * FROM lms_events WHERE occurred_at <= ?", [as_of])
-    solves = None
+    events = query(
+        con,
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM lms_events WHERE occurred_at <= ?",
+        [as_of],
+    )
+    solves = cards = None
     if languages:
         versions = pl.concat(
             [versions, language_versions(query(con, "SELECT * FROM manifest_versions"))],
@@ -48,15 +77,17 @@ def read_lms_inputs(
         if table_exists(con, "reviews"):
             reviews = query(
                 con,
-                "SELECT user_id, language, word_uid, reviewed_at, quality, review_index "
-                "FROM reviews WHERE reviewed_at <= ?",
+                "SELECT user_id, language, word_uid, reviewed_at, quality, review_index, "
+                "ef_after, interval_days, due_at FROM reviews WHERE reviewed_at <= ?",
                 [as_of],
             )
             solves = learned_solves(reviews, params_used(con).pass_quality)
+            cards = card_states(reviews)
     return LmsInputs(
         versions=versions,
         nodes=nodes,
         events=events,
         paths=query(con, "SELECT * FROM learning_paths"),
         solves=solves.select("user_id", "item_id", "solved_at") if solves is not None else None,
+        cards=cards,
     )

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import polars as pl
 
+from transforms.lms.activity import id_key, row_order
 from transforms.sm2 import SM2Params, replay
 
 USER = "user_id"
@@ -30,18 +31,44 @@ def attempt_quality() -> pl.Expr:
     )
 
 
-def task_state(events: pl.DataFrame, params: SM2Params | None = None) -> pl.DataFrame:
+def task_state(
+    events: pl.DataFrame | pl.LazyFrame, params: SM2Params | None = None
+) -> pl.DataFrame:
     """One row per (user_id, task_id) with a `task_attempted` event. Every attempt is an SM-2
     review (`transforms.sm2.replay`, quality from `attempt_quality`): a failed task comes back
     a day later (`lapse_interval`), a solved one at its SM-2 interval; `next_due_at` is the
     last review's due time. `queue_priority` = 5 − the last attempt's quality (a task failed
-    last comes first)."""
-    attempts = events.filter(pl.col("type") == "task_attempted").with_columns(attempt_quality())
+    last comes first). Only the attempts' columns are sorted (by card, then time, then event
+    id), on the ids' integer codes (`id_key`)."""
+    card = ["_user", "_course", "_task"]
+    schema = events.lazy().collect_schema()
+    attempts = (
+        events.lazy()
+        .filter(pl.col("type") == "task_attempted")
+        .select(
+            USER,
+            "course_id",
+            "node_id",
+            "lesson_id",
+            "module_id",
+            "occurred_at",
+            "event_id",
+            "solved",
+            "tries",
+            "time_spent_ms",
+            attempt_quality(),
+        )
+        .with_columns(
+            id_key(c, schema[c]).alias(k)
+            for c, k in zip((USER, "course_id", "node_id"), card, strict=True)
+        )
+        .collect()
+    )
+    order = row_order(attempts, [*card, "occurred_at"], "event_id")
+    changed = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1) for c in card).fill_null(True)
+    attempts = attempts.drop("event_id")[order].with_columns(changed.cum_sum().alias("_card"))
     reviews = attempts.select(
-        pl.concat_str(USER, "node_id", separator="|").alias("card_id"),
-        pl.col("occurred_at").alias("reviewed_at"),
-        "quality",
-        pl.col("event_id").alias("tiebreak"),
+        pl.col("_card").alias("card_id"), pl.col("occurred_at").alias("reviewed_at"), "quality"
     )
     replayed = (
         replay(reviews, params)
@@ -56,11 +83,14 @@ def task_state(events: pl.DataFrame, params: SM2Params | None = None) -> pl.Data
         replayed["due_at"].alias("_due"),
         replayed["interval_days"].alias("_interval"),
         replayed["ef_after"].alias("_ef"),
-    ).sort("occurred_at", "event_id")
+    )
     solved = pl.col("solved")
     return (
-        scheduled.group_by(USER, "course_id", pl.col("node_id").alias("task_id"))
+        scheduled.group_by("_card", maintain_order=True)
         .agg(
+            pl.col(USER).first(),
+            pl.col("course_id").first(),
+            pl.col("node_id").first().alias("task_id"),
             pl.col("lesson_id").last(),
             pl.col("module_id").last(),
             solved.any().alias("_solved"),
@@ -69,9 +99,9 @@ def task_state(events: pl.DataFrame, params: SM2Params | None = None) -> pl.Data
             pl.col("tries").sum().cast(pl.Int32).alias("total_tries"),
             pl.col("time_spent_ms").sum().alias("total_time_ms"),
             pl.col("time_spent_ms").mean().alias("average_time_ms"),
-            pl.col("occurred_at").min().alias("first_attempt_at"),
-            pl.col("occurred_at").max().alias("last_attempt_at"),
-            pl.col("occurred_at").filter(solved).min().alias("solved_at"),
+            pl.col("occurred_at").first().alias("first_attempt_at"),
+            pl.col("occurred_at").last().alias("last_attempt_at"),
+            pl.col("occurred_at").filter(solved).first().alias("solved_at"),
             pl.col("quality").last().cast(pl.Int32).alias("last_quality"),
             pl.col("_ef").last().alias("easiness"),
             pl.col("_interval").last().alias("interval_days"),
@@ -84,7 +114,7 @@ def task_state(events: pl.DataFrame, params: SM2Params | None = None) -> pl.Data
             .alias("status"),
             (5 - pl.col("last_quality")).alias("queue_priority"),
         )
-        .drop("_solved")
+        .drop("_card", "_solved")
         .sort(USER, "task_id")
     )
 
