@@ -23,6 +23,11 @@ LMS_DDL: tuple[str, ...] = (
         rule VARCHAR, rule_seconds DOUBLE, min_percent DOUBLE, pass_percent DOUBLE,
         optional BOOLEAN NOT NULL, due_at TIMESTAMP, due_offset_days INTEGER, options INTEGER,
         competencies VARCHAR[], PRIMARY KEY (course_id, version, node_id))""",
+    # One row per (course_id, version, competency_id): the competencies a version declares.
+    """CREATE TABLE IF NOT EXISTS course_competencies (
+        course_id VARCHAR NOT NULL, version INTEGER NOT NULL, competency_id VARCHAR NOT NULL,
+        name VARCHAR, mastery_threshold DOUBLE NOT NULL,
+        PRIMARY KEY (course_id, version, competency_id))""",
     # One row per rejected course or path document, by content hash.
     """CREATE TABLE IF NOT EXISTS course_rejects (
         content_hash VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, course_id VARCHAR,
