@@ -7,7 +7,6 @@ import json
 from datetime import datetime, timedelta
 
 import polars as pl
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,7 +105,11 @@ def test_streak_counts_utc_days_across_midnight() -> None:
     assert held(f, {"type": "streak", "days": 2}) == [(U, at(1, 0, 1)), (V, at(1, 23, 59))]
     # 3 days: only u (days 0, 1, 2), at day 2's first event; v's runs are 2 and 2
     assert held(f, {"type": "streak", "days": 3}) == [(U, at(2, 12))]
-    assert held(f, {"type": "streak", "days": 1}) == [(U, at(0, 23, 59)), (V, at(0, 0, 1)), (W, at(0, 23))]
+    assert held(f, {"type": "streak", "days": 1}) == [
+        (U, at(0, 23, 59)),
+        (V, at(0, 0, 1)),
+        (W, at(0, 23)),
+    ]
 
 
 def test_daily_counts_distinct_tasks_solved_in_one_utc_day() -> None:
@@ -147,7 +150,9 @@ def test_completion_counts_scores_competencies_and_words() -> None:
             [(U, "c/m1", at(1)), (U, "c/m2", at(3)), (V, "c/m2", at(2)), (W, "c/m1", None)],
             ["user_id", "module_id", "completed_at"],
         ),
-        courses=_frame([(U, "c", at(5)), (V, "d", at(4))], ["user_id", "course_id", "completed_at"]),
+        courses=_frame(
+            [(U, "c", at(5)), (V, "d", at(4))], ["user_id", "course_id", "completed_at"]
+        ),
         lessons=_frame(
             [(U, "l1", at(0)), (U, "l2", at(2)), (U, "l3", at(1)), (V, "l1", at(0))],
             ["user_id", "lesson_id", "completed_at"],
@@ -190,7 +195,13 @@ def test_completion_counts_scores_competencies_and_words() -> None:
         ],
     }
     assert held(f, nested) == [(U, at(5)), (V, at(2))]
-    never = {"type": "all_of", "rules": [{"type": "words_learned", "count": 2}, {"type": "course_completed", "courseId": "d"}]}
+    never = {
+        "type": "all_of",
+        "rules": [
+            {"type": "words_learned", "count": 2},
+            {"type": "course_completed", "courseId": "d"},
+        ],
+    }
     assert held(f, never) == []  # U has the words, V the course: nobody both
 
 
@@ -218,7 +229,11 @@ def test_bad_rules_are_rejected_with_their_reason_and_the_rest_apply() -> None:
                     {**GOOD, "code": "bad-days", "rule": {"type": "streak", "days": "7"}},
                     {**GOOD, "code": "typo", "rule": {"type": "module_completed", "moduleID": "m"}},
                     {**GOOD, "code": "first-module"},
-                    {**GOOD, "code": "nested", "rule": {"type": "all_of", "rules": [{"type": "nope"}]}},
+                    {
+                        **GOOD,
+                        "code": "nested",
+                        "rule": {"type": "all_of", "rules": [{"type": "nope"}]},
+                    },
                     {**GOOD, "code": "empty", "rule": {"type": "any_of", "rules": []}},
                     {"code": "no-name", "rule": {"type": "speed", "ms": 100}},
                     {**GOOD, "code": "active", "active": "yes"},

@@ -278,13 +278,14 @@ def _streak(facts: BadgeFacts, rule: dict[str, Any]) -> pl.DataFrame:
 def _daily(facts: BadgeFacts, rule: dict[str, Any]) -> pl.DataFrame:
     """The solve that made `tasks` distinct tasks solved on one UTC day."""
     solves = (
-        facts.events.filter((pl.col("type") == "task_attempted") & pl.col("solved").fill_null(False))
+        facts.events.filter(
+            (pl.col("type") == "task_attempted") & pl.col("solved").fill_null(False)
+        )
         .group_by(USER, pl.col("occurred_at").dt.date().alias("day"), "node_id")
         .agg(pl.col("occurred_at").min())
     )
-    nth = (
-        solves.group_by(USER, "day")
-        .agg(pl.col("occurred_at").sort().get(rule["tasks"] - 1, null_on_oob=True).alias("at"))
+    nth = solves.group_by(USER, "day").agg(
+        pl.col("occurred_at").sort().get(rule["tasks"] - 1, null_on_oob=True).alias("at")
     )
     return _first(nth, "at")
 

@@ -97,13 +97,7 @@ def _forward_backward(
     xi = np.zeros((n, steps))
     if steps > 1:
         nxt = valid[:, 1:]
-        learned = (
-            alpha[:, :-1, 0]
-            * p.learn
-            * emit[:, 1:, 1]
-            * beta[:, 1:, 1]
-            / scale[:, 1:]
-        )
+        learned = alpha[:, :-1, 0] * p.learn * emit[:, 1:, 1] * beta[:, 1:, 1] / scale[:, 1:]
         xi[:, :-1] = np.where(nxt, learned, 0.0)
     log_likelihood = float(np.log(scale[valid]).sum())
     return gamma, xi, scale, log_likelihood

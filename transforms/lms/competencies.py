@@ -42,7 +42,9 @@ def competency_evidence(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.Da
     )
     tasks = events.filter(
         (pl.col("type") == "task_attempted") & pl.col("solved").is_not_null()
-    ).select(USER, "occurred_at", "event_id", "course_id", "node_id", pl.col("solved").alias("correct"))
+    ).select(
+        USER, "occurred_at", "event_id", "course_id", "node_id", pl.col("solved").alias("correct")
+    )
     answers = (
         events.filter((pl.col("type") == "question_answered") & pl.col("correct").is_not_null())
         .sort("occurred_at", "event_id")
@@ -122,7 +124,9 @@ def competency_definitions(
     (`course_competencies` rows); a competency only named by nodes gets the default
     threshold."""
     declared = (
-        competencies.join(in_force.select("course_id", "version", "published_at"), on=["course_id", "version"])
+        competencies.join(
+            in_force.select("course_id", "version", "published_at"), on=["course_id", "version"]
+        )
         .sort("published_at", "course_id", "version")
         .group_by("competency_id", maintain_order=True)
         .last()
@@ -224,9 +228,9 @@ def build_competencies(
     params, traced = fit_competencies(evidence)
     definitions = competency_definitions(competencies, in_force, evidence)
     return {
-        "competency_params": params.join(
-            definitions, on="competency_id", how="left"
-        ).sort("competency_id"),
+        "competency_params": params.join(definitions, on="competency_id", how="left").sort(
+            "competency_id"
+        ),
         "user_competencies": user_competencies(
             traced, params, definitions, enrollments, current_competencies(current)
         ),

@@ -48,6 +48,15 @@ LMS_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS lms_event_rejects (
         source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, reason VARCHAR NOT NULL,
         message VARCHAR NOT NULL, raw VARCHAR)""",
+    # One row per (user_id, badge_code, context): an award, kept for ever (never revoked).
+    """CREATE TABLE IF NOT EXISTS user_badges (
+        user_id VARCHAR NOT NULL, badge_code VARCHAR NOT NULL, context VARCHAR,
+        awarded_at TIMESTAMP NOT NULL, name VARCHAR, points DOUBLE)""",
+    # One row per published learning event (event_id): the outbox's ledger.
+    """CREATE TABLE IF NOT EXISTS learning_events (
+        event_id VARCHAR PRIMARY KEY, type VARCHAR NOT NULL, user_id VARCHAR NOT NULL,
+        course_id VARCHAR, occurred_at TIMESTAMP NOT NULL, payload VARCHAR NOT NULL,
+        first_published_run VARCHAR NOT NULL)""",
     # One row per ingested event source (a file by content hash): the events' ledger, with
     # the columns of `ingested_files`.
     """CREATE TABLE IF NOT EXISTS lms_ingested_files (

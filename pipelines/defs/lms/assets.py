@@ -21,7 +21,13 @@ from transforms.srs_store import resolve_as_of
 from transforms.warehouse import replace_table, transaction
 
 LMS = "lms"
-TREE_TABLES = ("course_versions", "course_nodes", "course_rejects", "learning_paths")
+TREE_TABLES = (
+    "course_versions",
+    "course_nodes",
+    "course_competencies",
+    "course_rejects",
+    "learning_paths",
+)
 EVENT_TABLES = ("lms_events", "lms_event_rejects", "lms_ingested_files")
 GRAINS = {
     "enrollments": "One row per (user_id, course_id) with an event in a course in force.",
@@ -40,6 +46,10 @@ GRAINS = {
     specs=[
         dg.AssetSpec("course_versions", description="One row per (course_id, version)."),
         dg.AssetSpec("course_nodes", description="One row per (course_id, version, node_id)."),
+        dg.AssetSpec(
+            "course_competencies",
+            description="One row per (course_id, version, competency_id) declared.",
+        ),
         dg.AssetSpec("course_rejects", description="One row per rejected course or path file."),
         dg.AssetSpec("learning_paths", description="One row per (path_id, position)."),
     ],
