@@ -250,10 +250,10 @@ CHECKS = [*checks.unique_checks, *[getattr(checks, n) for n in (
     "user_badges_have_a_rule", "learning_events_well_formed",
 )]]  # fmt: skip
 BREAKS = {
-    "competency_params_one_row_per_key": "INSERT INTO competency_params SELECT * FROM competency_params",
-    "user_competencies_one_row_per_key": "INSERT INTO user_competencies SELECT * FROM user_competencies",
-    "badge_rules_one_row_per_key": "INSERT INTO badge_rules SELECT * FROM badge_rules",
-    "user_badges_one_row_per_key": "INSERT INTO user_badges SELECT * FROM user_badges",
+    **{
+        f"{t}_one_row_per_key": f"INSERT INTO {t} SELECT * FROM {t}"
+        for t in ("competency_params", "user_competencies", "badge_rules", "user_badges")
+    },
     "learning_events_one_row_per_key": "CREATE OR REPLACE TABLE learning_events AS "
     "SELECT * FROM learning_events UNION ALL SELECT * FROM learning_events",
     "user_competencies_consistent": "UPDATE user_competencies SET level = 101",
