@@ -19,6 +19,7 @@ from pipelines.defs.metrics.checks import PROPORTIONS
 from pipelines.defs.resources import WarehouseResource
 from tests.pipeline_run import configure
 from tests.test_lms_progress import ALL_CHECKS, LMS_BREAKS
+from tests.test_lms_quizzes import ASSESSMENT_BREAKS
 from transforms.generate.landing import GeneratorConfig, generate_landing
 
 SKIPPED_GROUPS = {"reporting", "tuning"}  # no check reads their tables
@@ -126,8 +127,9 @@ def broken_copy(good: Path, folder: Path, sql: str) -> Path:
 
 
 def test_every_check_has_a_breaking_test() -> None:
-    """Here, or (course-platform checks, which need a course landing) in test_lms_progress."""
-    lms = {c.check_key.name for c in ALL_CHECKS} | set(LMS_BREAKS)
+    """Here, or (course-platform checks, which need a course landing) in test_lms_progress
+    and test_lms_quizzes."""
+    lms = {c.check_key.name for c in ALL_CHECKS} | set(LMS_BREAKS) | set(ASSESSMENT_BREAKS)
     assert set(registered_checks()) == {name for name, _ in BREAKS} | lms
 
 

@@ -1,0 +1,52 @@
+"""Course-platform assessment assets (lms.md section 3): quiz attempts, quiz and item
+statistics, assignment submissions, task statistics."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from pipelines.defs.metadata import preview
+from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
+from transforms.lms.read import read_lms_inputs
+from transforms.lms.schema import ensure_lms_tables
+from transforms.srs_store import resolve_as_of
+from transforms.warehouse import replace_table, transaction
+
+LMS = "lms"
+GRAINS = {
+    "quiz_attempts": "One row per (user_id, quiz_id, attempt_id) with any event of the attempt.",
+}
+assert set(GRAINS) == set(ASSESSMENT_TABLES)
+
+
+@dg.multi_asset(
+    group_name=LMS,
+    specs=[
+        dg.AssetSpec(
+            name, description=grain, deps=["lms_events", "course_nodes", "course_versions"]
+        )
+        for name, grain in GRAINS.items()
+    ],
+)
+def lms_assessment_tables(
+    warehouse: WarehouseResource, settings: ProgressSettings
+) -> Iterator[dg.MaterializeResult]:
+    """Every assessment table from one read of the course trees and events, as of one moment."""
+    with warehouse.connect() as con:
+        ensure_lms_tables(con)
+        as_of = resolve_as_of(con, settings.as_of_time)
+        tables = build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
+        with transaction(con):
+            for name in ASSESSMENT_TABLES:
+                replace_table(con, name, tables[name])
+    for name in ASSESSMENT_TABLES:
+        frame = tables[name]
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": frame.height,
+                "as_of": as_of.isoformat(),
+                "preview": preview(frame),
+            },
+        )
