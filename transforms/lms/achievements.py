@@ -9,7 +9,6 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.lms.activity import quiz_attempt_scores
 from transforms.lms.badges import (
     AWARD_SCHEMA,
     RULE_SCHEMA,
@@ -71,20 +70,22 @@ def competency_tables(con: duckdb.DuckDBPyConnection, as_of: datetime) -> dict[s
     )
 
 
-def quiz_scores(
-    con: duckdb.DuckDBPyConnection, events: pl.DataFrame, nodes: pl.DataFrame
-) -> pl.DataFrame:
-    """(user_id, quiz_id, submitted_at, score_percent) of every completed quiz attempt: the
-    `quiz_attempts` table's, or computed from the events before that table exists."""
-    if table_exists(con, "quiz_attempts"):
-        return query(
-            con,
-            "SELECT user_id, quiz_id, completed_at AS submitted_at, score_percent "
-            "FROM quiz_attempts WHERE status = 'completed'",
-        )
-    info = nodes.select("node_id", "lesson_id").unique("node_id")
-    return quiz_attempt_scores(events.join(info, on="node_id", how="left"), nodes).select(
-        USER, "quiz_id", "submitted_at", "score_percent"
+QUIZ_SCORE_SCHEMA: dict[str, pl.DataType] = {
+    USER: pl.String(),
+    "quiz_id": pl.String(),
+    "submitted_at": pl.Datetime("us"),
+    "score_percent": pl.Float64(),
+}
+
+
+def quiz_scores(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """(user_id, quiz_id, submitted_at, score_percent) of every completed quiz attempt."""
+    return _table(
+        con,
+        "SELECT user_id, quiz_id, completed_at AS submitted_at, score_percent "
+        "FROM quiz_attempts WHERE status = 'completed'",
+        "quiz_attempts",
+        QUIZ_SCORE_SCHEMA,
     )
 
 
@@ -93,8 +94,6 @@ def badge_facts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> BadgeFacts:
     included)."""
     inputs = read_lms_inputs(con, as_of)
     events = inputs.events.select(FACT_EVENT_COLUMNS)
-    in_force = versions_as_of(inputs.versions, as_of)
-    attrs = node_attributes(inputs.nodes, in_force)
     words = (
         inputs.solves
         if inputs.solves is not None
@@ -105,7 +104,7 @@ def badge_facts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> BadgeFacts:
         modules=query(con, "SELECT user_id, module_id, completed_at FROM module_progress"),
         courses=query(con, "SELECT user_id, course_id, completed_at FROM enrollments"),
         lessons=query(con, "SELECT user_id, lesson_id, completed_at FROM lesson_progress"),
-        quizzes=quiz_scores(con, inputs.events, attrs),
+        quizzes=quiz_scores(con),
         competencies=query(
             con, "SELECT user_id, competency_id, acquired_at FROM user_competencies"
         ),
@@ -127,6 +126,7 @@ def published_inputs(con: duckdb.DuckDBPyConnection) -> PublishedInputs:
     once their tables exist)."""
     quiz_schema = {
         USER: pl.String,
+        "course_id": pl.String,
         "quiz_id": pl.String,
         "attempt_id": pl.String,
         "completed_at": pl.Datetime("us"),
@@ -135,11 +135,11 @@ def published_inputs(con: duckdb.DuckDBPyConnection) -> PublishedInputs:
     }
     quizzes = _table(
         con,
-        "SELECT user_id, quiz_id, attempt_id, completed_at, score_percent, passed "
+        "SELECT user_id, course_id, quiz_id, attempt_id, completed_at, score_percent, passed "
         "FROM quiz_attempts WHERE status = 'completed'",
         "quiz_attempts",
         quiz_schema,
-    ).with_columns(_course_of("quiz_id"))
+    )
     submissions = _table(
         con,
         "SELECT user_id, assignment_id, submission_id, submitted_at, late "

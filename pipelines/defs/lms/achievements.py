@@ -104,6 +104,7 @@ def competency_assets(
         "lms_events",
         "attempts",
         "reviews",
+        "quiz_attempts",
         *PROGRESS_TABLES,
     ],
 )
@@ -125,7 +126,7 @@ def user_badges(warehouse: WarehouseResource, settings: ProgressSettings) -> dg.
 
 @dg.asset(
     group_name=LMS,
-    deps=["user_badges", "user_competencies", *PROGRESS_TABLES],
+    deps=["user_badges", "user_competencies", "quiz_attempts", *PROGRESS_TABLES],
 )
 def learning_events(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
