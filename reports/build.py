@@ -250,16 +250,19 @@ def build_sm2_report(
     return out
 
 
-def pick_learners(con: duckdb.DuckDBPyConnection, setting: str) -> list[str]:
-    """A comma-separated list of user ids, or a number: that many most active learners."""
+MOST_ACTIVE_SQL = (
+    "SELECT user_id FROM accuracy_daily GROUP BY 1 ORDER BY sum(attempts) DESC, user_id LIMIT ?"
+)
+
+
+def pick_learners(
+    con: duckdb.DuckDBPyConnection, setting: str, most_active_sql: str = MOST_ACTIVE_SQL
+) -> list[str]:
+    """A comma-separated list of user ids, or a number: that many most active learners (by
+    `most_active_sql`, a query of user ids in order with the number as its parameter)."""
     setting = setting.strip()
     if setting.isdigit():
-        rows = query(
-            con,
-            "SELECT user_id FROM accuracy_daily GROUP BY 1 "
-            "ORDER BY sum(attempts) DESC, user_id LIMIT ?",
-            [int(setting)],
-        )
+        rows = query(con, most_active_sql, [int(setting)])
         return rows["user_id"].to_list()
     return [u.strip().lower() for u in setting.split(",") if u.strip()]
 

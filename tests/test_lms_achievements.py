@@ -17,23 +17,14 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
 from pipelines.defs.lms import achievement_checks as checks
 from pipelines.defs.resources import WarehouseResource
-from transforms.lms.achievements import (
-    competency_tables,
-    publish_learning_events,
-    update_user_badges,
-)
-from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
-from transforms.lms.badges import parse_badge_rules
-from transforms.lms.courses import json_documents, load_courses
-from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import LMS_TABLES, build_lms_progress
-from transforms.lms.read import read_lms_inputs
-from transforms.warehouse import connect, query, replace_table
+from tests.lms_build import build_lms_warehouse
+from transforms.warehouse import connect, query
 
 ANN = "00000000-0000-4000-8000-0000000000a1"
 BEN = "00000000-0000-4000-8000-0000000000b1"
@@ -135,22 +126,11 @@ DAY2 = [
 END_DAY1, END_DAY2 = datetime(2026, 3, 3), datetime(2026, 3, 4, 12)
 
 
-def run(con: object, landing: Path, as_of: datetime, run_id: str, outbox: Path) -> pl.DataFrame:
+def run(
+    con: duckdb.DuckDBPyConnection, landing: Path, as_of: datetime, run_id: str, outbox: Path
+) -> pl.DataFrame:
     """What the nightly job does for these tables, as of `as_of`; returns the events published."""
-    load_courses(con, json_documents(landing / "courses"))  # type: ignore[arg-type]
-    ingest_events(con, landing, datetime(2030, 1, 1))  # type: ignore[arg-type]
-    tables = build_lms_progress(read_lms_inputs(con, as_of, languages=False), as_of)  # type: ignore[arg-type]
-    inputs = read_lms_inputs(con, as_of, languages=False)  # type: ignore[arg-type]
-    tables |= build_assessment_tables(inputs, as_of)
-    for name in (*LMS_TABLES, *ASSESSMENT_TABLES):
-        replace_table(con, name, tables[name])  # type: ignore[arg-type]
-    for name, frame in competency_tables(con, as_of).items():  # type: ignore[arg-type]
-        replace_table(con, name, frame)  # type: ignore[arg-type]
-    rules, rejects = parse_badge_rules(json_documents(landing / "badges"))
-    replace_table(con, "badge_rules", rules)  # type: ignore[arg-type]
-    replace_table(con, "badge_rule_rejects", rejects)  # type: ignore[arg-type]
-    update_user_badges(con, as_of)  # type: ignore[arg-type]
-    return publish_learning_events(con, run_id, outbox)[0]  # type: ignore[arg-type]
+    return build_lms_warehouse(con, landing, as_of, outbox, run_id)
 
 
 @pytest.fixture(scope="module")

@@ -141,6 +141,7 @@ def latest_check_results(
     deps=[
         *KINDS,
         "course_reports",
+        "performance_reports",
         "headline_figures",
         "weekly_active_learners",
         "ingested_files",
