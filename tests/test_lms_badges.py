@@ -296,3 +296,57 @@ def test_streak_matches_a_day_by_day_count(days: list[int], need: int) -> None:
             expected = at(d, 12)
             break
     assert got == ([(U, expected)] if expected else [])
+
+
+RULES = [
+    {"code": "s2", "name": "s2", "rule": {"type": "streak", "days": 2}},
+    {"code": "d2", "name": "d2", "rule": {"type": "daily", "tasks": 2}},
+    {"code": "fast", "name": "fast", "rule": {"type": "speed", "ms": 3000}},
+    {
+        "code": "mix",
+        "name": "mix",
+        "rule": {
+            "type": "any_of",
+            "rules": [
+                {
+                    "type": "all_of",
+                    "rules": [{"type": "streak", "days": 3}, {"type": "speed", "ms": 5000}],
+                },
+                {"type": "daily", "tasks": 3},
+            ],
+        },
+    },
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([U, V]),
+            st.integers(0, 7 * 24 * 60),  # minutes into the week
+            st.sampled_from(["t1", "t2", "t3"]),
+            st.integers(1, 3),
+            st.integers(0, 8000),
+            st.booleans(),
+        ),
+        max_size=40,
+    ),
+    cut=st.integers(0, 7 * 24 * 60),
+)
+def test_a_prefix_of_the_history_awards_a_subset_at_the_same_times(
+    rows: list[tuple], cut: int
+) -> None:
+    """Awards are facts of the past: the history up to any moment awards exactly the awards of
+    the whole history made by then (so a new day adds only its own), and recomputing gives the
+    same frame."""
+    events = [
+        (u, at(0, 0, m), "task_attempted", n, tries, ms, ok) for u, m, n, tries, ms, ok in rows
+    ]
+    rules, rejects = parse_badge_rules([("r.json", json.dumps(RULES))])
+    assert rejects.height == 0
+    whole = evaluate_badges(rules, facts(events))
+    prefix = evaluate_badges(rules, facts([e for e in events if e[1] <= at(0, 0, cut)]))
+    assert prefix.equals(whole.filter(pl.col("awarded_at") <= at(0, 0, cut)))
+    assert evaluate_badges(rules, facts(events)).equals(whole)
+    assert merge_awards(prefix, whole).equals(whole)
