@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -17,9 +18,12 @@ Q1 = "py101/m1/q1"
 QA, QB = Q1 + "/a", Q1 + "/b"
 
 
-def tree_inputs(root: Path) -> LmsInputs:
-    """The course trees of tests/lms_landing.py (no events) as progress inputs."""
+def tree_inputs(root: Path, extra: list[dict] | None = None) -> LmsInputs:
+    """The course trees of tests/lms_landing.py (and `extra` course documents; no events) as
+    progress inputs."""
     landing = write_landing(root / "landing")
+    for doc in extra or []:
+        (landing / "courses" / f"{doc['course']}.json").write_text(json.dumps(doc))
     con = connect(root / "tree.duckdb")
     load_courses(con, json_documents(landing / "courses"))
     inputs = read_lms_inputs(con, datetime(2026, 2, 10), languages=False)
@@ -38,7 +42,14 @@ def event_frame(template: pl.DataFrame, rows: list[dict]) -> pl.DataFrame:
 
 
 def question(
-    n: int, user: str, at: datetime, node: str, attempt: str, score: float, correct: bool
+    n: int,
+    user: str,
+    at: datetime,
+    node: str,
+    attempt: str,
+    score: float,
+    correct: bool,
+    max_score: float = 1.0,
 ) -> dict:
     return {
         "event_id": f"q{n:03d}",
@@ -48,18 +59,18 @@ def question(
         "node_id": node,
         "attempt_id": attempt,
         "score": score,
-        "max_score": 1.0,
+        "max_score": max_score,
         "correct": correct,
         "time_spent_ms": 10_000,
     }
 
 
-def quiz_event(n: int, user: str, at: datetime, kind: str, attempt: str) -> dict:
+def quiz_event(n: int, user: str, at: datetime, kind: str, attempt: str, quiz: str = Q1) -> dict:
     return {
         "event_id": f"q{n:03d}",
         "user_id": user,
         "type": kind,
         "occurred_at": at,
-        "node_id": Q1,
+        "node_id": quiz,
         "attempt_id": attempt,
     }

@@ -117,6 +117,34 @@ ASSESSMENT_BREAKS: dict[str, list[str]] = {
         "UPDATE quiz_attempts SET completed_at = NULL WHERE attempt_id = 'k9'",
         "UPDATE quiz_attempts SET attempt_number = 3 WHERE attempt_id = 'k9'",
     ],
+    "quiz_stats_one_row_per_key": ["INSERT INTO quiz_stats SELECT * FROM quiz_stats"],
+    "quiz_item_stats_one_row_per_key": [
+        "INSERT INTO quiz_item_stats SELECT * FROM quiz_item_stats"
+    ],
+    "quiz_stats_counts_and_ranges": [
+        "UPDATE quiz_stats SET n = n + 1 WHERE basis = 'all'",
+        "DELETE FROM quiz_stats WHERE basis = 'first'",
+        "UPDATE quiz_attempts SET status = 'abandoned' WHERE attempt_id = 'z1'",
+        "UPDATE quiz_stats SET mean = 101",
+        "UPDATE quiz_stats SET basis = 'best' WHERE basis = 'highest'",
+        "UPDATE quiz_stats SET cronbach_alpha = 1.5",
+    ],
+    "quiz_item_stats_ranges": [
+        "UPDATE quiz_item_stats SET facility = 1.2",
+        "UPDATE quiz_item_stats SET discrimination_index = -101",
+        "UPDATE quiz_item_stats SET unanswered = unanswered + 1",
+        "UPDATE quiz_item_stats SET flags = 'hard'",
+    ],
+    "assignment_submissions_one_row_per_key": [
+        "INSERT INTO assignment_submissions SELECT * FROM assignment_submissions"
+    ],
+    "assignment_submissions_consistent": [
+        "UPDATE assignment_submissions SET status = 'returned' WHERE submission_id = 's1'",
+        "UPDATE assignment_submissions SET graded_at = NULL WHERE submission_id = 's1'",
+        "UPDATE assignment_submissions SET score_percent = 120 WHERE submission_id = 's1'",
+        "UPDATE assignment_submissions SET late = NULL WHERE submission_id = 's3'",
+        "UPDATE assignment_submissions SET hours_to_grade = 1 WHERE submission_id = 's1'",
+    ],
 }
 
 
@@ -132,8 +160,13 @@ def assessment_checks() -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def warehouse_file(tree: LmsInputs, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    inputs = LmsInputs(tree.versions, tree.nodes, attempt_events(tree.events), tree.paths)
-    tables = build_assessment_tables(inputs, AS_OF)
+    from tests.test_lms_assignments import rows as assignment_rows
+
+    py101 = [row for row in assignment_rows() if row["course_id"] == "py101"]
+    events = pl.concat([attempt_events(tree.events), event_frame(tree.events, py101)])
+    tables = build_assessment_tables(
+        LmsInputs(tree.versions, tree.nodes, events, tree.paths), AS_OF
+    )
     db = tmp_path_factory.mktemp("checks") / "warehouse.duckdb"
     con = connect(db)
     for name in ASSESSMENT_TABLES:

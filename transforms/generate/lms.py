@@ -4,7 +4,10 @@ formats, an xAPI export for part of the activity, and dirty rows for every rejec
 Three courses, each published in two versions (the second adds a lesson, removes one and moves
 one to another module). Learners have an ability and a pace; they enroll, view lessons, attempt
 tasks and retry the failed ones, take quizzes (again when they fail), submit assignments, pause
-and come back or withdraw at rates that differ per course. Deterministic for a seed.
+and come back or withdraw at rates that differ per course. Quiz questions answer by a 2PL
+item-response model (`item_parameters`): each has a difficulty and a discrimination, the last
+question of each quiz gives partial credit, and one question per course is mis-keyed so the
+item analysis (quiz_item_stats) has something to find. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import gzip
 import json
 import math
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +30,10 @@ from transforms.lms.xapi import ADL_ACTIVITY, ADL_VERB
 
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 XAPI_HOME = "https://lms.example.org"
+QUESTIONS_PER_QUIZ = 6
+PARTIAL_QUESTION = 6  # q6 of every quiz is worth 2 points, with partial credit
+MIS_KEYED = "m1/quiz/q2"  # per course: its answer key is wrong, so strong learners fail it
+MIS_KEY_PULL = 0.5  # share of the learners who do not know it that pick the wrong key
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,50 @@ class LmsGeneratorResult:
     files: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ItemParameters:
+    """The 2PL truth behind one question: P(right) = 1 / (1 + exp(−discrimination · (ability −
+    difficulty))); a partial-credit question scores 1 of 2 points above difficulty − 0.5 and 2
+    above difficulty + 0.5 (a graded response); a mis-keyed question credits only a learner who
+    does not know the answer and picks the wrong key, an attractive distractor (half of them)."""
+
+    difficulty: float
+    discrimination: float
+    mis_keyed: bool
+    partial: bool
+
+
+def item_parameters(question_id: str, course_difficulty: float, seed: int) -> ItemParameters:
+    """A question's parameters, from the seed and its id alone (deterministic)."""
+    rng = np.random.default_rng([seed, zlib.crc32(question_id.encode())])
+    mis_keyed = question_id.split("/", 1)[1] == MIS_KEYED
+    # the mis-keyed question is one most learners know (the wrong key then fails them)
+    shift = -1.0 if mis_keyed else float(rng.normal(0.0, 1.2))
+    return ItemParameters(
+        difficulty=course_difficulty + shift,
+        discrimination=2.5 if mis_keyed else float(np.clip(rng.lognormal(0.6, 0.3), 0.7, 3.0)),
+        mis_keyed=mis_keyed,
+        partial=question_id.endswith(f"/q{PARTIAL_QUESTION}"),
+    )
+
+
+def answer(item: ItemParameters, ability: float, rng: np.random.Generator) -> tuple[int, bool]:
+    """(points, correct) of one answer under the 2PL model."""
+
+    def p(shift: float) -> float:
+        return 1 / (1 + math.exp(-item.discrimination * (ability - item.difficulty - shift)))
+
+    u = rng.random()
+    if item.mis_keyed:
+        credited = u < (1 - p(0.0)) * MIS_KEY_PULL
+        return int(credited), credited
+    if item.partial:
+        points = int(u < p(-0.5)) + int(u < p(0.5))
+        return points, points == 2
+    right = u < p(0.0)
+    return int(right), right
+
+
 def _lesson(lid: str, kind: str, rng: np.random.Generator, i: int) -> dict[str, Any]:
     if kind == "quiz":
         return {
@@ -76,7 +128,10 @@ def _lesson(lid: str, kind: str, rng: np.random.Generator, i: int) -> dict[str, 
             "passPercent": 60,
             "weight": 10,
             "completion": {"rule": "passed"},
-            "questions": [{"id": f"{lid}/q{k}", "maxPoints": 1, "options": 4} for k in range(1, 5)],
+            "questions": [
+                {"id": f"{lid}/q{k}", "maxPoints": 2 if k == PARTIAL_QUESTION else 1, "options": 4}
+                for k in range(1, QUESTIONS_PER_QUIZ + 1)
+            ],
         }
     if kind == "assignment":
         return {
@@ -270,24 +325,26 @@ class _Learner:
         if lesson["kind"] == "quiz":
             attempt = self.new_id()
             self.emit("quiz_started", at, lid, attemptId=attempt)
-            right = 0
+            points = 0
             for q in lesson["questions"]:
                 at += step
-                ok = bool(rng.random() < self.p_solve(1))
-                right += ok
+                item = item_parameters(q["id"], self.spec.difficulty, self.config.seed)
+                mark, ok = answer(item, self.ability, rng)
+                points += mark
                 self.emit(
                     "question_answered",
                     at,
                     q["id"],
                     attemptId=attempt,
                     correct=ok,
-                    score=int(ok),
-                    maxScore=1,
+                    score=mark,
+                    maxScore=q["maxPoints"],
                     timeSpentMs=int(rng.lognormal(9.5, 0.5)),
                 )
             at += step
             self.emit("quiz_submitted", at, lid, attemptId=attempt)
-            if right / len(lesson["questions"]) * 100 >= lesson["passPercent"]:
+            possible = sum(q["maxPoints"] for q in lesson["questions"])
+            if points / possible * 100 >= lesson["passPercent"]:
                 self.done.add(lid)
             return at
         if lesson["kind"] == "assignment":

@@ -16,6 +16,12 @@ from transforms.warehouse import replace_table, transaction
 LMS = "lms"
 GRAINS = {
     "quiz_attempts": "One row per (user_id, quiz_id, attempt_id) with any event of the attempt.",
+    "quiz_stats": "One row per (quiz_id, basis) with a completed attempt: Moodle's quiz "
+    "statistics over the first/highest/last/all completed attempts.",
+    "quiz_item_stats": "One row per (quiz_id, question_id, basis) of a quiz with a completed "
+    "attempt: facility, discrimination, efficiency, flags in words.",
+    "assignment_submissions": "One row per (user_id, assignment_id, submission_id) submitted "
+    "or graded: late against dueAt/dueOffsetDays, hours to grade.",
 }
 assert set(GRAINS) == set(ASSESSMENT_TABLES)
 

@@ -4,10 +4,15 @@ import dagster as dg
 
 from pipelines.defs.check_helpers import offending_rows_check, one_row_per_key_check
 from pipelines.defs.resources import WarehouseResource
+from transforms.lms.assignments import SUBMISSION_STATUSES
+from transforms.lms.quiz_stats import BASES, MIN_FLAG_ATTEMPTS
 from transforms.lms.quizzes import ATTEMPT_STATUSES
 
 ASSESSMENT_KEYS = {
     "quiz_attempts": ["user_id", "quiz_id", "attempt_id"],
+    "quiz_stats": ["quiz_id", "basis"],
+    "quiz_item_stats": ["quiz_id", "question_id", "basis"],
+    "assignment_submissions": ["user_id", "assignment_id", "submission_id"],
 }
 unique_checks = [one_row_per_key_check(t, k) for t, k in ASSESSMENT_KEYS.items()]
 
@@ -34,4 +39,73 @@ def quiz_attempts_consistent(warehouse: WarehouseResource) -> dg.AssetCheckResul
         """,
         "attempt counts add up, scores within 0..100, statuses known, numbers 1..n",
         params=[list(ATTEMPT_STATUSES)],
+    )
+
+
+@dg.asset_check(asset="quiz_stats", blocking=True)
+def quiz_stats_counts_and_ranges(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Each quiz's `all` basis counts its completed attempts and `first`/`highest`/`last` its
+    learners with one; the basis is known, mean and median are within 0..100, sd ≥ 0 and alpha
+    ≤ 1."""
+    return offending_rows_check(
+        warehouse,
+        """
+        WITH done AS (
+            SELECT quiz_id, count(*) AS attempts, count(DISTINCT user_id) AS learners
+            FROM quiz_attempts WHERE status = 'completed' GROUP BY 1),
+        expected AS (
+            SELECT quiz_id, basis,
+                   CASE WHEN basis = 'all' THEN attempts ELSE learners END AS expected_n
+            FROM done CROSS JOIN (SELECT unnest(?::VARCHAR[]) AS basis))
+        SELECT quiz_id, basis, s.n, e.expected_n, s.mean, s.sd, s.cronbach_alpha
+        FROM quiz_stats s FULL JOIN expected e USING (quiz_id, basis)
+        WHERE s.n IS DISTINCT FROM e.expected_n
+           OR NOT (coalesce(s.mean, 0) BETWEEN 0 AND 100)
+           OR NOT (coalesce(s.median, 0) BETWEEN 0 AND 100)
+           OR s.sd < 0 OR s.cronbach_alpha > 1 + 1e-9
+        """,
+        "n matches the completed attempts, statistics within their ranges",
+        params=[list(BASES)],
+    )
+
+
+@dg.asset_check(asset="quiz_item_stats", blocking=True)
+def quiz_item_stats_ranges(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Facility within 0..1, sd ≥ 0, discrimination index within −100..100, efficiency ≤ 100,
+    the answer distribution adds up to n, and no flag on fewer than 30 attempts."""
+    return offending_rows_check(
+        warehouse,
+        """
+        SELECT quiz_id, question_id, basis, n, facility, discrimination_index,
+               discriminative_efficiency, flags
+        FROM quiz_item_stats
+        WHERE NOT (coalesce(facility, 0) BETWEEN 0 AND 1) OR sd < 0
+           OR abs(discrimination_index) > 100 + 1e-9 OR discriminative_efficiency > 100 + 1e-9
+           OR full_credit + partial_credit + no_credit + unanswered <> n
+           OR (flags IS NOT NULL AND n < ?)
+        """,
+        "item statistics within their ranges, flags only with enough attempts",
+        params=[MIN_FLAG_ATTEMPTS],
+    )
+
+
+@dg.asset_check(asset="assignment_submissions", blocking=True)
+def assignment_submissions_consistent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Status known and graded exactly when a grade time is there, score within 0..100, `late`
+    given exactly when the submission time is, and hours to grade = graded − submitted."""
+    return offending_rows_check(
+        warehouse,
+        """
+        SELECT user_id, assignment_id, submission_id, status, submitted_at, graded_at,
+               score_percent, late, hours_to_grade
+        FROM assignment_submissions
+        WHERE status IS NULL OR NOT list_contains(?, status)
+           OR (status = 'graded') <> (graded_at IS NOT NULL)
+           OR NOT (coalesce(score_percent, 0) BETWEEN 0 AND 100)
+           OR (late IS NULL) <> (submitted_at IS NULL)
+           OR abs(coalesce(hours_to_grade, 0)
+                  - coalesce(epoch(graded_at - submitted_at) / 3600, 0)) > 1e-6
+        """,
+        "statuses, scores, lateness and grading times consistent",
+        params=[list(SUBMISSION_STATUSES)],
     )
