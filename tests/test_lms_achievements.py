@@ -2,13 +2,14 @@
 day, with their asset checks.
 
 Course sk101 v1 (Mar 1): module m1 = l1 (all_tasks_solved; t1, t2 both `logic`), q1 (quiz,
-pass 50%; question a `logic`, question b no competency); competency `logic` declared with
-masteryThreshold 0.9. Fewer than 10 learners: BKT uses the defaults (prior 0.2, learn 0.15,
-slip 0.1, guess 0.2).
+pass 50%; question a `logic`, question b no competency), a1 (an optional assignment due on the
+enrollment day); competency `logic` declared with masteryThreshold 0.9. Fewer than 10
+learners: BKT uses the defaults (prior 0.2, learn 0.15, slip 0.1, guess 0.2).
 
 Day 1 (Mar 2): Ann enrolls, solves t1 (10:00) and t2 (10:05): l1 completed. Ben enrolls and
 fails t1 (23:50). Day 2 (Mar 3): Ann takes q1: a right, b wrong, then a again right within
-the attempt (the last answer counts), submits at 09:10; Ben fails t1 again at 00:10.
+the attempt (the last answer counts), submits at 09:10, submits a1 at 09:20 (late); Ben fails
+t1 again at 00:10.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ COURSE = {
                         {"id": S + "q1/b"},
                     ],
                 },
+                {"id": S + "a1", "kind": "assignment", "optional": True, "dueOffsetDays": 0},
             ],
         }
     ],
@@ -121,6 +123,7 @@ DAY2 = [
     answer("2026-03-03T09:02:00Z", S + "q1/b", False),
     answer("2026-03-03T09:03:00Z", S + "q1/a", True),
     ev(ANN, "quiz_submitted", "2026-03-03T09:10:00Z", S + "q1", attemptId="x1"),
+    ev(ANN, "assignment_submitted", "2026-03-03T09:20:00Z", S + "a1", submissionId="s1"),
     task(BEN, "2026-03-03T00:10:00Z", S + "l1/t1", False),
 ]
 END_DAY1, END_DAY2 = datetime(2026, 3, 3), datetime(2026, 3, 4, 12)
@@ -215,6 +218,9 @@ def test_a_rerun_publishes_nothing_and_a_new_day_only_its_consequences(days: dic
             "ModuleCompleted",
             "CourseCompleted",
             "QuizCompleted",
+            "AssignmentSubmitted",  # a1, optional: late, due on enrollment day
+            "ProgressUpdated",  # a1 in progress
+            "ProgressUpdated",  # a1 completed (submitted)
             "CompetencyAcquired",
             "AchievementEarned",  # logician
             "AchievementEarned",  # quiz-ace
@@ -225,8 +231,13 @@ def test_a_rerun_publishes_nothing_and_a_new_day_only_its_consequences(days: dic
     lines = (days["outbox"] / "run-3.jsonl").read_text().splitlines()
     assert [json.loads(line)["eventId"] for line in lines] == second["event_id"].to_list()
     assert days["learning_events"].height == first.height + second.height
-    ids = days["learning_events"].filter(pl.col("type") == "CompetencyAcquired")
-    assert json.loads(ids["payload"][0])["competencyId"] == "logic"
+    published = days["learning_events"]
+    acquired = published.filter(pl.col("type") == "CompetencyAcquired")
+    assert json.loads(acquired["payload"][0])["competencyId"] == "logic"
+    submitted = json.loads(published.filter(type="AssignmentSubmitted")["payload"][0])
+    assert (submitted["submissionId"], submitted["late"]) == ("s1", True)
+    quiz = json.loads(published.filter(type="QuizCompleted")["payload"][0])
+    assert (quiz["attemptId"], quiz["scorePercent"], quiz["passed"]) == ("x1", 50.0, True)
 
 
 CHECKS = [*checks.unique_checks, *[getattr(checks, n) for n in (

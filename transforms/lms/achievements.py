@@ -117,13 +117,8 @@ def stored_badges(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return query(con, "SELECT * FROM user_badges").cast(AWARD_SCHEMA)  # type: ignore[arg-type]
 
 
-def _course_of(column: str) -> pl.Expr:
-    return pl.col(column).str.split("/").list.first().alias("course_id")
-
-
 def published_inputs(con: duckdb.DuckDBPyConnection) -> PublishedInputs:
-    """The tables whose changes `learning_events` publishes (quiz attempts and submissions
-    once their tables exist)."""
+    """The tables whose changes `learning_events` publishes."""
     quiz_schema = {
         USER: pl.String,
         "course_id": pl.String,
@@ -142,17 +137,18 @@ def published_inputs(con: duckdb.DuckDBPyConnection) -> PublishedInputs:
     )
     submissions = _table(
         con,
-        "SELECT user_id, assignment_id, submission_id, submitted_at, late "
+        "SELECT user_id, course_id, assignment_id, submission_id, submitted_at, late "
         "FROM assignment_submissions",
         "assignment_submissions",
         {
             USER: pl.String,
+            "course_id": pl.String,
             "assignment_id": pl.String,
             "submission_id": pl.String,
             "submitted_at": pl.Datetime("us"),
             "late": pl.Boolean,
         },
-    ).with_columns(_course_of("assignment_id"))
+    )
     return PublishedInputs(
         lessons=query(con, "SELECT * FROM lesson_progress"),
         modules=query(con, "SELECT * FROM module_progress"),

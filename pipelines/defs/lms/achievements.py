@@ -126,7 +126,13 @@ def user_badges(warehouse: WarehouseResource, settings: ProgressSettings) -> dg.
 
 @dg.asset(
     group_name=LMS,
-    deps=["user_badges", "user_competencies", "quiz_attempts", *PROGRESS_TABLES],
+    deps=[
+        "user_badges",
+        "user_competencies",
+        "quiz_attempts",
+        "assignment_submissions",
+        *PROGRESS_TABLES,
+    ],
 )
 def learning_events(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
