@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -224,7 +224,8 @@ class BadgeFacts:
     course_id, completed_at), `lessons` (user_id, lesson_id, completed_at): sticky
     completions; `quizzes` (user_id, quiz_id, submitted_at, score_percent): submitted
     attempts; `competencies` (user_id, competency_id, acquired_at); `words` (user_id, item_id,
-    solved_at): the language courses' learned words."""
+    solved_at): the language courses' learned words. `derived` caches what several rules
+    share (the runs of active days, the day's solves)."""
 
     events: pl.DataFrame
     modules: pl.DataFrame
@@ -233,6 +234,7 @@ class BadgeFacts:
     quizzes: pl.DataFrame
     competencies: pl.DataFrame
     words: pl.DataFrame
+    derived: dict[str, pl.DataFrame] = field(default_factory=dict, compare=False)
 
 
 def _first(frame: pl.DataFrame, at: str) -> pl.DataFrame:
@@ -260,34 +262,58 @@ def _named(frame: pl.DataFrame, column: str, rule: dict[str, Any], param: str) -
     return frame.filter(pl.col(column) == rule[param]) if param in rule else frame
 
 
+def _runs(facts: BadgeFacts) -> pl.DataFrame:
+    """(user_id, run_day, first_at): each UTC day with an event, its first event's time, and
+    its place in the run of consecutive days it belongs to (1 for a run's first day).
+    Computed once per history (`facts.derived`), whatever the streak lengths asked."""
+    if "runs" not in facts.derived:
+        days = (
+            facts.events.group_by(USER, pl.col("occurred_at").dt.date().cast(pl.Int32).alias("_d"))
+            .agg(pl.col("occurred_at").min().alias("first_at"))
+            .sort(USER, "_d")
+        )
+        row = pl.int_range(pl.len(), dtype=pl.Int64)
+        starts = (pl.col(USER) != pl.col(USER).shift(1)).fill_null(True) | (
+            pl.col("_d") != pl.col("_d").shift(1) + 1
+        ).fill_null(True)
+        facts.derived["runs"] = days.select(
+            USER,
+            (row - pl.when(starts).then(row).forward_fill() + 1).alias("run_day"),
+            "first_at",
+        )
+    return facts.derived["runs"]
+
+
 def _streak(facts: BadgeFacts, rule: dict[str, Any]) -> pl.DataFrame:
     """The first event of the `days`-th consecutive UTC day with an event."""
-    days = (
-        facts.events.group_by(USER, pl.col("occurred_at").dt.date().alias("day"))
-        .agg(pl.col("occurred_at").min().alias("first_at"))
-        .sort(USER, "day")
-    )
-    day_number = pl.col("day").cast(pl.Int32)
-    run = (day_number - pl.int_range(pl.len()).over(USER)).alias("_run")  # constant in a run
-    within = pl.int_range(pl.len()).over(USER, "_run") + 1
-    return _first(
-        days.with_columns(run).filter(within >= rule["days"]).rename({"first_at": "at"}), "at"
-    )
+    return _first(_runs(facts).filter(pl.col("run_day") >= rule["days"]), "first_at")
+
+
+def _solve_ranks(facts: BadgeFacts) -> pl.DataFrame:
+    """(user_id, solve_rank, at): each task's first solve on a UTC day, numbered in time order
+    within the learner's day (computed once per history)."""
+    if "solves" not in facts.derived:
+        solved = facts.events.filter(
+            (pl.col("type") == "task_attempted") & pl.col("solved").fill_null(False)
+        )
+        firsts = (
+            solved.group_by(USER, pl.col("occurred_at").dt.date().alias("_d"), "node_id")
+            .agg(pl.col("occurred_at").min().alias("at"))
+            .sort(USER, "_d", "at")
+        )
+        row = pl.int_range(pl.len(), dtype=pl.Int64)
+        starts = (pl.col(USER) != pl.col(USER).shift(1)).fill_null(True) | (
+            pl.col("_d") != pl.col("_d").shift(1)
+        ).fill_null(True)
+        facts.derived["solves"] = firsts.select(
+            USER, (row - pl.when(starts).then(row).forward_fill() + 1).alias("solve_rank"), "at"
+        )
+    return facts.derived["solves"]
 
 
 def _daily(facts: BadgeFacts, rule: dict[str, Any]) -> pl.DataFrame:
     """The solve that made `tasks` distinct tasks solved on one UTC day."""
-    solves = (
-        facts.events.filter(
-            (pl.col("type") == "task_attempted") & pl.col("solved").fill_null(False)
-        )
-        .group_by(USER, pl.col("occurred_at").dt.date().alias("day"), "node_id")
-        .agg(pl.col("occurred_at").min())
-    )
-    nth = solves.group_by(USER, "day").agg(
-        pl.col("occurred_at").sort().get(rule["tasks"] - 1, null_on_oob=True).alias("at")
-    )
-    return _first(nth, "at")
+    return _first(_solve_ranks(facts).filter(pl.col("solve_rank") == rule["tasks"]), "at")
 
 
 def _speed(facts: BadgeFacts, rule: dict[str, Any]) -> pl.DataFrame:
