@@ -271,13 +271,18 @@ def test_awards_are_sticky_and_never_twice() -> None:
     ]
     # recomputing from the same history gives the same awards
     assert merge_awards(first, evaluate_badges(rules, f)).equals(first)
-    # the history changes (v's completion now earlier, u's gone), the rule is deactivated:
-    # the stored awards stay as they were, nothing is given twice
-    later = facts(modules=_frame([(V, "m1", at(0)), (W, "m1", at(3))], list(modules.columns)))
+    # the history changes (u's completion gone, w's new, v's a day later): u keeps the award,
+    # w gets one, v keeps its own and its time
+    later = facts(modules=_frame([(V, "m1", at(3)), (W, "m1", at(3))], list(modules.columns)))
     merged = merge_awards(first, evaluate_badges(rules, later))
     assert merged.select("user_id", "awarded_at").rows() == [(U, at(1)), (V, at(2)), (W, at(3))]
+    # a late-arriving event shows v's rule held earlier: the award moves to that time
+    late = facts(modules=_frame([(V, "m1", at(0))], list(modules.columns)))
+    moved = merge_awards(merged, evaluate_badges(rules, late))
+    assert moved.select("user_id", "awarded_at").rows() == [(U, at(1)), (V, at(0)), (W, at(3))]
+    # the rule deactivated: every stored award stays
     off = rules.with_columns(pl.lit(False).alias("active"))
-    assert merge_awards(merged, evaluate_badges(off, later)).equals(merged)
+    assert merge_awards(moved, evaluate_badges(off, later)).equals(moved)
     assert evaluate_badges(off, later).schema == pl.Schema(AWARD_SCHEMA)
 
 

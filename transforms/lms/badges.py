@@ -6,7 +6,8 @@ reached, a score reached are facts of the past), so a rule is evaluated as one f
 — (user_id, held_at), the time of the event at which it first held — with group-bys over the
 whole history, and `all_of` / `any_of` are the latest / earliest of their children's times
 (a user missing a child of `all_of` has not earned it). Awards are sticky: `merge_awards` keeps
-every award stored before and adds the new ones only, so none is revoked or given twice.
+every award stored before and adds the new ones only, so none is revoked or given twice (a
+late-arriving event that shows an award held earlier moves its time earlier).
 """
 
 from __future__ import annotations
@@ -388,11 +389,17 @@ def evaluate_badges(rules: pl.DataFrame, facts: BadgeFacts) -> pl.DataFrame:
 
 
 def merge_awards(previous: pl.DataFrame | None, computed: pl.DataFrame) -> pl.DataFrame:
-    """`user_badges`: every award stored before, unchanged (never revoked, even when its rule
-    is deactivated or its history changed), and the computed awards not given before."""
+    """`user_badges`: every award stored before (never revoked, even when its rule is
+    deactivated or the history no longer shows it) and the computed awards not given before
+    (never twice). A stored award that the history shows held earlier (events that arrived
+    late) takes the earlier time, so daily runs and one run over everything agree."""
     if previous is None or previous.height == 0:
         return computed
     keys = [USER, "badge_code"]
     kept = previous.select(list(AWARD_SCHEMA)).cast(AWARD_SCHEMA)  # type: ignore[arg-type]
+    earlier = computed.select(*keys, pl.col("awarded_at").alias("_computed"))
+    kept = kept.join(earlier, on=keys, how="left").with_columns(
+        pl.min_horizontal("awarded_at", "_computed").alias("awarded_at")
+    )
     new = computed.join(kept, on=keys, how="anti")
-    return pl.concat([kept, new]).sort(USER, "badge_code")
+    return pl.concat([kept.drop("_computed"), new]).sort(USER, "badge_code")

@@ -147,7 +147,7 @@ def candidate_events(inputs: PublishedInputs) -> pl.DataFrame:
             "CompetencyAcquired",
             [USER, "competency_id"],
             "acquired_at",
-            ["name", "level"],
+            ["name", "mastery_threshold"],
             course=None,
         ),
     ]
