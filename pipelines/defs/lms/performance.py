@@ -9,11 +9,11 @@ from reports.pages import PageMeta
 from reports.performance import MOST_ACTIVE_SQL, build_performance_reports
 from transforms.srs_store import resolve_as_of
 
-LMS = "lms"
+REPORTING = "reporting"  # a report page, written with the other reports
 
 
 @dg.asset(
-    group_name=LMS,
+    group_name=REPORTING,
     deps=[
         "user_progress",
         "course_progress",
