@@ -159,7 +159,7 @@ def lms_progress_tables(
         )
 
 
-@dg.asset(group_name=LMS, deps=list(LMS_TABLES))
+@dg.asset(group_name=LMS, deps=[*LMS_TABLES, "user_badges"])
 def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:
