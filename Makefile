@@ -44,20 +44,20 @@ system-deps:
 	fi
 
 demo: install system-deps
-	$(BIN)/python -m transforms.generate --out $(DEMO)/landing --learners $(DEMO_LEARNERS) --clean
+	$(BIN)/python -m landing.generate --out $(DEMO)/landing --learners $(DEMO_LEARNERS) --clean
 	rm -f $(DEMO)/warehouse.duckdb*
 	$(DEMO_ENV) $(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
 	@$(DEMO_ENV) $(BIN)/python -m pipelines.summary
 
 demo-anki: install system-deps
-	$(BIN)/python -m transforms.adapters.anki --out $(ANKI)/landing
+	$(BIN)/python -m landing.adapters.anki --out $(ANKI)/landing
 	rm -f $(ANKI)/warehouse.duckdb*
 	$(ANKI_ENV) $(BIN)/dagster asset materialize --select '*' -m pipelines.definitions
 	@$(ANKI_ENV) $(BIN)/python -m pipelines.summary
 
 # The EdNet KT4 sample (9 real TOEIC learners) as a course platform: the LMS tables only.
 demo-ednet: install
-	$(BIN)/python -m transforms.adapters.ednet --out $(EDNET)/landing
+	$(BIN)/python -m landing.adapters.ednet --out $(EDNET)/landing
 	rm -f $(EDNET)/warehouse.duckdb*
 	$(EDNET_ENV) $(BIN)/dagster asset materialize --select 'group:lms' -m pipelines.definitions
 

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from benchmarks.common import peak_rss_mb  # noqa: E402
-from transforms.generate.lms import BADGE_RULES  # noqa: E402
+from landing.generate.lms import BADGE_RULES  # noqa: E402
 from transforms.lms.badges import BadgeFacts, evaluate_badges, parse_badge_rules  # noqa: E402
 
 START = datetime(2026, 3, 1)

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import peak_rss_mb  # noqa: E402
-from transforms.generate.landing import GeneratorConfig, generate_landing  # noqa: E402
+from landing.generate.landing import GeneratorConfig, generate_landing  # noqa: E402
 
 PLATFORM = {"jsonl": "ios", "csv": "android", "parquet": "web"}
 ATTEMPTS_PER_LEARNER = 620  # measured on the default generator settings

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from benchmarks.common import peak_rss_mb  # noqa: E402
-from transforms.generate.learners import uuids  # noqa: E402
+from landing.generate.learners import uuids  # noqa: E402
 
 COURSES = ("py101", "ds201", "web110")
 FILE_ROWS = 1_000_000
@@ -154,11 +154,11 @@ def write(frame: pl.DataFrame, folder: Path, fmt: str) -> int:
 def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
     import duckdb
 
+    from transforms.as_of import resolve_as_of
     from transforms.lms.courses import json_documents, load_courses
     from transforms.lms.ingest import ingest_events
     from transforms.lms.progress import LMS_TABLES, build_lms_progress
     from transforms.lms.read import read_lms_inputs
-    from transforms.srs_store import resolve_as_of
     from transforms.warehouse import connect, replace_table, transaction
 
     began = time.perf_counter()

@@ -19,9 +19,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import peak_rss_mb  # noqa: E402
 from benchmarks.sm2 import warehouse_with_attempts  # noqa: E402
+from transforms.as_of import resolve_as_of  # noqa: E402
 from transforms.metrics.tables import recompute_metrics  # noqa: E402
 from transforms.sm2 import SM2Params  # noqa: E402
-from transforms.srs_store import recompute_srs, resolve_as_of  # noqa: E402
+from transforms.sm2.store import recompute_srs  # noqa: E402
 from transforms.warehouse import connect  # noqa: E402
 
 

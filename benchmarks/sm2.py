@@ -28,7 +28,7 @@ from tests.sm2_oracle import replay_card  # noqa: E402
 from transforms.sm2 import SM2Params, replay  # noqa: E402
 from transforms.sm2.card_order import CardOrder, epoch_micros  # noqa: E402
 from transforms.sm2.kernel import KernelParams, frozen, replay_cards, threads  # noqa: E402
-from transforms.srs_store import recompute_srs  # noqa: E402
+from transforms.sm2.store import recompute_srs  # noqa: E402
 from transforms.warehouse import connect, query  # noqa: E402
 
 T0 = datetime(2026, 1, 1)

@@ -4,7 +4,6 @@ learners (reports/index.py links them). Reads only what reports may show: never
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,17 +15,16 @@ import polars as pl
 
 from reports import educators, learner_figures, sm2_figures
 from reports.at_risk import at_risk_section
-from reports.pages import PageMeta, Section, write_page
+from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
+from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import learned_words
 from transforms.metrics.retention import first_days, forgetting_curve
 from transforms.metrics.status import language_course
-from transforms.srs_store import current_words, params_used
+from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, registered, scalar, table_exists
-
-LEARNER = ["user_id", "language"]
 
 
 @dataclass
@@ -72,10 +70,6 @@ def pseudonym_key(con: duckdb.DuckDBPyConnection, configured: str | None) -> byt
             "no pseudonym key: set PROGRESS_PSEUDONYM_KEY or materialize report_secrets first"
         )
     return str(key).encode()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "x"
 
 
 def _learners_by_cohort(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -206,9 +200,9 @@ def build_educator_reports(
         allowed = shown.filter(pl.col("cohort") == cohort)
         members = members.join(allowed.select("language"), on="language")
         sections = _educator_sections(con, tables, members, allowed, key, pass_quality, as_of)
-        path = folder / "educators" / f"cohort-{_slug(cohort)}.html"
+        path = folder / "educators" / f"cohort-{slug(cohort)}.html"
         out.pages.append(write_page(path, f"Educators' report: cohort {cohort}", sections, meta))
-        out.add_figures(f"educators-{_slug(cohort)}", sections)
+        out.add_figures(f"educators-{slug(cohort)}", sections)
     return out
 
 
@@ -218,7 +212,7 @@ def build_sm2_report(
     pass_quality = params_used(con).pass_quality
     progress = query(con, "SELECT easiness, interval_days FROM word_progress")
     forecast = query(con, "SELECT day, due_reviews, overdue_reviews FROM due_forecast")
-    scored = sm2_figures.scored_reviews(
+    scored = sm2_figures.comparable_reviews(
         query(
             con,
             "SELECT review_index, quality, elapsed_days, lapses_after, p_recall, "

@@ -7,7 +7,6 @@ page (`privacy.MIN_COHORT`). Every proportion shown carries its Wilson 95% inter
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,12 +15,13 @@ import duckdb
 import plotly.graph_objects as go
 import polars as pl
 
-from reports.pages import PageMeta, Section, write_page
+from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import MIN_COHORT
+from reports.quizzes import QUIZ_FOLDER, has_quiz_page, quiz_page_path
+from reports.theme import LAYOUT
 from transforms.metrics.common import wilson
 from transforms.warehouse import query, table_exists
 
-LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"t": 50, "l": 60, "r": 20}}
 IDLE_DAYS = 14  # an unfinished learner with no activity for this long has stopped
 
 
@@ -261,10 +261,6 @@ def course_sections(t: CourseTables, as_of: datetime) -> list[Section]:
     ]
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "x"
-
-
 def build_course_reports(
     con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, as_of: datetime
 ) -> tuple[list[Path], list[str], list[tuple[str, go.Figure]]]:
@@ -281,10 +277,18 @@ def build_course_reports(
             continue
         sections = course_sections(tables, as_of)
         title = f"Course: {course}"
+        quiz_page = quiz_page_path(folder, course)
+        links = [("Quiz statistics", f"../{QUIZ_FOLDER}/{quiz_page.name}")]
         pages.append(
-            write_page(folder / "courses" / f"{_slug(course)}.html", title, sections, meta)
+            write_page(
+                folder / "courses" / f"{slug(course)}.html",
+                title,
+                sections,
+                meta,
+                links if has_quiz_page(con, course) else None,
+            )
         )
         figures += [
-            (f"course-{_slug(course)}-{i}", s.figure) for i, s in enumerate(sections) if s.figure
+            (f"course-{slug(course)}-{i}", s.figure) for i, s in enumerate(sections) if s.figure
         ]
     return pages, suppressed, figures

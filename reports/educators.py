@@ -5,9 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from reports.theme import LAYOUT
 from transforms.metrics.common import wilson
-
-LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"t": 50, "l": 60, "r": 20}}
 
 
 def retention_heatmap(cohort_retention: pl.DataFrame) -> go.Figure:

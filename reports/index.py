@@ -22,6 +22,7 @@ from reports.pages import (
     write_html,
 )
 from reports.privacy import SUPPRESSED
+from reports.quizzes import QUIZ_FOLDER
 from transforms.ingest.last_run import LastIngestion
 
 MISSING = "—"
@@ -100,6 +101,7 @@ def link_groups(folder: Path, suppressed: list[str]) -> list[LinkGroup]:
     learners = sorted((folder / "learners").glob("*.html"))
     courses = sorted((folder / "courses").glob("*.html"))
     performance = sorted((folder / "performance").glob("*.html"))
+    quizzes = sorted((folder / QUIZ_FOLDER).glob("*.html"))
     note = (
         f"Not shown, {SUPPRESSED}: {', '.join(suppressed)}."
         if suppressed
@@ -139,6 +141,16 @@ def link_groups(folder: Path, suppressed: list[str]) -> list[LinkGroup]:
                 "Course platforms",
                 "Per course: the enrolment funnel, where learners stop, completion over time.",
                 links(courses, "Course"),
+            ),
+        )
+    if quizzes:  # for course authors: which questions are broken
+        groups.insert(
+            2 if courses else 1,
+            LinkGroup(
+                "Course authors",
+                "Per course: each quiz's score distribution and reliability, and per question "
+                "its facility, discrimination (with flags in words) and answer distribution.",
+                links(quizzes, "Quizzes"),
             ),
         )
     return groups

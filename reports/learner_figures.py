@@ -8,7 +8,7 @@ from typing import cast
 import plotly.graph_objects as go
 import polars as pl
 
-from reports.educators import LAYOUT
+from reports.theme import LAYOUT
 
 
 def group_progress(course: pl.DataFrame) -> go.Figure:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,8 +18,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 
+from transforms.as_of import describe_as_of
 from transforms.failpoints import crash_point
-from transforms.srs_store import describe_as_of
 
 ERROR_CAPTURE = """<script>
 window.__errors = [];
@@ -249,6 +250,11 @@ def render_page(
         f"{html.escape(meta.run_id)}</p><pre id='js-errors'></pre>{nav}{''.join(parts)}"
         f"</body></html>"
     )
+
+
+def slug(text: str) -> str:
+    """A page file name from a cohort, course or other label."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "x"
 
 
 def write_page(

@@ -14,9 +14,9 @@ import polars as pl
 
 from reports.pages import PageMeta, Section, write_page
 from reports.privacy import pseudonym
+from reports.theme import LAYOUT
 from transforms.warehouse import query, table_exists
 
-LAYOUT = {"template": "plotly_white", "height": 400, "margin": {"t": 50, "l": 60, "r": 20}}
 TREND_WINDOW = 10  # the trend is read over the learner's last 10 assessments
 TREND_POINTS = 1.0  # percentage points per assessment: above it improving, below − it declining
 MOST_ACTIVE_SQL = (

@@ -7,10 +7,9 @@ from datetime import date
 import plotly.graph_objects as go
 import polars as pl
 
-from reports.educators import LAYOUT
 from reports.pages import REFERENCE
-from transforms.evaluation import calibration_table
-from transforms.tuning.scoring import point_scores
+from reports.theme import LAYOUT
+from transforms.evaluation import calibration_table, point_scores, review_history
 
 
 def ef_histogram(word_progress: pl.DataFrame) -> go.Figure:
@@ -113,21 +112,12 @@ def workload_figure(due_forecast: pl.DataFrame, as_of: date) -> go.Figure:
     return fig
 
 
-def scored_reviews(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
-    """Graded non-first reviews with both predictions, the outcome and lapses before."""
-    return reviews.filter(
-        (pl.col("review_index") > 1)
-        & pl.col("p_recall").is_not_null()
-        & pl.col("leitner_p_recall").is_not_null()
-    ).with_columns(
-        (pl.col("quality") >= pass_quality).cast(pl.Int8).alias("passed"),
-        (pl.col("lapses_after") - (pl.col("quality") < pass_quality).cast(pl.Int32)).alias(
-            "lapses_before"
-        ),
-    )
-
-
 MODELS = {"SM-2": "p_recall", "Leitner": "leitner_p_recall"}
+
+
+def comparable_reviews(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
+    """The `review_history` of `reviews` on which both models predicted recall."""
+    return review_history(reviews, pass_quality).drop_nulls(list(MODELS.values()))
 
 
 def model_comparison(scored: pl.DataFrame) -> pl.DataFrame:
@@ -137,7 +127,7 @@ def model_comparison(scored: pl.DataFrame) -> pl.DataFrame:
             {
                 "model": name,
                 "reviews": scored.height,
-                **{k: round(v, 4) for k, v in point_scores(scored, column, "passed").items()},
+                **{k: round(v, 4) for k, v in point_scores(scored, column).items()},
             }
             for name, column in MODELS.items()
         ]
@@ -180,6 +170,6 @@ def calibration_lines(tables: dict[str, pl.DataFrame], title: str) -> go.Figure:
 def calibration_figure(scored: pl.DataFrame) -> go.Figure:
     """Predicted recall in bins against observed recall, for SM-2 and Leitner."""
     return calibration_lines(
-        {name: calibration_table(scored[col], scored["passed"]) for name, col in MODELS.items()},
+        {name: calibration_table(scored[col], scored["y"]) for name, col in MODELS.items()},
         "Calibration: predicted recall against observed",
     )

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import plotly.graph_objects as go
 import polars as pl
 
-from reports.educators import LAYOUT
 from reports.pages import PageMeta, Section, write_page
 from reports.sm2_figures import calibration_lines
+from reports.theme import LAYOUT
 
 if TYPE_CHECKING:
     from transforms.tuning.fsrs import FsrsComparison

@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from landing.adapters.anki import DEFAULT_SOURCE, read_revlog, write_landing
 from tests.pipeline_run import configure, run_all
-from transforms.adapters.anki import DEFAULT_SOURCE, read_revlog, write_landing
 from transforms.ingest.attempts import ingest_landing_files
 from transforms.ingest.manifests import load_manifests, manifest_files
 from transforms.warehouse import connect, query

@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
 from pipelines.defs.metrics.checks import PROPORTIONS
 from pipelines.defs.resources import WarehouseResource
@@ -21,7 +22,6 @@ from tests.pipeline_run import configure
 from tests.test_lms_achievements import BREAKS as ACHIEVEMENT_BREAKS
 from tests.test_lms_progress import ALL_CHECKS, LMS_BREAKS
 from tests.test_lms_quizzes import ASSESSMENT_BREAKS
-from transforms.generate.landing import GeneratorConfig, generate_landing
 
 SKIPPED_GROUPS = {"reporting", "tuning"}  # no check reads their tables
 

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from landing.generate.landing import GeneratorConfig, generate_landing
 from tests.warehouse_tables import warehouse_tables
-from transforms.generate.landing import GeneratorConfig, generate_landing
 
 RUN = (
     "import sys, dagster as dg\n"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
 from tests.pipeline_run import configure, run_all
-from transforms.generate.landing import GeneratorConfig, generate_landing
 from transforms.metrics.tables import METRIC_TABLES
 from transforms.warehouse import connect, query, scalar
 

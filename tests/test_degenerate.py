@@ -17,12 +17,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from landing.generate.landing import GeneratorConfig, generate_landing
 from reports.build import suppressed_cohorts as reports_suppressed_cohorts
 from reports.export import chromium_path
 from tests.browser import assert_page_draws
 from tests.conftest import attempt, write_jsonl
 from tests.pipeline_run import configure, run_all
-from transforms.generate.landing import GeneratorConfig, generate_landing
 from transforms.ingest.attempts import landing_files
 from transforms.ingest.readers import read_attempt_file
 from transforms.warehouse import connect

@@ -8,7 +8,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from transforms.evaluation import auc, calibration_table, log_loss, rmse_bins
+from transforms.evaluation import (
+    auc,
+    calibration_table,
+    log_loss,
+    log_losses,
+    review_history,
+    rmse_bins,
+)
 
 
 def test_log_loss_by_hand_and_clipping() -> None:
@@ -43,3 +50,28 @@ def test_rmse_bins_every_key() -> None:
 def test_calibration_table_counts() -> None:
     table = calibration_table([0.05, 0.07, 0.95, 1.0], [0, 1, 1, 1], bins=10)
     assert table.select("bin_low", "reviews", "observed").rows() == [(0.0, 2, 0.5), (0.9, 2, 1.0)]
+
+
+def test_review_history_counts_passes_and_lapses_before_each_review() -> None:
+    # one card: q 4 (first, not scored), 1, 4, 5 with pass_quality 3 -> lapses after 0, 1, 1, 1
+    reviews = pl.DataFrame(
+        {
+            "review_index": [1, 2, 3, 4],
+            "quality": [4, 1, 4, 5],
+            "lapses_after": [0, 1, 1, 1],
+        }
+    )
+    history = review_history(reviews, pass_quality=3)
+    assert history["review_index"].to_list() == [2, 3, 4]
+    assert history["y"].to_list() == [0, 1, 1]
+    # lapses before = lapses after - (1 - y): 1 - 1, 1 - 0, 1 - 0
+    assert history["lapses_before"].to_list() == [0, 1, 1]
+    # passes before = reviews before - lapses before: (2-1) - 0, (3-1) - 1, (4-1) - 1
+    assert history["passes_before"].to_list() == [1, 1, 2]
+
+
+def test_log_losses_sum_to_the_mean() -> None:
+    # -ln 0.8 and -ln(1 - 0.3): mean (0.22314 + 0.35667) / 2
+    losses = log_losses(np.array([0.8, 0.3]), np.array([1, 0]))
+    assert losses.tolist() == pytest.approx([0.2231436, 0.3566749])
+    assert log_loss(np.array([0.8, 0.3]), np.array([1, 0])) == pytest.approx(0.2899092)

@@ -8,10 +8,11 @@ import polars as pl
 import pytest
 
 from tests.test_tuning import _attempts
+from transforms.evaluation import point_scores
 from transforms.sm2 import SM2Params
-from transforms.srs import build_reviews
+from transforms.sm2.tables import build_reviews
 from transforms.tuning.fsrs import compare_fsrs, fsrs_ratings, next_interval_days, recall
-from transforms.tuning.scoring import point_scores, scored_reviews
+from transforms.tuning.scoring import scored_reviews
 from transforms.tuning.search import held_out_rows
 
 W = list(fsrs.DEFAULT_PARAMETERS)

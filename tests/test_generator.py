@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.generate.landing import GeneratorConfig, generate_landing
+from landing.generate.landing import GeneratorConfig, generate_landing
 from transforms.ingest.attempts import ingest_landing_files
 from transforms.ingest.fields import REASONS
 from transforms.ingest.manifests import load_manifests, manifest_files

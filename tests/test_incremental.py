@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
 from tests.pipeline_run import configure
 from tests.warehouse_tables import warehouse_tables
-from transforms.generate.landing import GeneratorConfig, generate_landing
 
 NOT_COMPARED = {"srs_sources", "landing_paths"}  # bookkeeping that names the landing folder
 # the published events are a ledger of what each run sent (the time an event was first known):

@@ -9,12 +9,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.adapters.ednet import DEFAULT_SOURCE, course_tree, to_events, write_landing
+from landing.adapters.ednet import DEFAULT_SOURCE, course_tree, to_events, write_landing
+from transforms.as_of import resolve_as_of
 from transforms.lms.courses import json_documents, load_courses, parse_course
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs
-from transforms.srs_store import resolve_as_of
 
 QUESTIONS = pl.DataFrame(
     {

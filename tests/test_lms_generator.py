@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from transforms.generate.lms import LmsGeneratorConfig, generate_lms_landing
+from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from transforms.lms.courses import json_documents, load_courses
 from transforms.lms.events import REASONS
 from transforms.lms.ingest import ingest_events

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from reports.build import pick_learners
 from reports.export import chromium_path
 from reports.index import link_groups
@@ -22,7 +23,6 @@ from reports.performance import (
 from reports.privacy import pseudonym
 from tests.browser import assert_page_draws
 from tests.lms_build import build_lms_warehouse
-from transforms.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from transforms.warehouse import connect, query
 
 AS_OF = datetime(2026, 8, 20)

@@ -8,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
 from tests.lms_landing import write_landing
 from tests.pipeline_run import configure
-from transforms.generate.landing import GeneratorConfig, generate_landing
 from transforms.warehouse import connect, scalar
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from transforms.generate.lms import (
+from landing.generate.lms import (
     COURSES,
     LmsGeneratorConfig,
     generate_lms_landing,

@@ -10,13 +10,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from reports.courses import CourseTables, build_course_reports, stopped_at
 from reports.export import chromium_path
 from reports.pages import PageMeta
 from tests.browser import chart_marks, rendered_dom
 from tests.lms_build import build_lms_warehouse
 from tests.lms_landing import write_landing
-from transforms.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from transforms.warehouse import connect, query
 
 AS_OF = datetime(2026, 8, 20)

@@ -14,18 +14,17 @@ import polars as pl
 import pytest
 from plotly.offline import get_plotlyjs
 
+from landing.generate.landing import GeneratorConfig, generate_landing
 from reports import educators, learner_figures, sm2_figures
 from reports.build import (
     BuiltReports,
     remove_stale_reports,
 )
-from reports.build import _slug as slug
 from reports.export import chromium_path
-from reports.pages import PageMeta, write_page
+from reports.pages import PageMeta, slug, write_page
 from reports.privacy import pseudonym
 from tests.browser import assert_page_draws
 from tests.pipeline_run import configure, run_all
-from transforms.generate.landing import GeneratorConfig, generate_landing
 from transforms.warehouse import connect, query
 
 
@@ -76,7 +75,7 @@ def test_sm2_against_leitner_scores_the_same_reviews() -> None:
             "leitner_p_recall": [None, 0.9, 0.2, 0.5],
         }
     )
-    scored = sm2_figures.scored_reviews(reviews, pass_quality=3)
+    scored = sm2_figures.comparable_reviews(reviews, pass_quality=3)
     assert scored["lapses_before"].to_list() == [0, 0, 1]
     table = sm2_figures.model_comparison(scored)
     assert table["model"].to_list() == ["SM-2", "Leitner"]

@@ -9,15 +9,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from transforms.as_of import NO_ATTEMPTS_AS_OF, describe_as_of, resolve_as_of
 from transforms.sm2 import SM2Params
-from transforms.srs import learner_parts
-from transforms.srs_store import (
-    NO_ATTEMPTS_AS_OF,
-    describe_as_of,
-    read_batch,
-    recompute_srs,
-    resolve_as_of,
-)
+from transforms.sm2.store import read_batch, recompute_srs
+from transforms.sm2.tables import learner_parts
 from transforms.warehouse import query
 
 AS_OF = datetime(2026, 6, 1)

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from transforms.keys import CARD
 from transforms.sm2 import SM2Params
-from transforms.srs import (
-    CARD,
+from transforms.sm2.tables import (
     build_due_forecast,
     build_reviews,
     build_word_progress,

@@ -145,16 +145,20 @@ def test_memory_model_fit_recovers_known_parameters() -> None:
     rows = []
     for card in range(3000):
         s = 2.0
+        lapses = 0
         for i in range(1, 8):
             if i == 1:
-                rows.append((card, 1, None, 4))
+                rows.append((card, 1, None, 4, 0))
                 continue
             gap = float(rng.uniform(0.5, 3.0) * s)
             ok = rng.random() < np.exp(-gap / s)
-            rows.append((card, i, gap, 4 if ok else 1))
+            lapses += 0 if ok else 1
+            rows.append((card, i, gap, 4 if ok else 1, lapses))
             s *= 2.5 if ok else 0.4
     frame = pl.DataFrame(
-        rows, schema=["card_key", "review_index", "elapsed_days", "quality"], orient="row"
+        rows,
+        schema=["card_key", "review_index", "elapsed_days", "quality", "lapses_after"],
+        orient="row",
     )
     s0, grow, shrink = fit_memory_model(frame, pass_quality=3)
     assert s0 == 2.0
@@ -163,8 +167,8 @@ def test_memory_model_fit_recovers_known_parameters() -> None:
 
 
 def test_tuning_tables_after_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from landing.generate.landing import GeneratorConfig, generate_landing
     from tests.pipeline_run import configure, run_all
-    from transforms.generate.landing import GeneratorConfig, generate_landing
     from transforms.warehouse import connect, query
 
     generate_landing(
@@ -202,7 +206,7 @@ def test_tuning_tables_after_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_model_scores_repeat_for_a_seed() -> None:
-    from transforms.srs import build_reviews
+    from transforms.sm2.tables import build_reviews
     from transforms.tuning.scoring import score_table, scored_reviews
 
     scored = scored_reviews(build_reviews(_attempts(), SM2Params()), SM2Params())

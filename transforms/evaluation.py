@@ -1,17 +1,36 @@
 """Scoring recall predictions against outcomes: the model evaluation of the tuning lab's tables
-(docs/tables.md, Tuning lab) and of the SM-2 report.
+(docs/tables.md, Tuning lab), of the SM-2 report, of the compiled scorer and the simulator's
+memory model. Stated once here: the scored history (`review_history`), the log loss and its
+clip, RMSE(bins) and its bin keys, AUC, calibration, and the point scores of a prediction.
 
-Every function takes NumPy arrays or Polars Series: `p` predicted recall, `y` outcomes
+The scoring functions take NumPy arrays or Polars Series: `p` predicted recall, `y` outcomes
 (1 = passed), over graded non-first reviews.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
 ArrayLike = np.ndarray | pl.Series
-CLIP = 1e-6
+CLIP = 1e-6  # predictions are clipped to [CLIP, 1 - CLIP] before a logarithm
+
+
+def review_history(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
+    """The reviews a prediction is scored on: graded reviews after a card's first
+    (`review_index` > 1), in their order, with the outcome `y` (1 = passed: quality at least
+    `pass_quality`) and the card's earlier reviews that passed (`passes_before`) and failed
+    (`lapses_before`). `reviews` has `review_index`, `quality` and `lapses_after` (SM-2's lapse
+    count after the review: every failed review is a lapse), as `build_reviews` gives them."""
+    y = (pl.col("quality") >= pass_quality).cast(pl.Int32)
+    lapses_before = pl.col("lapses_after") - (1 - y)
+    return reviews.filter(pl.col("review_index") > 1).with_columns(
+        y.alias("y"),
+        lapses_before.alias("lapses_before"),
+        (pl.col("review_index") - 1 - lapses_before).alias("passes_before"),
+    )
 
 
 def _array(values: ArrayLike, dtype: type = np.float64) -> np.ndarray:
@@ -20,11 +39,16 @@ def _array(values: ArrayLike, dtype: type = np.float64) -> np.ndarray:
     return np.asarray(values, dtype=dtype)
 
 
-def log_loss(p: ArrayLike, y: ArrayLike) -> float:
-    """Mean of -(y ln p + (1 - y) ln(1 - p)), p clipped to [1e-6, 1 - 1e-6]."""
+def log_losses(p: ArrayLike, y: ArrayLike) -> np.ndarray:
+    """Each review's -(y ln p + (1 - y) ln(1 - p)), p clipped to [CLIP, 1 - CLIP]."""
     pp = np.clip(_array(p), CLIP, 1 - CLIP)
     yy = _array(y)
-    return float(np.mean(-(yy * np.log(pp) + (1 - yy) * np.log(1 - pp))))
+    return -(yy * np.log(pp) + (1 - yy) * np.log(1 - pp))
+
+
+def log_loss(p: ArrayLike, y: ArrayLike) -> float:
+    """The mean of `log_losses`."""
+    return float(np.mean(log_losses(p, y)))
 
 
 def auc(p: ArrayLike, y: ArrayLike) -> float:
@@ -44,13 +68,26 @@ def auc(p: ArrayLike, y: ArrayLike) -> float:
     return float((ranks[yy].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _bin_key(values: np.ndarray, scale: float, base: float, digits: int) -> np.ndarray:
-    """round(scale * base^floor(ln(v) / ln(base)), digits); v <= 0 has key 0."""
-    out = np.zeros(len(values))
-    positive = values > 0
-    exponent = np.floor(np.log(values[positive]) / np.log(base))
-    out[positive] = np.round(scale * np.power(base, exponent), digits)
-    return out
+@dataclass(frozen=True)
+class BinKey:
+    """One of RMSE(bins)' three keys (srs-benchmark's constants): a value v > 0 falls in
+    round(scale * base^floor(ln(v) / ln(base)), digits); v <= 0 has key 0."""
+
+    scale: float
+    base: float
+    digits: int
+
+    def of(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(values))
+        positive = values > 0
+        exponent = np.floor(np.log(values[positive]) / np.log(self.base))
+        out[positive] = np.round(self.scale * np.power(self.base, exponent), self.digits)
+        return out
+
+
+ELAPSED_KEY = BinKey(2.48, 3.62, 2)  # days since the card's previous review
+REVIEW_INDEX_KEY = BinKey(1.99, 1.89, 0)
+LAPSES_KEY = BinKey(1.65, 1.73, 0)  # lapses before the review
 
 
 def rmse_bins(
@@ -64,9 +101,9 @@ def rmse_bins(
     lapses before), then sqrt(sum_b n_b (mean y_b - mean p_b)^2 / sum_b n_b)."""
     keys = pl.DataFrame(
         {
-            "e": _bin_key(_array(elapsed_days), 2.48, 3.62, 2),
-            "i": _bin_key(_array(review_index), 1.99, 1.89, 0),
-            "l": _bin_key(_array(lapses_before), 1.65, 1.73, 0),
+            "e": ELAPSED_KEY.of(_array(elapsed_days)),
+            "i": REVIEW_INDEX_KEY.of(_array(review_index)),
+            "l": LAPSES_KEY.of(_array(lapses_before)),
             "p": _array(p),
             "y": _array(y),
         }
@@ -99,3 +136,17 @@ def calibration_table(p: ArrayLike, y: ArrayLike, bins: int = 10) -> pl.DataFram
         .sort("bin")
         .select("bin_low", "bin_high", "reviews", "mean_predicted", "observed")
     )
+
+
+def point_scores(frame: pl.DataFrame, column: str) -> dict[str, float]:
+    """Log loss, RMSE(bins) and AUC of the predictions in `column` against the outcome `y`;
+    `frame` is a `review_history` (for the bins: `elapsed_days`, `review_index`,
+    `lapses_before`)."""
+    p, y = frame[column], frame["y"]
+    return {
+        "log_loss": log_loss(p, y),
+        "rmse_bins": rmse_bins(
+            p, y, frame["elapsed_days"], frame["review_index"], frame["lapses_before"]
+        ),
+        "auc": auc(p, y),
+    }

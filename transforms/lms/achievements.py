@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms.lms.activity import USER
 from transforms.lms.badges import (
     AWARD_SCHEMA,
     RULE_SCHEMA,
@@ -28,7 +29,6 @@ from transforms.lms.schema import ensure_lms_tables
 from transforms.lms.tree import current_nodes, node_attributes, versions_as_of
 from transforms.warehouse import insert_frame, query, table_exists, transaction
 
-USER = "user_id"
 FACT_EVENT_COLUMNS = (
     USER,
     "course_id",

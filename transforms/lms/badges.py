@@ -20,8 +20,8 @@ from typing import Any
 import polars as pl
 
 from transforms.ingest.fields import BADGE_REASONS
+from transforms.lms.activity import USER
 
-USER = "user_id"
 REASONS: dict[str, str] = {r.code: r.when for r in BADGE_REASONS}
 COMPOSITES = ("all_of", "any_of")
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import polars as pl
 
 from transforms.failpoints import crash_point
+from transforms.lms.activity import USER
 
-USER = "user_id"
 EVENT_TYPES: tuple[str, ...] = (
     "ProgressUpdated",
     "ModuleCompleted",

@@ -25,7 +25,6 @@ USER = "user_id"
 BASES = ("first", "highest", "last", "all")
 MIN_FLAG_ATTEMPTS = 30  # a flag on a handful of attempts misleads (lms.md)
 ZERO = 1e-12  # a variance or covariance below this is zero (floating-point noise)
-UNIT = ["basis", "quiz_id", "unit_id"]
 
 ITEM_SCHEMA: dict[str, pl.DataType] = {
     "basis": pl.String(),
@@ -64,104 +63,119 @@ QUIZ_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def counted_attempts(attempts: pl.DataFrame) -> pl.DataFrame:
-    """(basis, quiz_id, unit_id, user_id, attempt_id): the completed attempts each basis counts.
-    `unit_id` is the learner for first/highest/last and the attempt for all."""
-    done = attempts.filter(pl.col("status") == "completed").select(
-        USER, "quiz_id", "attempt_id", "attempt_number", "score_percent"
-    )
+def counted_attempts(done: pl.DataFrame) -> pl.DataFrame:
+    """(basis, aid): the completed attempts (`done`, numbered by `aid`) each basis counts, the
+    basis as its index in `BASES`: each learner's first, highest (best score, earliest on
+    ties), last, and every attempt."""
     per_learner = [USER, "quiz_id"]
     by_number = done.sort("attempt_number")
     best = done.sort(
         [pl.col("score_percent").fill_null(0.0), "attempt_number"], descending=[True, False]
     )
-    picks = {
-        "first": by_number.group_by(per_learner).first(),
-        "highest": best.group_by(per_learner).first(),
-        "last": by_number.group_by(per_learner).last(),
-    }
-    frames = [
-        frame.select(
-            pl.lit(basis).alias("basis"),
-            "quiz_id",
-            pl.col(USER).alias("unit_id"),
-            USER,
-            "attempt_id",
-        )
-        for basis, frame in picks.items()
+    picks = [
+        by_number.group_by(per_learner).agg(pl.col("aid").first()),
+        best.group_by(per_learner).agg(pl.col("aid").first()),
+        by_number.group_by(per_learner).agg(pl.col("aid").last()),
+        done,
     ]
-    frames.append(
-        done.select(
-            pl.lit("all").alias("basis"),
-            "quiz_id",
-            pl.concat_str(USER, "attempt_id", separator="|").alias("unit_id"),
-            USER,
-            "attempt_id",
-        )
+    return pl.concat(
+        [
+            frame.select(pl.lit(i, dtype=pl.Int8).alias("basis"), "aid")
+            for i, frame in enumerate(picks)
+        ]
     )
-    return pl.concat(frames)
 
 
-def item_marks(units: pl.DataFrame, answers: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame:
-    """One row per (basis, quiz_id, unit_id, question_id) of every question of the quiz:
-    `mark` (the last answer's credit, score / max_score clipped to 0..1, × the question's
-    points; 0 unanswered), `credit` (that fraction, null unanswered) and the unit's `total`."""
+def attempt_marks(
+    done: pl.DataFrame, answers: pl.DataFrame, questions: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per (aid, qid): every question (`questions`, numbered by `qid`) of each completed
+    attempt's quiz, with `mark` (the last answer's credit, score / max_score clipped to 0..1,
+    × the question's points; 0 unanswered), `credit` (that fraction, null unanswered), `rest`
+    (the attempt's total minus this mark) and the dense ranks of mark and rest over all rows
+    (sort keys for the largest covariance)."""
     credit = (
         pl.when(pl.col("max_score") > 0)
         .then(pl.col("score") / pl.col("max_score"))
-        .otherwise(pl.col("score").clip(0, 1))
+        .otherwise(pl.col("score"))
         .clip(0.0, 1.0)
         .fill_null(0.0)
     )
-    given = answers.select(USER, "quiz_id", "attempt_id", "question_id", credit.alias("credit"))
+    given = (
+        answers.join(
+            done.select(USER, "quiz_id", "attempt_id", "aid"), on=[USER, "quiz_id", "attempt_id"]
+        )
+        .join(questions.select("question_id", "qid"), on="question_id")
+        .select("aid", "qid", credit.alias("credit"))
+    )
     return (
-        units.join(questions, on="quiz_id")
-        .join(given, on=[USER, "quiz_id", "attempt_id", "question_id"], how="left")
-        .with_columns((pl.col("credit").fill_null(0.0) * pl.col("question_points")).alias("mark"))
-        .with_columns(pl.col("mark").sum().over(UNIT).alias("total"))
+        done.select("aid", "quiz_id")
+        .join(questions.select("quiz_id", "qid", "question_points"), on="quiz_id")
+        .join(given, on=["aid", "qid"], how="left")
+        .select(
+            "aid",
+            "qid",
+            "credit",
+            (pl.col("credit").fill_null(0.0) * pl.col("question_points")).alias("mark"),
+        )
+        .with_columns((pl.col("mark").sum().over("aid") - pl.col("mark")).alias("rest"))
+        .with_columns(
+            pl.col("mark").rank("dense").cast(pl.UInt64).alias("mark_rank"),
+            pl.col("rest").rank("dense").cast(pl.UInt64).alias("rest_rank"),
+        )
     )
 
 
-def _cov(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    """Sample covariance (s − 1) within a group."""
-    return ((a - a.mean()) * (b - b.mean())).sum() / (pl.len() - 1)
+def _cov(a: str, b: str) -> pl.Expr:
+    """Sample covariance (n − 1) within a group, from sums."""
+    n = pl.len().cast(pl.Float64)
+    return ((pl.col(a) * pl.col(b)).sum() - pl.col(a).sum() * pl.col(b).sum() / n) / (n - 1)
 
 
-def item_stats(marks: pl.DataFrame) -> pl.DataFrame:
-    """One row per (basis, quiz_id, question_id) of a quiz with a counted attempt."""
-    x = pl.col("mark")
-    rest = pl.col("total") - pl.col("mark")
+def item_stats(marks: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame:
+    """One row per (basis, qid) with a counted attempt. `marks`: (basis, aid) joined to
+    `attempt_marks`. The largest covariance the marginals allow pairs the i-th smallest mark
+    with the i-th smallest rest: each column sorted within (basis, qid) by one sort on a single
+    integer key (group × 2³² + the value's dense rank), then set side by side."""
+    group = ["basis", "qid"]
+    gid = pl.col("basis").cast(pl.UInt64) * questions.height + pl.col("qid").cast(pl.UInt64)
+    keyed = marks.with_columns((gid * (1 << 32)).alias("_gid"))
+    sorted_marks = keyed.select(
+        *group, "mark", (pl.col("_gid") + pl.col("mark_rank")).alias("_k")
+    ).sort("_k")
+    sorted_rests = keyed.select((pl.col("_gid") + pl.col("rest_rank")).alias("_k"), "rest").sort(
+        "_k"
+    )
+    paired = sorted_marks.select(*group, "mark").with_columns(sorted_rests["rest"])
+    cov_max = paired.group_by(group).agg(_cov("mark", "rest").alias("_cov_max"))
+    credit = pl.col("credit")
+    stats = (
+        keyed.group_by(group)
+        .agg(
+            pl.len().cast(pl.Int32).alias("n"),
+            pl.col("mark").mean().alias("_mean"),
+            pl.col("mark").var(ddof=1).alias("_var"),
+            pl.col("rest").var(ddof=1).alias("_var_rest"),
+            _cov("mark", "rest").alias("_cov"),
+            (credit >= 1.0).sum().cast(pl.Int32).alias("full_credit"),
+            ((credit > 0.0) & (credit < 1.0)).sum().cast(pl.Int32).alias("partial_credit"),
+            (credit <= 0.0).sum().cast(pl.Int32).alias("no_credit"),
+            credit.is_null().sum().cast(pl.Int32).alias("unanswered"),
+        )
+        .join(cov_max, on=group)
+        .join(questions, on="qid")
+        .rename({"question_points": "max_points"})
+    )
     many = pl.col("n") >= 2
-    stats = marks.group_by("basis", "quiz_id", "question_id").agg(
-        pl.len().cast(pl.Int32).alias("n"),
-        pl.col("question_points").first().alias("max_points"),
-        pl.col("options").first(),
-        pl.col("question_position").first(),
-        x.mean().alias("_mean"),
-        x.var(ddof=1).alias("_var"),
-        rest.var(ddof=1).alias("_var_rest"),
-        _cov(x, rest).alias("_cov"),
-        _cov(x.sort(), rest.sort()).alias("_cov_max"),
-        (pl.col("credit") >= 1.0).sum().cast(pl.Int32).alias("full_credit"),
-        pl.col("credit")
-        .is_between(0.0, 1.0, closed="none")
-        .sum()
-        .cast(pl.Int32)
-        .alias("partial_credit"),
-        (pl.col("credit") <= 0.0).sum().cast(pl.Int32).alias("no_credit"),
-        pl.col("credit").is_null().sum().cast(pl.Int32).alias("unanswered"),
-    )
     points = pl.col("max_points")
-    var, var_rest, cov, cov_max = (pl.col(c) for c in ("_var", "_var_rest", "_cov", "_cov_max"))
+    var, var_rest, cov, top = (pl.col(c) for c in ("_var", "_var_rest", "_cov", "_cov_max"))
     varied = many & (var > ZERO) & (var_rest > ZERO)
     return stats.with_columns(
         pl.when(points > 0).then(pl.col("_mean") / points).alias("facility"),
         pl.when(many & (points > 0)).then(var.clip(0.0).sqrt() / points).alias("sd"),
         pl.when(pl.col("options") >= 2).then(1.0 / pl.col("options")).alias("random_guess"),
         pl.when(varied).then(100 * cov / (var * var_rest).sqrt()).alias("discrimination_index"),
-        pl.when(many & (cov_max.abs() > ZERO))
-        .then(100 * cov / cov_max)
-        .alias("discriminative_efficiency"),
+        pl.when(many & (top.abs() > ZERO)).then(100 * cov / top).alias("discriminative_efficiency"),
     )
 
 
@@ -193,21 +207,28 @@ def item_flags() -> pl.Expr:
 def quiz_totals(marks: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
     """One row per (basis, quiz_id) with a counted attempt. mean, median, sd and
     standard_error are in percent of the quiz's max points (as Moodle shows them)."""
-    totals = marks.group_by(UNIT).agg(pl.col("mark").sum().alias("total"))
-    t = pl.col("total")
-    d = t - t.mean()
-    moments = totals.group_by("basis", "quiz_id").agg(
-        pl.len().cast(pl.Int32).alias("n"),
-        t.mean().alias("_mean"),
-        t.median().alias("_median"),
-        (d**2).mean().alias("_m2"),
-        (d**3).mean().alias("_m3"),
-        (d**4).mean().alias("_m4"),
+    totals = marks.group_by("basis", "aid").agg(
+        (pl.col("mark") + pl.col("rest")).first().alias("total"), pl.col("qid").first()
     )
     per_item = items.group_by("basis", "quiz_id").agg(
         pl.len().cast(pl.Int32).alias("questions"),
         pl.col("max_points").sum(),
         pl.col("_var").sum().alias("_sum_var"),
+    )
+    quiz_of = items.select("qid", "quiz_id").unique()
+    t = pl.col("total")
+    d = t - t.mean()
+    moments = (
+        totals.join(quiz_of, on="qid")
+        .group_by("basis", "quiz_id")
+        .agg(
+            pl.len().cast(pl.Int32).alias("n"),
+            t.mean().alias("_mean"),
+            t.median().alias("_median"),
+            (d**2).mean().alias("_m2"),
+            (d**3).mean().alias("_m3"),
+            (d**4).mean().alias("_m4"),
+        )
     )
     s = pl.col("n").cast(pl.Float64)
     m2, m3, m4 = pl.col("_m2"), pl.col("_m3"), pl.col("_m4")
@@ -241,25 +262,34 @@ def quiz_statistics(
     attempts: pl.DataFrame, answers: pl.DataFrame, questions: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(`quiz_stats`, `quiz_item_stats`) from `quiz_attempts`, the last answers
-    (`transforms.lms.quizzes.last_answers`) and the quizzes' questions (`quiz_questions`)."""
-    if attempts.filter(pl.col("status") == "completed").is_empty() or questions.is_empty():
+    (`transforms.lms.quizzes.last_answers`) and the quizzes' questions (`quiz_questions`).
+    Attempts and questions are numbered (`aid`, `qid`) so the heavy joins and sorts run on
+    integers."""
+    done = (
+        attempts.filter(pl.col("status") == "completed")
+        .select(USER, "quiz_id", "attempt_id", "attempt_number", "score_percent")
+        .with_row_index("aid")
+    )
+    if done.is_empty() or questions.is_empty():
         return pl.DataFrame(schema=QUIZ_SCHEMA), pl.DataFrame(schema=ITEM_SCHEMA)
+    numbered = questions.with_row_index("qid")
     courses = attempts.group_by("quiz_id").agg(pl.col("course_id").first())
-    units = counted_attempts(attempts)
-    marks = item_marks(units, answers, questions)
-    items = item_stats(marks)
+    marks = counted_attempts(done).join(attempt_marks(done, answers, numbered), on="aid")
+    items = item_stats(marks, numbered)
     quiz = quiz_totals(marks, items)
-    order = ["quiz_id", pl.col("basis").replace_strict(BASES, list(range(len(BASES))))]
+    basis = pl.col("basis").replace_strict(list(range(len(BASES))), list(BASES))
     item_table = (
         items.join(courses, on="quiz_id", how="left")
         .with_columns(item_flags())
-        .sort([*order, "question_position", "question_id"])
+        .sort("quiz_id", "basis", "question_position", "question_id")
+        .with_columns(basis)
         .select(list(ITEM_SCHEMA))
         .cast(ITEM_SCHEMA)  # type: ignore[arg-type]
     )
     quiz_table = (
         quiz.join(courses, on="quiz_id", how="left")
-        .sort(order)
+        .sort("quiz_id", "basis")
+        .with_columns(basis)
         .select(list(QUIZ_SCHEMA))
         .cast(QUIZ_SCHEMA)  # type: ignore[arg-type]
     )

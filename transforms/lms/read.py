@@ -15,7 +15,7 @@ from transforms.lms.language import (
 )
 from transforms.lms.progress import LmsInputs
 from transforms.lms.schema import ensure_lms_tables
-from transforms.srs_store import params_used
+from transforms.sm2.store import params_used
 from transforms.warehouse import query, table_exists
 
 

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from transforms.keys import LEARNER
 from transforms.metrics.common import MATURE_DAYS, graded_non_first
-
-LEARNER = ["user_id", "language"]
 
 
 def streaks(daily: pl.DataFrame, as_of: datetime) -> pl.DataFrame:

@@ -19,7 +19,7 @@ from transforms.metrics.retention import (
     true_retention,
 )
 from transforms.metrics.risk import risk_tables
-from transforms.srs_store import current_words, params_used
+from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, replace_table, transaction
 
 METRIC_TABLES: tuple[str, ...] = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from transforms.keys import CARD
 from transforms.sessions import with_sessions
 from transforms.sm2.params import DEFAULT_STEP, SM2Params
 
@@ -55,9 +56,6 @@ def quality_codes(
     return np.where(correct, q, np.int8(params.fail_quality))
 
 
-CARD = ("user_id", "language", "word_uid")
-
-
 def select_reviews(
     attempts: pl.DataFrame | pl.LazyFrame, params: SM2Params, presorted: bool = False
 ) -> pl.LazyFrame:
@@ -83,7 +81,7 @@ def select_reviews(
         # within (card, unit) instead of comparing neighbours.
         if params.review_unit == "day":
             # cards are contiguous: compare neighbours (on the integer card key when present)
-            keys = ["card_key"] if "card_key" in lf.collect_schema().names() else list(CARD)
+            keys = ["card_key"] if "card_key" in lf.collect_schema().names() else CARD
             first = pl.any_horizontal(
                 [pl.col(c) != pl.col(c).shift(1) for c in [*keys, "_unit"]]
             ).fill_null(True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from transforms.evaluation import ELAPSED_KEY, LAPSES_KEY, REVIEW_INDEX_KEY, BinKey
+
 
 @dataclass(frozen=True)
 class KeyTable:
@@ -28,20 +30,24 @@ class KeyTable:
         return out
 
 
-def _table(scale: float, base: float, digits: int, lowest: int, highest: int) -> KeyTable:
+def _table(key: BinKey, lowest: int, highest: int) -> KeyTable:
     exponents = np.arange(lowest, highest + 1, dtype=np.float64)
-    keys = np.round(scale * np.power(base, exponents), digits)
+    keys = np.round(key.scale * np.power(key.base, exponents), key.digits)
     uniques, ids = np.unique(np.r_[0.0, keys], return_inverse=True)
     return KeyTable(
-        base=base, lowest=lowest, ids=ids[1:].astype(np.int64), size=len(uniques), zero=int(ids[0])
+        base=key.base,
+        lowest=lowest,
+        ids=ids[1:].astype(np.int64),
+        size=len(uniques),
+        zero=int(ids[0]),
     )
 
 
 # Exponent ranges cover what reviews can reach: elapsed from ~1e-8 days (keys round to 0 below)
 # to 3.62^12 days (~5 million years); review index and lapses up to 1.89^25 and 1.73^30.
-ELAPSED = _table(2.48, 3.62, 2, -15, 12)
-REVIEW_INDEX = _table(1.99, 1.89, 0, 0, 25)
-LAPSES = _table(1.65, 1.73, 0, 0, 30)
+ELAPSED = _table(ELAPSED_KEY, -15, 12)
+REVIEW_INDEX = _table(REVIEW_INDEX_KEY, 0, 25)
+LAPSES = _table(LAPSES_KEY, 0, 30)
 N_BINS = ELAPSED.size * REVIEW_INDEX.size * LAPSES.size
 
 

@@ -11,8 +11,8 @@ import polars as pl
 
 from transforms.evaluation import calibration_table
 from transforms.sm2 import SM2Params
-from transforms.srs import build_reviews
-from transforms.srs_store import ATTEMPT_COLUMNS
+from transforms.sm2.store import ATTEMPT_COLUMNS
+from transforms.sm2.tables import build_reviews
 from transforms.tuning.fsrs import FsrsComparison, compare_fsrs
 from transforms.tuning.scoring import score_table, scored_reviews, target_recall_fits
 from transforms.tuning.search import (

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
-from transforms.evaluation import CLIP, auc, log_loss, rmse_bins
+from transforms.evaluation import CLIP, log_loss, log_losses, point_scores, review_history
 from transforms.sm2 import SM2Params
 
 
@@ -23,18 +23,12 @@ def held_out_learners(user_ids: pl.Series, share: float = 0.2) -> pl.Series:
 
 
 def scored_reviews(reviews: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
-    """Graded non-first reviews with the outcome and every model's prediction:
-    `p_sm2`, `p_leitner`, `p_constant` (mean recall), `p_hlr` (2^(-elapsed/h), h = 2^(correct -
-    incorrect) days over the card's previous reviews; Settles & Meeder 2016). `reviews` is
+    """The `review_history` (by card, then review) with every model's prediction:
+    `p_sm2`, `p_leitner`, `p_constant` (mean recall), `p_hlr` (2^(-elapsed/h), h = 2^(passes -
+    lapses) days over the card's previous reviews; Settles & Meeder 2016). `reviews` is
     `build_reviews(attempts, params)`."""
-    reviews = reviews.sort("card_key", "review_index")
-    passed = (pl.col("quality") >= params.pass_quality).cast(pl.Int32)
-    history = reviews.with_columns(
-        (passed.cum_sum().over("card_key") - passed).alias("_right"),
-        ((1 - passed).cum_sum().over("card_key") - (1 - passed)).alias("_wrong"),
-    )
-    graded = history.filter(pl.col("review_index") > 1)
-    mean_recall = float(graded.select(passed.mean()).item()) if graded.height else 0.5
+    graded = review_history(reviews.sort("card_key", "review_index"), params.pass_quality)
+    mean_recall = float(graded.select(pl.col("y").mean()).item()) if graded.height else 0.5
     return graded.select(
         "user_id",
         "language",
@@ -42,14 +36,18 @@ def scored_reviews(reviews: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
         "step_type",
         "elapsed_days",
         "review_index",
-        (pl.col("lapses_after") - (1 - passed)).alias("lapses_before"),
-        passed.alias("y"),
+        "lapses_before",
+        "y",
         pl.col("p_recall").alias("p_sm2"),
         pl.col("leitner_p_recall").alias("p_leitner"),
         pl.lit(mean_recall).alias("p_constant"),
-        (2.0 ** (-pl.col("elapsed_days") / (2.0 ** (pl.col("_right") - pl.col("_wrong"))))).alias(
-            "p_hlr"
-        ),
+        (
+            2.0
+            ** (
+                -pl.col("elapsed_days")
+                / (2.0 ** (pl.col("passes_before") - pl.col("lapses_before")))
+            )
+        ).alias("p_hlr"),
     )
 
 
@@ -61,26 +59,11 @@ PREDICTIONS = {
 }
 
 
-def point_scores(frame: pl.DataFrame, column: str, outcome: str = "y") -> dict[str, float]:
-    """Log loss, RMSE(bins) and AUC of the predictions in `column` against `outcome` (0/1);
-    `frame` also has `elapsed_days`, `review_index` and `lapses_before` for the bins."""
-    p, y = frame[column], frame[outcome]
-    return {
-        "log_loss": log_loss(p, y),
-        "rmse_bins": rmse_bins(
-            p, y, frame["elapsed_days"], frame["review_index"], frame["lapses_before"]
-        ),
-        "auc": auc(p, y),
-    }
-
-
 def _bootstrap_log_loss(
     frame: pl.DataFrame, column: str, draws: int, seed: int, unit: list[str]
 ) -> tuple[float, float]:
     """95% interval of log loss, resampling `unit` (learners, or cards) with replacement."""
-    p = np.clip(frame[column].to_numpy(), CLIP, 1 - CLIP)
-    y = frame["y"].to_numpy()
-    losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    losses = log_losses(frame[column], frame["y"])
     keys = frame.select(pl.concat_str(unit, separator="|").alias("u"))["u"]
     per = (
         pl.DataFrame({"u": keys, "l": losses})
@@ -145,10 +128,9 @@ def fit_target_recall(elapsed: np.ndarray, interval_before: np.ndarray, y: np.nd
     ratio = elapsed / interval_before
 
     def nll(t: float) -> float:
-        p = np.clip(np.power(t, ratio), CLIP, 1 - CLIP)
-        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).sum())
+        return float(log_losses(np.power(t, ratio), y).sum())
 
-    lo, hi = 1e-4, 1 - 1e-6
+    lo, hi = 1e-4, 1 - CLIP
     golden = (np.sqrt(5) - 1) / 2
     a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
     fa, fb = nll(a), nll(b)

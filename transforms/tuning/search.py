@@ -14,7 +14,7 @@ import polars as pl
 
 from transforms.sm2 import SM2Params, select_reviews
 from transforms.sm2.params import scalar_field_names
-from transforms.srs import with_card_keys
+from transforms.sm2.tables import with_card_keys
 from transforms.tuning.batch_replay import batch_scores
 from transforms.tuning.scoring import held_out_learners
 

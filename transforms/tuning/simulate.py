@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from transforms.evaluation import log_losses, review_history
 from transforms.sm2 import SM2Params
 from transforms.sm2.grading import quality_codes
 from transforms.sm2.kernel import KernelParams, review_cards
@@ -45,34 +46,24 @@ class MemoryModel:
 
 def fit_memory_model(reviews: pl.DataFrame, pass_quality: int) -> tuple[float, float, float]:
     """(S0, grow, shrink) maximizing the likelihood of passes on non-first graded reviews.
-    `reviews` has card_key, review_index, elapsed_days, quality, sorted by card and index."""
-    passed = (pl.col("quality") >= pass_quality).cast(pl.Int32)
-    history = (
-        reviews.sort("card_key", "review_index")
-        .with_columns(
-            (passed.cum_sum().over("card_key") - passed).alias("_right"),
-            ((1 - passed).cum_sum().over("card_key") - (1 - passed)).alias("_wrong"),
-            passed.alias("_y"),
-        )
-        .filter(pl.col("review_index") > 1)
-    )
+    `reviews` has card_key, review_index, elapsed_days, quality and lapses_after."""
+    history = review_history(reviews.sort("card_key", "review_index"), pass_quality)
     if history.height > FIT_SAMPLE:
         history = history.sample(FIT_SAMPLE, seed=0)
     t = history["elapsed_days"].to_numpy()
-    right = history["_right"].to_numpy() - 1  # the first review sets S0, it does not grow it
-    wrong = history["_wrong"].to_numpy()
+    right = history["passes_before"].to_numpy() - 1  # the first review sets S0, not grows it
+    wrong = history["lapses_before"].to_numpy()
     first_passed = right >= 0
     right = np.maximum(right, 0)
     wrong = wrong - (~first_passed)
-    y = history["_y"].to_numpy()
+    y = history["y"].to_numpy()
     best = (np.inf, 1.0, 2.0, 0.5)
     for s0 in S0_GRID:
         for grow in GROW_GRID:
             log_s = np.log(s0) + right * np.log(grow)
             for shrink in SHRINK_GRID:
                 s = np.exp(log_s + wrong * np.log(shrink))
-                p = np.clip(np.exp(-t / s), 1e-6, 1 - 1e-6)
-                nll = -float((y * np.log(p) + (1 - y) * np.log(1 - p)).sum())
+                nll = float(log_losses(np.exp(-t / s), y).sum())
                 if nll < best[0]:
                     best = (nll, float(s0), float(grow), float(shrink))
     return best[1], best[2], best[3]

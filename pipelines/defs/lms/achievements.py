@@ -8,6 +8,7 @@ import dagster as dg
 from pipelines.defs.lms.assets import GRAINS, LMS
 from pipelines.defs.metadata import preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from transforms.as_of import resolve_as_of
 from transforms.lms.achievements import (
     competency_tables,
     publish_learning_events,
@@ -15,7 +16,6 @@ from transforms.lms.achievements import (
 )
 from transforms.lms.badges import parse_badge_rules
 from transforms.lms.courses import json_documents
-from transforms.srs_store import resolve_as_of
 from transforms.warehouse import replace_table, transaction
 
 PROGRESS_TABLES = list(GRAINS)

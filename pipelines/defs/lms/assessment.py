@@ -7,10 +7,13 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from reports.export import export_pngs
+from reports.pages import PageMeta
+from reports.quizzes import build_quiz_reports
+from transforms.as_of import resolve_as_of
 from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
-from transforms.srs_store import resolve_as_of
 from transforms.warehouse import replace_table, transaction
 
 LMS = "lms"
@@ -56,3 +59,30 @@ def lms_assessment_tables(
                 "preview": preview(frame),
             },
         )
+
+
+@dg.asset(
+    group_name=LMS,
+    deps=["quiz_stats", "quiz_item_stats", "quiz_attempts", "course_nodes", "course_reports"],
+)
+def quiz_reports(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+) -> dg.MaterializeResult:
+    """One course authors' page per course with a quiz of at least 5 learners (score
+    histogram, reliability, per-question facility, discrimination with flags, answer
+    distribution); the next `report_index` links them."""
+    folder = settings.reports_path
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, settings.as_of_time)
+        meta = PageMeta.of(as_of, context.run.run_id)
+        pages, suppressed, figures = build_quiz_reports(con, folder, meta, as_of)
+    pngs, note = export_pngs(figures, folder / "png") if settings.export_png else ([], "disabled")
+    return dg.MaterializeResult(
+        metadata={
+            "pages": len(pages),
+            "suppressed_quizzes": ", ".join(suppressed) or "none",
+            "png_export": note,
+            "pngs": len(pngs),
+            **({"path": dg.MetadataValue.path(str(pages[0].resolve()))} if pages else {}),
+        }
+    )

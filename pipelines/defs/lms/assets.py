@@ -11,13 +11,13 @@ from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.courses import build_course_reports
 from reports.export import export_pngs
 from reports.pages import PageMeta
+from transforms.as_of import resolve_as_of
 from transforms.lms.courses import json_documents, load_courses, parse_paths, store_path_rejects
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
 from transforms.sm2 import SM2Params
-from transforms.srs_store import resolve_as_of
 from transforms.warehouse import replace_table, transaction
 
 LMS = "lms"
@@ -159,13 +159,13 @@ def lms_progress_tables(
         )
 
 
-@dg.asset(group_name=LMS, deps=[*LMS_TABLES, "user_badges"])
+@dg.asset(group_name=LMS, deps=[*LMS_TABLES, "quiz_stats", "user_badges"])
 def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:
     """One educators' page per course with at least 5 enrolled learners (funnel, where learners
     stop, completion over time, time per lesson, "continue here" positions); the next
-    `report_index` links them."""
+    `report_index` links them; each links its course's quiz page."""
     folder = settings.reports_path
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)

@@ -7,7 +7,7 @@ from reports.build import pick_learners, pseudonym_key
 from reports.export import export_pngs
 from reports.pages import PageMeta
 from reports.performance import MOST_ACTIVE_SQL, build_performance_reports
-from transforms.srs_store import resolve_as_of
+from transforms.as_of import resolve_as_of
 
 REPORTING = "reporting"  # a report page, written with the other reports
 

@@ -6,8 +6,8 @@ import dagster as dg
 
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from transforms.as_of import resolve_as_of
 from transforms.metrics.tables import recompute_metrics
-from transforms.srs_store import resolve_as_of
 
 METRICS = "metrics"
 UPSTREAM = [

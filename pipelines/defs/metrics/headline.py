@@ -10,8 +10,9 @@ from pipelines.defs.check_helpers import offending_rows_check
 from pipelines.defs.metadata import preview
 from pipelines.defs.metrics.assets import METRICS
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from transforms.as_of import resolve_as_of
 from transforms.metrics.headline import headline_figures, weekly_active_learners
-from transforms.srs_store import params_used, resolve_as_of
+from transforms.sm2.store import params_used
 from transforms.warehouse import query, replace_table, transaction
 
 

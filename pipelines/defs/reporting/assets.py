@@ -20,9 +20,9 @@ from reports.build import (
 from reports.export import export_pngs
 from reports.index import write_index
 from reports.pages import PageMeta
+from transforms.as_of import resolve_as_of
 from transforms.ingest.last_run import last_ingestion
 from transforms.metrics.tables import METRIC_TABLES
-from transforms.srs_store import resolve_as_of
 from transforms.warehouse import query, table_exists
 
 REPORTING = "reporting"
@@ -142,6 +142,7 @@ def latest_check_results(
         *KINDS,
         "course_reports",
         "performance_reports",
+        "quiz_reports",
         "headline_figures",
         "weekly_active_learners",
         "ingested_files",

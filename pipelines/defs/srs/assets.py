@@ -8,7 +8,8 @@ import dagster as dg
 from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from pipelines.defs.srs.config import SM2ReplayConfig
-from transforms.srs_store import recompute_due_forecast, resolve_as_of, update_srs
+from transforms.as_of import resolve_as_of
+from transforms.sm2.store import recompute_due_forecast, update_srs
 from transforms.warehouse import query, replace_table
 
 SRS = "srs"

@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.defs.check_helpers import offending_rows_check
 from pipelines.defs.resources import WarehouseResource
-from transforms.srs_store import params_used
+from transforms.sm2.store import params_used
 
 
 @dg.asset_check(asset="reviews", blocking=True)

@@ -11,7 +11,7 @@ from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from pipelines.defs.srs.config import SM2Config
 from reports.pages import PageMeta
 from reports.tuning_report import write_tuning_report
-from transforms.srs_store import resolve_as_of
+from transforms.as_of import resolve_as_of
 from transforms.tuning.lab import LabResult, LabSettings, run_lab, sample_attempts
 from transforms.tuning.search import DEFAULT_SPACE, parse_space
 from transforms.warehouse import replace_table, transaction

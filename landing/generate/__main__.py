@@ -1,4 +1,4 @@
-"""`python -m transforms.generate --out FOLDER [--learners N] [--seed S] ...`"""
+"""`python -m landing.generate --out FOLDER [--learners N] [--seed S] ...`"""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from transforms.generate.landing import GeneratorConfig, generate_landing
-from transforms.generate.lms import LmsGeneratorConfig, generate_lms_landing
+from landing.generate.landing import GeneratorConfig, generate_landing
+from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 
 
 def main(argv: list[str] | None = None) -> None:

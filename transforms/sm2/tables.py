@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
+from transforms.keys import CARD
 from transforms.sm2 import SM2Params, replay, replay_leitner, select_reviews
 from transforms.sm2.card_order import CardOrder
 
-CARD: list[str] = ["user_id", "language", "word_uid"]
 FORECAST_DAYS = 30
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from transforms.generate.course import LANGUAGES, Course, build_course, write_manifests
-from transforms.generate.dirty import CORRUPTIONS, PARQUET_SAFE, inject
-from transforms.generate.learners import STEP_TYPES, MemorySimulation, enroll, uuids
+from landing.generate.course import LANGUAGES, Course, build_course, write_manifests
+from landing.generate.dirty import CORRUPTIONS, PARQUET_SAFE, inject
+from landing.generate.learners import STEP_TYPES, MemorySimulation, enroll, uuids
 from transforms.ingest.fields import FIELDS
 
 PLATFORMS = ("ios", "android", "web")

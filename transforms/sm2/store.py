@@ -27,7 +27,7 @@ import polars as pl
 from transforms.failpoints import crash_point
 from transforms.ingest.fields import READ_COLUMNS
 from transforms.sm2 import SM2Params
-from transforms.srs import (
+from transforms.sm2.tables import (
     build_due_forecast,
     build_reviews,
     build_word_progress,
@@ -45,30 +45,6 @@ from transforms.warehouse import (
 )
 
 ATTEMPT_COLUMNS = ", ".join(READ_COLUMNS)  # the attempt columns the replay reads
-
-
-NO_ATTEMPTS_AS_OF = datetime(1970, 1, 1)
-
-
-def resolve_as_of(con: duckdb.DuckDBPyConnection, configured: datetime | None) -> datetime:
-    """`PROGRESS_AS_OF` when set, else the latest `attempted_at` or course-platform
-    `occurred_at` (a landing may hold only one of them): never the wall clock. With neither
-    the data has no "now"; every as-of table is then empty whatever the moment, and the epoch
-    (`NO_ATTEMPTS_AS_OF`) stands in so the nightly job still runs."""
-    if configured is not None:
-        return configured
-    events = (
-        "(SELECT max(occurred_at) FROM lms_events)" if table_exists(con, "lms_events") else "NULL"
-    )
-    latest = scalar(con, f"SELECT greatest((SELECT max(attempted_at) FROM attempts), {events})")
-    return latest if isinstance(latest, datetime) else NO_ATTEMPTS_AS_OF
-
-
-def describe_as_of(as_of: datetime) -> str:
-    """The as-of time as pages show it; "no attempts yet" for `NO_ATTEMPTS_AS_OF`."""
-    if as_of == NO_ATTEMPTS_AS_OF:
-        return "no attempts yet"
-    return as_of.isoformat(sep=" ", timespec="seconds")
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from transforms.generate.learners import uuids
+from landing.generate.learners import uuids
 from transforms.lms.xapi import ADL_ACTIVITY, ADL_VERB
 
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"

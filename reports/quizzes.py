@@ -1,0 +1,249 @@
+"""The course authors' quiz page: one page per course, one part per quiz in course order.
+
+Per quiz: the score histogram of first attempts and the quiz statistics of every basis (mean,
+median, sd, Cronbach's alpha, error ratio, standard error); per question: facility,
+discrimination index with its flag in words, discriminative efficiency and the answer
+distribution (full, partial, no credit, unanswered). The figures use first attempts (a
+learner's first try measures the question, later tries also measure the retakes); the table
+gives every basis.
+
+Aggregates only: no learner is named and no response text is shown; a quiz with fewer than 5
+learners who completed it is left out (`privacy.MIN_COHORT`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import plotly.graph_objects as go
+import polars as pl
+
+from reports.pages import PageMeta, Section, share, slug, write_page
+from reports.privacy import MIN_COHORT, SUPPRESSED
+from transforms.warehouse import query, table_exists
+
+LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"t": 50, "l": 60, "r": 20}}
+SHOWN_BASIS = "first"
+QUIZ_FOLDER = "quizzes"
+
+
+def quiz_page_path(folder: Path, course: str) -> Path:
+    return folder / QUIZ_FOLDER / f"{slug(course)}.html"
+
+
+def shown_quizzes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """(course_id, quiz_id, n) of the quizzes whose first attempts come from at least 5
+    learners: the ones a quiz page shows."""
+    if not table_exists(con, "quiz_stats"):
+        return pl.DataFrame(schema={"course_id": pl.String, "quiz_id": pl.String, "n": pl.Int32})
+    return query(
+        con,
+        "SELECT course_id, quiz_id, n FROM quiz_stats WHERE basis = ? AND n >= ? ORDER BY 1, 2",
+        [SHOWN_BASIS, MIN_COHORT],
+    )
+
+
+def has_quiz_page(con: duckdb.DuckDBPyConnection, course: str) -> bool:
+    """Whether the course gets a quiz page (a quiz of it has 5+ learners' first attempts)."""
+    return course in set(shown_quizzes(con)["course_id"])
+
+
+def score_histogram(scores: pl.Series, title: str) -> go.Figure:
+    fig = go.Figure(
+        go.Histogram(
+            x=scores.to_list(),
+            xbins={"start": 0, "end": 100.001, "size": 10},
+            hovertemplate="%{x}: %{y} attempts<extra></extra>",
+        )
+    )
+    fig.update_layout(**LAYOUT, title=title, bargap=0.05)
+    fig.update_xaxes(title="score (% of the quiz's points)", range=[0, 100])
+    fig.update_yaxes(title="first attempts")
+    return fig
+
+
+def question_figure(items: pl.DataFrame, title: str) -> go.Figure:
+    """Facility (%) and discrimination index per question, in quiz order."""
+    labels = items["question"].to_list()
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=labels,
+                y=(items["facility"] * 100).to_list(),
+                name="facility (%)",
+                hovertemplate="%{x}: facility %{y:.0f}%<extra></extra>",
+            ),
+            go.Bar(
+                x=labels,
+                y=items["discrimination_index"].to_list(),
+                name="discrimination index",
+                text=items["flags"].fill_null("").to_list(),
+                hovertemplate="%{x}: discrimination %{y:.0f} %{text}<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_layout(**LAYOUT, title=title, barmode="group")
+    fig.add_hline(y=0, line_color="#888")
+    return fig
+
+
+def distribution_figure(items: pl.DataFrame, title: str) -> go.Figure:
+    """Per question, how the last answers of first attempts scored (stacked)."""
+    labels = items["question"].to_list()
+    parts = (
+        ("full_credit", "full credit"),
+        ("partial_credit", "partial credit"),
+        ("no_credit", "no credit"),
+        ("unanswered", "unanswered"),
+    )
+    fig = go.Figure(
+        [
+            go.Bar(x=labels, y=items[column].to_list(), name=name)
+            for column, name in parts
+            if items[column].sum() > 0
+        ]
+    )
+    fig.update_layout(**LAYOUT, title=title, barmode="stack")
+    fig.update_yaxes(title="first attempts")
+    return fig
+
+
+def quiz_sections(
+    quiz_id: str,
+    title: str,
+    stats: pl.DataFrame,
+    items: pl.DataFrame,
+    first_scores: pl.Series,
+) -> list[Section]:
+    """The sections of one quiz: `stats`/`items` are its rows of quiz_stats and
+    quiz_item_stats (every basis), `first_scores` its first attempts' score_percent."""
+    first = stats.filter(basis=SHOWN_BASIS).row(0, named=True)
+    shown = items.filter(basis=SHOWN_BASIS).with_columns(
+        pl.col("question_id").str.strip_prefix(quiz_id + "/").alias("question")
+    )
+    summary = stats.select(
+        "basis",
+        pl.col("n").alias("attempts"),
+        pl.col("mean").alias("mean_pct"),
+        pl.col("median").alias("median_pct"),
+        pl.col("sd").alias("sd_pct"),
+        "skewness",
+        "kurtosis",
+        "cronbach_alpha",
+        pl.col("error_ratio").alias("error_ratio_pct"),
+        pl.col("standard_error").alias("standard_error_pct"),
+    )
+    table = shown.select(
+        "question",
+        "max_points",
+        "facility",
+        "sd",
+        "random_guess",
+        "discrimination_index",
+        "discriminative_efficiency",
+        pl.col("flags").fill_null(""),
+        "full_credit",
+        "partial_credit",
+        "no_credit",
+        "unanswered",
+    )
+    alpha = first["cronbach_alpha"]
+    alpha_text = "n/a" if alpha is None else f"{alpha:.2f}"
+    note = (
+        f"Basis: first attempts ({first['n']} learners). Cronbach's alpha {alpha_text}; the "
+        "table gives every basis (first, highest, last, all completed attempts). Flags need "
+        "30 attempts."
+    )
+    return [
+        Section(
+            f"{title}: scores",
+            score_histogram(first_scores, f"{title}: first-attempt scores"),
+            table=summary,
+            note=note,
+        ),
+        Section(
+            f"{title}: questions",
+            question_figure(shown, f"{title}: facility and discrimination (first attempts)"),
+            table=table,
+            formats={"facility": share, "random_guess": share, "sd": share},
+            note="Facility: mean score as a share of the question's points. Discrimination "
+            "index: correlation of the question's score with the rest of the quiz × 100 (< 0 "
+            "likely mis-keyed, < 30 very likely needs revision, < 50 likely needs revision). "
+            "Efficiency: that covariance as a share of the largest possible (< 15 dubious).",
+        ),
+        Section(
+            f"{title}: answer distribution",
+            distribution_figure(shown, f"{title}: how first attempts scored per question"),
+        ),
+    ]
+
+
+def first_attempt_scores(attempts: pl.DataFrame) -> pl.DataFrame:
+    """(quiz_id, score_percent) of each learner's first completed attempt."""
+    return (
+        attempts.filter(status="completed")
+        .sort("attempt_number")
+        .group_by("user_id", "quiz_id")
+        .first()
+        .select("quiz_id", "score_percent")
+    )
+
+
+def build_quiz_reports(
+    con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, as_of: datetime
+) -> tuple[list[Path], list[str], list[tuple[str, go.Figure]]]:
+    """One page per course with a quiz of 5+ learners under `folder/quizzes/`; returns
+    (pages, quizzes left out, figures)."""
+    if not table_exists(con, "quiz_stats"):
+        return [], [], []
+    shown = shown_quizzes(con)
+    every = query(con, "SELECT DISTINCT quiz_id FROM quiz_stats")["quiz_id"].to_list()
+    suppressed = sorted(set(every) - set(shown["quiz_id"]))
+    stats = query(con, "SELECT * FROM quiz_stats")
+    items = query(con, "SELECT * FROM quiz_item_stats")
+    scores = first_attempt_scores(
+        query(
+            con, "SELECT user_id, quiz_id, status, attempt_number, score_percent FROM quiz_attempts"
+        )
+    )
+    titles = query(
+        con,
+        """
+        SELECT n.course_id, n.node_id AS quiz_id, n.title, n.position FROM course_nodes n
+        JOIN (SELECT course_id, max(version) AS version FROM course_versions
+              WHERE published_at <= ? GROUP BY 1) v USING (course_id, version)
+        WHERE n.kind = 'quiz'
+        """,
+        [as_of],
+    )
+    pages: list[Path] = []
+    figures: list[tuple[str, go.Figure]] = []
+    ordered = shown.join(titles, on=["course_id", "quiz_id"], how="left").sort(
+        "course_id", pl.col("position").fill_null(1 << 30), "quiz_id"
+    )
+    for (course,), quizzes in ordered.group_by("course_id", maintain_order=True):
+        sections: list[Section] = []
+        for row in quizzes.iter_rows(named=True):
+            quiz = row["quiz_id"]
+            sections += quiz_sections(
+                quiz,
+                row["title"] or quiz,
+                stats.filter(quiz_id=quiz),
+                items.filter(quiz_id=quiz),
+                scores.filter(quiz_id=quiz)["score_percent"],
+            )
+        left_out = [q for q in suppressed if q.startswith(f"{course}/")]
+        if left_out:
+            sections.append(
+                Section("Quizzes not shown", note=f"{SUPPRESSED}: {', '.join(left_out)}.")
+            )
+        path = quiz_page_path(folder, str(course))
+        course_page = folder / "courses" / f"{slug(str(course))}.html"
+        links = [("Course page", f"../courses/{course_page.name}")] if course_page.exists() else []
+        pages.append(write_page(path, f"Quizzes: {course}", sections, meta, links))
+        figures += [
+            (f"quiz-{slug(str(course))}-{i}", s.figure) for i, s in enumerate(sections) if s.figure
+        ]
+    return pages, suppressed, figures
