@@ -155,9 +155,10 @@ def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
     import duckdb
 
     from transforms.as_of import resolve_as_of
-    from transforms.lms.courses import json_documents, load_courses
+    from transforms.ingest.manifests import json_documents
+    from transforms.lms.courses import load_courses
     from transforms.lms.ingest import ingest_events
-    from transforms.lms.progress import LMS_TABLES, build_lms_progress
+    from transforms.lms.progress import build_lms_progress
     from transforms.lms.read import read_lms_inputs
     from transforms.warehouse import connect, replace_table, transaction
 
@@ -183,8 +184,8 @@ def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
         as_of = resolve_as_of(con, None)
         tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
         with transaction(con):
-            for name in LMS_TABLES:
-                replace_table(con, name, tables[name])
+            for name, frame in tables.items():
+                replace_table(con, name, frame)
         out["rows"] = tables["lesson_progress"].height
     elif step == "progress_floor":
         con = connect(warehouse)

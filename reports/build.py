@@ -1,6 +1,10 @@
 """Build every report from the warehouse: educators' (overview and per cohort), SM-2 and
 learners (reports/index.py links them). Reads only what reports may show: never
-`user_response` or `correct_answer`, never a user id (learners appear under pseudonyms)."""
+`user_response` or `correct_answer`, never a user id (learners appear under pseudonyms).
+
+The pages read their inputs once (`ReportData.read`), get a `ReportContext`, and draw: every
+figure a page shows is a warehouse table (per-cohort figures are the metrics' `_cohort`
+tables), filtered to the learners and cohorts the page may show."""
 
 from __future__ import annotations
 
@@ -18,10 +22,7 @@ from reports.at_risk import at_risk_section
 from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
 from transforms.keys import LEARNER
-from transforms.metrics.accuracy import accuracy_by_step
-from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import learned_words
-from transforms.metrics.retention import first_days, forgetting_curve
 from transforms.metrics.status import language_course
 from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, registered, scalar, table_exists
@@ -72,80 +73,134 @@ def pseudonym_key(con: duckdb.DuckDBPyConnection, configured: str | None) -> byt
     return str(key).encode()
 
 
-def _learners_by_cohort(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    daily = query(con, "SELECT user_id, language, day FROM accuracy_daily")
-    return learner_cohorts(first_days(daily), query(con, "SELECT user_id, cohort FROM cohorts"))
-
-
 def _cohort_sizes(learners: pl.DataFrame) -> pl.DataFrame:
     return learners.group_by("language", "cohort").agg(pl.len().alias("cohort_size"))
 
 
 def suppressed_cohorts(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The cohorts the educator views leave out (fewer than 5 learners in every language)."""
-    return small_cohorts(_cohort_sizes(_learners_by_cohort(con)))
+    return small_cohorts(_cohort_sizes(query(con, "SELECT * FROM learner_cohorts")))
 
 
 @dataclass(frozen=True)
-class EducatorTables:
-    """The analytics tables every educator page filters, read once."""
+class ReportContext:
+    """What every page is written with: where, its header, the pseudonym key, the as-of time."""
 
+    folder: Path
+    meta: PageMeta
+    key: bytes
+    as_of: datetime
+
+
+def pick_learners(accuracy_daily: pl.DataFrame, setting: str) -> list[str]:
+    """A comma-separated list of user ids, or a number: that many most active learners."""
+    setting = setting.strip()
+    if setting.isdigit():
+        most_active = (
+            accuracy_daily.group_by("user_id")
+            .agg(pl.col("attempts").sum())
+            .sort(["attempts", "user_id"], descending=[True, False])
+            .head(int(setting))
+        )
+        return most_active["user_id"].to_list()
+    return [u.strip().lower() for u in setting.split(",") if u.strip()]
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Every table the educators', SM-2 and learners' pages draw, read once."""
+
+    pass_quality: int
+    learner_cohorts: pl.DataFrame
     cohort_retention: pl.DataFrame
     true_retention: pl.DataFrame
-    progress: pl.DataFrame
+    accuracy_by_step: pl.DataFrame
+    accuracy_by_step_cohort: pl.DataFrame
+    forgetting_curve: pl.DataFrame
+    forgetting_curve_cohort: pl.DataFrame
+    progress: pl.DataFrame  # user_language_progress
     at_risk: pl.DataFrame
     at_risk_backtest: pl.DataFrame
     learner_status: pl.DataFrame
+    word_progress: pl.DataFrame  # easiness, interval_days
+    due_forecast: pl.DataFrame
+    sm2_reviews: pl.DataFrame  # every review: what SM-2 and Leitner predicted
+    current_words: pl.DataFrame
+    learners: list[str]  # the learners with a page
+    learner_daily: pl.DataFrame  # their accuracy_daily rows
+    learner_reviews: pl.DataFrame  # their reviews
 
     @classmethod
-    def read(cls, con: duckdb.DuckDBPyConnection) -> EducatorTables:
+    def read(
+        cls, con: duckdb.DuckDBPyConnection, as_of: datetime, report_learners: str
+    ) -> ReportData:
+        daily = query(con, "SELECT user_id, language, day, attempts, correct FROM accuracy_daily")
+        learners = pick_learners(daily, report_learners)
+        picked = pl.DataFrame({"user_id": learners}, schema={"user_id": pl.String})
+        with registered(con, "_picked", picked):
+            learner_reviews = query(
+                con,
+                "SELECT user_id, language, word_uid, quality, review_index FROM reviews "
+                "SEMI JOIN _picked USING (user_id)",
+            )
         return cls(
-            query(con, "SELECT * FROM cohort_retention"),
-            query(con, "SELECT * FROM true_retention"),
-            query(con, "SELECT * FROM user_language_progress"),
-            query(
+            pass_quality=params_used(con).pass_quality,
+            learner_cohorts=query(con, "SELECT * FROM learner_cohorts"),
+            cohort_retention=query(con, "SELECT * FROM cohort_retention"),
+            true_retention=query(con, "SELECT * FROM true_retention"),
+            accuracy_by_step=query(con, "SELECT * FROM accuracy_by_step"),
+            accuracy_by_step_cohort=query(con, "SELECT * FROM accuracy_by_step_cohort"),
+            forgetting_curve=query(con, "SELECT * FROM forgetting_curve"),
+            forgetting_curve_cohort=query(con, "SELECT * FROM forgetting_curve_cohort"),
+            progress=query(con, "SELECT * FROM user_language_progress"),
+            at_risk=query(
                 con,
                 "SELECT user_id, course, risk, flagged, reasons, model, threshold "
                 "FROM at_risk_learners",
             ),
-            query(con, "SELECT * FROM at_risk_backtest"),
-            query(con, "SELECT user_id, course, status FROM learner_status"),
+            at_risk_backtest=query(con, "SELECT * FROM at_risk_backtest"),
+            learner_status=query(con, "SELECT user_id, course, status FROM learner_status"),
+            word_progress=query(con, "SELECT easiness, interval_days FROM word_progress"),
+            due_forecast=query(
+                con, "SELECT user_id, day, due_reviews, overdue_reviews FROM due_forecast"
+            ),
+            sm2_reviews=query(
+                con,
+                "SELECT review_index, quality, elapsed_days, lapses_after, p_recall, "
+                "leitner_p_recall FROM reviews",
+            ),
+            current_words=current_words(con, as_of),
+            learners=learners,
+            learner_daily=daily.filter(pl.col("user_id").is_in(learners)),
+            learner_reviews=learner_reviews,
         )
+
+
+def _in_cohort(table: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
+    """A `_cohort` metrics table's rows of the (language, cohort) pairs in `shown`, without the
+    cohort column (the page is about one cohort)."""
+    return table.join(shown.select("language", "cohort"), on=["language", "cohort"]).drop("cohort")
 
 
 def _educator_sections(
-    con: duckdb.DuckDBPyConnection,
-    tables: EducatorTables,
+    data: ReportData,
     learners: pl.DataFrame,
-    cohort_filter: pl.DataFrame,
+    shown: pl.DataFrame,
+    by_step: pl.DataFrame,
+    curve: pl.DataFrame,
     key: bytes,
-    pass_quality: int,
-    as_of: datetime,
 ) -> list[Section]:
-    """Sections for the learners in `learners` (user_id, language); `cohort_filter` holds the
-    (language, cohort) rows the heatmap and retention charts may show."""
-    with registered(con, "_learners", learners.select(LEARNER)):
-        attempts = query(
-            con,
-            "SELECT a.language, a.step_type, a.correct, a.response_time_ms "
-            "FROM attempts a SEMI JOIN _learners l USING (user_id, language) "
-            "WHERE a.attempted_at <= ?",
-            [as_of],
-        )
-        reviews = query(
-            con,
-            "SELECT r.user_id, r.language, r.review_index, r.quality, "
-            "r.elapsed_days, r.p_recall, r.interval_before FROM reviews r "
-            "SEMI JOIN _learners l USING (user_id, language)",
-        )
-    shown = cohort_filter.select("language", "cohort")
-    retention = tables.cohort_retention.join(shown, on=["language", "cohort"])
-    true_ret = tables.true_retention.join(shown, on=["language", "cohort"])
-    progress = tables.progress.join(learners.select(LEARNER), on=LEARNER)
+    """Sections for the learners in `learners` (user_id, language); `shown` holds the
+    (language, cohort) rows the heatmap and retention charts may show; `by_step` and `curve`
+    are their accuracy by step and forgetting curve."""
+    cohorts = shown.select("language", "cohort")
+    retention = data.cohort_retention.join(cohorts, on=["language", "cohort"])
+    true_ret = data.true_retention.join(cohorts, on=["language", "cohort"])
+    progress = data.progress.join(learners.select(LEARNER), on=LEARNER)
     courses = learners.select("user_id", language_course(pl.col("language")).alias("course"))
-    at_risk = tables.at_risk.join(courses, on=["user_id", "course"])
+    at_risk = data.at_risk.join(courses, on=["user_id", "course"])
     churned = (
-        tables.learner_status.join(courses, on=["user_id", "course"])
+        data.learner_status.join(courses, on=["user_id", "course"])
         .filter(pl.col("status") == "churned")
         .height
     )
@@ -162,31 +217,24 @@ def _educator_sections(
             educators.true_retention_by_week(true_ret),
             note="Passed share of graded reviews after a card's first, with 95% Wilson bands.",
         ),
-        Section(
-            "Accuracy by language and step type",
-            educators.accuracy_by_step_figure(accuracy_by_step(attempts)),
-        ),
-        Section(
-            "Forgetting curve",
-            educators.forgetting_curve_figure(forgetting_curve(reviews, pass_quality)),
-        ),
+        Section("Accuracy by language and step type", educators.accuracy_by_step_figure(by_step)),
+        Section("Forgetting curve", educators.forgetting_curve_figure(curve)),
         Section("Progress through the course", educators.level_progress_figure(progress)),
-        at_risk_section(at_risk, tables.at_risk_backtest, churned, key),
+        at_risk_section(at_risk, data.at_risk_backtest, churned, key),
     ]
 
 
-def build_educator_reports(
-    con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, key: bytes, as_of: datetime
-) -> BuiltReports:
+def build_educator_reports(data: ReportData, context: ReportContext) -> BuiltReports:
     """The overview of all cohorts and one page per cohort with at least 5 learners."""
     out = BuiltReports()
-    pass_quality = params_used(con).pass_quality
-    learners = _learners_by_cohort(con)
+    learners = data.learner_cohorts
     sizes = _cohort_sizes(learners)
     shown = large_cohorts(sizes)
     out.suppressed = small_cohorts(sizes)
-    tables = EducatorTables.read(con)
-    overview = _educator_sections(con, tables, learners, shown, key, pass_quality, as_of)
+    overview = _educator_sections(
+        data, learners, shown, data.accuracy_by_step, data.forgetting_curve, context.key
+    )
+    folder, meta = context.folder, context.meta
     out.pages.append(
         write_page(
             folder / "educators" / "overview.html", "Educators' report: all cohorts", overview, meta
@@ -196,36 +244,33 @@ def build_educator_reports(
     for cohort in sorted(learners["cohort"].unique().to_list()):
         if cohort in out.suppressed:
             continue
-        members = learners.filter(pl.col("cohort") == cohort)
         allowed = shown.filter(pl.col("cohort") == cohort)
+        members = learners.filter(pl.col("cohort") == cohort)
         members = members.join(allowed.select("language"), on="language")
-        sections = _educator_sections(con, tables, members, allowed, key, pass_quality, as_of)
+        sections = _educator_sections(
+            data,
+            members,
+            allowed,
+            _in_cohort(data.accuracy_by_step_cohort, allowed),
+            _in_cohort(data.forgetting_curve_cohort, allowed),
+            context.key,
+        )
         path = folder / "educators" / f"cohort-{slug(cohort)}.html"
         out.pages.append(write_page(path, f"Educators' report: cohort {cohort}", sections, meta))
         out.add_figures(f"educators-{slug(cohort)}", sections)
     return out
 
 
-def build_sm2_report(
-    con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, as_of: datetime
-) -> BuiltReports:
-    pass_quality = params_used(con).pass_quality
-    progress = query(con, "SELECT easiness, interval_days FROM word_progress")
-    forecast = query(con, "SELECT day, due_reviews, overdue_reviews FROM due_forecast")
-    scored = sm2_figures.comparable_reviews(
-        query(
-            con,
-            "SELECT review_index, quality, elapsed_days, lapses_after, p_recall, "
-            "leitner_p_recall FROM reviews",
-        ),
-        pass_quality,
-    )
+def build_sm2_report(data: ReportData, context: ReportContext) -> BuiltReports:
+    scored = sm2_figures.comparable_reviews(data.sm2_reviews, data.pass_quality)
     comparison = sm2_figures.model_comparison(scored) if scored.height else pl.DataFrame()
+    forecast = data.due_forecast.select("day", "due_reviews", "overdue_reviews")
     sections = [
-        Section("Easiness factors", sm2_figures.ef_histogram(progress)),
-        Section("Intervals", sm2_figures.interval_histogram(progress)),
+        Section("Easiness factors", sm2_figures.ef_histogram(data.word_progress)),
+        Section("Intervals", sm2_figures.interval_histogram(data.word_progress)),
         Section(
-            "Workload: the 30-day due forecast", sm2_figures.workload_figure(forecast, as_of.date())
+            "Workload: the 30-day due forecast",
+            sm2_figures.workload_figure(forecast, context.as_of.date()),
         ),
         Section(
             "Calibration",
@@ -239,81 +284,52 @@ def build_sm2_report(
         ),
     ]
     out = BuiltReports()
-    out.pages.append(write_page(folder / "sm2.html", "SM-2 report", sections, meta))
+    out.pages.append(write_page(context.folder / "sm2.html", "SM-2 report", sections, context.meta))
     out.add_figures("sm2", sections)
     return out
 
 
-MOST_ACTIVE_SQL = (
-    "SELECT user_id FROM accuracy_daily GROUP BY 1 ORDER BY sum(attempts) DESC, user_id LIMIT ?"
-)
-
-
-def pick_learners(
-    con: duckdb.DuckDBPyConnection, setting: str, most_active_sql: str = MOST_ACTIVE_SQL
-) -> list[str]:
-    """A comma-separated list of user ids, or a number: that many most active learners (by
-    `most_active_sql`, a query of user ids in order with the number as its parameter)."""
-    setting = setting.strip()
-    if setting.isdigit():
-        rows = query(con, most_active_sql, [int(setting)])
-        return rows["user_id"].to_list()
-    return [u.strip().lower() for u in setting.split(",") if u.strip()]
-
-
-def build_learner_reports(
-    con: duckdb.DuckDBPyConnection,
-    folder: Path,
-    meta: PageMeta,
-    key: bytes,
-    as_of: datetime,
-    setting: str,
-) -> BuiltReports:
-    out = BuiltReports()
-    words = current_words(con, as_of)
-    pass_quality = params_used(con).pass_quality
-    for user in pick_learners(con, setting):
-        name = pseudonym(user, key)
-        daily = query(
-            con,
-            "SELECT language, day, attempts, correct FROM accuracy_daily WHERE user_id = ?",
-            [user],
+def _learner_sections(data: ReportData, user: str, daily: pl.DataFrame) -> list[Section]:
+    reviews = data.learner_reviews.filter(pl.col("user_id") == user)
+    learned = learned_words(reviews, data.pass_quality).drop("user_id")
+    course = (
+        data.current_words.join(daily.select("language").unique(), on="language")
+        .join(learned, on=["language", "word_uid"], how="left")
+        .with_columns(
+            pl.col("learned").is_not_null().alias("seen"), pl.col("learned").fill_null(False)
         )
+    )
+    streak = (
+        data.progress.filter(pl.col("user_id") == user)
+        .select(pl.col("current_streak").max(), pl.col("longest_streak").max())
+        .row(0)
+    )
+    forecast = data.due_forecast.filter(pl.col("user_id") == user).select("day", "due_reviews")
+    return [
+        Section("Progress by level and group", learner_figures.group_progress(course)),
+        Section(
+            "Study calendar",
+            learner_figures.study_calendar(daily, int(streak[0] or 0), int(streak[1] or 0)),
+        ),
+        Section("Accuracy trend", learner_figures.accuracy_trend(daily)),
+        Section("Words due in the coming days", learner_figures.due_soon(forecast)),
+    ]
+
+
+def build_learner_reports(data: ReportData, context: ReportContext) -> BuiltReports:
+    out = BuiltReports()
+    for user in data.learners:
+        name = pseudonym(user, context.key)
+        daily = data.learner_daily.filter(pl.col("user_id") == user).drop("user_id")
         if daily.height == 0:
             continue
-        reviews = query(
-            con,
-            "SELECT user_id, language, word_uid, quality, review_index FROM reviews "
-            "WHERE user_id = ?",
-            [user],
-        )
-        learned = learned_words(reviews, pass_quality).drop("user_id")
-        course = (
-            words.join(daily.select("language").unique(), on="language")
-            .join(learned, on=["language", "word_uid"], how="left")
-            .with_columns(
-                pl.col("learned").is_not_null().alias("seen"), pl.col("learned").fill_null(False)
-            )
-        )
-        streak = query(
-            con,
-            "SELECT max(current_streak), max(longest_streak) "
-            "FROM user_language_progress WHERE user_id = ?",
-            [user],
-        ).row(0)
-        forecast = query(con, "SELECT day, due_reviews FROM due_forecast WHERE user_id = ?", [user])
-        sections = [
-            Section("Progress by level and group", learner_figures.group_progress(course)),
-            Section(
-                "Study calendar",
-                learner_figures.study_calendar(daily, int(streak[0] or 0), int(streak[1] or 0)),
-            ),
-            Section("Accuracy trend", learner_figures.accuracy_trend(daily)),
-            Section("Words due in the coming days", learner_figures.due_soon(forecast)),
-        ]
+        sections = _learner_sections(data, user, daily)
         out.pages.append(
             write_page(
-                folder / "learners" / f"{name}.html", f"Learner report: {name}", sections, meta
+                context.folder / "learners" / f"{name}.html",
+                f"Learner report: {name}",
+                sections,
+                context.meta,
             )
         )
         out.add_figures(name, sections)

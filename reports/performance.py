@@ -19,9 +19,8 @@ from transforms.warehouse import query, table_exists
 
 TREND_WINDOW = 10  # the trend is read over the learner's last 10 assessments
 TREND_POINTS = 1.0  # percentage points per assessment: above it improving, below − it declining
-MOST_ACTIVE_SQL = (
-    "SELECT user_id FROM lms_events GROUP BY 1 ORDER BY count(*) DESC, user_id LIMIT ?"
-)
+# `reports.build.pick_learners` ranks by `attempts`: here every course-platform event counts
+ACTIVITY_SQL = "SELECT user_id, count(*) AS attempts FROM lms_events GROUP BY 1"
 FOLDER = "performance"
 
 

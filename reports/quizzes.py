@@ -80,6 +80,7 @@ def question_figure(items: pl.DataFrame, title: str) -> go.Figure:
                 y=items["discrimination_index"].to_list(),
                 name="discrimination index",
                 text=items["flags"].fill_null("").to_list(),
+                textposition="none",
                 hovertemplate="%{x}: discrimination %{y:.0f} %{text}<extra></extra>",
             ),
         ]
@@ -93,15 +94,15 @@ def distribution_figure(items: pl.DataFrame, title: str) -> go.Figure:
     """Per question, how the last answers of first attempts scored (stacked)."""
     labels = items["question"].to_list()
     parts = (
-        ("full_credit", "full credit"),
-        ("partial_credit", "partial credit"),
-        ("no_credit", "no credit"),
-        ("unanswered", "unanswered"),
+        ("full_credit", "full credit", "#2a9d5c"),
+        ("partial_credit", "partial credit", "#e9a23b"),
+        ("no_credit", "no credit", "#d1495b"),
+        ("unanswered", "unanswered", "#b0b0b0"),
     )
     fig = go.Figure(
         [
-            go.Bar(x=labels, y=items[column].to_list(), name=name)
-            for column, name in parts
+            go.Bar(x=labels, y=items[column].to_list(), name=name, marker_color=color)
+            for column, name, color in parts
             if items[column].sum() > 0
         ]
     )

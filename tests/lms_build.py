@@ -9,16 +9,17 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms.ingest.manifests import json_documents
 from transforms.lms.achievements import (
     competency_tables,
     publish_learning_events,
     update_user_badges,
 )
-from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
+from transforms.lms.assessment import build_assessment_tables
 from transforms.lms.badges import parse_badge_rules
-from transforms.lms.courses import json_documents, load_courses
+from transforms.lms.courses import load_courses
 from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import LMS_TABLES, build_lms_progress
+from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.warehouse import replace_table
 
@@ -37,8 +38,8 @@ def build_lms_warehouse(
     ingest_events(con, landing, INGESTED_AT)
     tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
     tables |= build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
-    for name in (*LMS_TABLES, *ASSESSMENT_TABLES):
-        replace_table(con, name, tables[name])
+    for name, frame in tables.items():
+        replace_table(con, name, frame)
     for name, frame in competency_tables(con, as_of).items():
         replace_table(con, name, frame)
     rules, rejects = parse_badge_rules(json_documents(landing / "badges"))

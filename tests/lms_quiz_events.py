@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from tests.lms_landing import write_landing
-from transforms.lms.courses import json_documents, load_courses
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses
 from transforms.lms.progress import LmsInputs
 from transforms.lms.read import read_lms_inputs
 from transforms.warehouse import connect

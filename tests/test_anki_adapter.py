@@ -11,7 +11,7 @@ import pytest
 from landing.adapters.anki import DEFAULT_SOURCE, read_revlog, write_landing
 from tests.pipeline_run import configure, run_all
 from transforms.ingest.attempts import ingest_landing_files
-from transforms.ingest.manifests import load_manifests, manifest_files
+from transforms.ingest.manifests import json_documents, load_manifests
 from transforms.warehouse import connect, query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ def test_revlog_maps_onto_the_contract(tmp_path: Path, con: duckdb.DuckDBPyConne
     assert (attempts, cards) == (6158, 1011)
     files = ingest_landing_files(con, tmp_path / "attempts", datetime(2026, 11, 1))
     assert files.select("rows_read", "accepted", "rejected").row(0) == (6158, 6158, 0)
-    result = load_manifests(con, manifest_files(tmp_path / "manifests"))
+    result = load_manifests(con, json_documents(tmp_path / "manifests"))
     assert result.loaded == [("ja", 1)]
     words = query(con, "SELECT count(*) FROM manifest_words").item()
     assert words == 1011

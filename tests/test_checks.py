@@ -16,12 +16,12 @@ import pytest
 
 from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
-from pipelines.defs.metrics.checks import PROPORTIONS
 from pipelines.defs.resources import WarehouseResource
 from tests.pipeline_run import configure
 from tests.test_lms_achievements import BREAKS as ACHIEVEMENT_BREAKS
 from tests.test_lms_progress import ALL_CHECKS, LMS_BREAKS
 from tests.test_lms_quizzes import ASSESSMENT_BREAKS
+from transforms.metrics.tables import METRIC_TABLES
 
 SKIPPED_GROUPS = {"reporting", "tuning"}  # no check reads their tables
 
@@ -64,10 +64,16 @@ BREAKS: list[tuple[str, str]] = [
     ("cohort_sizes_add_up", "DELETE FROM cohort_retention WHERE language = 'es'"),
     ("daily_attempts_add_up", "UPDATE accuracy_daily SET attempts = attempts + 1"),
     ("retention_reviews_add_up", "UPDATE true_retention SET reviews = reviews + 1"),
-    ("learner_status_values", "UPDATE learner_status SET status = 'gone'"),
+    ("learner_status_idle_days", "UPDATE learner_status SET idle_days = -1"),
+    # The checks every registered metric table declares (transforms/metrics/tables.py).
     *[
-        (f"{table}_one_row_per_key", f'INSERT INTO "{table}" SELECT * FROM "{table}" LIMIT 1')
-        for table in ("learner_status", "at_risk_learners", "at_risk_backtest")
+        (f"{t.name}_one_row_per_key", f'INSERT INTO "{t.name}" SELECT * FROM "{t.name}" LIMIT 1')
+        for t in METRIC_TABLES
+    ],
+    *[
+        (f"{t.name}_status_values", f"UPDATE \"{t.name}\" SET status = 'gone'")
+        for t in METRIC_TABLES
+        if t.statuses
     ],
     (
         "headline_figures_in_range",
@@ -75,9 +81,9 @@ BREAKS: list[tuple[str, str]] = [
     ),
     # Every column a proportion check names, pushed out of [0, 1] in both directions.
     *[
-        (f"{table}_proportions_in_unit_interval", f'UPDATE "{table}" SET "{column}" = {value}')
-        for table, columns in PROPORTIONS.items()
-        for column in columns
+        (f"{t.name}_proportions_in_unit_interval", f'UPDATE "{t.name}" SET "{column}" = {value}')
+        for t in METRIC_TABLES
+        for column in t.proportions
         for value in (1.5, -0.5)
     ],
 ]

@@ -10,6 +10,7 @@ from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
 from tests.pipeline_run import configure, run_all
 from transforms.metrics.tables import METRIC_TABLES
+from transforms.registry import table_names
 from transforms.warehouse import connect, query, scalar
 
 EXPECTED_ASSETS = {
@@ -23,7 +24,7 @@ EXPECTED_ASSETS = {
     "reviews",
     "word_progress",
     "due_forecast",
-    *METRIC_TABLES,
+    *table_names(METRIC_TABLES),
     "headline_figures",
     "weekly_active_learners",
     "report_secrets",

@@ -19,6 +19,7 @@ from transforms.ingest.fields import (
 )
 from transforms.ingest.manifests import ManifestError
 from transforms.ingest.validate import in_registry_order
+from transforms.registry import docs_block, registered
 from transforms.warehouse import connect, query
 
 ROOT = Path(__file__).parents[1]
@@ -138,3 +139,14 @@ def test_a_rule_without_a_registered_reason_is_an_error() -> None:
     first, second = ATTEMPT.reasons[1].code, ATTEMPT.reasons[2].code
     rules = [(second, pl.lit(True), pl.lit("b")), (first, pl.lit(True), pl.lit("a"))]
     assert [code for code, _, _ in in_registry_order(rules)] == [first, second]
+
+
+@pytest.mark.parametrize("section", list(registered()))
+def test_tables_doc_summarizes_the_registered_tables(section: str) -> None:
+    """docs/tables.md holds each registry's generated summary (`python -m transforms.registry`)
+    and describes every registered table."""
+    text = TABLES_DOC.read_text()
+    assert docs_block(section) in text, "run python -m transforms.registry and paste its output"
+    for table in registered()[section]:
+        described = rf"^(\*\*`{table.name}`\*\*|- (`\w+` / )?`{table.name}`)"
+        assert re.search(described, text, re.M), f"docs/tables.md describes {table.name}"

@@ -12,7 +12,7 @@ import polars as pl
 from landing.generate.landing import GeneratorConfig, generate_landing
 from transforms.ingest.attempts import ingest_landing_files
 from transforms.ingest.fields import REASONS
-from transforms.ingest.manifests import load_manifests, manifest_files
+from transforms.ingest.manifests import json_documents, load_manifests
 from transforms.warehouse import query
 
 SMALL = GeneratorConfig(learners=60, days=35, words_per_language=60, dirty_share=0.03)
@@ -40,7 +40,7 @@ def test_landing_folder_covers_the_contract(tmp_path: Path, con: duckdb.DuckDBPy
     result = generate_landing(landing, SMALL)
     suffixes = {"".join(p.suffixes) for p in (landing / "attempts").rglob("*.*")}
     assert {".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".parquet"} <= suffixes
-    manifests = load_manifests(con, manifest_files(landing / "manifests"))
+    manifests = load_manifests(con, json_documents(landing / "manifests"))
     assert len(manifests.loaded) == 9 and manifests.rejected.height == 0
     changes = query(
         con,
@@ -103,6 +103,6 @@ def test_manifest_versions_are_in_order_even_over_one_day(
     for days in (1, 2):
         folder = tmp_path / f"days-{days}"
         generate_landing(folder, GeneratorConfig(learners=0, days=days, words_per_language=20))
-        result = load_manifests(con, manifest_files(folder / "manifests"))
+        result = load_manifests(con, json_documents(folder / "manifests"))
         assert result.rejected.is_empty(), result.rejected["message"].to_list()
         con.execute("DELETE FROM manifest_versions; DELETE FROM manifest_words")

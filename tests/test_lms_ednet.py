@@ -11,7 +11,8 @@ import polars as pl
 
 from landing.adapters.ednet import DEFAULT_SOURCE, course_tree, to_events, write_landing
 from transforms.as_of import resolve_as_of
-from transforms.lms.courses import json_documents, load_courses, parse_course
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses, parse_course
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs

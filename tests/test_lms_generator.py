@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
-from transforms.lms.courses import json_documents, load_courses
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses
 from transforms.lms.events import REASONS
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import build_lms_progress

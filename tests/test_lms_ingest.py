@@ -14,8 +14,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tests.lms_landing import DS201_V1, PY101_V1, PY101_V2, A, write_landing
+from transforms.ingest.manifests import json_documents
 from transforms.lms.courses import REASONS as COURSE_REASONS
-from transforms.lms.courses import json_documents, load_courses, parse_paths
+from transforms.lms.courses import load_courses, parse_paths
 from transforms.lms.events import REASONS as EVENT_REASONS
 from transforms.lms.ingest import ingest_events
 from transforms.warehouse import query, scalar

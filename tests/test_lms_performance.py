@@ -15,7 +15,7 @@ from reports.export import chromium_path
 from reports.index import link_groups
 from reports.pages import PageMeta
 from reports.performance import (
-    MOST_ACTIVE_SQL,
+    ACTIVITY_SQL,
     assessment_trend,
     build_performance_reports,
     performance_report,
@@ -46,7 +46,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], l
     generate_lms_landing(root / "landing", LmsGeneratorConfig(learners=40, days=50))
     con = connect(root / "w.duckdb")
     build_lms_warehouse(con, root / "landing", AS_OF, root / "outbox")
-    users = pick_learners(con, "3", MOST_ACTIVE_SQL)
+    users = pick_learners(query(con, ACTIVITY_SQL), "3")
     meta = PageMeta(as_of=str(AS_OF), run_id="test")
     pages, figures = build_performance_reports(con, root / "reports", meta, KEY, users)
     # a learner no longer selected loses the page

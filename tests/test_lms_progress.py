@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from pipelines.defs.lms import checks
 from pipelines.defs.resources import WarehouseResource
 from tests.lms_landing import A, B, C, D, write_landing
-from transforms.lms.courses import json_documents, load_courses, parse_paths
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses, parse_paths
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, LmsInputs, build_lms_progress
 from transforms.lms.read import read_lms_inputs
@@ -47,8 +48,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pl.
     replace_table(con, "learning_paths", paths)
     ingest_events(con, landing, datetime(2026, 3, 1))
     tables = build_lms_progress(read_lms_inputs(con, AS_OF), AS_OF)
-    for name in LMS_TABLES:
-        replace_table(con, name, tables[name])
+    for name, frame in tables.items():
+        replace_table(con, name, frame)
     con.close()
     return db, tables
 
@@ -244,12 +245,8 @@ BREAKERS = {
     "_completed_le_total": "UPDATE {t} SET {done} = {total} + 1",
     "_status_values": "UPDATE {t} SET status = 'finished'",
 }
-ALL_CHECKS = [
-    *checks.unique_checks,
-    *checks.percent_checks,
-    *checks.completed_checks,
-    *checks.status_checks,
-]
+ALL_CHECKS = checks.registered_checks
+REGISTERED = {t.name: t for t in LMS_TABLES}
 
 
 @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.check_key.name)
@@ -263,7 +260,7 @@ def test_each_check_passes_then_fails_on_a_broken_table(
     name = check.check_key.name  # type: ignore[attr-defined]
     table = check.check_key.asset_key.path[-1]  # type: ignore[attr-defined]
     suffix = next(s for s in BREAKERS if name.endswith(s))
-    done, total = checks.COMPLETED_LE_TOTAL.get(table, [("", "")])[0]
+    done, total = (*REGISTERED[table].completed_le_total, ("", ""))[0]
     con = connect(db)
     con.execute(BREAKERS[suffix].format(t=table, done=done, total=total))
     con.close()
@@ -369,12 +366,13 @@ def test_invariants_hold_for_any_history(
     tables = build_lms_progress(
         LmsInputs(inputs.versions, inputs.nodes, events, inputs.paths), AS_OF
     )
-    for table, keys in checks.KEYS.items():
+    for registered in LMS_TABLES:
+        table = registered.name
         frame = tables[table]
-        assert frame.select(keys).is_duplicated().sum() == 0, table
-        for column in checks.PERCENTS.get(table, []):
+        assert frame.select(registered.key).is_duplicated().sum() == 0, table
+        for column in registered.percents:
             assert frame.filter(~pl.col(column).is_between(0, 100)).height == 0, (table, column)
-        for done, total in checks.COMPLETED_LE_TOTAL.get(table, []):
+        for done, total in registered.completed_le_total:
             assert frame.filter(pl.col(done) > pl.col(total)).height == 0, (table, done)
-        if table in checks.STATUS_VALUES:
-            assert set(frame["status"]) <= set(checks.STATUS_VALUES[table]), table
+        if registered.statuses:
+            assert set(frame["status"]) <= set(registered.statuses), table

@@ -18,8 +18,9 @@ from landing.generate.lms import (
     generate_lms_landing,
     item_parameters,
 )
+from transforms.ingest.manifests import json_documents
 from transforms.lms.assessment import build_assessment_tables
-from transforms.lms.courses import json_documents, load_courses
+from transforms.lms.courses import load_courses
 from transforms.lms.ingest import ingest_events
 from transforms.lms.read import read_lms_inputs
 from transforms.warehouse import connect

@@ -17,10 +17,11 @@ from reports.pages import PageMeta
 from reports.quizzes import build_quiz_reports
 from tests.browser import assert_page_draws
 from tests.lms_landing import write_landing
-from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
-from transforms.lms.courses import json_documents, load_courses
+from transforms.ingest.manifests import json_documents
+from transforms.lms.assessment import build_assessment_tables
+from transforms.lms.courses import load_courses
 from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import LMS_TABLES, build_lms_progress
+from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.warehouse import connect, query, replace_table
 
@@ -33,8 +34,8 @@ def _warehouse(landing: Path, db: Path, as_of: datetime) -> None:
     ingest_events(con, landing, datetime(2027, 1, 1))
     tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
     tables |= build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
-    for name in (*LMS_TABLES, *ASSESSMENT_TABLES):
-        replace_table(con, name, tables[name])
+    for name, frame in tables.items():
+        replace_table(con, name, frame)
     con.close()
 
 

@@ -21,10 +21,13 @@ from math import sqrt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.lms_quiz_events import event_frame, question, quiz_event, tree_inputs
 from transforms.lms.assessment import build_assessment_tables
 from transforms.lms.progress import LmsInputs
+from transforms.lms.quiz_stats import quiz_statistics
 
 Q, Q2 = "qz/m1/q", "qz/m1/q2"
 POINTS = {"a": 1, "b": 1, "c": 2, "d": 1}
@@ -235,3 +238,88 @@ def test_flags_on_many_attempts(tmp_path_factory: pytest.TempPathFactory) -> Non
     )
     assert flags[f"{Q}/d"] == "easy"
     assert flags[f"{Q}/b"] is None and flags[f"{Q}/c"] is None
+
+
+@st.composite
+def answer_sets(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Up to 8 learners × 1–3 attempts at a quiz of 1–4 questions (1 or 2 points), any
+    answers (some missing, partial credit), some attempts not completed."""
+    k = draw(st.integers(1, 4))
+    points = [float(draw(st.sampled_from([1, 2]))) for _ in range(k)]
+    questions = pl.DataFrame(
+        {
+            "quiz_id": ["z"] * k,
+            "question_id": [f"z/{i}" for i in range(k)],
+            "question_points": points,
+            "options": pl.Series([4] * k, dtype=pl.Int32),
+            "question_position": pl.Series(range(1, k + 1), dtype=pl.Int32),
+        }
+    )
+    attempts, answers = [], []
+    for learner in range(draw(st.integers(0, 8))):
+        for number in range(1, draw(st.integers(1, 3)) + 1):
+            aid = f"{learner}-{number}"
+            total = 0.0
+            for i in range(k):
+                score = draw(st.none() | st.sampled_from([0.0, 0.5, 1.0, 2.0]))
+                if score is not None:
+                    score = min(score, points[i])
+                    total += score
+                    answers.append(("u" + str(learner), "z", aid, f"z/{i}", score, points[i]))
+            status = draw(st.sampled_from(["completed", "completed", "abandoned"]))
+            attempts.append(
+                ("u" + str(learner), "c", "z", aid, number, status, total / sum(points) * 100)
+            )
+    attempt_frame = pl.DataFrame(
+        attempts,
+        schema={
+            "user_id": pl.String,
+            "course_id": pl.String,
+            "quiz_id": pl.String,
+            "attempt_id": pl.String,
+            "attempt_number": pl.Int32,
+            "status": pl.String,
+            "score_percent": pl.Float64,
+        },
+        orient="row",
+    )
+    answer_frame = pl.DataFrame(
+        answers,
+        schema={
+            **{c: pl.String for c in ("user_id", "quiz_id", "attempt_id", "question_id")},
+            "score": pl.Float64,
+            "max_score": pl.Float64,
+        },
+        orient="row",
+    )
+    return attempt_frame, answer_frame, questions
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=answer_sets())
+def test_statistics_never_fail_and_stay_in_range(
+    data: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
+) -> None:
+    attempts, answers, questions = data
+    quiz_table, items = quiz_statistics(attempts, answers, questions)
+    done = attempts.filter(status="completed")
+    if done.is_empty():
+        assert quiz_table.is_empty() and items.is_empty()
+        return
+    learners = done["user_id"].n_unique()
+    assert dict(zip(quiz_table["basis"], quiz_table["n"], strict=True)) == {
+        "first": learners,
+        "highest": learners,
+        "last": learners,
+        "all": done.height,
+    }
+    assert items.height == 4 * questions.height
+    assert items["facility"].is_between(0, 1).all()
+    assert (items["discrimination_index"].abs() <= 100 + 1e-9).all()
+    assert (items["discriminative_efficiency"] <= 100 + 1e-9).all()
+    assert (quiz_table["cronbach_alpha"] <= 1 + 1e-9).all()
+    assert items["flags"].null_count() == items.height  # never 30 attempts here
+    distribution = items.select(
+        pl.sum_horizontal("full_credit", "partial_credit", "no_credit", "unanswered")
+    ).to_series()
+    assert (distribution == items["n"]).all()

@@ -23,7 +23,7 @@ import pytest
 from pipelines.defs.resources import WarehouseResource
 from tests.lms_landing import A, B, C
 from tests.lms_quiz_events import QA, QB, event_frame, question, quiz_event, tree_inputs
-from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
+from transforms.lms.assessment import build_assessment_tables
 from transforms.lms.progress import LmsInputs
 from transforms.warehouse import connect, replace_table
 
@@ -145,6 +145,14 @@ ASSESSMENT_BREAKS: dict[str, list[str]] = {
         "UPDATE assignment_submissions SET late = NULL WHERE submission_id = 's3'",
         "UPDATE assignment_submissions SET hours_to_grade = 1 WHERE submission_id = 's1'",
     ],
+    "task_stats_one_row_per_key": ["INSERT INTO task_stats SELECT * FROM task_stats"],
+    "task_stats_counts_and_rates": [
+        "UPDATE task_stats SET solvers = learners + 1",
+        "UPDATE task_stats SET learners = attempts + 1",
+        "UPDATE task_stats SET first_try_solve_rate = 1.2",
+        "UPDATE task_stats SET eventual_solve_rate_low = eventual_solve_rate + 0.01",
+        "UPDATE task_stats SET recall_solved = recall_attempts + 1",
+    ],
 }
 
 
@@ -169,8 +177,8 @@ def warehouse_file(tree: LmsInputs, tmp_path_factory: pytest.TempPathFactory) ->
     )
     db = tmp_path_factory.mktemp("checks") / "warehouse.duckdb"
     con = connect(db)
-    for name in ASSESSMENT_TABLES:
-        replace_table(con, name, tables[name])
+    for name, frame in tables.items():
+        replace_table(con, name, frame)
     con.close()
     return db
 

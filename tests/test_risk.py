@@ -452,7 +452,7 @@ def run_check(check: dg.AssetChecksDefinition, warehouse: WarehouseResource) -> 
 def _check(name: str) -> dg.AssetChecksDefinition:
     found = [
         c
-        for c in [*checks.proportion_checks, *checks.key_checks, checks.learner_status_values]
+        for c in [*checks.registered_checks, checks.learner_status_idle_days]
         if any(key.name == name for key in c.check_keys)
     ]
     assert len(found) == 1, name
@@ -506,7 +506,8 @@ def valid_tables(synthetic_tables: risk.RiskTables) -> dict[str, pl.DataFrame]:
             "at_risk_backtest",
             _break_first("precision", 1.5),
         ),
-        ("learner_status_values", "learner_status", _break_first("status", "gone")),
+        ("learner_status_status_values", "learner_status", _break_first("status", "gone")),
+        ("learner_status_idle_days", "learner_status", _break_first("idle_days", -1)),
         ("learner_status_one_row_per_key", "learner_status", _duplicate_first),
         ("at_risk_learners_one_row_per_key", "at_risk_learners", _duplicate_first),
         ("at_risk_backtest_one_row_per_key", "at_risk_backtest", _duplicate_first),

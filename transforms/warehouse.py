@@ -12,20 +12,33 @@ import polars as pl
 from transforms.ingest.fields import RECORD_TYPES
 from transforms.settings import Settings
 
+
+def rejects_ddl(table: str) -> str:
+    """A table of rejected rows of a landed record type: where each came from, why, its raw
+    text (`attempt_rejects`, `lms_event_rejects`)."""
+    return f"""CREATE TABLE IF NOT EXISTS {table} (
+        source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, reason VARCHAR NOT NULL,
+        message VARCHAR NOT NULL, raw VARCHAR)"""
+
+
+def ledger_ddl(table: str) -> str:
+    """A content-hash ledger of ingested sources: rows read = accepted + duplicates + rejected
+    (`ingested_files`, `lms_ingested_files`)."""
+    return f"""CREATE TABLE IF NOT EXISTS {table} (
+        content_hash VARCHAR PRIMARY KEY, source_kind VARCHAR NOT NULL, path VARCHAR NOT NULL,
+        format VARCHAR, size_bytes BIGINT, status VARCHAR NOT NULL, error VARCHAR,
+        rows_read BIGINT NOT NULL, accepted BIGINT NOT NULL, duplicates BIGINT NOT NULL,
+        rejected BIGINT NOT NULL, watermark TIMESTAMP, ingested_at TIMESTAMP NOT NULL)"""
+
+
 CORE_DDL: tuple[str, ...] = (
     # One table per landed record type: attempts, one row per accepted attempt (uuid_local).
     # Timestamps are naive UTC.
     *(record.ddl() for record in RECORD_TYPES),
     # One row per rejected row: where it came from, why, and its raw text.
-    """CREATE TABLE IF NOT EXISTS attempt_rejects (
-        source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, reason VARCHAR NOT NULL,
-        message VARCHAR NOT NULL, raw VARCHAR)""",
+    rejects_ddl("attempt_rejects"),
     # One row per ingested source (a file by content hash, or a Postgres batch).
-    """CREATE TABLE IF NOT EXISTS ingested_files (
-        content_hash VARCHAR PRIMARY KEY, source_kind VARCHAR NOT NULL, path VARCHAR NOT NULL,
-        format VARCHAR, size_bytes BIGINT, status VARCHAR NOT NULL, error VARCHAR,
-        rows_read BIGINT NOT NULL, accepted BIGINT NOT NULL, duplicates BIGINT NOT NULL,
-        rejected BIGINT NOT NULL, watermark TIMESTAMP, ingested_at TIMESTAMP NOT NULL)""",
+    ledger_ddl("ingested_files"),
     # One row per landing path seen, so unchanged files are skipped without hashing them again.
     """CREATE TABLE IF NOT EXISTS landing_paths (
         path VARCHAR PRIMARY KEY, size_bytes BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,

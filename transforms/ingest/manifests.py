@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import duckdb
 import polars as pl
 
 from transforms.ingest.fields import COURSE_REASONS, MANIFEST_REASONS
 from transforms.languages import ISO_639_1
-from transforms.warehouse import insert_frame, transaction
+from transforms.warehouse import insert_frame, query, transaction
 
 WORD_SCHEMA: dict[str, type[pl.DataType]] = {
     "language": pl.String,
@@ -161,79 +162,135 @@ def parse_manifest(text: str, source: str) -> Manifest:
     )
 
 
+class VersionedDocument(Protocol):
+    """A parsed document of which versions are loaded (a manifest, a course tree)."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def published_at(self) -> datetime: ...
+    @property
+    def content_hash(self) -> str: ...
+
+
+Doc = TypeVar("Doc", bound=VersionedDocument)
+
+
 @dataclass(frozen=True)
-class ManifestLoad:
-    loaded: list[tuple[str, int]]
-    rejected: pl.DataFrame  # content_hash, source, language, version, reason, message
+class VersionedKind(Generic[Doc]):
+    """How one kind of versioned document is parsed and stored: `versions` holds the loaded
+    versions keyed by (`owner`, version) with their content hash and `published_at`, `rejects`
+    the rejected documents (content_hash, source, `owner`, version, reason, message)."""
+
+    versions: str
+    rejects: str
+    owner: str  # the column naming what is versioned: language, course_id
+    parse: Callable[[str, str], Doc]  # (text, source) -> document, or ManifestError
+    owner_of: Callable[[Doc], str]
+    store: Callable[[duckdb.DuckDBPyConnection, Doc], None]  # one loaded version and its rows
+
+    @property
+    def reject_schema(self) -> dict[str, pl.DataType]:
+        return reject_schema(self.owner)
 
 
-def load_manifests(
-    con: duckdb.DuckDBPyConnection, documents: list[tuple[str, str]]
-) -> ManifestLoad:
-    """Load `(source, text)` documents not seen before; reject the invalid and conflicting."""
+def reject_schema(owner: str) -> dict[str, pl.DataType]:
+    """The columns of a rejected versioned document (manifest_rejects, course_rejects)."""
+    return {
+        "content_hash": pl.String(),
+        "source": pl.String(),
+        owner: pl.String(),
+        "version": pl.Int32(),
+        "reason": pl.String(),
+        "message": pl.String(),
+    }
+
+
+def load_versioned(
+    con: duckdb.DuckDBPyConnection, kind: VersionedKind[Doc], documents: list[tuple[str, str]]
+) -> tuple[list[Doc], pl.DataFrame]:
+    """Load `(source, text)` documents not seen before, in one transaction; reject the invalid
+    and conflicting ones with their reason (loaded versions are never changed). Returns the
+    versions loaded and the rejects stored."""
     known = {
-        r[0]
-        for r in con.execute(
-            "SELECT content_hash FROM manifest_versions UNION ALL "
-            "SELECT content_hash FROM manifest_rejects"
-        ).fetchall()
+        str(r[0])
+        for r in query(
+            con,
+            f'SELECT content_hash FROM "{kind.versions}" UNION ALL '
+            f'SELECT content_hash FROM "{kind.rejects}"',
+        ).rows()
     }
-    existing = {
+    existing: dict[tuple[str, int], tuple[str, datetime]] = {
         (r[0], r[1]): (r[2], r[3])
-        for r in con.execute(
-            "SELECT language, version, content_hash, published_at FROM manifest_versions"
-        ).fetchall()
+        for r in query(
+            con, f'SELECT {kind.owner}, version, content_hash, published_at FROM "{kind.versions}"'
+        ).rows()
     }
-    loaded: list[Manifest] = []
+    loaded: list[Doc] = []
     rejects: list[dict[str, object]] = []
     for source, text in documents:
-        manifest: Manifest | None = None
+        doc: Doc | None = None
         try:
-            manifest = parse_manifest(text, source)
-            if manifest.content_hash in known:
+            doc = kind.parse(text, source)
+            if doc.content_hash in known:
                 continue
-            _check_against_loaded(manifest, existing)
+            check_version_order(kind.owner_of(doc), doc.version, doc.published_at, existing)
         except ManifestError as err:
-            digest = (
-                manifest.content_hash if manifest else hashlib.sha256(text.encode()).hexdigest()
-            )
+            digest = doc.content_hash if doc else hashlib.sha256(text.encode()).hexdigest()
             if digest not in known:
                 rejects.append(
                     {
                         "content_hash": digest,
                         "source": source,
-                        "language": manifest.language if manifest else None,
-                        "version": manifest.version if manifest else None,
+                        kind.owner: kind.owner_of(doc) if doc else None,
+                        "version": doc.version if doc else None,
                         "reason": err.reason,
                         "message": err.message,
                     }
                 )
                 known.add(digest)
             continue
-        known.add(manifest.content_hash)
-        key = (manifest.language, manifest.version)
-        existing[key] = (manifest.content_hash, manifest.published_at)
-        loaded.append(manifest)
-    rejected = pl.DataFrame(
-        rejects,
-        schema={
-            "content_hash": pl.String,
-            "source": pl.String,
-            "language": pl.String,
-            "version": pl.Int32,
-            "reason": pl.String,
-            "message": pl.String,
-        },
-    )
+        known.add(doc.content_hash)
+        existing[(kind.owner_of(doc), doc.version)] = (doc.content_hash, doc.published_at)
+        loaded.append(doc)
+    rejected = pl.DataFrame(rejects, schema=kind.reject_schema)
     with transaction(con):
-        for m in loaded:
-            con.execute(
-                "INSERT INTO manifest_versions VALUES (?, ?, ?, NULL, ?, ?, ?)",
-                [m.language, m.version, m.published_at, m.words.height, m.content_hash, m.source],
-            )
-            insert_frame(con, "manifest_words", m.words)
-        insert_frame(con, "manifest_rejects", rejected)
-        refresh_in_force_until(con, "manifest_versions", "language")
+        for doc in loaded:
+            kind.store(con, doc)
+        insert_frame(con, kind.rejects, rejected)
+        refresh_in_force_until(con, kind.versions, kind.owner)
+    return loaded, rejected
+
+
+@dataclass(frozen=True)
+class ManifestLoad:
+    loaded: list[tuple[str, int]]
+    rejected: pl.DataFrame  # content_hash, source, language, version, reason, message
+
+
+def _store_manifest(con: duckdb.DuckDBPyConnection, m: Manifest) -> None:
+    con.execute(
+        "INSERT INTO manifest_versions VALUES (?, ?, ?, NULL, ?, ?, ?)",
+        [m.language, m.version, m.published_at, m.words.height, m.content_hash, m.source],
+    )
+    insert_frame(con, "manifest_words", m.words)
+
+
+MANIFESTS: VersionedKind[Manifest] = VersionedKind(
+    versions="manifest_versions",
+    rejects="manifest_rejects",
+    owner="language",
+    parse=parse_manifest,
+    owner_of=lambda m: m.language,
+    store=_store_manifest,
+)
+
+
+def load_manifests(
+    con: duckdb.DuckDBPyConnection, documents: list[tuple[str, str]]
+) -> ManifestLoad:
+    """Load `(source, text)` documents not seen before; reject the invalid and conflicting."""
+    loaded, rejected = load_versioned(con, MANIFESTS, documents)
     return ManifestLoad(loaded=[(m.language, m.version) for m in loaded], rejected=rejected)
 
 
@@ -250,12 +307,6 @@ def refresh_in_force_until(con: duckdb.DuckDBPyConnection, table: str, owner: st
           AND v.in_force_until IS DISTINCT FROM n.next_at
         """
     )
-
-
-def _check_against_loaded(
-    m: Manifest, existing: dict[tuple[str, int], tuple[str, datetime]]
-) -> None:
-    check_version_order(m.language, m.version, m.published_at, existing)
 
 
 def check_version_order(
@@ -278,8 +329,10 @@ def check_version_order(
         )
 
 
-def manifest_files(folder: Path) -> list[tuple[str, str]]:
-    """`(path, text)` of every manifest file, in name order (undecodable bytes replaced)."""
+def json_documents(folder: Path) -> list[tuple[str, str]]:
+    """`(path, text)` of every `*.json` file of a folder (manifests, courses, paths), in name
+    order (undecodable bytes replaced, so they fail as malformed JSON with the rest of the
+    folder still read)."""
     if not folder.exists():
         return []
     return [

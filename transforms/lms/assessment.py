@@ -4,37 +4,77 @@ assignment submissions, task statistics) from the same inputs as the progress ta
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 
 import polars as pl
 
-from transforms.lms.activity import timed_events
 from transforms.lms.assignments import assignment_submissions
-from transforms.lms.progress import LmsInputs
+from transforms.lms.progress import CourseParts, LmsInputs
 from transforms.lms.quiz_stats import quiz_statistics
 from transforms.lms.quizzes import last_answers, quiz_attempts, quiz_questions
-from transforms.lms.tree import node_attributes, versions_as_of
+from transforms.lms.task_stats import task_stats
+from transforms.registry import MetricTable, build_all
 
-ASSESSMENT_TABLES: tuple[str, ...] = (
-    "quiz_attempts",
-    "quiz_stats",
-    "quiz_item_stats",
-    "assignment_submissions",
+
+class AssessmentParts(CourseParts):
+    """What the assessment tables' builders share: the course platform as of (`CourseParts`)
+    and the quizzes' questions, attempts and statistics (each computed once, when first
+    used)."""
+
+    @cached_property
+    def questions(self) -> pl.DataFrame:
+        return quiz_questions(self.inputs.nodes, self.attrs)
+
+    @cached_property
+    def attempts(self) -> pl.DataFrame:
+        return quiz_attempts(self.events, self.attrs, self.questions, self.as_of)
+
+    @cached_property
+    def statistics(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(quiz_stats, quiz_item_stats)."""
+        return quiz_statistics(self.attempts, last_answers(self.events), self.questions)
+
+
+ASSESSMENT_TABLES: tuple[MetricTable[AssessmentParts], ...] = (
+    MetricTable(
+        "quiz_attempts",
+        "One row per (user_id, quiz_id, attempt_id) with any event of the attempt.",
+        lambda p: p.attempts,
+        key=("user_id", "quiz_id", "attempt_id"),
+    ),
+    MetricTable(
+        "quiz_stats",
+        "One row per (quiz_id, basis) with a completed attempt: Moodle's quiz statistics over "
+        "the first/highest/last/all completed attempts.",
+        lambda p: p.statistics[0],
+        key=("quiz_id", "basis"),
+    ),
+    MetricTable(
+        "quiz_item_stats",
+        "One row per (quiz_id, question_id, basis) of a quiz with a completed attempt: "
+        "facility, discrimination, efficiency, flags in words.",
+        lambda p: p.statistics[1],
+        key=("quiz_id", "question_id", "basis"),
+    ),
+    MetricTable(
+        "assignment_submissions",
+        "One row per (user_id, assignment_id, submission_id) submitted or graded: late against "
+        "dueAt/dueOffsetDays, hours to grade.",
+        lambda p: assignment_submissions(p.events, p.attrs),
+        key=("user_id", "assignment_id", "submission_id"),
+    ),
+    MetricTable(
+        "task_stats",
+        "One row per (course_id, item_id) attempted, a task or a question: first-try and "
+        "eventual solve rates, tries to solve, median time, recall after a 7-day gap (Wilson "
+        "intervals).",
+        lambda p: task_stats(p.events),
+        key=("course_id", "item_id"),
+    ),
 )
 
 
 def build_assessment_tables(inputs: LmsInputs, as_of: datetime) -> dict[str, pl.DataFrame]:
     """Every assessment table, keyed by its warehouse name, as of `as_of` (events after it are
     left out; orphan events are ignored, as by progress)."""
-    in_force = versions_as_of(inputs.versions, as_of)
-    attrs = node_attributes(inputs.nodes, in_force)
-    courses = in_force["course_id"].unique().to_list()
-    events = timed_events(inputs.events.filter(pl.col("occurred_at") <= as_of), attrs, courses)
-    questions = quiz_questions(inputs.nodes, attrs)
-    attempts = quiz_attempts(events, attrs, questions, as_of)
-    quiz, items = quiz_statistics(attempts, last_answers(events), questions)
-    return {
-        "quiz_attempts": attempts,
-        "quiz_stats": quiz,
-        "quiz_item_stats": items,
-        "assignment_submissions": assignment_submissions(events, attrs),
-    }
+    return build_all(ASSESSMENT_TABLES, AssessmentParts(inputs, as_of))

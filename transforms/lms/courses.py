@@ -12,7 +12,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -21,14 +20,15 @@ import polars as pl
 from transforms.ingest.fields import COURSE_REASONS
 from transforms.ingest.manifests import (
     ManifestError,
-    check_version_order,
+    VersionedKind,
     content_hash,
+    load_versioned,
     parse_published_at,
-    refresh_in_force_until,
+    reject_schema,
     require,
 )
 from transforms.lms.schema import ensure_lms_tables
-from transforms.warehouse import insert_frame, transaction
+from transforms.warehouse import insert_frame
 
 LESSON_KINDS: tuple[str, ...] = ("lesson", "quiz", "assignment")
 NODE_KINDS: tuple[str, ...] = ("module", *LESSON_KINDS, "task", "question")
@@ -79,14 +79,7 @@ COMPETENCY_SCHEMA: dict[str, pl.DataType] = {
     "mastery_threshold": pl.Float64(),
 }
 DEFAULT_MASTERY_THRESHOLD = 0.95
-REJECT_SCHEMA: dict[str, pl.DataType] = {
-    "content_hash": pl.String(),
-    "source": pl.String(),
-    "course_id": pl.String(),
-    "version": pl.Int32(),
-    "reason": pl.String(),
-    "message": pl.String(),
-}
+REJECT_SCHEMA = reject_schema("course_id")
 
 
 @dataclass(frozen=True)
@@ -353,83 +346,50 @@ class CourseLoad:
     rejected: pl.DataFrame  # course_rejects rows
 
 
-def _reject(digest: str, source: str, err: ManifestError, cv: CourseVersion | None) -> dict:
+def _reject(digest: str, source: str, err: ManifestError) -> dict[str, object]:
     return {
         "content_hash": digest,
         "source": source,
-        "course_id": cv.course_id if cv else None,
-        "version": cv.version if cv else None,
+        "course_id": None,
+        "version": None,
         "reason": err.reason,
         "message": err.message,
     }
+
+
+def _store_course(con: duckdb.DuckDBPyConnection, cv: CourseVersion) -> None:
+    con.execute(
+        "INSERT INTO course_versions VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
+        [
+            cv.course_id,
+            cv.version,
+            cv.title,
+            cv.published_at,
+            cv.nodes.height,
+            cv.content_hash,
+            cv.source,
+        ],
+    )
+    insert_frame(con, "course_nodes", cv.nodes)
+    insert_frame(con, "course_competencies", cv.competencies)
+
+
+COURSES: VersionedKind[CourseVersion] = VersionedKind(
+    versions="course_versions",
+    rejects="course_rejects",
+    owner="course_id",
+    parse=parse_course,
+    owner_of=lambda cv: cv.course_id,
+    store=_store_course,
+)
 
 
 def load_courses(con: duckdb.DuckDBPyConnection, documents: list[tuple[str, str]]) -> CourseLoad:
     """Load `(source, text)` course documents not seen before; reject the invalid and
     conflicting ones with their reason (loaded versions are never changed)."""
     ensure_lms_tables(con)
-    known = {
-        r[0]
-        for r in con.execute(
-            "SELECT content_hash FROM course_versions UNION ALL "
-            "SELECT content_hash FROM course_rejects"
-        ).fetchall()
-    }
-    existing: dict[tuple[str, int], tuple[str, datetime]] = {
-        (r[0], r[1]): (r[2], r[3])
-        for r in con.execute(
-            "SELECT course_id, version, content_hash, published_at FROM course_versions"
-        ).fetchall()
-    }
-    loaded: list[CourseVersion] = []
-    rejects: list[dict[str, object]] = []
-    for source, text in documents:
-        cv: CourseVersion | None = None
-        try:
-            cv = parse_course(text, source)
-            if cv.content_hash in known:
-                continue
-            check_version_order(cv.course_id, cv.version, cv.published_at, existing)
-        except ManifestError as err:
-            digest = cv.content_hash if cv else hashlib.sha256(text.encode()).hexdigest()
-            if digest not in known:
-                rejects.append(_reject(digest, source, err, cv))
-                known.add(digest)
-            continue
-        known.add(cv.content_hash)
-        existing[(cv.course_id, cv.version)] = (cv.content_hash, cv.published_at)
-        loaded.append(cv)
-    rejected = pl.DataFrame(rejects, schema=REJECT_SCHEMA)
-    with transaction(con):
-        for cv in loaded:
-            con.execute(
-                "INSERT INTO course_versions VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
-                [
-                    cv.course_id,
-                    cv.version,
-                    cv.title,
-                    cv.published_at,
-                    cv.nodes.height,
-                    cv.content_hash,
-                    cv.source,
-                ],
-            )
-            insert_frame(con, "course_nodes", cv.nodes)
-            insert_frame(con, "course_competencies", cv.competencies)
-        insert_frame(con, "course_rejects", rejected)
-        refresh_in_force_until(con, "course_versions", "course_id")
+    loaded, rejected = load_versioned(con, COURSES, documents)
     return CourseLoad(loaded=[(c.course_id, c.version) for c in loaded], rejected=rejected)
-
-
-def json_documents(folder: Path) -> list[tuple[str, str]]:
-    """`(path, text)` of every `*.json` file of a folder, in name order (undecodable bytes
-    replaced, so they fail as malformed JSON with the rest of the folder still read)."""
-    if not folder.exists():
-        return []
-    return [
-        (str(p), p.read_bytes().decode("utf-8", errors="replace"))
-        for p in sorted(folder.glob("*.json"))
-    ]
 
 
 PATH_SCHEMA: dict[str, pl.DataType] = {
@@ -474,7 +434,7 @@ def parse_paths(documents: list[tuple[str, str]]) -> tuple[pl.DataFrame, pl.Data
             require(path not in seen, "duplicate_path", f"path {path!r} is defined twice")
         except ManifestError as err:
             digest = hashlib.sha256(text.encode()).hexdigest()
-            rejects.append(_reject(digest, source, err, None))
+            rejects.append(_reject(digest, source, err))
             continue
         assert isinstance(path, str) and isinstance(courses, list)
         seen.add(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import polars as pl
 
@@ -23,6 +24,7 @@ from transforms.lms.activity import (
 )
 from transforms.lms.courses import RESERVED_PREFIX
 from transforms.lms.events import COURSE_LEVEL
+from transforms.lms.tasks import STATUSES as TASK_STATUSES
 from transforms.lms.tasks import task_queue, task_state
 from transforms.lms.tree import (
     current_nodes,
@@ -31,22 +33,13 @@ from transforms.lms.tree import (
     node_attributes,
     versions_as_of,
 )
+from transforms.registry import MetricTable, build_all
 from transforms.sm2 import SM2Params
 
 LIFECYCLE = ("enrolled", "paused", "resumed", "unenrolled")
 ENROLLMENT_STATUSES = ("active", "paused", "completed", "withdrawn")
 PROGRESS_STATUSES = ("not_started", "in_progress", "completed")
 RATE_DAYS = 28  # the window of the completion estimate's pace
-LMS_TABLES: tuple[str, ...] = (
-    "enrollments",
-    "lesson_progress",
-    "task_state",
-    "task_queue",
-    "module_progress",
-    "course_progress",
-    "user_progress",
-    "learning_path_progress",
-)
 
 
 @dataclass(frozen=True)
@@ -68,43 +61,205 @@ def _pct(done: pl.Expr, total: pl.Expr) -> pl.Expr:
     return pl.when(total > 0).then(done / total * 100)
 
 
+class CourseParts:
+    """The course platform as of a moment, shared by the progress and assessment builders:
+    the course versions in force, their nodes' attributes and the timed events (each computed
+    once, when first used)."""
+
+    def __init__(self, inputs: LmsInputs, as_of: datetime) -> None:
+        self.inputs = inputs
+        self.as_of = as_of
+
+    @cached_property
+    def in_force(self) -> pl.DataFrame:
+        return versions_as_of(self.inputs.versions, self.as_of)
+
+    @cached_property
+    def attrs(self) -> pl.DataFrame:
+        return node_attributes(self.inputs.nodes, self.in_force)
+
+    @cached_property
+    def events(self) -> pl.DataFrame:
+        courses = self.in_force["course_id"].unique().to_list()
+        as_of = self.inputs.events.filter(pl.col("occurred_at") <= self.as_of)
+        return timed_events(as_of, self.attrs, courses)
+
+
+class LmsParts(CourseParts):
+    """What the progress tables' builders share: the course platform as of (`CourseParts`),
+    the SM-2 parameters of the task queue, and the intermediate frames several tables derive
+    from."""
+
+    def __init__(self, inputs: LmsInputs, as_of: datetime, params: SM2Params | None) -> None:
+        super().__init__(inputs, as_of)
+        self.params = params
+
+    @cached_property
+    def current(self) -> pl.DataFrame:
+        return current_nodes(self.inputs.nodes, self.in_force)
+
+    @cached_property
+    def app_events(self) -> pl.DataFrame:
+        """The events of the course platforms' own courses (not the language app's)."""
+        return self.events.filter(~pl.col("course_id").str.starts_with(RESERVED_PREFIX))
+
+    @cached_property
+    def solves(self) -> pl.DataFrame:
+        solves = event_solves(self.app_events)
+        if self.inputs.solves is not None:
+            solves = pl.concat([solves, self.inputs.solves.select(solves.columns)])
+        return solves
+
+    @cached_property
+    def quizzes(self) -> pl.DataFrame:
+        return quiz_attempt_scores(self.events, self.attrs)
+
+    @cached_property
+    def grades(self) -> pl.DataFrame:
+        return assignment_grades(self.events)
+
+    @cached_property
+    def lesson_attrs(self) -> pl.DataFrame:
+        return self.attrs.filter(is_lesson())
+
+    @cached_property
+    def items(self) -> pl.DataFrame:
+        return lesson_items(self.inputs.nodes, self.lesson_attrs)
+
+    @cached_property
+    def done(self) -> pl.DataFrame:
+        return lesson_completions(
+            self.events, self.attrs, self.items, self.solves, self.quizzes, self.grades
+        )
+
+    @cached_property
+    def lessons(self) -> pl.DataFrame:
+        best = best_scores(self.quizzes, self.grades)
+        return lesson_progress(
+            self.events, self.lesson_attrs, self.items, self.solves, self.done, best
+        )
+
+    @cached_property
+    def enrollments(self) -> pl.DataFrame:
+        return enrollments(self.events, self.in_force, self.inputs.nodes, self.done)
+
+    @cached_property
+    def learners(self) -> pl.DataFrame:
+        return self.enrollments.select(USER, "course_id")
+
+    @cached_property
+    def modules(self) -> pl.DataFrame:
+        return module_progress(
+            self.learners,
+            self.events,
+            self.current,
+            self.items,
+            self.lessons,
+            self.in_force,
+            self.inputs.nodes,
+            self.done,
+            self.as_of,
+        )
+
+    @cached_property
+    def courses(self) -> pl.DataFrame:
+        return course_progress(
+            self.learners,
+            self.events,
+            self.current,
+            self.lessons,
+            self.modules,
+            self.enrollments,
+            self.as_of,
+        )
+
+    @cached_property
+    def task_state(self) -> pl.DataFrame:
+        return task_state(self.app_events, self.params)
+
+
+LMS_TABLES: tuple[MetricTable[LmsParts], ...] = (
+    MetricTable(
+        "enrollments",
+        "One row per (user_id, course_id) with an event in a course in force.",
+        lambda p: p.enrollments,
+        key=("user_id", "course_id"),
+        statuses=ENROLLMENT_STATUSES,
+    ),
+    MetricTable(
+        "lesson_progress",
+        "One row per (user_id, lesson_id) touched (lesson, quiz or assignment).",
+        lambda p: p.lessons,
+        key=("user_id", "lesson_id"),
+        percents=("percent_complete", "best_score_percent"),
+        completed_le_total=(("tasks_solved", "tasks_total"),),
+        statuses=PROGRESS_STATUSES,
+    ),
+    MetricTable(
+        "task_state",
+        "One row per (user_id, task_id) attempted: the SM-2 retry queue.",
+        lambda p: p.task_state,
+        key=("user_id", "task_id"),
+        statuses=TASK_STATUSES,
+    ),
+    MetricTable(
+        "task_queue",
+        "One row per (user_id, course_id, task_id) due as of, ranked.",
+        lambda p: task_queue(p.task_state, p.enrollments, p.current, p.as_of),
+        key=("user_id", "course_id", "task_id"),
+    ),
+    MetricTable(
+        "module_progress",
+        "One row per (user_id, module_id) of an enrolled or active learner.",
+        lambda p: p.modules,
+        key=("user_id", "module_id"),
+        percents=("percent_complete", "weighted_score"),
+        completed_le_total=(
+            ("lessons_completed", "lessons_total"),
+            ("quizzes_completed", "quizzes_total"),
+            ("assignments_completed", "assignments_total"),
+            ("tasks_completed", "tasks_total"),
+            ("required_completed", "required_total"),
+        ),
+        statuses=PROGRESS_STATUSES,
+    ),
+    MetricTable(
+        "course_progress",
+        "One row per (user_id, course_id) enrolled or active.",
+        lambda p: p.courses,
+        key=("user_id", "course_id"),
+        percents=("percent_complete", "weighted_score"),
+        completed_le_total=(
+            ("lessons_completed", "lessons_total"),
+            ("modules_completed", "modules_total"),
+            ("required_completed", "required_total"),
+            ("tasks_completed", "tasks_total"),
+        ),
+        statuses=PROGRESS_STATUSES,
+    ),
+    MetricTable(
+        "user_progress",
+        "One row per user_id with an enrollment.",
+        lambda p: user_progress(p.enrollments, p.courses, p.lessons, p.events),
+        key=("user_id",),
+    ),
+    MetricTable(
+        "learning_path_progress",
+        "One row per (user_id, path_id) with a path course enrolled.",
+        lambda p: learning_path_progress(p.inputs.paths, p.enrollments),
+        key=("user_id", "path_id"),
+        percents=("percent_complete",),
+        completed_le_total=(("courses_completed", "courses_total"),),
+        statuses=PROGRESS_STATUSES,
+    ),
+)
+
+
 def build_lms_progress(
     inputs: LmsInputs, as_of: datetime, params: SM2Params | None = None
 ) -> dict[str, pl.DataFrame]:
     """Every progress table, keyed by its warehouse name."""
-    in_force = versions_as_of(inputs.versions, as_of)
-    current = current_nodes(inputs.nodes, in_force)
-    attrs = node_attributes(inputs.nodes, in_force)
-    courses = in_force["course_id"].unique().to_list()
-    events = timed_events(inputs.events.filter(pl.col("occurred_at") <= as_of), attrs, courses)
-    learned_courses = pl.col("course_id").str.starts_with(RESERVED_PREFIX)
-    solves = event_solves(events.filter(~learned_courses))
-    if inputs.solves is not None:
-        solves = pl.concat([solves, inputs.solves.select(solves.columns)])
-    quizzes = quiz_attempt_scores(events, attrs)
-    grades = assignment_grades(events)
-    lesson_attrs = attrs.filter(is_lesson())
-    items = lesson_items(inputs.nodes, lesson_attrs)
-    done = lesson_completions(events, attrs, items, solves, quizzes, grades)
-    best = best_scores(quizzes, grades)
-    lessons = lesson_progress(events, lesson_attrs, items, solves, done, best)
-    enroll = enrollments(events, in_force, inputs.nodes, done)
-    learners = enroll.select(USER, "course_id")
-    modules = module_progress(
-        learners, events, current, items, lessons, in_force, inputs.nodes, done, as_of
-    )
-    course = course_progress(learners, events, current, lessons, modules, enroll, as_of)
-    state = task_state(events.filter(~learned_courses), params)
-    return {
-        "enrollments": enroll,
-        "lesson_progress": lessons,
-        "task_state": state,
-        "task_queue": task_queue(state, enroll, current, as_of),
-        "module_progress": modules,
-        "course_progress": course,
-        "user_progress": user_progress(enroll, course, lessons, events),
-        "learning_path_progress": learning_path_progress(inputs.paths, enroll),
-    }
+    return build_all(LMS_TABLES, LmsParts(inputs, as_of, params))
 
 
 def lesson_progress(

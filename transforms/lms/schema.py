@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import duckdb
 
+from transforms.warehouse import ledger_ddl, rejects_ddl
+
 LMS_DDL: tuple[str, ...] = (
     # One row per (course_id, version).
     """CREATE TABLE IF NOT EXISTS course_versions (
@@ -45,9 +47,7 @@ LMS_DDL: tuple[str, ...] = (
         attempt_id VARCHAR, correct BOOLEAN, response VARCHAR, submission_id VARCHAR,
         grader_id VARCHAR, source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL)""",
     # One row per rejected event row or xAPI statement.
-    """CREATE TABLE IF NOT EXISTS lms_event_rejects (
-        source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, reason VARCHAR NOT NULL,
-        message VARCHAR NOT NULL, raw VARCHAR)""",
+    rejects_ddl("lms_event_rejects"),
     # One row per (user_id, badge_code, context): an award, kept for ever (never revoked).
     """CREATE TABLE IF NOT EXISTS user_badges (
         user_id VARCHAR NOT NULL, badge_code VARCHAR NOT NULL, context VARCHAR,
@@ -59,11 +59,7 @@ LMS_DDL: tuple[str, ...] = (
         first_published_run VARCHAR NOT NULL)""",
     # One row per ingested event source (a file by content hash): the events' ledger, with
     # the columns of `ingested_files`.
-    """CREATE TABLE IF NOT EXISTS lms_ingested_files (
-        content_hash VARCHAR PRIMARY KEY, source_kind VARCHAR NOT NULL, path VARCHAR NOT NULL,
-        format VARCHAR, size_bytes BIGINT, status VARCHAR NOT NULL, error VARCHAR,
-        rows_read BIGINT NOT NULL, accepted BIGINT NOT NULL, duplicates BIGINT NOT NULL,
-        rejected BIGINT NOT NULL, watermark TIMESTAMP, ingested_at TIMESTAMP NOT NULL)""",
+    ledger_ddl("lms_ingested_files"),
 )
 
 

@@ -45,11 +45,13 @@ def accuracy_daily(
     )
 
 
-def accuracy_by_step(attempts: pl.DataFrame) -> pl.DataFrame:
-    """One row per (language, step_type): attempts, correct, accuracy with its Wilson interval,
-    and the median response time."""
+def accuracy_by_step(attempts: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """One row per (language, *by, step_type): attempts, correct, accuracy with its Wilson
+    interval, and the median response time. `by` are further columns of `attempts` (a
+    learner's `cohort`)."""
+    keys = ["language", *by, "step_type"]
     return (
-        attempts.group_by("language", "step_type")
+        attempts.group_by(keys)
         .agg(
             pl.len().cast(pl.Int64).alias("attempts"),
             pl.col("correct").sum().cast(pl.Int64).alias("correct"),
@@ -57,8 +59,7 @@ def accuracy_by_step(attempts: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(wilson("correct", "attempts", "accuracy"))
         .select(
-            "language",
-            "step_type",
+            *keys,
             "attempts",
             "correct",
             "accuracy",
@@ -66,7 +67,7 @@ def accuracy_by_step(attempts: pl.DataFrame) -> pl.DataFrame:
             "accuracy_high",
             "median_response_ms",
         )
-        .sort("language", "step_type")
+        .sort(keys)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -94,47 +95,32 @@ def headline_figures(
         "user_id", language_course(pl.col("language")).alias("course"), "day"
     )
     flagged_day, flagged_before = _backtest_flagged(at_risk_backtest, before)
-    rows: list[tuple[str, str, bool, float | None, date | None, float | None]] = [
+    # (figure, unit, its value on a day): higher is better, and the previous value is the
+    # same figure 7 days before
+    on_day: list[tuple[str, str, Callable[[date], float | None]]] = [
         (
             "Learners active, last 7 days",
             "learners",
-            True,
-            _active_learners(accuracy_daily, today, WEEK),
-            before,
-            _active_learners(accuracy_daily, before, WEEK),
+            lambda day: _active_learners(accuracy_daily, day, WEEK),
         ),
         (
             "Learners active, last 28 days",
             "learners",
-            True,
-            _active_learners(accuracy_daily, today, 4 * WEEK),
-            before,
-            _active_learners(accuracy_daily, before, 4 * WEEK),
+            lambda day: _active_learners(accuracy_daily, day, 4 * WEEK),
         ),
-        (
-            "Attempts, last 7 days",
-            "attempts",
-            True,
-            _attempts(accuracy_daily, today),
-            before,
-            _attempts(accuracy_daily, before),
-        ),
-        (
-            "Accuracy, last 7 days",
-            "share",
-            True,
-            _accuracy(accuracy_daily, today),
-            before,
-            _accuracy(accuracy_daily, before),
-        ),
+        ("Attempts, last 7 days", "attempts", lambda day: _attempts(accuracy_daily, day)),
+        ("Accuracy, last 7 days", "share", lambda day: _accuracy(accuracy_daily, day)),
         (
             "True retention, last 7 days",
             "share",
-            True,
-            _true_retention(reviews, today, pass_quality),
-            before,
-            _true_retention(reviews, before, pass_quality),
+            lambda day: _true_retention(reviews, day, pass_quality),
         ),
+    ]
+    rows: list[tuple[str, str, bool, float | None, date | None, float | None]] = [
+        (figure, unit, True, value(today), before, value(before)) for figure, unit, value in on_day
+    ]
+    # Lower is better; now from the tables as of, a week before as known then.
+    rows += [
         (
             "Learners at risk",
             "learners",

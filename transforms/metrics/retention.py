@@ -56,9 +56,12 @@ def true_retention(
     )
 
 
-def forgetting_curve(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
-    """One row per (language, elapsed_bin) with reviews: observed recall with its Wilson
-    interval against SM-2's mean predicted recall for the same reviews."""
+def forgetting_curve(
+    reviews: pl.DataFrame, pass_quality: int, by: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """One row per (language, *by, elapsed_bin) with reviews: observed recall with its Wilson
+    interval against SM-2's mean predicted recall for the same reviews. `by` are further
+    columns of `reviews` (a learner's `cohort`)."""
     graded = graded_non_first(reviews, pass_quality)
     return (
         graded.with_columns(
@@ -71,16 +74,17 @@ def forgetting_curve(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
             .replace_strict(dict(enumerate(ELAPSED_LABELS)), return_dtype=pl.String)
             .alias("elapsed_bin")
         )
-        .group_by("language", "elapsed_bin", "bin_index")
+        .group_by("language", *by, "elapsed_bin", "bin_index")
         .agg(
             pl.len().cast(pl.Int64).alias("reviews"),
             pl.col("passed").sum().cast(pl.Int64).alias("_passed"),
             pl.col("p_recall").mean().alias("mean_p_recall"),
         )
         .with_columns(wilson("_passed", "reviews", "recall_rate"))
-        .sort("language", "bin_index")
+        .sort("language", *by, "bin_index")
         .select(
             "language",
+            *by,
             "elapsed_bin",
             "reviews",
             "recall_rate",

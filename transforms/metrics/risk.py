@@ -335,12 +335,7 @@ def features_at(history: History, day: date, moment: datetime) -> pl.DataFrame:
             ).alias("overdue_ratio"),
             pl.col("_ret").alias("true_retention_14d"),
             pl.col("current_streak").fill_null(0),
-            "active_days_before_idle",
-            "accuracy_7d",
-            "accuracy_prior_28d",
-            "overdue_reviews",
-            "daily_reviews_28d",
-            "reviews_14d",
+            *DETAILS,
         )
         .cast(FEATURE_SCHEMA)  # type: ignore[arg-type]
         .sort(KEYS)

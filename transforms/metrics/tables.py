@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import duckdb
 import polars as pl
 
+from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.progress import user_language_progress
@@ -18,22 +20,11 @@ from transforms.metrics.retention import (
     forgetting_curve,
     true_retention,
 )
-from transforms.metrics.risk import risk_tables
+from transforms.metrics.risk import RiskTables, risk_tables
+from transforms.metrics.status import STATUSES
+from transforms.registry import MetricTable, build_all
 from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, replace_table, transaction
-
-METRIC_TABLES: tuple[str, ...] = (
-    "accuracy_daily",
-    "accuracy_by_step",
-    "word_difficulty",
-    "true_retention",
-    "forgetting_curve",
-    "cohort_retention",
-    "user_language_progress",
-    "learner_status",
-    "at_risk_learners",
-    "at_risk_backtest",
-)
 
 
 @dataclass(frozen=True)
@@ -75,28 +66,155 @@ def read_inputs(con: duckdb.DuckDBPyConnection, as_of: datetime) -> WarehouseInp
     )
 
 
+class MetricParts:
+    """What the metric tables' builders share: the inputs, the as-of time, and the
+    intermediate frames several tables derive from (each computed once, when first used)."""
+
+    def __init__(self, inputs: WarehouseInputs, as_of: datetime) -> None:
+        self.inputs = inputs
+        self.as_of = as_of
+
+    @cached_property
+    def daily(self) -> pl.DataFrame:
+        inputs = self.inputs
+        return accuracy_daily(inputs.attempts, inputs.reviews, inputs.word_progress)
+
+    @cached_property
+    def learners(self) -> pl.DataFrame:
+        return learner_cohorts(first_days(self.daily), self.inputs.cohorts)
+
+    def with_cohort(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`frame` (user_id, language, ...) with each learner's `cohort` in that language."""
+        cohorts = self.learners.select(*LEARNER, "cohort")
+        return frame.join(cohorts, on=LEARNER, how="left", maintain_order="left")
+
+    @cached_property
+    def risk(self) -> RiskTables:
+        return risk_tables(self.daily, self.inputs.reviews, self.as_of, self.inputs.pass_quality)
+
+
+def _word_difficulty(m: MetricParts) -> pl.DataFrame:
+    i = m.inputs
+    return word_difficulty(i.attempts, i.reviews, i.word_progress, i.pass_quality)
+
+
+def _user_language_progress(m: MetricParts) -> pl.DataFrame:
+    i = m.inputs
+    return user_language_progress(
+        i.word_progress, i.reviews, m.daily, i.current_words, m.as_of, i.pass_quality
+    )
+
+
+METRIC_TABLES: tuple[MetricTable[MetricParts], ...] = (
+    MetricTable(
+        "accuracy_daily",
+        "One row per (user_id, language, day) with an attempt.",
+        lambda m: m.daily,
+        key=("user_id", "language", "day"),
+        proportions=("accuracy",),
+    ),
+    MetricTable(
+        "accuracy_by_step",
+        "One row per (language, step_type).",
+        lambda m: accuracy_by_step(m.inputs.attempts),
+        key=("language", "step_type"),
+        proportions=("accuracy", "accuracy_low", "accuracy_high"),
+    ),
+    MetricTable(
+        "word_difficulty",
+        "One row per (language, word_uid).",
+        _word_difficulty,
+        key=("language", "word_uid"),
+        proportions=("accuracy", "first_review_pass_rate", "lapse_rate"),
+    ),
+    MetricTable(
+        "true_retention",
+        "One row per (language, cohort, period_week, maturity).",
+        lambda m: true_retention(m.inputs.reviews, m.learners, m.inputs.pass_quality),
+        key=("language", "cohort", "period_week", "maturity"),
+        proportions=("true_retention", "true_retention_low", "true_retention_high"),
+    ),
+    MetricTable(
+        "forgetting_curve",
+        "One row per (language, elapsed_bin) with reviews.",
+        lambda m: forgetting_curve(m.inputs.reviews, m.inputs.pass_quality),
+        key=("language", "elapsed_bin"),
+        proportions=("recall_rate", "recall_rate_low", "recall_rate_high", "mean_p_recall"),
+    ),
+    MetricTable(
+        "cohort_retention",
+        "One row per (language, cohort, week_offset).",
+        lambda m: cohort_retention(m.daily, m.learners, m.as_of),
+        key=("language", "cohort", "week_offset"),
+        proportions=("retention", "retention_low", "retention_high", "retention_on_or_after"),
+    ),
+    MetricTable(
+        "learner_cohorts",
+        "One row per (user_id, language) with an attempt: the learner's cohort in it.",
+        lambda m: m.learners.select(*LEARNER, "first_day", "cohort").sort(LEARNER),
+        key=("user_id", "language"),
+    ),
+    MetricTable(
+        "accuracy_by_step_cohort",
+        "One row per (language, cohort, step_type): accuracy_by_step within each cohort.",
+        lambda m: accuracy_by_step(m.with_cohort(m.inputs.attempts), by=("cohort",)),
+        key=("language", "cohort", "step_type"),
+        proportions=("accuracy", "accuracy_low", "accuracy_high"),
+    ),
+    MetricTable(
+        "forgetting_curve_cohort",
+        "One row per (language, cohort, elapsed_bin) with reviews: forgetting_curve within each "
+        "cohort.",
+        lambda m: forgetting_curve(
+            m.with_cohort(m.inputs.reviews), m.inputs.pass_quality, by=("cohort",)
+        ),
+        key=("language", "cohort", "elapsed_bin"),
+        proportions=("recall_rate", "recall_rate_low", "recall_rate_high", "mean_p_recall"),
+    ),
+    MetricTable(
+        "user_language_progress",
+        "One row per (user_id, language).",
+        _user_language_progress,
+        key=("user_id", "language"),
+        proportions=("accuracy", "true_retention"),
+    ),
+    MetricTable(
+        "learner_status",
+        "One row per (user_id, course) with activity: active, lapsing or churned.",
+        lambda m: m.risk.status,
+        key=("user_id", "course"),
+        statuses=STATUSES,
+    ),
+    MetricTable(
+        "at_risk_learners",
+        "One row per (user_id, course) not churned as of (idle at most 28 days): the risk of no "
+        "activity in the next 14 days, flagged or not, with reasons.",
+        lambda m: m.risk.at_risk,
+        key=("user_id", "course"),
+        proportions=("risk", "true_retention_14d"),
+    ),
+    MetricTable(
+        "at_risk_backtest",
+        "One row per snapshot Monday: the at-risk model and the rules, scored on that Monday's "
+        "learners by a model fitted only on earlier known outcomes.",
+        lambda m: m.risk.backtest,
+        key=("snapshot_day",),
+        proportions=(
+            "base_rate",
+            "auc",
+            "precision",
+            "recall",
+            "rules_precision",
+            "rules_recall",
+            "rules_auc",
+        ),
+    ),
+)
+
+
 def build_metrics(inputs: WarehouseInputs, as_of: datetime) -> dict[str, pl.DataFrame]:
     """Every metric table, keyed by its warehouse name."""
-    pq = inputs.pass_quality
-    daily = accuracy_daily(inputs.attempts, inputs.reviews, inputs.word_progress)
-    learners = learner_cohorts(first_days(daily), inputs.cohorts)
-    risk = risk_tables(daily, inputs.reviews, as_of, pq)
-    return {
-        "accuracy_daily": daily,
-        "accuracy_by_step": accuracy_by_step(inputs.attempts),
-        "word_difficulty": word_difficulty(
-            inputs.attempts, inputs.reviews, inputs.word_progress, pq
-        ),
-        "true_retention": true_retention(inputs.reviews, learners, pq),
-        "forgetting_curve": forgetting_curve(inputs.reviews, pq),
-        "cohort_retention": cohort_retention(daily, learners, as_of),
-        "user_language_progress": user_language_progress(
-            inputs.word_progress, inputs.reviews, daily, inputs.current_words, as_of, pq
-        ),
-        "learner_status": risk.status,
-        "at_risk_learners": risk.at_risk,
-        "at_risk_backtest": risk.backtest,
-    }
+    return build_all(METRIC_TABLES, MetricParts(inputs, as_of))
 
 
 @dataclass(frozen=True)

@@ -65,13 +65,14 @@ def _bootstrap_log_loss(
     """95% interval of log loss, resampling `unit` (learners, or cards) with replacement."""
     losses = log_losses(frame[column], frame["y"])
     keys = frame.select(pl.concat_str(unit, separator="|").alias("u"))["u"]
-    per = (
-        pl.DataFrame({"u": keys, "l": losses})
-        .group_by("u")
-        .agg(pl.col("l").sum(), pl.len().alias("n"))
-        .sort("u")  # group_by's order varies between runs: the draws must see a fixed order
-    )
-    sums, counts = per["l"].to_numpy(), per["n"].to_numpy().astype(np.float64)
+    # Per unit, in key order: a stable sort and sequential sums, so the sums (and the draws
+    # that weight them) are the same to the last bit on every run, as a parallel group_by's
+    # are not.
+    ordered = pl.DataFrame({"u": keys, "l": losses}).sort("u", maintain_order=True)
+    unit_key = ordered["u"]
+    starts = np.flatnonzero((unit_key != unit_key.shift(1)).fill_null(True).to_numpy())
+    sums = np.add.reduceat(ordered["l"].to_numpy(), starts)
+    counts = np.diff(np.r_[starts, ordered.height]).astype(np.float64)
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(len(sums), np.full(len(sums), 1 / len(sums)), size=draws)
     stats = (weights @ sums) / np.maximum(weights @ counts, 1)

@@ -101,63 +101,127 @@ def fit_models(
     return models
 
 
+DUE_TOLERANCE_DAYS = 1e-9  # a card due at day + 1e-9 (float rounding) is due that day
+UNKNOWN_MINUTES_PER_ATTEMPT = 0.1  # when no response time was observed
+
+
+@dataclass
+class SimulatedCards:
+    """Every card the simulated learners take on over the horizon, and its state: SM-2's
+    (`ef`, `reps`, `interval`, `due`) and the memory model's (`last` review day, `stability`),
+    with the common random numbers drawn up front (`draws`: recall, `rt_pick`: which observed
+    response time) so that every parameter set sees the same draws."""
+
+    born: np.ndarray  # the day each card is first studied, ascending
+    draws: np.ndarray  # (horizon + 1, cards)
+    rt_pick: np.ndarray  # (horizon + 1, cards)
+    ef: np.ndarray
+    reps: np.ndarray
+    interval: np.ndarray
+    due: np.ndarray
+    last: np.ndarray
+    stability: np.ndarray
+    seen: np.ndarray
+    learned: np.ndarray  # the card's last review passed
+
+    @classmethod
+    def draw(
+        cls, model: MemoryModel, params: SM2Params, learners: int, horizon: int, seed: int
+    ) -> SimulatedCards:
+        rng = np.random.default_rng(seed)
+        per_day_new = rng.poisson(model.new_words_per_day, size=(horizon, learners))
+        n_cards = int(per_day_new.sum())
+        born = np.repeat(np.tile(np.arange(horizon), learners), per_day_new.T.ravel())
+        born = born[np.argsort(born, kind="stable")]
+        draws = rng.random((horizon + 1, n_cards))
+        rt_pick = rng.integers(0, max(1, len(model.response_ms)), size=(horizon + 1, n_cards))
+        return cls(
+            born=born,
+            draws=draws,
+            rt_pick=rt_pick,
+            ef=np.full(n_cards, params.ef_init),
+            reps=np.zeros(n_cards, dtype=np.int64),
+            interval=np.zeros(n_cards),
+            due=born.astype(np.float64),
+            last=born.astype(np.float64),
+            stability=np.full(n_cards, model.s0),
+            seen=np.zeros(n_cards, dtype=bool),
+            learned=np.zeros(n_cards, dtype=bool),
+        )
+
+
+def _grades(
+    model: MemoryModel,
+    params: SM2Params,
+    passed: np.ndarray,
+    pick: np.ndarray,
+    step_code: np.ndarray,
+    kinds: list[str],
+) -> np.ndarray:
+    """The quality of each review: a pass graded by a drawn observed response time and its step
+    type with the candidate's thresholds (5 when no time was observed); a failure fails."""
+    if len(model.response_ms):
+        drawn = pick % len(model.response_ms)
+        return quality_codes(passed, model.response_ms[drawn], step_code[drawn], kinds, params)
+    return np.where(passed, np.int8(5), np.int8(params.fail_quality))
+
+
+def _review_day(
+    cards: SimulatedCards,
+    model: MemoryModel,
+    params: SM2Params,
+    kernel: KernelParams,
+    step_code: np.ndarray,
+    kinds: list[str],
+    day: int,
+) -> tuple[int, np.ndarray]:
+    """Review every card due on `day` once: (reviews made, recall of the seen cards reviewed)."""
+    c = cards
+    todo = np.flatnonzero((c.born <= day) & (c.due <= day + DUE_TOLERANCE_DAYS))
+    first = todo[~c.seen[todo]]
+    again = todo[c.seen[todo]]
+    recall = model.recall(day - c.last[again], c.stability[again])
+    # a new word is studied until recalled: its first review counts as passed
+    passed = np.ones(len(todo), dtype=bool)
+    passed[len(first) :] = c.draws[day, again] < recall
+    idx = np.concatenate([first, again])
+    q = _grades(model, params, passed, c.rt_pick[day, idx], step_code, kinds)
+    ok = np.empty(len(idx), dtype=bool)
+    review_cards(c.ef, c.reps, c.interval, idx, q, kernel.floats, kernel.ints, ok)
+    c.stability[again] = c.stability[again] * np.where(
+        passed[len(first) :], model.grow, model.shrink
+    )
+    c.seen[idx] = True
+    c.learned[idx] = ok
+    c.last[idx] = day
+    c.due[idx] = day + c.interval[idx]
+    return len(idx), recall
+
+
 def simulate(
     model: MemoryModel, params: SM2Params, learners: int, horizon: int, seed: int
 ) -> pl.DataFrame:
     """One row per day: reviews and minutes per learner, mean recall at review, words learned
     (cards whose last review passed) per learner."""
-    rng = np.random.default_rng(seed)
-    per_day_new = rng.poisson(model.new_words_per_day, size=(horizon, learners))
-    n_cards = int(per_day_new.sum())
-    born = np.repeat(np.tile(np.arange(horizon), learners), per_day_new.T.ravel())
-    order = np.argsort(born, kind="stable")
-    born = born[order]
-    draws = rng.random((horizon + 1, n_cards))  # common random numbers: recall draws
-    rt_pick = rng.integers(0, max(1, len(model.response_ms)), size=(horizon + 1, n_cards))
+    cards = SimulatedCards.draw(model, params, learners, horizon, seed)
     kinds, step_code = np.unique(model.step_types, return_inverse=True)
     kinds_list = [str(k) for k in kinds]
-    ef = np.full(n_cards, params.ef_init)
-    reps = np.zeros(n_cards, dtype=np.int64)
-    interval = np.zeros(n_cards)
-    due = born.astype(np.float64)
-    last = born.astype(np.float64)
-    stability = np.full(n_cards, model.s0)
-    seen = np.zeros(n_cards, dtype=bool)
-    learned = np.zeros(n_cards, dtype=bool)
     kernel = KernelParams.of([params])
+    mean_rt_min = (
+        float(np.mean(model.response_ms)) / 60_000
+        if len(model.response_ms)
+        else UNKNOWN_MINUTES_PER_ATTEMPT
+    )
     rows = []
-    mean_rt_min = float(np.mean(model.response_ms)) / 60_000 if len(model.response_ms) else 0.1
     for day in range(horizon):
-        todo = np.flatnonzero((born <= day) & (due <= day + 1e-9))
-        first = todo[~seen[todo]]
-        again = todo[seen[todo]]
-        recall = model.recall(day - last[again], stability[again])
-        passed = np.ones(len(todo), dtype=bool)
-        passed[len(first) :] = draws[day, again] < recall
-        idx = np.concatenate([first, again])
-        # a new word is studied until recalled: its first review counts as passed
-        if len(model.response_ms):
-            pick = rt_pick[day, idx] % len(model.response_ms)
-            q = quality_codes(passed, model.response_ms[pick], step_code[pick], kinds_list, params)
-        else:  # no observed response time: a pass is graded 5
-            q = np.where(passed, np.int8(5), np.int8(params.fail_quality))
-        ok = np.empty(len(idx), dtype=bool)
-        review_cards(ef, reps, interval, idx, q, kernel.floats, kernel.ints, ok)
-        stability[again] = stability[again] * np.where(
-            passed[len(first) :], model.grow, model.shrink
-        )
-        seen[idx] = True
-        learned[idx] = ok
-        last[idx] = day
-        due[idx] = day + interval[idx]
-        reviews = len(idx)
+        reviews, recall = _review_day(cards, model, params, kernel, step_code, kinds_list, day)
         rows.append(
             {
                 "day": day,
                 "reviews_per_learner": reviews / learners,
                 "minutes_per_learner": reviews * model.attempts_per_review * mean_rt_min / learners,
                 "recall": float(recall.mean()) if len(recall) else None,
-                "words_learned_per_learner": float(learned.sum()) / learners,
+                "words_learned_per_learner": float(cards.learned.sum()) / learners,
             }
         )
     return pl.DataFrame(rows)

@@ -10,7 +10,7 @@ from pipelines.defs.metadata import preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.ingest.attempts import ingest_landing_files
 from transforms.ingest.cohorts import read_cohorts
-from transforms.ingest.manifests import load_manifests, manifest_files
+from transforms.ingest.manifests import json_documents, load_manifests
 from transforms.warehouse import replace_table
 
 INGEST = "ingest"
@@ -88,7 +88,7 @@ def ingest_manifests(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
     """Validate and load new manifest versions from files (and Postgres when configured)."""
-    documents = manifest_files(settings.landing_path / "manifests")
+    documents = json_documents(settings.landing_path / "manifests")
     if settings.pg_dsn:
         from transforms.ingest.postgres import read_manifests
 

@@ -5,20 +5,22 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.defs.lms.assets import GRAINS, LMS
+from pipelines.defs.lms.assets import LMS
 from pipelines.defs.metadata import preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
+from transforms.ingest.manifests import json_documents
 from transforms.lms.achievements import (
     competency_tables,
     publish_learning_events,
     update_user_badges,
 )
 from transforms.lms.badges import parse_badge_rules
-from transforms.lms.courses import json_documents
+from transforms.lms.progress import LMS_TABLES
+from transforms.registry import table_names
 from transforms.warehouse import replace_table, transaction
 
-PROGRESS_TABLES = list(GRAINS)
+PROGRESS_TABLES = list(table_names(LMS_TABLES))
 
 
 @dg.multi_asset(

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.defs.metadata import preview
+from pipelines.defs.metadata import table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.export import export_pngs
 from reports.pages import PageMeta
@@ -17,25 +17,15 @@ from transforms.lms.schema import ensure_lms_tables
 from transforms.warehouse import replace_table, transaction
 
 LMS = "lms"
-GRAINS = {
-    "quiz_attempts": "One row per (user_id, quiz_id, attempt_id) with any event of the attempt.",
-    "quiz_stats": "One row per (quiz_id, basis) with a completed attempt: Moodle's quiz "
-    "statistics over the first/highest/last/all completed attempts.",
-    "quiz_item_stats": "One row per (quiz_id, question_id, basis) of a quiz with a completed "
-    "attempt: facility, discrimination, efficiency, flags in words.",
-    "assignment_submissions": "One row per (user_id, assignment_id, submission_id) submitted "
-    "or graded: late against dueAt/dueOffsetDays, hours to grade.",
-}
-assert set(GRAINS) == set(ASSESSMENT_TABLES)
 
 
 @dg.multi_asset(
     group_name=LMS,
     specs=[
         dg.AssetSpec(
-            name, description=grain, deps=["lms_events", "course_nodes", "course_versions"]
+            t.name, description=t.grain, deps=["lms_events", "course_nodes", "course_versions"]
         )
-        for name, grain in GRAINS.items()
+        for t in ASSESSMENT_TABLES
     ],
 )
 def lms_assessment_tables(
@@ -47,18 +37,9 @@ def lms_assessment_tables(
         as_of = resolve_as_of(con, settings.as_of_time)
         tables = build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
         with transaction(con):
-            for name in ASSESSMENT_TABLES:
-                replace_table(con, name, tables[name])
-    for name in ASSESSMENT_TABLES:
-        frame = tables[name]
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": frame.height,
-                "as_of": as_of.isoformat(),
-                "preview": preview(frame),
-            },
-        )
+            for name, frame in tables.items():
+                replace_table(con, name, frame)
+    yield from table_results(tables, as_of)
 
 
 @dg.asset(

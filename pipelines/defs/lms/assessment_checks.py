@@ -2,19 +2,15 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import offending_rows_check, one_row_per_key_check
+from pipelines.defs.check_helpers import offending_rows_check, registry_checks
 from pipelines.defs.resources import WarehouseResource
+from transforms.lms.assessment import ASSESSMENT_TABLES
 from transforms.lms.assignments import SUBMISSION_STATUSES
 from transforms.lms.quiz_stats import BASES, MIN_FLAG_ATTEMPTS
 from transforms.lms.quizzes import ATTEMPT_STATUSES
 
-ASSESSMENT_KEYS = {
-    "quiz_attempts": ["user_id", "quiz_id", "attempt_id"],
-    "quiz_stats": ["quiz_id", "basis"],
-    "quiz_item_stats": ["quiz_id", "question_id", "basis"],
-    "assignment_submissions": ["user_id", "assignment_id", "submission_id"],
-}
-unique_checks = [one_row_per_key_check(t, k) for t, k in ASSESSMENT_KEYS.items()]
+# one row per key: as the registry declares (transforms/lms/assessment.py)
+unique_checks = registry_checks(ASSESSMENT_TABLES)
 
 
 @dg.asset_check(asset="quiz_attempts", blocking=True)
@@ -108,4 +104,29 @@ def assignment_submissions_consistent(warehouse: WarehouseResource) -> dg.AssetC
         """,
         "statuses, scores, lateness and grading times consistent",
         params=[list(SUBMISSION_STATUSES)],
+    )
+
+
+@dg.asset_check(asset="task_stats", blocking=True)
+def task_stats_counts_and_rates(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """first-try solvers ≤ solvers ≤ learners ≤ attempts, recall solved ≤ recall attempts,
+    each rate within its Wilson interval inside 0..1."""
+    rates = ["first_try_solve_rate", "eventual_solve_rate", "recall_after_gap"]
+    inside = " OR ".join(
+        f"NOT (coalesce({r}_low, 0) BETWEEN 0 AND coalesce({r}, 0) "
+        f"AND coalesce({r}, 0) BETWEEN coalesce({r}_low, 0) AND coalesce({r}_high, 1) "
+        f"AND coalesce({r}_high, 1) <= 1)"
+        for r in rates
+    )
+    return offending_rows_check(
+        warehouse,
+        f"""
+        SELECT course_id, item_id, learners, attempts, first_try_solvers, solvers,
+               recall_attempts, recall_solved
+        FROM task_stats
+        WHERE NOT (0 <= first_try_solvers AND first_try_solvers <= solvers
+                   AND solvers <= learners AND learners <= attempts)
+           OR recall_solved > recall_attempts OR {inside}
+        """,
+        "counts nest, rates within their intervals and 0..1",
     )

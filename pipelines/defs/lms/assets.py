@@ -6,17 +6,19 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.metadata import preview, table_counts
+from pipelines.defs.metadata import table_counts, table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.courses import build_course_reports
 from reports.export import export_pngs
 from reports.pages import PageMeta
 from transforms.as_of import resolve_as_of
-from transforms.lms.courses import json_documents, load_courses, parse_paths, store_path_rejects
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses, parse_paths, store_path_rejects
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
+from transforms.registry import table_names
 from transforms.sm2 import SM2Params
 from transforms.warehouse import replace_table, transaction
 
@@ -29,16 +31,6 @@ TREE_TABLES = (
     "learning_paths",
 )
 EVENT_TABLES = ("lms_events", "lms_event_rejects", "lms_ingested_files")
-GRAINS = {
-    "enrollments": "One row per (user_id, course_id) with an event in a course in force.",
-    "lesson_progress": "One row per (user_id, lesson_id) touched (lesson, quiz or assignment).",
-    "task_state": "One row per (user_id, task_id) attempted: the SM-2 retry queue.",
-    "task_queue": "One row per (user_id, course_id, task_id) due as of, ranked.",
-    "module_progress": "One row per (user_id, module_id) of an enrolled or active learner.",
-    "course_progress": "One row per (user_id, course_id) enrolled or active.",
-    "user_progress": "One row per user_id with an enrollment.",
-    "learning_path_progress": "One row per (user_id, path_id) with a path course enrolled.",
-}
 
 
 @dg.multi_asset(
@@ -120,8 +112,8 @@ def ingest_lms_events(
     group_name=LMS,
     specs=[
         dg.AssetSpec(
-            name,
-            description=grain,
+            table.name,
+            description=table.grain,
             deps=[
                 "lms_events",
                 "course_nodes",
@@ -133,7 +125,7 @@ def ingest_lms_events(
                 "manifest_versions",
             ],
         )
-        for name, grain in GRAINS.items()
+        for table in LMS_TABLES
     ],
 )
 def lms_progress_tables(
@@ -145,21 +137,12 @@ def lms_progress_tables(
         as_of = resolve_as_of(con, settings.as_of_time)
         tables = build_lms_progress(read_lms_inputs(con, as_of), as_of, SM2Params())
         with transaction(con):
-            for name in LMS_TABLES:
-                replace_table(con, name, tables[name])
-    for name in LMS_TABLES:
-        frame = tables[name]
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": frame.height,
-                "as_of": as_of.isoformat(),
-                "preview": preview(frame),
-            },
-        )
+            for name, frame in tables.items():
+                replace_table(con, name, frame)
+    yield from table_results(tables, as_of)
 
 
-@dg.asset(group_name=LMS, deps=[*LMS_TABLES, "quiz_stats", "user_badges"])
+@dg.asset(group_name=LMS, deps=[*table_names(LMS_TABLES), "quiz_stats", "user_badges"])
 def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:

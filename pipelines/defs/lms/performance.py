@@ -6,8 +6,9 @@ from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.build import pick_learners, pseudonym_key
 from reports.export import export_pngs
 from reports.pages import PageMeta
-from reports.performance import MOST_ACTIVE_SQL, build_performance_reports
+from reports.performance import ACTIVITY_SQL, build_performance_reports
 from transforms.as_of import resolve_as_of
+from transforms.warehouse import query
 
 REPORTING = "reporting"  # a report page, written with the other reports
 
@@ -35,7 +36,7 @@ def performance_reports(
         as_of = resolve_as_of(con, settings.as_of_time)
         meta = PageMeta.of(as_of, context.run.run_id)
         key = pseudonym_key(con, settings.pseudonym_key)
-        users = pick_learners(con, settings.report_learners, MOST_ACTIVE_SQL)
+        users = pick_learners(query(con, ACTIVITY_SQL), settings.report_learners)
         pages, figures = build_performance_reports(con, folder, meta, key, users)
     pngs, note = export_pngs(figures, folder / "png") if settings.export_png else ([], "disabled")
     return dg.MaterializeResult(

@@ -7,7 +7,7 @@ import duckdb
 import polars as pl
 
 from pipelines.defs.check_helpers import offending_rows_check
-from pipelines.defs.metadata import preview
+from pipelines.defs.metadata import table_results
 from pipelines.defs.metrics.assets import METRICS
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
@@ -92,15 +92,7 @@ def headline_tables(
         with transaction(con):
             for name, frame in tables.items():
                 replace_table(con, name, frame)
-    for name, frame in tables.items():
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": frame.height,
-                "as_of": as_of.isoformat(),
-                "preview": preview(frame),
-            },
-        )
+    yield from table_results(tables, as_of)
 
 
 @dg.asset_check(asset="headline_figures", blocking=True)

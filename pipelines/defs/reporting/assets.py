@@ -9,6 +9,8 @@ import polars as pl
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.build import (
     BuiltReports,
+    ReportContext,
+    ReportData,
     build_educator_reports,
     build_learner_reports,
     build_sm2_report,
@@ -23,6 +25,7 @@ from reports.pages import PageMeta
 from transforms.as_of import resolve_as_of
 from transforms.ingest.last_run import last_ingestion
 from transforms.metrics.tables import METRIC_TABLES
+from transforms.registry import table_names
 from transforms.warehouse import query, table_exists
 
 REPORTING = "reporting"
@@ -71,7 +74,13 @@ def _metadata(built: BuiltReports, png_note: str) -> dict[str, Any]:
         dg.AssetSpec(
             name,
             description=text,
-            deps=[*METRIC_TABLES, "reviews", "word_progress", "due_forecast", "report_secrets"],
+            deps=[
+                *table_names(METRIC_TABLES),
+                "reviews",
+                "word_progress",
+                "due_forecast",
+                "report_secrets",
+            ],
         )
         for name, text in KINDS.items()
     ],
@@ -83,15 +92,18 @@ def reports(
     folder = settings.reports_path
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        meta = PageMeta.of(as_of, context.run.run_id)
-        key = pseudonym_key(con, settings.pseudonym_key)
-        built = {
-            "educator_reports": build_educator_reports(con, folder, meta, key, as_of),
-            "sm2_report": build_sm2_report(con, folder, meta, as_of),
-            "learner_reports": build_learner_reports(
-                con, folder, meta, key, as_of, settings.report_learners
-            ),
-        }
+        page = ReportContext(
+            folder,
+            PageMeta.of(as_of, context.run.run_id),
+            pseudonym_key(con, settings.pseudonym_key),
+            as_of,
+        )
+        data = ReportData.read(con, as_of, settings.report_learners)
+    built = {
+        "educator_reports": build_educator_reports(data, page),
+        "sm2_report": build_sm2_report(data, page),
+        "learner_reports": build_learner_reports(data, page),
+    }
     stale = remove_stale_reports(folder, list(built.values()), settings.export_png)
     if stale:
         context.log.info(f"removed {len(stale)} page(s) and PNG(s) no longer written")
@@ -147,8 +159,7 @@ def latest_check_results(
         "weekly_active_learners",
         "ingested_files",
         "attempt_rejects",
-        "accuracy_daily",
-        "cohorts",
+        "learner_cohorts",
     ],
 )
 def report_index(

@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import offending_rows_check
+from pipelines.defs.check_helpers import offending_rows_check, one_row_per_key_check
 from pipelines.defs.resources import WarehouseResource
+from transforms.keys import CARD
 from transforms.sm2.store import params_used
 
 
@@ -49,15 +50,9 @@ def reviews_within_attempts(warehouse: WarehouseResource) -> dg.AssetCheckResult
     )
 
 
-@dg.asset_check(asset="word_progress", blocking=True)
-def one_state_row_per_card(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """`word_progress` has exactly one row per (user_id, language, word_uid)."""
-    return offending_rows_check(
-        warehouse,
-        "SELECT user_id, language, word_uid, count(*) AS n FROM word_progress "
-        "GROUP BY ALL HAVING n > 1",
-        "one row per card",
-    )
+one_state_row_per_card = one_row_per_key_check(
+    "word_progress", CARD, name="one_state_row_per_card", what="one state row per card"
+)
 
 
 @dg.asset_check(asset="word_progress", blocking=True)
