@@ -16,7 +16,7 @@ EDNET_ENV := PROGRESS_LANDING=$(EDNET)/landing PROGRESS_WAREHOUSE=$(EDNET)/wareh
 DEMO_LEARNERS ?= 300
 PG_BIN := /usr/lib/postgresql/15/bin
 
-.PHONY: install system-deps demo demo-anki demo-ednet run tune ui test lint bench clean
+.PHONY: install system-deps demo demo-anki demo-ednet run run-sharded tune ui test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,13 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $@
 
 # Debian packages: PostgreSQL 15 for the Postgres-source tests (a throwaway server the tests
-# start themselves), Chromium for the browser test and for PNG copies of the report figures.
+# start themselves), Chromium for the browser test and for PNG copies of the report figures,
+# Redis for the Celery broker of the sharded run (`make run-sharded` and its test).
 system-deps:
 	@missing=""; \
 	[ -x $(PG_BIN)/initdb ] || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
@@ -63,6 +65,12 @@ demo-ednet: install
 
 run: install system-deps
 	$(BIN)/dagster job execute -j nightly -m pipelines.definitions
+	@$(BIN)/python -m pipelines.summary
+
+# The nightly job sharded by learner bucket on this machine: a Redis broker and two Celery
+# worker processes (on 127.0.0.1, free ports; stopped at the end), the lake in PROGRESS_LAKE.
+run-sharded: install system-deps
+	$(BIN)/python -m pipelines.celery_local --workers 2
 	@$(BIN)/python -m pipelines.summary
 
 tune: install

@@ -26,8 +26,13 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import peak_rss_mb  # noqa: E402
 from tests.sm2_oracle import replay_card  # noqa: E402
 from transforms.sm2 import SM2Params, replay  # noqa: E402
-from transforms.sm2.card_order import CardOrder, epoch_micros  # noqa: E402
-from transforms.sm2.kernel import KernelParams, frozen, replay_cards, threads  # noqa: E402
+from transforms.sm2.kernel import threads  # noqa: E402
+from transforms.sm2.replay import (  # noqa: E402
+    empty_outputs,
+    replay_frame,
+    replay_inputs,
+    run_replay,
+)
 from transforms.sm2.store import recompute_srs  # noqa: E402
 from transforms.warehouse import connect, query  # noqa: E402
 
@@ -70,59 +75,58 @@ def best_of_wall_cpu(repeats: int, fn: Callable[[], object]) -> tuple[float, flo
     return min(times)
 
 
-def kernel_seconds(reviews: pl.DataFrame, params: SM2Params) -> tuple[float, float]:
-    """The compiled replay alone, on card-sorted arrays with outputs already allocated."""
-    n = reviews.height
-    order = CardOrder.of(reviews)
-    t = epoch_micros(reviews["reviewed_at"])
-    q = reviews["quality"].cast(pl.Int8).to_numpy()
-    kernel = KernelParams.of([params])
-    ints = [np.zeros(n, dtype=np.int32) for _ in range(3)]
-    floats = [np.zeros(n) for _ in range(6)]
-    due = np.zeros(n, dtype=np.int64)
-    return best_of_wall_cpu(
-        3,
-        lambda: replay_cards(
-            frozen(order.starts),
-            frozen(order.kernel_rows),
-            frozen(t),
-            frozen(q),
-            frozen(kernel.floats),
-            frozen(kernel.ints),
-            ints[0],
-            floats[0],
-            floats[1],
-            floats[2],
-            floats[3],
-            floats[4],
-            ints[1],
-            ints[2],
-            floats[5],
-            due,
-        ),
-    )
+def replay_stages(reviews: pl.DataFrame, params: SM2Params) -> dict[str, tuple[float, float]]:
+    """`replay()`'s steps timed apart (wall, CPU seconds; the fastest of 3 each): the kernel's
+    inputs, the kernel on output arrays already in memory (the kernel alone), the kernel on
+    fresh arrays (as `replay()` runs it: the first write to each page of ~70 bytes a review
+    is the operating system's zeroing), and the output frame."""
+    inputs = replay_inputs(reviews, params)
+    warm = empty_outputs(reviews.height)
+    run_replay(inputs, warm)
+    fresh: list[dict[str, np.ndarray]] = []
+
+    def on_fresh_arrays() -> None:
+        fresh.append(empty_outputs(reviews.height))
+        run_replay(inputs, fresh[-1])
+        fresh[:-1] = []
+
+    return {
+        "input preparation": best_of_wall_cpu(3, lambda: replay_inputs(reviews, params)),
+        "kernel": best_of_wall_cpu(3, lambda: run_replay(inputs, warm)),
+        "kernel, fresh output": best_of_wall_cpu(3, on_fresh_arrays),
+        "output assembly": best_of_wall_cpu(3, lambda: replay_frame(reviews, warm)),
+    }
 
 
-def oracle_rate(reviews: pl.DataFrame, params: SM2Params) -> float:
-    began = time.perf_counter()
-    for _, group in reviews.group_by("card_id", maintain_order=True):
-        replay_card(group["reviewed_at"].to_list(), group["quality"].to_list(), params)
-    return reviews.height / (time.perf_counter() - began)
+def oracle_rate(reviews: pl.DataFrame, params: SM2Params) -> tuple[float, float]:
+    """The plain sequential loop: (reviews per wall second, per CPU second)."""
+
+    def run() -> None:
+        for _, group in reviews.group_by("card_id", maintain_order=True):
+            replay_card(group["reviewed_at"].to_list(), group["quality"].to_list(), params)
+
+    wall, cpu = best_of_wall_cpu(1, run)
+    return reviews.height / wall, reviews.height / cpu
 
 
-def package_rate(reviews: pl.DataFrame) -> float:
+def package_rate(reviews: pl.DataFrame) -> tuple[float, float]:
+    """The `supermemo2` package, review by review: (reviews per wall second, per CPU second)."""
     from supermemo2 import review
 
-    began = time.perf_counter()
-    for _, group in reviews.group_by("card_id", maintain_order=True):
-        ef, interval, reps = 2.5, 0, 0
-        for q, t in zip(group["quality"].to_list(), group["reviewed_at"].to_list(), strict=True):
-            try:
-                out = review(q, ef, interval, reps, t)
-            except OverflowError:  # the package has no max_interval: its dates overflow
-                out = review(q, ef, 36500, reps, t)
-            ef, interval, reps = out["easiness"], out["interval"], out["repetitions"]
-    return reviews.height / (time.perf_counter() - began)
+    def run() -> None:
+        for _, group in reviews.group_by("card_id", maintain_order=True):
+            ef, interval, reps = 2.5, 0, 0
+            for q, t in zip(
+                group["quality"].to_list(), group["reviewed_at"].to_list(), strict=True
+            ):
+                try:
+                    out = review(q, ef, interval, reps, t)
+                except OverflowError:  # the package has no max_interval: its dates overflow
+                    out = review(q, ef, 36500, reps, t)
+                ef, interval, reps = out["easiness"], out["interval"], out["repetitions"]
+
+    wall, cpu = best_of_wall_cpu(1, run)
+    return reviews.height / wall, reviews.height / cpu
 
 
 def warehouse_with_attempts(path: Path, n: int) -> None:
@@ -174,8 +178,9 @@ def main() -> None:
 
     reviews = synthetic_reviews(args.reviews)
     replay(reviews.head(10_000), params)  # warm-up: loads (on a fresh clone compiles) the kernel
-    kernel_wall, kernel_cpu = kernel_seconds(reviews, params)
+    stages = replay_stages(reviews, params)
     replay_wall, replay_cpu = best_of_wall_cpu(3, lambda: replay(reviews, params))
+    kernel_wall, kernel_cpu = stages["kernel"]
     kernel, engine = reviews.height / kernel_wall, reviews.height / replay_wall
     sample = reviews.filter(
         pl.col("card_id")
@@ -185,6 +190,12 @@ def main() -> None:
         .gather(min(args.sample // 25, reviews["card_id"].n_unique() - 1))
     )
     oracle, package = oracle_rate(sample, params), package_rate(sample)
+    print(f"replay() of {reviews.height:,} reviews on {threads()} threads, step by step:")
+    for stage, (wall, cpu) in stages.items():
+        print(
+            f"  {stage + ':':<22} {wall:6.3f}s wall, {cpu:6.3f} CPU s = "
+            f"{reviews.height / wall:>13,.0f} reviews/s ({reviews.height / cpu:,.0f} per CPU s)"
+        )
     print(
         f"SM-2 kernel:       {kernel:>13,.0f} reviews/s on {reviews.height:,} reviews, "
         f"{threads()} threads ({reviews.height / kernel_cpu:,.0f} per CPU second)"
@@ -193,10 +204,15 @@ def main() -> None:
         f"replay() end to end: {engine:>11,.0f} reviews/s, Polars in and out "
         f"({reviews.height / replay_cpu:,.0f} per CPU second)"
     )
-    for name, rate in [("sequential oracle:", oracle), ("supermemo2 3.0.1: ", package)]:
+    kernel_per_cpu, engine_per_cpu = reviews.height / kernel_cpu, reviews.height / replay_cpu
+    for name, (rate, per_cpu) in [
+        ("sequential oracle:", oracle),
+        ("supermemo2 3.0.1: ", package),
+    ]:
         print(
-            f"{name} {rate:>13,.0f} reviews/s on {sample.height:,} reviews "
-            f"(kernel is {kernel / rate:,.0f}x, replay() {engine / rate:,.0f}x)"
+            f"{name} {rate:>13,.0f} reviews/s ({per_cpu:,.0f} per CPU s) on {sample.height:,} "
+            f"reviews: kernel {kernel / rate:,.0f}x per wall s, {kernel_per_cpu / per_cpu:,.0f}x "
+            f"per CPU s; replay() {engine / rate:,.0f}x, {engine_per_cpu / per_cpu:,.0f}x"
         )
 
     n_attempts = args.attempts or args.reviews

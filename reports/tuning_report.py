@@ -12,6 +12,7 @@ import polars as pl
 from reports.pages import PageMeta, Section, write_page
 from reports.sm2_figures import calibration_lines
 from reports.theme import LAYOUT
+from transforms.tuning.simulate import DESIRED_RETENTIONS
 
 if TYPE_CHECKING:
     from transforms.tuning.fsrs import FsrsComparison
@@ -105,41 +106,95 @@ def baselines_figure(scores: pl.DataFrame) -> go.Figure:
     return fig
 
 
+def _run_label(scheduler: str, index: int | None, retention: float | None) -> str:
+    """How a simulated schedule is named: 'SM-2 set 3' or 'FSRS-6 at 90%'."""
+    return f"{scheduler} set {index}" if retention is None else f"{scheduler} at {retention:.0%}"
+
+
+RUN = ["scheduler", "set", "desired_retention"]  # what identifies one simulated schedule
+
+
 def simulation_figure(simulation: pl.DataFrame) -> go.Figure:
-    per_set = (
-        simulation.group_by("set", "day")
-        .agg(pl.col("reviews_per_learner").sum(), pl.col("recall").mean())
-        .sort("set", "day")
+    per_run = (
+        simulation.group_by(*RUN, "day")
+        .agg(pl.col("reviews_per_learner").mean(), pl.col("recall").mean())
+        .sort(*RUN, "day", nulls_last=True)
     )
     fig = go.Figure()
-    for (index,), part in per_set.group_by("set", maintain_order=True):
+    for (scheduler, index, retention), part in per_run.group_by(*RUN, maintain_order=True):
         fig.add_trace(
             go.Scatter(
                 x=part["day"].to_list(),
                 y=part["reviews_per_learner"].to_list(),
                 mode="lines",
-                name=f"set {index}",
+                name=_run_label(str(scheduler), index, retention),  # type: ignore[arg-type]
             )
         )
     fig.update_layout(
         **LAYOUT,
-        title="Simulated reviews per learner per day",
+        title="Simulated reviews per learner per day (mean over languages)",
         xaxis={"title": "day"},
         yaxis={"title": "reviews"},
     )
     return fig
 
 
+def scheduler_frontier(simulation: pl.DataFrame) -> pl.DataFrame:
+    """One row per simulated schedule: mean daily reviews per learner and mean retention over
+    the horizon, averaged over languages (each language's simulation weighs the same)."""
+    return (
+        simulation.group_by(*RUN, "language")
+        .agg(
+            pl.col("reviews_per_learner").mean(),
+            pl.col("minutes_per_learner").mean(),
+            pl.col("retention").mean(),
+        )
+        .group_by(*RUN)
+        .agg(pl.col("reviews_per_learner", "minutes_per_learner", "retention").mean())
+        .sort("scheduler", "retention")
+    )
+
+
+def scheduler_frontier_figure(simulation: pl.DataFrame) -> go.Figure:
+    """Workload against retention in the simulation: one line per scheduler, one point per
+    SM-2 set (the baseline and the best sets) or FSRS-6 desired retention."""
+    frontier = scheduler_frontier(simulation)
+    fig = go.Figure()
+    for (scheduler,), part in frontier.group_by("scheduler", maintain_order=True):
+        labels = [
+            _run_label(str(scheduler), index, retention)
+            for index, retention in part.select("set", "desired_retention").iter_rows()
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=part["retention"].to_list(),
+                y=part["reviews_per_learner"].to_list(),
+                mode="lines+markers",
+                name=str(scheduler),
+                text=labels,
+                hovertemplate="%{text}<br>retention %{x:.3f}, %{y:.2f} reviews a day",
+            )
+        )
+    fig.update_layout(
+        **LAYOUT,
+        title="Simulated workload against retention, SM-2 and FSRS-6",
+        xaxis={"title": "mean retention of the words taken on (simulated)"},
+        yaxis={"title": "reviews per learner per day"},
+    )
+    return fig
+
+
 def simulation_summary(simulation: pl.DataFrame) -> pl.DataFrame:
     return (
-        simulation.group_by("set", "language")
+        simulation.group_by(*RUN, "language")
         .agg(
             pl.col("reviews_per_learner").mean().round(2).alias("reviews_per_day"),
             pl.col("minutes_per_learner").mean().round(2).alias("minutes_per_day"),
             pl.col("recall").mean().round(3).alias("recall_at_review"),
+            pl.col("retention").mean().round(3).alias("retention"),
             pl.col("words_learned_per_learner").last().round(1).alias("words_learned"),
         )
-        .sort("set", "language")
+        .sort(*RUN, "language", nulls_last=True)
     )
 
 
@@ -243,6 +298,23 @@ def write_tuning_report(folder: Path, meta: PageMeta, result: LabResult) -> Path
             table=result.target_recall,
             note="SM-2 assumes recall 0.9 at the scheduled interval; fitted by maximum "
             "likelihood per language.",
+        ),
+        Section(
+            "Simulated workload and retention: SM-2's best sets and FSRS-6",
+            scheduler_frontier_figure(result.simulation),
+            note="Simulated learners take on words at the observed rate and review what the "
+            "scheduler says is due: SM-2 under the baseline and the best sets, FSRS-6 (fitted "
+            "parameters) at desired retentions of "
+            + ", ".join(f"{r:.0%}" for r in DESIRED_RETENTIONS)
+            + ". Recall follows the memory model fitted per language on the history, the same "
+            "for both schedulers; retention is the mean recall of every word taken on, at each "
+            "day's end, averaged over the horizon and the languages.",
+            table=scheduler_frontier(result.simulation).select(
+                *RUN,
+                pl.col("reviews_per_learner").round(2),
+                pl.col("minutes_per_learner").round(2),
+                pl.col("retention").round(3),
+            ),
         ),
         Section(
             "Simulation",

@@ -91,3 +91,27 @@ def test_no_held_out_reviews_give_empty_tables() -> None:
     result = compare_fsrs(scored, reviews, nobody, params, draws=5, seed=0)
     assert result.scores.height == 0 and result.verdict.height == 0
     assert "sm2_log_loss" in result.verdict.columns
+
+
+def test_simulator_step_follows_fsrs_rs() -> None:
+    """The simulator's compiled FSRS-6 step (float64) gives the memory state fsrs-rs computes
+    (float32) over random histories, same-day reviews included; and the interval at 90% is the
+    stability itself (recall is 0.9 at t = S), rounded."""
+    from transforms.tuning.fsrs import review_cards_fsrs
+
+    rng = np.random.default_rng(0)
+    model = fsrs.FSRS(W)
+    for _ in range(200):
+        n = int(rng.integers(1, 10))
+        ratings, deltas = rng.integers(1, 5, n), rng.integers(0, 30, n)
+        deltas[0] = 0
+        s, d, interval = np.zeros(1), np.zeros(1), np.zeros(1)
+        for rating, delta in zip(ratings, deltas, strict=True):
+            one = (np.array([0]), np.array([rating]), np.array([float(delta)]))
+            review_cards_fsrs(s, d, *one, np.array(W), 0.9, interval)
+        history = zip(ratings.tolist(), deltas.tolist(), strict=True)
+        item = fsrs.FSRSItem([fsrs.FSRSReview(r, t) for r, t in history])
+        state = model.memory_state(item, None)
+        assert s[0] == pytest.approx(state.stability, rel=1e-4)
+        assert d[0] == pytest.approx(state.difficulty, rel=1e-4)
+        assert interval[0] == max(1.0, np.round(s[0]))

@@ -6,7 +6,7 @@ import html
 import json
 import os
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -21,7 +21,7 @@ from reports.build import (
     remove_stale_reports,
 )
 from reports.export import chromium_path
-from reports.pages import PageMeta, slug, write_page
+from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import pseudonym
 from tests.browser import assert_page_draws
 from tests.pipeline_run import configure, run_all
@@ -243,3 +243,32 @@ def test_as_of_and_run_on_every_page(report_folder: Path) -> None:
         content = page.read_text()
         # the as-of time comes from the data (2026), not the clock
         assert "Data as of 2026-" in content and "pipeline run " in content
+
+
+@pytest.mark.skipif(
+    chromium_path() is None and not os.environ.get("CI"),
+    reason="Chromium is not installed (make test installs it)",
+)
+def test_scheduler_frontier_draws_a_line_per_scheduler(report_folder: Path) -> None:
+    """The tuning lab's simulated frontier, from the lab's own table: one line per scheduler
+    (SM-2's simulated sets, FSRS-6 at its four desired retentions), a marker per schedule."""
+    from reports.tuning_report import scheduler_frontier, scheduler_frontier_figure
+    from tests.browser import render
+
+    con = connect(report_folder / "warehouse.duckdb")
+    simulation = query(con, "SELECT * FROM sm2_simulation")
+    con.close()
+    runs = scheduler_frontier(simulation)
+    assert runs.filter(pl.col("scheduler") == "FSRS-6").height == 4
+    meta = PageMeta.of(datetime(2026, 1, 1), "test")
+    page = write_page(
+        report_folder / "frontier-only.html",
+        "frontier",
+        [Section("frontier", scheduler_frontier_figure(simulation))],
+        meta,
+    )
+    (chart,) = render(page).charts
+    page.unlink()
+    with_lines = runs.group_by("scheduler").len().filter(pl.col("len") > 1).height
+    assert chart.drawn and chart.lines == with_lines >= 1
+    assert chart.points == runs.height

@@ -36,6 +36,13 @@ def parse_positive_int(value: str) -> int:
     return number
 
 
+def parse_bucket_count(value: str) -> int:
+    number = parse_positive_int(value)
+    if number > 4096:
+        raise ValueError(f"at most 4096 buckets, got {number}")
+    return number
+
+
 @dataclass(frozen=True)
 class Setting:
     """One `PROGRESS_*` variable: the `Settings` field it fills, how its text is read, and what
@@ -168,8 +175,46 @@ class Settings:
         metadata=_setting(
             "PROGRESS_FULL_REFRESH",
             parse_flag,
-            "`1` replays every learner's SM-2 history, not only the learners with new attempts "
-            "(also `full_refresh: true` in the `sm2_replay` launchpad config)",
+            "`1` replays every card's SM-2 history and rebuilds every metric row, not only those "
+            "the new attempts reach (also `full_refresh: true` in the `sm2_replay` launchpad "
+            "config, which rebuilds the metrics too)",
+        ),
+    )
+
+    lake: str = field(
+        default="data/lake",
+        metadata=_setting(
+            "PROGRESS_LAKE",
+            str,
+            "the Delta Lake of the sharded tables: a folder, or `s3://bucket/prefix` (credentials "
+            "and endpoint from the `AWS_*` environment)",
+        ),
+    )
+    sharded: bool = field(
+        default=False,
+        metadata=_setting(
+            "PROGRESS_SHARDED",
+            parse_flag,
+            "`1` computes SM-2 per learner bucket into the lake (a partitioned asset, one "
+            "partition per bucket) and loads the warehouse from it in one fan-in step",
+        ),
+    )
+    buckets: int = field(
+        default=64,
+        metadata=_setting(
+            "PROGRESS_BUCKETS",
+            parse_bucket_count,
+            "B: learners are stored in bucket `crc32(user_id) % B` (the shards); changing it "
+            "re-buckets every stored row once",
+        ),
+    )
+    celery_broker: str | None = field(
+        default=None,
+        metadata=_setting(
+            "PROGRESS_CELERY_BROKER",
+            str,
+            "the sharded run's Celery broker (`redis://127.0.0.1:6379/0`): shard steps run on "
+            "`dagster-celery` workers; unset = processes on this machine",
         ),
     )
 

@@ -92,8 +92,11 @@ def connect(path: Path | str, memory_limit: str | None = None) -> duckdb.DuckDBP
 
 
 def ensure_core_tables(con: duckdb.DuckDBPyConnection) -> None:
+    from transforms.buckets import migrate_bucket_column  # it uses this module's helpers
+
     for ddl in CORE_DDL:
         con.execute(ddl)
+    migrate_bucket_column(con, "attempts")  # a warehouse from before buckets
 
 
 @contextmanager

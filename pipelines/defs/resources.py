@@ -78,6 +78,21 @@ class SettingsResource(dg.ConfigurableResource):
     def full_refresh(self) -> bool:
         return self.parsed.full_refresh
 
+    @property
+    def lake(self) -> str:
+        return self.parsed.lake
+
+    @property
+    def lake_options(self) -> dict[str, str]:
+        """The lake's object-store options (from the `AWS_*` environment for `s3://`)."""
+        from transforms.lake import storage_options
+
+        return storage_options(self.parsed.lake)
+
+    @property
+    def buckets(self) -> int:
+        return self.parsed.buckets
+
     def base_sm2_params(self) -> dict[str, Any]:
         """`PROGRESS_SM2_PARAMS` as SM2Params fields (a JSON object, or a JSON file's path)."""
         setting = self.parsed.sm2_params

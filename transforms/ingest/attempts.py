@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from transforms.buckets import stored_buckets, with_bucket
 from transforms.failpoints import crash_point
 from transforms.ingest.dedupe import ATTEMPT_KEY, RecordKey, deduplicate
 from transforms.ingest.fields import FIELDS
@@ -231,8 +232,9 @@ def ingest_sources(
         how="vertical_relaxed",
     )
     stats = _stats(reads, rows, unparseable, dedup.new, dedup.duplicates, rejects, ingested_at)
+    new = with_bucket(dedup.new.drop("raw"), stored_buckets(con))
     with transaction(con):
-        insert_frame(con, record.table, dedup.new.drop("raw"))
+        insert_frame(con, record.table, new)
         crash_point("ingest:transaction")
         insert_frame(con, record.rejects_table, rejects)
         insert_frame(con, record.ledger, stats)

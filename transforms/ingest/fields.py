@@ -43,7 +43,13 @@ class RecordType:
     def column_types(self) -> dict[str, str]:
         """Every column of the table with its DuckDB type and nullability."""
         out = {f.name: f.sql_type + (" NOT NULL" if f.required else "") for f in self.fields}
-        return out | {"source_id": "VARCHAR NOT NULL", "source_row": "BIGINT NOT NULL"}
+        return out | {
+            "source_id": "VARCHAR NOT NULL",
+            "source_row": "BIGINT NOT NULL",
+            # the learner's shard, crc32(user_id) % B (transforms/buckets.py), stored at ingest
+            # (null only in rows written around ingestion; the sharded run fills those)
+            "bucket": "SMALLINT",
+        }
 
     def ddl(self) -> str:
         columns = ", ".join(f"{name} {kind}" for name, kind in self.column_types().items())

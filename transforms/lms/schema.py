@@ -45,7 +45,8 @@ LMS_DDL: tuple[str, ...] = (
         session_id VARCHAR, platform VARCHAR, duration_ms BIGINT, position BIGINT,
         tries INTEGER, time_spent_ms BIGINT, solved BOOLEAN, score DOUBLE, max_score DOUBLE,
         attempt_id VARCHAR, correct BOOLEAN, response VARCHAR, submission_id VARCHAR,
-        grader_id VARCHAR, source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL)""",
+        grader_id VARCHAR, source_id VARCHAR NOT NULL, source_row BIGINT NOT NULL,
+        bucket SMALLINT)""",
     # One row per rejected event row or xAPI statement.
     rejects_ddl("lms_event_rejects"),
     # One row per (user_id, badge_code, context): an award, kept for ever (never revoked).
@@ -64,5 +65,8 @@ LMS_DDL: tuple[str, ...] = (
 
 
 def ensure_lms_tables(con: duckdb.DuckDBPyConnection) -> None:
+    from transforms.buckets import migrate_bucket_column
+
     for ddl in LMS_DDL:
         con.execute(ddl)
+    migrate_bucket_column(con, "lms_events")  # a warehouse from before buckets

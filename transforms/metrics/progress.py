@@ -79,19 +79,42 @@ def _position(cards: pl.DataFrame, current_words: pl.DataFrame) -> pl.DataFrame:
     return furthest.join(completed, on=LEARNER, how="left")
 
 
-def user_language_progress(
+PROGRESS_COLUMNS: tuple[str, ...] = (
+    *LEARNER,
+    "level",
+    "group",
+    "levels_completed",
+    "words_seen",
+    "words_learned",
+    "words_mature",
+    "words_total",
+    "percent_complete",
+    "words_studied_today",
+    "last_study_date",
+    "current_streak",
+    "longest_streak",
+    "accuracy",
+    "true_retention",
+    "due_now",
+)
+AS_OF_COLUMNS: tuple[str, ...] = (
+    "words_studied_today",
+    "last_study_date",
+    "current_streak",
+    "longest_streak",
+    "due_now",
+)
+
+
+def progress_history(
     word_progress: pl.DataFrame,
     reviews: pl.DataFrame,
     daily: pl.DataFrame,
     current_words: pl.DataFrame,
-    as_of: datetime,
     pass_quality: int,
 ) -> pl.DataFrame:
-    """One row per (user_id, language). `level`, `group`: the learner's current position (the
-    furthest word attempted in the newest manifest's course order); `levels_completed`: levels
-    whose words are all learned. Word counts are over the newest manifest's words in force as
-    of (words dropped from the course no longer count toward progress); a word is learned when
-    its card's last review passed, mature when its interval is >= 21 days."""
+    """The columns of `user_language_progress` that a learner's own history fixes, whatever the
+    as-of time: one row per (user_id, language) with a card; the others are `progress_as_of`'s."""
     last_passed = learned_words(reviews, pass_quality).rename({"learned": "_learned"})
     cards = word_progress.join(last_passed, on=[*LEARNER, "word_uid"], how="left").with_columns(
         pl.col("_learned").fill_null(False)
@@ -108,17 +131,9 @@ def user_language_progress(
         .cast(pl.Int64)
         .alias("words_mature"),
     )
-    state = cards.group_by(LEARNER).agg(
-        (pl.col("next_review_at") <= as_of).sum().cast(pl.Int64).alias("due_now")
-    )
     activity = daily.group_by(LEARNER).agg(
         pl.col("correct").sum().alias("_correct"),
         pl.col("attempts").sum().alias("_attempts"),
-        pl.col("words_studied")
-        .filter(pl.col("day") == as_of.date())
-        .sum()
-        .cast(pl.Int64)
-        .alias("words_studied_today"),
     )
     graded = (
         graded_non_first(reviews, pass_quality)
@@ -126,11 +141,12 @@ def user_language_progress(
         .agg(pl.col("passed").mean().alias("true_retention"))
     )
     return (
-        state.join(counts, on=LEARNER, how="left")
+        cards.select(LEARNER)
+        .unique()
+        .join(counts, on=LEARNER, how="left")
         .join(totals, on="language", how="left")
         .join(_position(cards, current_words), on=LEARNER, how="left")
         .join(activity, on=LEARNER, how="left")
-        .join(streaks(daily, as_of), on=LEARNER, how="left")
         .join(graded, on=LEARNER, how="left")
         .with_columns(
             pl.col(
@@ -150,13 +166,55 @@ def user_language_progress(
             .then(pl.col("words_learned") / pl.col("words_total") * 100)
             .otherwise(0.0)
             .alias("percent_complete"),
-            "words_studied_today",
-            "last_study_date",
-            "current_streak",
-            "longest_streak",
             (pl.col("_correct") / pl.col("_attempts")).alias("accuracy"),
             "true_retention",
-            "due_now",
         )
-        .sort(LEARNER)
+    )
+
+
+def progress_as_of(
+    next_reviews: pl.DataFrame, daily: pl.DataFrame, as_of: datetime
+) -> pl.DataFrame:
+    """The columns of `user_language_progress` that move with the as-of time (AS_OF_COLUMNS),
+    one row per (user_id, language) with a card, from the cards' `next_review_at`
+    (`next_reviews`: user_id, language, next_review_at) and `accuracy_daily`: cheap inputs, so
+    a nightly run recomputes them for every learner."""
+    due = next_reviews.group_by(LEARNER).agg(
+        (pl.col("next_review_at") <= as_of).sum().cast(pl.Int64).alias("due_now")
+    )
+    today = daily.group_by(LEARNER).agg(
+        pl.col("words_studied")
+        .filter(pl.col("day") == as_of.date())
+        .sum()
+        .cast(pl.Int64)
+        .alias("words_studied_today"),
+    )
+    return (
+        due.join(today, on=LEARNER, how="left")
+        .join(streaks(daily, as_of), on=LEARNER, how="left")
+        .select(*LEARNER, *AS_OF_COLUMNS)
+    )
+
+
+def join_progress(history: pl.DataFrame, as_of_part: pl.DataFrame) -> pl.DataFrame:
+    """`user_language_progress` from its two parts."""
+    return history.join(as_of_part, on=LEARNER, how="left").select(PROGRESS_COLUMNS).sort(LEARNER)
+
+
+def user_language_progress(
+    word_progress: pl.DataFrame,
+    reviews: pl.DataFrame,
+    daily: pl.DataFrame,
+    current_words: pl.DataFrame,
+    as_of: datetime,
+    pass_quality: int,
+) -> pl.DataFrame:
+    """One row per (user_id, language). `level`, `group`: the learner's current position (the
+    furthest word attempted in the newest manifest's course order); `levels_completed`: levels
+    whose words are all learned. Word counts are over the newest manifest's words in force as
+    of (words dropped from the course no longer count toward progress); a word is learned when
+    its card's last review passed, mature when its interval is >= 21 days."""
+    return join_progress(
+        progress_history(word_progress, reviews, daily, current_words, pass_quality),
+        progress_as_of(word_progress.select(*LEARNER, "next_review_at"), daily, as_of),
     )

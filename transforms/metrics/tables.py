@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from functools import cached_property
 import duckdb
 import polars as pl
 
+from transforms.incremental import clear_pending
 from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts
@@ -37,29 +39,26 @@ class WarehouseInputs:
     pass_quality: int
 
 
+ATTEMPTS_READ = (
+    "SELECT user_id, language, word_uid, step_type, correct, response_time_ms, attempted_at "
+    "FROM attempts WHERE attempted_at <= ?"
+)
+REVIEWS_READ = (
+    "SELECT user_id, language, word_uid, reviewed_at, quality, review_index, elapsed_days, "
+    "interval_before, p_recall, due_at FROM reviews WHERE reviewed_at <= ?"
+)
+WORD_PROGRESS_READ = (
+    "SELECT user_id, language, word_uid, easiness, interval_days, next_review_at, lapses, "
+    "reviews, first_attempted_at FROM word_progress"
+)
+
+
 def read_inputs(con: duckdb.DuckDBPyConnection, as_of: datetime) -> WarehouseInputs:
     """The columns the metrics need, attempts and reviews up to `as_of`."""
     return WarehouseInputs(
-        attempts=query(
-            con,
-            "SELECT user_id, language, word_uid, step_type, correct, "
-            "response_time_ms, attempted_at FROM attempts "
-            "WHERE attempted_at <= ?",
-            [as_of],
-        ),
-        reviews=query(
-            con,
-            "SELECT user_id, language, word_uid, reviewed_at, quality, "
-            "review_index, elapsed_days, interval_before, p_recall, due_at "
-            "FROM reviews WHERE reviewed_at <= ?",
-            [as_of],
-        ),
-        word_progress=query(
-            con,
-            "SELECT user_id, language, word_uid, easiness, interval_days, "
-            "next_review_at, lapses, reviews, first_attempted_at "
-            "FROM word_progress",
-        ),
+        attempts=query(con, ATTEMPTS_READ, [as_of]),
+        reviews=query(con, REVIEWS_READ, [as_of]),
+        word_progress=query(con, WORD_PROGRESS_READ),
         cohorts=query(con, "SELECT user_id, cohort FROM cohorts"),
         current_words=current_words(con, as_of),
         pass_quality=params_used(con).pass_quality,
@@ -219,23 +218,50 @@ def build_metrics(inputs: WarehouseInputs, as_of: datetime) -> dict[str, pl.Data
 
 @dataclass(frozen=True)
 class MetricsRun:
-    """The tables a recompute wrote, and where its time went (seconds)."""
+    """The tables a run wrote (an incremental run: the rows it rebuilt), and where its time
+    went (seconds)."""
 
     tables: dict[str, pl.DataFrame]
     read_s: float
     build_s: float
     write_s: float
+    mode: str = "full"  # "full" recompute, or "incremental" over the touched keys
+    reason: str = ""
+
+
+METRICS_CONSUMER = "metrics"  # its name in transforms.incremental's pending sets
+METRICS_STATE = "metrics_state"  # one row: the as-of time and inputs the tables were built from
+
+
+def metrics_inputs_digest(con: duckdb.DuckDBPyConnection, as_of: datetime) -> str:
+    """What every metric row depends on beside the learners' own history: the pass quality,
+    the cohorts file and the course words in force. When it moves, every row is rebuilt."""
+    parts = [
+        str(params_used(con).pass_quality),
+        query(con, "SELECT user_id, cohort FROM cohorts ORDER BY ALL").write_csv(),
+        current_words(con, as_of).select("language", "word_uid").sort(pl.all()).write_csv(),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def record_metrics_state(con: duckdb.DuckDBPyConnection, as_of: datetime, digest: str) -> None:
+    """Inside the writing transaction: the tables are up to date as of `as_of`."""
+    con.execute(f"CREATE OR REPLACE TABLE {METRICS_STATE} (as_of TIMESTAMP, inputs VARCHAR)")
+    con.execute(f"INSERT INTO {METRICS_STATE} VALUES (?, ?)", [as_of, digest])
+    clear_pending(con, METRICS_CONSUMER)
 
 
 def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> MetricsRun:
     """Read the inputs as of `as_of` once, build every metric table, and replace them all in
-    one transaction (the `analytics_tables` asset, and the metrics benchmark)."""
+    one transaction (the full path of `update_metrics`, and the metrics benchmark)."""
     began = time.perf_counter()
     inputs = read_inputs(con, as_of)
+    digest = metrics_inputs_digest(con, as_of)
     read = time.perf_counter()
     tables = build_metrics(inputs, as_of)
     built = time.perf_counter()
     with transaction(con):
         for name, frame in tables.items():
             replace_table(con, name, frame)
+        record_metrics_state(con, as_of, digest)
     return MetricsRun(tables, read - began, built - read, time.perf_counter() - built)

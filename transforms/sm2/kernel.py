@@ -26,6 +26,7 @@ from transforms.evaluation import CLIP
 from transforms.sm2.params import SM2Params
 
 MICROS_PER_DAY = 86_400_000_000
+CHUNKS = 256  # replay_cards' parallel loop: contiguous chunks of cards (or of rows)
 ROUNDING_CODES = {"ceil": 0, "round": 1, "none": 2}
 
 # Columns of KernelParams.floats and KernelParams.ints.
@@ -91,6 +92,30 @@ def round6(x: float) -> float:
     return f / 1e6
 
 
+# Below this, a product is far enough from where round6 could move it across an integer
+# (ceil) or a half-integer (round) that rounding the plain product gives the same result.
+ROUND6_SAFE_BELOW = 1e9
+ROUND6_MARGIN = 2e-6  # round6 moves x by at most 5e-7 (plus float error far below 1e-9)
+
+
+@njit(cache=True, inline="always")
+def rounded(x: float, rounding: int) -> float:
+    """Section 3's R for x >= 0: `ceil(round(x, 6))` (rounding 0), `floor(round(x, 6) + 0.5)`
+    (1) or x (2). round6 only matters within ROUND6_MARGIN of an integer (ceil) or a
+    half-integer (round); elsewhere the plain product rounds alike, without its cost.
+    `x - floor(x)` is exact for x >= 0."""
+    if rounding == 2:
+        return x
+    fraction = x - np.floor(x)
+    if rounding == 0:
+        if x < ROUND6_SAFE_BELOW and (fraction == 0.0 or fraction > ROUND6_MARGIN):
+            return np.ceil(x)
+        return np.ceil(round6(x))
+    if x < ROUND6_SAFE_BELOW and abs(fraction - 0.5) > ROUND6_MARGIN:
+        return np.floor(x + 0.5)
+    return np.floor(round6(x) + 0.5)
+
+
 @njit(cache=True, inline="always")
 def review(
     ef: float,
@@ -120,12 +145,7 @@ def review(
         elif reps == 1:
             interval_after = second
         else:
-            x = interval * (ef if ef_old == 1 else ef_after)
-            if rounding == 0:
-                x = np.ceil(round6(x))
-            elif rounding == 1:
-                x = np.floor(round6(x) + 0.5)
-            interval_after = x
+            interval_after = rounded(interval * (ef if ef_old == 1 else ef_after), rounding)
         return ef_after, reps + 1, min(interval_after, max_interval), True
     return ef_after, 0, lapse, False
 
@@ -151,51 +171,65 @@ def replay_cards(
 ) -> None:
     """One set (row 0 of the parameters), every card: review `i` of the card order is row
     `rows[i]` of `t` (epoch microseconds), `q` and every output (NaN where section 4 has no
-    value: a card's first review); an empty `rows` means the rows already are in card order."""
+    value: a card's first review); an empty `rows` means the rows already are in card order.
+
+    The parallel loop runs over CHUNKS contiguous chunks of cards, each card's reviews walked
+    in order. The update's loop leaves `elapsed / interval` in
+    `out_p`; a second, branch-free pass takes its power of the target recall (the same
+    `exp(ln(target) * elapsed / interval)`, so the same bits), which keeps `exp` off the loop
+    that carries each card's state."""
     ef_min, first, second = floats[0, EF_MIN], floats[0, FIRST], floats[0, SECOND]
     lapse, max_interval = floats[0, LAPSE], floats[0, MAX_INTERVAL]
     ln_target, pass_q = math.log(floats[0, TARGET_RECALL]), ints[0, PASS_QUALITY]
     on_fail, ef_old, rounding = ints[0, EF_UPDATE_ON_FAIL], ints[0, EF_OLD], ints[0, ROUNDING]
-    for c in prange(len(starts) - 1):
-        ef, reps, interval, lapses = floats[0, EF_INIT], 0, 0.0, 0
-        last_t = np.int64(0)
-        for i in range(starts[c], starts[c + 1]):
-            r = rows[i] if len(rows) else i
-            k = i - starts[c]
-            out_index[r] = k + 1
-            out_ef_before[r] = ef
-            if k == 0:
-                out_elapsed[r] = np.nan
-                out_before[r] = np.nan
-                out_p[r] = np.nan
-            else:
-                elapsed = (t[r] - last_t) / MICROS_PER_DAY
-                out_elapsed[r] = elapsed
-                out_before[r] = interval
-                out_p[r] = math.exp(ln_target * (elapsed / interval))
-            ef, reps, interval, passed = review(
-                ef,
-                reps,
-                interval,
-                q[r],
-                ef_min,
-                first,
-                second,
-                lapse,
-                max_interval,
-                pass_q,
-                on_fail,
-                ef_old,
-                rounding,
-            )
-            if not passed:
-                lapses += 1
-            out_ef_after[r] = ef
-            out_reps[r] = reps
-            out_lapses[r] = lapses
-            out_interval[r] = interval
-            out_due[r] = t[r] + np.int64(np.rint(interval * MICROS_PER_DAY))
-            last_t = t[r]
+    n_cards, n = len(starts) - 1, len(t)
+    indirect = len(rows) > 0
+    chunks = CHUNKS
+    for chunk in prange(chunks):
+        for c in range(chunk * n_cards // chunks, (chunk + 1) * n_cards // chunks):
+            ef, reps, interval, lapses = floats[0, EF_INIT], 0, 0.0, 0
+            first_i = starts[c]
+            last_t = np.int64(0)
+            for i in range(first_i, starts[c + 1]):
+                r = rows[i] if indirect else i
+                t_r = t[r]
+                out_index[r] = i - first_i + 1
+                out_ef_before[r] = ef
+                if i == first_i:
+                    out_elapsed[r] = np.nan
+                    out_before[r] = np.nan
+                    out_p[r] = np.nan
+                else:
+                    elapsed = (t_r - last_t) / MICROS_PER_DAY
+                    out_elapsed[r] = elapsed
+                    out_before[r] = interval
+                    out_p[r] = elapsed / interval
+                ef, reps, interval, passed = review(
+                    ef,
+                    reps,
+                    interval,
+                    q[r],
+                    ef_min,
+                    first,
+                    second,
+                    lapse,
+                    max_interval,
+                    pass_q,
+                    on_fail,
+                    ef_old,
+                    rounding,
+                )
+                if not passed:
+                    lapses += 1
+                out_ef_after[r] = ef
+                out_reps[r] = reps
+                out_lapses[r] = lapses
+                out_interval[r] = interval
+                out_due[r] = t_r + np.int64(np.rint(interval * MICROS_PER_DAY))
+                last_t = t_r
+    for chunk in prange(chunks):
+        for r in range(chunk * n // chunks, (chunk + 1) * n // chunks):
+            out_p[r] = math.exp(ln_target * out_p[r])
 
 
 @njit(cache=True, parallel=True)
@@ -209,6 +243,7 @@ def score_sets(
     floats: np.ndarray,
     ints: np.ndarray,
     lapse_bin: np.ndarray,
+    lapse_cells: int,
     blocks: int,
     loss: np.ndarray,
     count: np.ndarray,
@@ -220,7 +255,8 @@ def score_sets(
     Task `s * blocks + b` replays set `s` on the `b`-th block of cards and adds, per split
     (`split`: 0 training, 1 held out), the log loss and count of its non-first reviews
     (`loss`, `count`: (tasks, 2)), their RMSE(bins) sums (`bins`: (tasks, 2, bins, 3) of
-    count, passes, predicted recall; bin = `base_bin * len(lapse_bin) + lapse_bin[lapses]`),
+    count, passes, predicted recall; bin = `base_bin * lapse_cells + lapse_bin[lapses]`, lapses
+    past the end of `lapse_bin` taking its last entry),
     and 1 / the interval each card ends on (`inverse_interval`: (tasks,)). `elapsed` is days
     since the card's previous review; `quality[grading_of_set[s]]` is set `s`'s grading."""
     n_cards = len(starts) - 1
@@ -258,7 +294,7 @@ def score_sets(
                     p = math.exp(log_p)
                     sp = split[i]
                     count[task, sp] += 1.0
-                    cell = base_bin[i] * n_lapse + lapse_bin[min(lapses, n_lapse - 1)]
+                    cell = base_bin[i] * lapse_cells + lapse_bin[min(lapses, n_lapse - 1)]
                     bins[task, sp, cell, 0] += 1.0
                     bins[task, sp, cell, 2] += p
                     if passed:

@@ -25,7 +25,9 @@ import duckdb
 import polars as pl
 
 from transforms.failpoints import crash_point
+from transforms.incremental import mark_touched, replace_keys, rows_for
 from transforms.ingest.fields import READ_COLUMNS
+from transforms.keys import CARD
 from transforms.sm2 import SM2Params
 from transforms.sm2.tables import (
     build_due_forecast,
@@ -37,7 +39,6 @@ from transforms.sm2.tables import (
 from transforms.warehouse import (
     insert_frame,
     query,
-    registered,
     replace_table,
     scalar,
     table_exists,
@@ -91,6 +92,7 @@ def _publish(
             con.execute(f'DROP TABLE IF EXISTS "{table}"')
             con.execute(f'ALTER TABLE "{table}__staging" RENAME TO "{table}"')
         _record_state(con, state, sources)
+        mark_touched(con, None)
 
 
 @dataclass(frozen=True)
@@ -225,18 +227,33 @@ def recompute_srs(
     return summary
 
 
-def changed_learners(
-    con: duckdb.DuckDBPyConnection, stored: SrsState, as_of: datetime
+def changed_cards(
+    con: duckdb.DuckDBPyConnection, stored: SrsState, as_of: datetime, params: SM2Params
 ) -> pl.DataFrame:
-    """The learners (`user_id`) with an attempt up to `as_of` that the stored tables have not
-    replayed: from a source not in `srs_sources`, or after the stored as-of time."""
+    """The cards (`user_id`, `language`, `word_uid`) with an attempt up to `as_of` that the
+    stored tables have not replayed (from a source not in `srs_sources`, or after the stored
+    as-of time), with `since`, the earliest such attempt. With `review_unit` "session" a
+    learner's sessions span cards, so every card of such a learner is changed, since the
+    learner's earliest new attempt."""
+    new = (
+        "SELECT user_id, language, word_uid, attempted_at FROM attempts "
+        "WHERE attempted_at <= ? AND "
+        "(attempted_at > ? OR source_id NOT IN (SELECT source_id FROM srs_sources))"
+    )
+    if params.review_unit != "session":
+        sql = f"SELECT user_id, language, word_uid, min(attempted_at) AS since FROM ({new}) "
+        return query(con, f"{sql} GROUP BY ALL ORDER BY ALL", [as_of, stored.as_of])
     return query(
         con,
-        "SELECT DISTINCT user_id FROM attempts WHERE attempted_at <= ? AND "
-        "(attempted_at > ? OR source_id NOT IN (SELECT source_id FROM srs_sources)) "
-        "ORDER BY user_id",
-        [as_of, stored.as_of],
+        f"""WITH learners AS (SELECT user_id, min(attempted_at) AS since FROM ({new}) GROUP BY 1)
+        SELECT DISTINCT a.user_id, a.language, a.word_uid, l.since
+        FROM attempts a JOIN learners l USING (user_id) WHERE a.attempted_at <= ?
+        ORDER BY ALL""",
+        [as_of, stored.as_of, as_of],
     )
+
+
+CARD_KEYS = "USING (user_id, language, word_uid)"
 
 
 def update_srs(
@@ -248,7 +265,9 @@ def update_srs(
     workers: int = COMPUTE_WORKERS,
 ) -> SrsSummary:
     """Bring `reviews` and `word_progress` up to `as_of`: the tables a full recompute would
-    give, replaying only the learners whose history changed when the stored state allows."""
+    give, replaying only the cards whose history changed (each over its whole history) when
+    the stored state allows. The changed cards are recorded for the steps downstream
+    (`transforms.incremental`)."""
     stored = _stored_state(con)
     words = current_words(con, as_of)
     state = SrsState.of(params, as_of, words)
@@ -270,29 +289,28 @@ def update_srs(
         summary.reason = reason
         return summary
     began = time.perf_counter()
-    learners = changed_learners(con, stored, as_of)
-    summary = SrsSummary(batches=1, mode="incremental", learners_replayed=learners.height)
-    summary.reason = f"{learners.height} learner(s) with new attempts"
-    with registered(con, "_changed_learners", learners):
-        attempts = query(
-            con,
-            f"SELECT {ATTEMPT_COLUMNS} FROM attempts SEMI JOIN _changed_learners "
-            "USING (user_id) WHERE attempted_at <= ? "
-            "ORDER BY user_id, language, word_uid, attempted_at, uuid_local",
-            [as_of],
-        )
+    cards = changed_cards(con, stored, as_of, params)
+    learners = cards["user_id"].n_unique()
+    summary = SrsSummary(batches=1, mode="incremental", learners_replayed=learners)
+    summary.reason = f"{cards.height} card(s) of {learners} learner(s) with new attempts"
+    keys = cards.select(CARD)
+    attempts = rows_for(
+        con,
+        f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ?",
+        keys,
+        CARD_KEYS,
+        [as_of],
+    ).sort("user_id", "language", "word_uid", "attempted_at", "uuid_local")
     read = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         reviews, progress = _compute_parts(pool, attempts, params, words, workers)
     computed = time.perf_counter()
-    with registered(con, "_changed_learners", learners), transaction(con):
+    with transaction(con):
         for table, frame in (("reviews", reviews), ("word_progress", progress)):
-            con.execute(
-                f'DELETE FROM "{table}" WHERE user_id IN (SELECT user_id FROM _changed_learners)'
-            )
+            replace_keys(con, table, frame, keys)
             crash_point("srs:incremental")
-            insert_frame(con, table, frame)
         _record_state(con, state, ALL_SOURCES)
+        mark_touched(con, cards)
     summary.read_s = read - began
     summary.compute_s = computed - read
     summary.write_s = time.perf_counter() - computed

@@ -17,7 +17,7 @@ from transforms.sm2 import SM2Params
 from transforms.sm2.card_order import CardOrder, epoch_micros
 from transforms.sm2.grading import quality_codes, step_codes
 from transforms.sm2.kernel import MICROS_PER_DAY, KernelParams, frozen, score_sets, threads
-from transforms.tuning.bins import LAPSES, N_BINS, review_bins, rmse_from_sums
+from transforms.tuning.bins import LAPSES, review_bins, rmse_from_sums
 
 SPLITS = 2  # 0 = training learners, 1 = held-out learners
 
@@ -51,8 +51,14 @@ def batch_scores(
     elapsed = np.zeros(n)
     elapsed[1:] = (t[1:] - t[:-1]) / MICROS_PER_DAY  # a card's first review is never scored
     review_index = np.arange(n) - order.card_start_of_each() + 1
-    base_bin = review_bins(elapsed, review_index).astype(np.int32)
-    lapse_bin = LAPSES.lookup(np.arange(int(order.lengths.max(initial=0)) + 1.0))
+    # RMSE(bins) needs each bin's sums, not its global id: the bins the reviews reach, numbered
+    # densely, keep the accumulators small enough to stay in cache
+    base_ids, base_bin = np.unique(review_bins(elapsed, review_index), return_inverse=True)
+    base_bin = base_bin.astype(np.int32)
+    lapse_ids, lapse_bin = np.unique(
+        LAPSES.lookup(np.arange(int(order.lengths.max(initial=0)) + 1.0)), return_inverse=True
+    )
+    n_bins = max(1, len(base_ids) * len(lapse_ids))
     split = order.in_card_order(held_out).astype(np.int8)
 
     kinds, step = step_codes(reviews["step_type"])
@@ -71,7 +77,7 @@ def batch_scores(
     blocks = max(1, math.ceil(2 * threads() / n_sets))  # enough tasks for every thread
     tasks = n_sets * blocks
     loss, count = np.zeros((tasks, SPLITS)), np.zeros((tasks, SPLITS))
-    bins = np.zeros((tasks, SPLITS, N_BINS, 3))  # per bin: count, passes, predicted recall
+    bins = np.zeros((tasks, SPLITS, n_bins, 3))  # per bin: count, passes, predicted recall
     inverse_interval = np.zeros(tasks)
     kernel = KernelParams.of(params)
     score_sets(
@@ -83,7 +89,8 @@ def batch_scores(
         frozen(grading_of_set),
         frozen(kernel.floats),
         frozen(kernel.ints),
-        frozen(lapse_bin),
+        frozen(lapse_bin.astype(np.int64)),
+        len(lapse_ids),
         blocks,
         loss,
         count,
@@ -92,7 +99,7 @@ def batch_scores(
     )
     loss = loss.reshape(n_sets, blocks, SPLITS).sum(axis=1)
     count = count.reshape(n_sets, blocks, SPLITS).sum(axis=1)
-    sums = bins.reshape(n_sets, blocks, SPLITS, N_BINS, 3).sum(axis=1)
+    sums = bins.reshape(n_sets, blocks, SPLITS, n_bins, 3).sum(axis=1)
     empty = count == 0  # a split without reviews has no score, not a perfect one
     return BatchScores(
         log_loss=np.where(empty, np.nan, loss / np.maximum(count, 1)),

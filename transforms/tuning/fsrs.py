@@ -14,11 +14,13 @@ at least 1).
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import fsrs_rs_python as fsrs
 import numpy as np
 import polars as pl
+from numba import njit
 
 from transforms.sm2 import SM2Params
 from transforms.tuning.scoring import PREDICTIONS, score_table
@@ -38,6 +40,7 @@ SCORE_SCHEMA = {
     "resampled": pl.String,
 }  # score_table's columns, for a comparison without held-out reviews
 FSRS_PREDICTIONS = {"FSRS-6 default": "p_fsrs_default", "FSRS-6 fitted": "p_fsrs_fitted"}
+S_MIN, S_MAX = 0.001, 36500.0  # FSRS-6's bounds on stability (days)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,61 @@ def next_interval_days(parameters: list[float], stability: np.ndarray) -> np.nda
     factor = 0.9 ** (-1 / decay) - 1
     days = stability / factor * (DESIRED_RETENTION ** (-1 / decay) - 1)
     return np.maximum(1.0, np.round(days))
+
+
+@njit(cache=True, inline="always")
+def _init_difficulty(w: np.ndarray, rating: int) -> float:
+    return w[4] - math.exp(w[5] * (rating - 1)) + 1.0
+
+
+@njit(cache=True)
+def review_cards_fsrs(
+    stability: np.ndarray,
+    difficulty: np.ndarray,
+    cards: np.ndarray,
+    rating: np.ndarray,
+    elapsed_days: np.ndarray,
+    w: np.ndarray,
+    desired_retention: float,
+    interval: np.ndarray,
+) -> None:
+    """FSRS-6's memory-state step (as fsrs-rs computes it, in float64) for one review of rating
+    `rating[j]` (1-4) on card `cards[j]`, `elapsed_days[j]` whole days after its previous
+    review, in place on the state arrays (stability 0: a new card); `interval[c]` becomes the
+    whole days (at least 1) until recall falls to `desired_retention`. The simulator's FSRS."""
+    decay = w[20]
+    factor = 0.9 ** (-1.0 / decay) - 1.0
+    for j in range(len(cards)):
+        c, g, t = cards[j], rating[j], elapsed_days[j]
+        s, d = stability[c], difficulty[c]
+        if s == 0.0:
+            s_new = w[g - 1]
+            d_new = _init_difficulty(w, g)
+        else:
+            if t == 0.0:  # same day: the short-term stability update
+                gain = math.exp(w[17] * (g - 3 + w[18])) * s ** (-w[19])
+                s_new = s * (max(gain, 1.0) if g >= 2 else gain)
+            else:
+                r = (1.0 + factor * t / s) ** (-decay)
+                if g == 1:
+                    after = w[11] * d ** (-w[12]) * ((s + 1.0) ** w[13] - 1.0)
+                    s_new = min(after * math.exp((1.0 - r) * w[14]), s / math.exp(w[17] * w[18]))
+                else:
+                    bonus = (w[15] if g == 2 else 1.0) * (w[16] if g == 4 else 1.0)
+                    s_new = s * (
+                        math.exp(w[8])
+                        * (11.0 - d)
+                        * s ** (-w[9])
+                        * (math.exp((1.0 - r) * w[10]) - 1.0)
+                        * bonus
+                        + 1.0
+                    )
+            d_step = d + (-w[6] * (g - 3)) * (10.0 - d) / 9.0
+            d_new = w[7] * _init_difficulty(w, 4) + (1.0 - w[7]) * d_step
+        stability[c] = min(max(s_new, S_MIN), S_MAX)
+        difficulty[c] = min(max(d_new, 1.0), 10.0)
+        days = stability[c] / factor * (desired_retention ** (-1.0 / decay) - 1.0)
+        interval[c] = max(1.0, np.round(days))
 
 
 def _states(parameters: list[float], items: list[fsrs.FSRSItem]) -> np.ndarray:

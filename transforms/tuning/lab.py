@@ -21,7 +21,12 @@ from transforms.tuning.search import (
     evaluate_sets,
     held_out_rows,
 )
-from transforms.tuning.simulate import fit_models, simulate_sets
+from transforms.tuning.simulate import (
+    DESIRED_RETENTIONS,
+    FsrsSchedule,
+    fit_models,
+    simulate_sets,
+)
 from transforms.warehouse import query
 
 SIMULATED_SETS = 6
@@ -43,7 +48,7 @@ class LabResult:
     param_eval: pl.DataFrame  # one row per candidate set
     model_scores: pl.DataFrame  # baseline set against the other models, with intervals
     target_recall: pl.DataFrame  # per language
-    simulation: pl.DataFrame  # per (set, language, day)
+    simulation: pl.DataFrame  # per (scheduler, set or desired retention, language, day)
     calibration: pl.DataFrame  # per (set, bin) for the simulated sets
     fsrs: FsrsComparison  # FSRS-6 beside SM-2 on the held-out reviews
 
@@ -78,11 +83,12 @@ def run_lab(attempts: pl.DataFrame, base: SM2Params, settings: LabSettings) -> L
     models = fit_models(attempts, reviews, base.pass_quality)
     simulation = simulate_sets(
         models,
-        [sets[i] for i in chosen],
+        {i: sets[i] for i in chosen},
+        [FsrsSchedule(fsrs.parameters, retention, base) for retention in DESIRED_RETENTIONS],
         settings.simulated_learners,
         settings.horizon_days,
         settings.seed,
-    ).with_columns(pl.col("set").replace_strict(dict(enumerate(chosen)), return_dtype=pl.Int64))
+    )
     calibration = pl.concat(
         [
             calibration_table(part["p_sm2"], part["y"]).with_columns(pl.lit(i).alias("set"))

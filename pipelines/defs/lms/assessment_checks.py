@@ -40,15 +40,16 @@ def quiz_attempts_consistent(warehouse: WarehouseResource) -> dg.AssetCheckResul
 
 @dg.asset_check(asset="quiz_stats", blocking=True)
 def quiz_stats_counts_and_ranges(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Each quiz's `all` basis counts its completed attempts and `first`/`highest`/`last` its
-    learners with one; the basis is known, mean and median are within 0..100, sd ≥ 0 and alpha
-    ≤ 1."""
+    """Each quiz with questions scored (in `quiz_item_stats`): its `all` basis counts its
+    completed attempts and `first`/`highest`/`last` its learners with one; the basis is known,
+    mean and median are within 0..100, sd ≥ 0 and alpha ≤ 1."""
     return offending_rows_check(
         warehouse,
         """
         WITH done AS (
             SELECT quiz_id, count(*) AS attempts, count(DISTINCT user_id) AS learners
-            FROM quiz_attempts WHERE status = 'completed' GROUP BY 1),
+            FROM quiz_attempts WHERE status = 'completed'
+              AND quiz_id IN (SELECT quiz_id FROM quiz_item_stats) GROUP BY 1),
         expected AS (
             SELECT quiz_id, basis,
                    CASE WHEN basis = 'all' THEN attempts ELSE learners END AS expected_n

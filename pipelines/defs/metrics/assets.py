@@ -4,10 +4,12 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.defs.metadata import table_results
+from pipelines.defs.metadata import preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
-from transforms.metrics.tables import METRIC_TABLES, recompute_metrics
+from transforms.metrics.nightly import update_metrics
+from transforms.metrics.tables import METRIC_TABLES
+from transforms.warehouse import query
 
 METRICS = "metrics"
 UPSTREAM = [
@@ -27,8 +29,27 @@ UPSTREAM = [
 def analytics_tables(
     warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
-    """Every accuracy, retention and progress table from one read of the warehouse."""
+    """Every accuracy, retention and progress table: the rows the night's changed cards reach
+    (transforms/metrics/nightly.py), or all of them after a full SRS recompute or on
+    `PROGRESS_FULL_REFRESH`. The metadata's table is the whole table; `rows_rebuilt` says how
+    many rows this run wrote."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        tables = recompute_metrics(con, as_of).tables
-    yield from table_results(tables, as_of)
+        run = update_metrics(con, as_of, full_refresh=settings.full_refresh)
+        tables = {t.name: query(con, f'SELECT * FROM "{t.name}" LIMIT 10') for t in METRIC_TABLES}
+        rows = {
+            t.name: query(con, f'SELECT count(*) AS n FROM "{t.name}"')["n"][0]
+            for t in METRIC_TABLES
+        }
+    for name, sample in tables.items():
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": int(rows[name]),
+                "rows_rebuilt": run.tables[name].height,
+                "mode": run.mode,
+                "mode_reason": run.reason,
+                "as_of": as_of.isoformat(),
+                "preview": preview(sample),
+            },
+        )

@@ -85,8 +85,9 @@ def _extra_tables(result: LabResult) -> dict[str, pl.DataFrame]:
         dg.AssetSpec(
             "sm2_simulation",
             deps=["attempts"],
-            description="One row per (set, language, day) of the workload/retention "
-            "simulation of the best sets.",
+            description="One row per (scheduler, set or desired retention, language, day) "
+            "of the workload/retention simulation: SM-2's best sets and FSRS-6 at several "
+            "desired retentions.",
         ),
     ],
 )

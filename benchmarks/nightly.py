@@ -1,0 +1,134 @@
+"""Nightly benchmark: one night's run (SM-2 and every metric table) against a full recompute,
+and how the night's cost grows with the history at a fixed day's size.
+
+    flock /work/wt/bench.lock python benchmarks/nightly.py [--history 10000000 30000000]
+        [--day-share 0.01] [--day-learner-share 0.1]
+
+For each history size: a warehouse of generated attempts (SQL, no files) by a fixed population
+of learners (10M / 700, as in `benchmarks/sm2.py`), the history's days growing with its size
+(90 days per 10M attempts); a full recompute (`update_srs` + `update_metrics`, the functions
+the assets call) as the baseline; then one new day of `--day-share` x 10M attempts (1%: 100k)
+by `--day-learner-share` of the learners, landed as one file, and the nightly run over it.
+Prints wall and CPU seconds (CPU: all threads of this process) and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import peak_rss_mb  # noqa: E402
+from transforms.as_of import resolve_as_of  # noqa: E402
+from transforms.metrics.nightly import update_metrics  # noqa: E402
+from transforms.sm2 import SM2Params  # noqa: E402
+from transforms.sm2.store import update_srs  # noqa: E402
+from transforms.warehouse import connect, scalar  # noqa: E402
+
+BASE_ATTEMPTS = 10_000_000
+LEARNERS = BASE_ATTEMPTS // 700
+DAYS_PER_BASE = 90
+START = "TIMESTAMP '2026-01-01'"
+
+
+def _land(con: object, source: str, sql: str, params: list[object]) -> None:
+    """Insert generated attempts as the ingested file `source`."""
+    con.execute(  # type: ignore[attr-defined]
+        f"""INSERT INTO attempts
+        SELECT uuid()::VARCHAR, 'user-' || u, 'es', 'es:g:' || (random() * 300)::INT,
+               'typing', random() < 0.8, (500 + random() * 12000)::INT, attempted,
+               NULL, NULL, NULL, '{source}', i
+        FROM ({sql})""",
+        params,
+    )
+    con.execute(  # type: ignore[attr-defined]
+        "INSERT INTO ingested_files (content_hash, source_kind, path, status, rows_read, "
+        "accepted, duplicates, rejected, ingested_at) VALUES (?, 'file', ?, 'ingested', 0, 0, "
+        f"0, 0, {START})",
+        [source, source],
+    )
+
+
+@dataclass
+class Timed:
+    wall: float
+    cpu: float
+
+
+def _timed(step: Callable[[], object]) -> tuple[Timed, object]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = step()
+    return Timed(time.perf_counter() - wall, time.process_time() - cpu), result
+
+
+def run(history: int, day_share: float, day_learner_share: float, batches: int) -> None:
+    days = max(1, round(DAYS_PER_BASE * history / BASE_ATTEMPTS))
+    day_attempts = int(BASE_ATTEMPTS * day_share)
+    day_learners = max(1, int(LEARNERS * day_learner_share))
+    params = SM2Params()
+    with tempfile.TemporaryDirectory() as tmp:
+        con = connect(Path(tmp) / "warehouse.duckdb")
+        _land(
+            con,
+            "history",
+            f"SELECT i, i % ? AS u, {START} + to_microseconds((random() * ? * 86400e6)::BIGINT) "
+            "AS attempted FROM range(?) t(i)",
+            [LEARNERS, days, history],
+        )
+
+        def nightly(full: bool) -> tuple[Timed, Timed, str]:
+            as_of = resolve_as_of(con, None)
+            srs_t, srs = _timed(lambda: update_srs(con, params, as_of, batches, full))
+            met_t, met = _timed(lambda: update_metrics(con, as_of, full))
+            return srs_t, met_t, f"{srs.mode}: {srs.reason} / {met.mode}: {met.reason}"  # type: ignore[attr-defined]
+
+        full_srs, full_met, _ = nightly(full=True)
+        _land(
+            con,
+            "day",
+            f"SELECT i, (i % ?) * ? AS u, {START} + INTERVAL (?) DAY "
+            "+ to_microseconds((random() * 86400e6)::BIGINT) AS attempted FROM range(?) t(i)",
+            [day_learners, LEARNERS // day_learners, days, day_attempts],
+        )
+        night_srs, night_met, modes = nightly(full=False)
+        total = int(str(scalar(con, "SELECT count(*) FROM attempts")))
+        con.close()
+    full = full_srs.wall + full_met.wall
+    night = night_srs.wall + night_met.wall
+    print(
+        f"history {history:,} attempts ({days} days, {LEARNERS:,} learners) + a day of "
+        f"{day_attempts:,} by {day_learners:,} learners = {total:,}"
+    )
+    print(
+        f"  full recompute (history):  {full:7.1f} s wall {full_srs.cpu + full_met.cpu:7.1f} s CPU"
+        f"  (SM-2 {full_srs.wall:.1f} s, metrics {full_met.wall:.1f} s)"
+    )
+    print(
+        f"  nightly run (the day):     {night:7.1f} s wall "
+        f"{night_srs.cpu + night_met.cpu:7.1f} s CPU  (SM-2 {night_srs.wall:.1f} s, "
+        f"metrics {night_met.wall:.1f} s)  = {night / full:.1%} of the full recompute"
+    )
+    print(f"  modes: {modes}")
+    print(f"  peak RSS so far: {peak_rss_mb():,.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--history", type=int, nargs="+", default=[10_000_000, 30_000_000])
+    parser.add_argument("--day-share", type=float, default=0.01)
+    parser.add_argument("--day-learner-share", type=float, default=0.1)
+    parser.add_argument("--batches", type=int, default=4)
+    args = parser.parse_args()
+    for history in args.history:
+        run(history, args.day_share, args.day_learner_share, args.batches)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Nightly runs that rebuild only what the night's cards reach (transforms/incremental.py,
+transforms/metrics/nightly.py) give the tables of one full recompute over all the data: nights
+delivered one at a time, one file of earlier days arriving late (moving a learner's first day
+into another cohort week), under both review units; a change of SM-2 parameters or
+`PROGRESS_FULL_REFRESH` recomputes everything."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from transforms.as_of import resolve_as_of
+from transforms.metrics.nightly import update_metrics
+from transforms.metrics.tables import METRIC_TABLES
+from transforms.sm2 import SM2Params
+from transforms.sm2.store import update_srs
+from transforms.warehouse import connect, insert_frame, query
+
+START = datetime(2026, 3, 2)  # a Monday
+DAYS = 30
+LATE_LEARNER = "user-07"  # their first 9 days arrive late: their cohort week moves
+COMPARED = (*(t.name for t in METRIC_TABLES), "reviews", "word_progress")
+
+
+def _history(seed: int = 7) -> pl.DataFrame:
+    """About 1,500 attempts by 24 learners on 2 languages x 10 words over 30 days."""
+    rng = np.random.default_rng(seed)
+    n = 1500
+    user = rng.integers(0, 24, n)
+    return pl.DataFrame(
+        {
+            "uuid_local": [f"a{i:05d}" for i in range(n)],
+            "user_id": [f"user-{u:02d}" for u in user],
+            "language": np.where(user % 3 == 0, "fr", "es"),
+            "word_uid": [f"w{w}" for w in rng.integers(0, 10, n)],
+            "step_type": rng.choice(["typing", "choice"], n),
+            "correct": rng.random(n) < 0.75,
+            "response_time_ms": rng.integers(500, 9000, n),
+            "attempted_at": [
+                START + timedelta(seconds=int(s)) for s in rng.integers(0, DAYS * 86400, n)
+            ],
+            "source_row": np.arange(n),
+        }
+    )
+
+
+def _deliver(con: duckdb.DuckDBPyConnection, source: str, rows: pl.DataFrame) -> None:
+    """Land `rows` as one ingested file `source`."""
+    insert_frame(con, "attempts", rows.with_columns(pl.lit(source).alias("source_id")))
+    con.execute(
+        "INSERT INTO ingested_files (content_hash, source_kind, path, status, rows_read, "
+        "accepted, duplicates, rejected, ingested_at) VALUES (?, 'file', ?, 'ingested', ?, ?, "
+        "0, 0, TIMESTAMP '2026-01-01')",
+        [source, source, rows.height, rows.height],
+    )
+
+
+def _nightly(con: duckdb.DuckDBPyConnection, params: SM2Params, full: bool = False) -> str:
+    """One night: SRS then metrics; the modes they took."""
+    as_of = resolve_as_of(con, None)
+    srs = update_srs(con, params, as_of, batches=2, full_refresh=full)
+    metrics = update_metrics(con, as_of, full_refresh=full)
+    return f"{srs.mode}/{metrics.mode}"
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    frames = {name: query(con, f'SELECT * FROM "{name}"') for name in COMPARED}
+    return {name: f.sort(f.columns, nulls_last=True) for name, f in frames.items()}
+
+
+def _setup(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("INSERT INTO cohorts VALUES ('user-01', 'class A', NULL, 'test')")
+
+
+@pytest.mark.parametrize("review_unit", ["day", "session"])
+def test_nights_with_a_late_file_equal_one_full_recompute(tmp_path: Path, review_unit: str) -> None:
+    params = SM2Params(review_unit=review_unit)  # type: ignore[arg-type]
+    history = _history()
+    day = (pl.col("attempted_at") - pl.lit(START)).dt.total_days()
+    late = (pl.col("user_id") == LATE_LEARNER) & (day < 9)
+    on_time = history.filter(~late)
+    # a night delivers the attempts up to noon: a day's attempts span two nights
+    night_of = (pl.col("attempted_at") - pl.lit(START) + pl.duration(hours=12)).dt.total_days()
+
+    nightly = connect(tmp_path / "nightly.duckdb")
+    _setup(nightly)
+    _deliver(nightly, "first-20-days", on_time.filter(night_of < 20))
+    modes = [_nightly(nightly, params)]
+    for night in range(20, DAYS + 1):
+        _deliver(nightly, f"night-{night}", on_time.filter(night_of == night))
+        if night == 25:
+            _deliver(nightly, "late", history.filter(late))
+        modes.append(_nightly(nightly, params))
+    modes.append(_nightly(nightly, params))  # a night without new attempts
+    assert modes[0] == "full/full"
+    assert set(modes[1:]) == {"incremental/incremental"}, modes
+
+    whole = connect(tmp_path / "whole.duckdb")
+    _setup(whole)
+    _deliver(whole, "everything", history)
+    assert _nightly(whole, params) == "full/full"
+
+    got, want = _tables(nightly), _tables(whole)
+    for name in COMPARED:
+        assert want[name].height > 0 or name == "at_risk_backtest", name
+        assert_frame_equal(got[name], want[name], check_exact=False, rel_tol=1e-12)
+
+
+def test_a_parameter_change_or_full_refresh_recomputes_everything(tmp_path: Path) -> None:
+    con = connect(tmp_path / "w.duckdb")
+    history = _history()
+    _deliver(con, "a", history.head(1000))
+    assert _nightly(con, SM2Params()) == "full/full"
+    _deliver(con, "b", history.tail(500))
+    assert _nightly(con, SM2Params()) == "incremental/incremental"
+    assert _nightly(con, SM2Params(pass_quality=4)) == "full/full"  # parameters changed
+    assert _nightly(con, SM2Params(pass_quality=4)) == "incremental/incremental"
+    assert _nightly(con, SM2Params(pass_quality=4), full=True) == "full/full"
+    as_of = resolve_as_of(con, None)
+    assert update_metrics(con, as_of, full_refresh=True).reason == "full refresh requested"

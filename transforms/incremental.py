@@ -1,0 +1,120 @@
+"""What a nightly run touched, and rebuilding only those rows of a derived table.
+
+The SRS step knows which cards its run changed: the cards with an attempt not replayed before
+(a new file, or an attempt the later as-of time now includes), each with `since`, its earliest
+such attempt. It records them in `touched_cards`, once per downstream consumer, in the same
+transaction as its own rows; a full SRS recompute records `touched_all` instead. A consumer reads
+its pending set, rebuilds the rows those cards reach, and clears the set in the transaction that
+writes them: a crash between the two steps leaves the set pending, so the next run catches up.
+
+SM-2 is causal per card: a card's reviews before `since` are the ones it had. So a table keyed
+by learner rebuilds the touched learners; a table keyed by a group (a word, a week, a cohort)
+rebuilds the groups the touched cards' attempts from `since` on fall in; `replace_keys` swaps
+those rows in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from transforms.keys import CARD, LEARNER
+from transforms.warehouse import insert_frame, query, registered, scalar, table_exists
+
+TOUCHED_CARDS = "touched_cards"  # (consumer, user_id, language, word_uid): since
+TOUCHED_ALL = "touched_all"  # (consumer): every row pending, after a full recompute upstream
+CONSUMERS: tuple[str, ...] = ("metrics",)  # the steps that rebuild from the touched cards
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {TOUCHED_CARDS} (consumer VARCHAR, user_id VARCHAR, "
+        "language VARCHAR, word_uid VARCHAR, since TIMESTAMP)"
+    )
+    con.execute(f"CREATE TABLE IF NOT EXISTS {TOUCHED_ALL} (consumer VARCHAR)")
+
+
+def mark_touched(con: duckdb.DuckDBPyConnection, cards: pl.DataFrame | None) -> None:
+    """Record, for every consumer, the cards a run changed (`user_id`, `language`, `word_uid`,
+    `since`), or everything (`None`: a full recompute). Call it inside the writer's transaction."""
+    _ensure_tables(con)
+    if cards is None:
+        con.execute(f"DELETE FROM {TOUCHED_CARDS}")
+        con.execute(f"DELETE FROM {TOUCHED_ALL}")
+        for consumer in CONSUMERS:
+            con.execute(f"INSERT INTO {TOUCHED_ALL} VALUES (?)", [consumer])
+        return
+    for consumer in CONSUMERS:
+        insert_frame(
+            con,
+            TOUCHED_CARDS,
+            cards.select(pl.lit(consumer).alias("consumer"), *CARD, "since"),
+        )
+
+
+@dataclass(frozen=True)
+class Touched:
+    """The cards changed since a consumer's last rebuild: `user_id`, `language`, `word_uid`,
+    `since` (the earliest changed attempt), one row per card."""
+
+    cards: pl.DataFrame
+
+    @property
+    def learners(self) -> pl.DataFrame:
+        """(user_id, language): the learners of the touched cards, with their earliest `since`."""
+        return self.cards.group_by(LEARNER).agg(pl.col("since").min()).sort(LEARNER)
+
+
+def pending(con: duckdb.DuckDBPyConnection, consumer: str) -> Touched | None:
+    """The consumer's pending cards, or `None` when everything is pending (a full recompute
+    upstream, or no record yet)."""
+    if not table_exists(con, TOUCHED_CARDS) or not table_exists(con, TOUCHED_ALL):
+        return None
+    everything = scalar(con, f"SELECT count(*) FROM {TOUCHED_ALL} WHERE consumer = ?", [consumer])
+    if int(str(everything)):
+        return None
+    cards = query(
+        con,
+        f"SELECT user_id, language, word_uid, min(since) AS since FROM {TOUCHED_CARDS} "
+        "WHERE consumer = ? GROUP BY ALL ORDER BY ALL",
+        [consumer],
+    )
+    return Touched(cards)
+
+
+def clear_pending(con: duckdb.DuckDBPyConnection, consumer: str) -> None:
+    """The consumer is up to date: call it in the transaction that writes its rebuilt rows."""
+    _ensure_tables(con)
+    con.execute(f"DELETE FROM {TOUCHED_CARDS} WHERE consumer = ?", [consumer])
+    con.execute(f"DELETE FROM {TOUCHED_ALL} WHERE consumer = ?", [consumer])
+
+
+def replace_keys(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, keys: pl.DataFrame
+) -> int:
+    """Delete the rows of `table` whose key columns (the columns of `keys`) match a row of
+    `keys`, then insert the rows of `frame` with such keys; returns the rows inserted. Call it
+    inside a transaction, so readers see the old rows or the new ones."""
+    on = keys.columns
+    keys = keys.unique()
+    rows = frame.join(keys, on=on, how="semi", nulls_equal=True)
+    match = " AND ".join(f'"{table}"."{c}" IS NOT DISTINCT FROM _keys."{c}"' for c in on)
+    with registered(con, "_keys", keys):
+        con.execute(f'DELETE FROM "{table}" USING _keys WHERE {match}')
+    return insert_frame(con, table, rows)
+
+
+def rows_for(
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    keys: pl.DataFrame,
+    on: str,
+    params: list[object] | None = None,
+) -> pl.DataFrame:
+    """`select` (SQL with `?` parameters), as `t`, semi-joined to `keys`, registered as `_keys`:
+    `on` is the join condition, e.g. `USING (user_id, language)` or `ON t.day >= _keys.day`.
+    Reads only the rows a rebuild needs."""
+    with registered(con, "_keys", keys.unique()):
+        return query(con, f"SELECT * FROM ({select}) t SEMI JOIN _keys {on}", params)

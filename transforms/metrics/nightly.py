@@ -1,0 +1,266 @@
+"""The nightly metrics run: rebuild only the rows that the cards the SRS step changed reach
+(`transforms.incremental`), and give the tables a full recompute would.
+
+What a nightly run rebuilds, table by table (keys in brackets):
+- `accuracy_daily` (user_id, language, day): each touched learner's days from the day of their
+  earliest changed attempt on (a card's first attempt can only move to such a day);
+- `user_language_progress` (user_id, language): the history columns of the touched learners;
+  the as-of columns (`AS_OF_COLUMNS`: due now, today's words, streaks) of every learner, from
+  `accuracy_daily` and the cards' `next_review_at`, as they move with the as-of time;
+- `true_retention` (language, cohort, period_week): the weeks of the touched learners' changed
+  attempts in their cohort, and every week of both cohorts for a learner whose cohort moved;
+- `word_difficulty` (language, word_uid): the touched words; `accuracy_by_step` (language,
+  step_type) and `forgetting_curve` (language): the groups of the changed attempts, and their
+  per-cohort forms (`accuracy_by_step_cohort`, `forgetting_curve_cohort`) every cohort of them;
+- `learner_cohorts`: whole, from `accuracy_daily` (one row per learner);
+- whole, every run: `cohort_retention` (which weeks are complete), `learner_status`,
+  `at_risk_learners` and `at_risk_backtest` (idle days, the model's snapshots and fit) depend
+  on the as-of time for every learner.
+Everything is rebuilt when the stored state says so: no state yet, a full SRS recompute
+upstream, a change of pass quality, cohorts or course words, or the as-of time moving back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from transforms.incremental import Touched, pending, replace_keys, rows_for
+from transforms.keys import LEARNER
+from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
+from transforms.metrics.common import learner_cohorts, week_start
+from transforms.metrics.progress import (
+    AS_OF_COLUMNS,
+    PROGRESS_COLUMNS,
+    join_progress,
+    progress_as_of,
+    progress_history,
+)
+from transforms.metrics.retention import cohort_retention, first_days, forgetting_curve
+from transforms.metrics.retention import true_retention as build_true_retention
+from transforms.metrics.risk import risk_tables
+from transforms.metrics.tables import (
+    ATTEMPTS_READ,
+    METRIC_TABLES,
+    METRICS_CONSUMER,
+    METRICS_STATE,
+    REVIEWS_READ,
+    WORD_PROGRESS_READ,
+    MetricsRun,
+    metrics_inputs_digest,
+    recompute_metrics,
+    record_metrics_state,
+)
+from transforms.sm2.store import current_words, params_used
+from transforms.warehouse import query, registered, replace_table, table_exists, transaction
+
+DAY_KEYS = ["user_id", "language", "day"]
+BY_LEARNER = "USING (user_id, language)"
+
+
+def _from_day(column: str) -> str:
+    """The join condition: a touched learner's rows on or after their first changed day."""
+    return (
+        "ON t.user_id = _keys.user_id AND t.language = _keys.language "
+        f"AND t.{column} >= _keys.from_day"
+    )
+
+
+def _stored_as_of(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str] | None:
+    if not table_exists(con, METRICS_STATE):
+        return None
+    rows = query(con, f"SELECT as_of, inputs FROM {METRICS_STATE}").rows()
+    return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
+
+
+def update_metrics(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, full_refresh: bool = False
+) -> MetricsRun:
+    """Bring every metric table up to `as_of`: the tables `recompute_metrics` would give,
+    rebuilding only the rows the pending touched cards reach when the stored state allows."""
+    touched = pending(con, METRICS_CONSUMER)
+    digest = metrics_inputs_digest(con, as_of)
+    stored = _stored_as_of(con)
+    reason = (
+        "full refresh requested"
+        if full_refresh
+        else "no stored metrics state"
+        if stored is None
+        else "a metric table is missing"
+        if not all(table_exists(con, t.name) for t in METRIC_TABLES)
+        else "every card changed upstream (a full SRS recompute)"
+        if touched is None
+        else "pass quality, cohorts or course words changed"
+        if stored[1] != digest
+        else "as-of time moved back"
+        if as_of < stored[0]
+        else ""
+    )
+    if reason or touched is None:
+        return replace(recompute_metrics(con, as_of), reason=reason)
+    return _incremental(con, as_of, touched, digest)
+
+
+def _incremental(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, touched: Touched, digest: str
+) -> MetricsRun:
+    began = time.perf_counter()
+    pq = params_used(con).pass_quality
+    words = current_words(con, as_of)
+    cohorts = query(con, "SELECT user_id, cohort FROM cohorts")
+    learners = touched.learners
+    learner_keys = learners.select(LEARNER)
+    from_day = learners.select(*LEARNER, pl.col("since").dt.truncate("1d").alias("from_day"))
+    recent_attempts = rows_for(con, ATTEMPTS_READ, from_day, _from_day("attempted_at"), [as_of])
+    new_cards = rows_for(con, WORD_PROGRESS_READ, from_day, _from_day("first_attempted_at"))
+    old_daily = query(con, "SELECT * FROM accuracy_daily")
+    learner_cards = rows_for(con, WORD_PROGRESS_READ, learner_keys, BY_LEARNER)
+    old_progress = query(con, "SELECT * FROM user_language_progress")
+    next_reviews = query(con, "SELECT user_id, language, next_review_at FROM word_progress")
+    # the at-risk model's history is every review: read once, the other tables take theirs
+    all_reviews = query(con, REVIEWS_READ, [as_of])
+    learner_reviews = all_reviews.join(learner_keys, on=LEARNER, how="semi")
+    recent_reviews = (
+        learner_reviews.join(from_day, on=LEARNER)
+        .filter(pl.col("reviewed_at") >= pl.col("from_day"))
+        .drop("from_day")
+    )
+    read = time.perf_counter()
+
+    daily_rows = accuracy_daily(recent_attempts, recent_reviews, new_cards)
+    day_keys = daily_rows.select(DAY_KEYS)
+    daily = pl.concat(
+        [old_daily.join(day_keys, on=DAY_KEYS, how="anti"), daily_rows], how="vertical_relaxed"
+    ).sort(DAY_KEYS)
+    by_learner = learner_cohorts(first_days(daily), cohorts)
+    before = learner_cohorts(
+        first_days(old_daily.join(learner_keys, on=LEARNER, how="semi")), cohorts
+    )
+
+    # true_retention: the touched learners' weeks in their cohort; a learner whose cohort
+    # moved (a late first attempt) moves every week of theirs between two cohorts
+    cohort_of = by_learner.select(*LEARNER, "cohort")
+    week = week_start(pl.col("attempted_at").dt.date()).alias("period_week")
+    groups = [recent_attempts.select(*LEARNER, week).join(cohort_of, on=LEARNER)]
+    moved = cohort_of.join(
+        before.select(*LEARNER, pl.col("cohort").alias("_before")), on=LEARNER
+    ).filter(pl.col("cohort") != pl.col("_before"))
+    if moved.height:
+        weeks = learner_reviews.join(moved, on=LEARNER).select(
+            *LEARNER, week_start(pl.col("reviewed_at").dt.date()).alias("period_week")
+        )
+        for column in ("cohort", "_before"):
+            groups.append(
+                weeks.join(moved.select(*LEARNER, pl.col(column).alias("cohort")), on=LEARNER)
+            )
+    retention_keys = pl.concat(
+        [g.select("language", "cohort", "period_week") for g in groups]
+    ).unique()
+    week_reviews = (
+        all_reviews.with_columns(week_start(pl.col("reviewed_at").dt.date()).alias("period_week"))
+        .join(
+            retention_keys.select("language", "period_week").unique(),
+            on=["language", "period_week"],
+            how="semi",
+        )
+        .drop("period_week")
+    )
+    word_keys = touched.cards.select("language", "word_uid").unique()
+    step_keys = recent_attempts.select("language", "step_type").unique()
+    if moved.height:  # a learner changes cohort in every step type they ever took
+        step_keys = pl.concat(
+            [
+                step_keys,
+                rows_for(con, ATTEMPTS_READ, moved.select(LEARNER), BY_LEARNER, [as_of]).select(
+                    "language", "step_type"
+                ),
+            ]
+        ).unique()
+    language_keys = learners.select("language").unique()
+    # one read of the attempts either group table needs; the reviews are all read already
+    with registered(con, "_words", word_keys), registered(con, "_steps", step_keys):
+        group_attempts = query(
+            con,
+            f"""SELECT * FROM ({ATTEMPTS_READ}) t
+            WHERE EXISTS (SELECT 1 FROM _words w
+                          WHERE w.language = t.language AND w.word_uid = t.word_uid)
+               OR EXISTS (SELECT 1 FROM _steps s
+                          WHERE s.language = t.language AND s.step_type = t.step_type)""",
+            [as_of],
+        )
+
+    def of(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(keys, on=keys.columns, how="semi")
+
+    def with_cohort(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(cohort_of, on=LEARNER, how="left", maintain_order="left")
+
+    history_rows = progress_history(
+        learner_cards,
+        learner_reviews,
+        daily.join(learner_keys, on=LEARNER, how="semi"),
+        words,
+        pq,
+    )
+    history_columns = [c for c in PROGRESS_COLUMNS if c not in AS_OF_COLUMNS]
+    history = pl.concat(
+        [
+            old_progress.select(history_columns).join(learner_keys, on=LEARNER, how="anti"),
+            history_rows,
+        ],
+        how="vertical_relaxed",
+    )
+    risk = risk_tables(daily, all_reviews, as_of, pq)
+    grouped = {
+        "true_retention": (build_true_retention(week_reviews, by_learner, pq), retention_keys),
+        "word_difficulty": (
+            word_difficulty(
+                of(group_attempts, word_keys),
+                of(all_reviews, word_keys),
+                rows_for(con, WORD_PROGRESS_READ, word_keys, "USING (language, word_uid)"),
+                pq,
+            ),
+            word_keys,
+        ),
+        "accuracy_by_step": (accuracy_by_step(of(group_attempts, step_keys)), step_keys),
+        "forgetting_curve": (forgetting_curve(of(all_reviews, language_keys), pq), language_keys),
+        "accuracy_by_step_cohort": (
+            accuracy_by_step(with_cohort(of(group_attempts, step_keys)), by=("cohort",)),
+            step_keys,
+        ),
+        "forgetting_curve_cohort": (
+            forgetting_curve(with_cohort(of(all_reviews, language_keys)), pq, by=("cohort",)),
+            language_keys,
+        ),
+        "accuracy_daily": (daily_rows, day_keys),
+    }
+    whole = {
+        "cohort_retention": cohort_retention(daily, by_learner, as_of),
+        "learner_cohorts": by_learner.select(*LEARNER, "first_day", "cohort").sort(LEARNER),
+        "user_language_progress": join_progress(
+            history, progress_as_of(next_reviews, daily, as_of)
+        ),
+        "learner_status": risk.status,
+        "at_risk_learners": risk.at_risk,
+        "at_risk_backtest": risk.backtest,
+    }
+    built = time.perf_counter()
+    with transaction(con):
+        for name, (frame, keys) in grouped.items():
+            replace_keys(con, name, frame, keys)
+        for name, frame in whole.items():
+            replace_table(con, name, frame)
+        record_metrics_state(con, as_of, digest)
+    tables = {name: frame for name, (frame, _) in grouped.items()} | whole
+    return MetricsRun(
+        tables,
+        read - began,
+        built - read,
+        time.perf_counter() - built,
+        mode="incremental",
+        reason=f"{learners.height} touched learner(s), {touched.cards.height} card(s)",
+    )
