@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 DEMO := data/demo
 DEMO_ENV := PROGRESS_LANDING=$(DEMO)/landing PROGRESS_WAREHOUSE=$(DEMO)/warehouse.duckdb \
-	PROGRESS_REPORTS=$(DEMO)/reports
+	PROGRESS_REPORTS=$(DEMO)/reports PROGRESS_OUTBOX=$(DEMO)/outbox
 ANKI := data/anki
 ANKI_ENV := PROGRESS_LANDING=$(ANKI)/landing PROGRESS_WAREHOUSE=$(ANKI)/warehouse.duckdb \
-	PROGRESS_REPORTS=$(ANKI)/reports
+	PROGRESS_REPORTS=$(ANKI)/reports PROGRESS_OUTBOX=$(ANKI)/outbox
 EDNET := data/ednet
 EDNET_ENV := PROGRESS_LANDING=$(EDNET)/landing PROGRESS_WAREHOUSE=$(EDNET)/warehouse.duckdb \
-	PROGRESS_REPORTS=$(EDNET)/reports
+	PROGRESS_REPORTS=$(EDNET)/reports PROGRESS_OUTBOX=$(EDNET)/outbox
 DEMO_LEARNERS ?= 300
 PG_BIN := /usr/lib/postgresql/15/bin
 

@@ -20,7 +20,7 @@ from reports.privacy import MIN_COHORT
 from reports.quizzes import QUIZ_FOLDER, has_quiz_page, quiz_page_path
 from reports.theme import LAYOUT
 from transforms.metrics.common import wilson
-from transforms.warehouse import query
+from transforms.warehouse import query, table_exists
 
 IDLE_DAYS = 14  # an unfinished learner with no activity for this long has stopped
 
@@ -36,6 +36,7 @@ class CourseTables:
     lessons: pl.DataFrame  # lesson_progress
     order: pl.DataFrame  # lesson_id, title, module_id, position, optional (current version)
     module_order: pl.DataFrame  # module_id, title, position
+    badges: pl.DataFrame  # awarded_at, badge_code, name: awards to the course's learners
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, course: str, as_of: datetime) -> CourseTables:
@@ -58,6 +59,16 @@ class CourseTables:
             nodes.filter(kind="module")
             .select(pl.col("node_id").alias("module_id"), "title", "position")
             .sort("position"),
+            query(
+                con,
+                "SELECT b.awarded_at, b.badge_code, b.name FROM user_badges b "
+                "JOIN enrollments e ON e.user_id = b.user_id AND e.course_id = ?",
+                [course],
+            )
+            if table_exists(con, "user_badges")
+            else pl.DataFrame(
+                schema={"awarded_at": pl.Datetime, "badge_code": pl.String, "name": pl.String}
+            ),
         )
 
 
@@ -195,6 +206,32 @@ def continue_positions(t: CourseTables) -> go.Figure:
     return fig
 
 
+def badges_per_week(t: CourseTables) -> pl.DataFrame:
+    """Awards to the course's enrolled learners per ISO week (Monday) and badge."""
+    return (
+        t.badges.with_columns(pl.col("awarded_at").dt.truncate("1w").dt.date().alias("week"))
+        .group_by("week", "badge_code", "name")
+        .agg(pl.len().alias("awards"))
+        .sort("week", "badge_code")
+    )
+
+
+def badges_figure(weekly: pl.DataFrame) -> go.Figure:
+    """Badges awarded per week, stacked by badge."""
+    fig = go.Figure()
+    for (code, name), rows in weekly.group_by("badge_code", "name", maintain_order=True):
+        fig.add_trace(
+            go.Bar(
+                x=rows["week"].to_list(),
+                y=rows["awards"].to_list(),
+                name=str(name or code),
+                hovertemplate="week of %{x}: %{y}<extra>" + str(name or code) + "</extra>",
+            )
+        )
+    fig.update_layout(**LAYOUT, barmode="stack", title="Badges awarded per week (by week start)")
+    return fig
+
+
 def course_sections(t: CourseTables, as_of: datetime) -> list[Section]:
     ranked = stopped_at(t, as_of)
     table = ranked.head(15).select(
@@ -215,6 +252,12 @@ def course_sections(t: CourseTables, as_of: datetime) -> list[Section]:
         Section("Completion over time", completion_over_time(t)),
         Section("Time spent per lesson", time_per_lesson(t)),
         Section('"Continue here" positions', continue_positions(t)),
+        Section(
+            "Badges awarded per week",
+            badges_figure(badges_per_week(t)),
+            note="Awards to this course's enrolled learners (any badge, wherever earned), by the "
+            "ISO week of the event that earned them.",
+        ),
     ]
 
 

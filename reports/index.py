@@ -100,6 +100,7 @@ def link_groups(folder: Path, suppressed: list[str]) -> list[LinkGroup]:
     product = [p for p in (folder / "sm2.html", folder / "tuning.html") if p.exists()]
     learners = sorted((folder / "learners").glob("*.html"))
     courses = sorted((folder / "courses").glob("*.html"))
+    performance = sorted((folder / "performance").glob("*.html"))
     quizzes = sorted((folder / QUIZ_FOLDER).glob("*.html"))
     note = (
         f"Not shown, {SUPPRESSED}: {', '.join(suppressed)}."
@@ -124,6 +125,15 @@ def link_groups(folder: Path, suppressed: list[str]) -> list[LinkGroup]:
             links(learners, "Learner report"),
         ),
     ]
+    if performance:  # course platforms' learners: only when the landing has them
+        groups.append(
+            LinkGroup(
+                "Learner performance",
+                "Per selected course-platform learner, under a pseudonym: assessments and their "
+                "trend, competencies, badges, next tasks.",
+                links(performance, "Learner performance"),
+            )
+        )
     if courses:  # course platforms: only when the landing has them
         groups.insert(
             1,

@@ -15,6 +15,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, root: Path, **extra: str) -> None
     monkeypatch.setenv("PROGRESS_LANDING", str(root / "landing"))
     monkeypatch.setenv("PROGRESS_WAREHOUSE", str(root / "warehouse.duckdb"))
     monkeypatch.setenv("PROGRESS_REPORTS", str(root / "reports"))
+    monkeypatch.setenv("PROGRESS_OUTBOX", str(root / "outbox"))
     for key in ("PROGRESS_PG_DSN", "PROGRESS_AS_OF", "PROGRESS_SM2_PARAMS"):
         monkeypatch.delenv(key, raising=False)
     for key, value in extra.items():

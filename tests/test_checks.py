@@ -18,6 +18,7 @@ from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
 from pipelines.defs.resources import WarehouseResource
 from tests.pipeline_run import configure
+from tests.test_lms_achievements import BREAKS as ACHIEVEMENT_BREAKS
 from tests.test_lms_analytics import ANALYTICS_BREAKS
 from tests.test_lms_progress import ALL_CHECKS, LMS_BREAKS
 from tests.test_lms_quizzes import ASSESSMENT_BREAKS
@@ -134,10 +135,11 @@ def broken_copy(good: Path, folder: Path, sql: str) -> Path:
 
 
 def test_every_check_has_a_breaking_test() -> None:
-    """Here, or (course-platform checks, which need a course landing) in test_lms_progress
-    and test_lms_quizzes."""
+    """Here, or (course-platform checks, which need a course landing) in test_lms_progress,
+    test_lms_quizzes and test_lms_achievements (`no_rejected_badge_rules` in its own test)."""
     lms = {c.check_key.name for c in ALL_CHECKS} | set(LMS_BREAKS) | set(ASSESSMENT_BREAKS)
     lms |= set(ANALYTICS_BREAKS)
+    lms |= set(ACHIEVEMENT_BREAKS) | {"no_rejected_badge_rules"}
     assert set(registered_checks()) == {name for name, _ in BREAKS} | lms
 
 

@@ -32,6 +32,7 @@ def _run(root: Path, landing: Path, failpoint: str | None = None) -> int:
         "PROGRESS_LANDING": str(landing),
         "PROGRESS_WAREHOUSE": str(root / "warehouse.duckdb"),
         "PROGRESS_REPORTS": str(root / "reports"),
+        "PROGRESS_OUTBOX": str(root / "outbox"),
         "PROGRESS_SRS_BATCHES": "3",
         "PROGRESS_REPORT_LEARNERS": "2",
         "PROGRESS_EXPORT_PNG": "0",

@@ -30,7 +30,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     generate_lms_landing(tmp_path / "b", CONFIG)
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
     assert a == b
-    assert {k.split("/")[0] for k in a} == {"courses", "paths", "events", "xapi"}
+    assert {k.split("/")[0] for k in a} == {"badges", "courses", "paths", "events", "xapi"}
     assert any(k.endswith(".csv.gz") for k in a) and any(k.endswith(".parquet") for k in a)
 
 

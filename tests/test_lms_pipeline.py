@@ -46,4 +46,13 @@ def test_nightly_job_builds_lms_tables(tmp_path: Path, monkeypatch: pytest.Monke
     courses = "SELECT count(DISTINCT course_id) FROM learning_analytics WHERE course_id {} 'lang:%'"
     assert scalar(con, courses.format("NOT LIKE")) == 2  # py101 and ds201
     assert scalar(con, courses.format("LIKE"))
+    # the published events of the run are its outbox file, line for line
+    published = scalar(con, "SELECT count(*) FROM learning_events")
     con.close()
+    (outbox,) = (tmp_path / "outbox").glob("*.jsonl")
+    assert published and len(outbox.read_text().splitlines()) == published
+    # the course-platform learners' performance pages, linked from the index
+    pages = sorted((tmp_path / "reports" / "performance").glob("*.html"))
+    assert len(pages) == 4  # Alice, Bob, Carol, Dan (5 asked for, by events)
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert all(f"performance/{p.name}" in index for p in pages)

@@ -15,25 +15,17 @@ from reports.courses import CourseTables, build_course_reports, stopped_at
 from reports.export import chromium_path
 from reports.learner_courses import LearnerCourses, course_sections
 from reports.pages import PageMeta, write_page
-from tests.browser import assert_page_draws, rendered_dom
+from tests.browser import assert_page_draws, chart_marks, rendered_dom
+from tests.lms_build import build_lms_warehouse
 from tests.lms_landing import B, write_landing
-from transforms.ingest.manifests import json_documents
-from transforms.lms.courses import load_courses
-from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import build_lms_progress
-from transforms.lms.read import read_lms_inputs
-from transforms.warehouse import connect, query, replace_table
+from transforms.warehouse import connect, query
 
 AS_OF = datetime(2026, 8, 20)
 
 
 def _warehouse(landing: Path, db: Path, as_of: datetime) -> None:
     con = connect(db)
-    load_courses(con, json_documents(landing / "courses"))
-    ingest_events(con, landing, datetime(2027, 1, 1))
-    tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
-    for name, frame in tables.items():
-        replace_table(con, name, frame)
+    build_lms_warehouse(con, landing, as_of, db.parent / "outbox")
     con.close()
 
 
@@ -47,7 +39,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
         con, root / "reports", PageMeta(as_of=str(AS_OF), run_id="test"), AS_OF
     )
     con.close()
-    assert len(built) == 3 and not suppressed and len(figures) == 15
+    assert len(built) == 3 and not suppressed and len(figures) == 18
     return root, built
 
 
@@ -72,12 +64,14 @@ def test_every_course_chart_draws_with_data(pages: tuple[Path, list[Path]]) -> N
             r'(<div class="plot-container plotly")?',
             dom,
         )
-        assert len(charts) == 5 and all(charts), page.name
+        assert len(charts) == 6 and all(charts), page.name
         # every chart has marks: funnel and bar segments, line paths
         assert dom.count('class="trace bars"') + dom.count("funnellayer") >= 4, page.name
         errors = re.search(r'<pre id="js-errors">(.*?)</pre>', dom, re.S)
         assert errors is not None and errors.group(1).strip() == "", page.name
         assert "Uncaught" not in log
+        badges = chart_marks(dom)[-1]  # badges awarded per week
+        assert badges.bars > 0, page.name
 
 
 def test_small_courses_are_left_out_and_drop_off_by_hand(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ import polars as pl
 
 from transforms.warehouse import connect, query
 
-WALL_CLOCK_COLUMNS = {"ingested_at"}  # ingestion provenance is the one wall-clock reading
+# ingestion provenance is the one wall-clock reading; the run that first published an event
+# is a run id, different for every run
+WALL_CLOCK_COLUMNS = {"ingested_at", "first_published_run"}
 
 
 def warehouse_tables(

@@ -96,6 +96,14 @@ class Settings:
         default=Path("data/reports"),
         metadata=_setting("PROGRESS_REPORTS", Path, "where reports are written"),
     )
+    outbox: Path = field(
+        default=Path("data/outbox"),
+        metadata=_setting(
+            "PROGRESS_OUTBOX",
+            Path,
+            "where each run writes the learning events it publishes, `<run>.jsonl`",
+        ),
+    )
     pg_dsn: str | None = field(
         default=None,
         metadata=_setting(

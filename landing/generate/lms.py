@@ -171,6 +171,7 @@ def course_versions(spec: CourseSpec, start: datetime, days: int, seed: int) -> 
         "version": 1,
         "publishedAt": (start - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "modules": modules,
+        "competencies": link_competencies(spec.course, modules),
     }
     v2_modules = json.loads(json.dumps(modules))
     v2_modules[0]["lessons"].insert(2, _lesson(f"{spec.course}/m1/l5", "lesson", rng, 5))
@@ -183,6 +184,86 @@ def course_versions(spec: CourseSpec, start: datetime, days: int, seed: int) -> 
         "modules": v2_modules,
     }
     return [v1, v2]
+
+
+def link_competencies(course: str, modules: list[dict]) -> list[dict]:
+    """Link each module's tasks and questions to the module's competency (`<course>-m<k>`),
+    and every quiz question to the course-wide `<course>-review` as well; returns the
+    course's competency declarations (the review one with a lower mastery threshold)."""
+    for k, module in enumerate(modules, start=1):
+        for lesson in module["lessons"]:
+            for item in lesson.get("tasks", []):
+                item["competencies"] = [f"{course}-m{k}"]
+            for item in lesson.get("questions", []):
+                item["competencies"] = [f"{course}-m{k}", f"{course}-review"]
+    return [
+        *(
+            {"id": f"{course}-m{k}", "name": f"{course} module {k}"}
+            for k in range(1, len(modules) + 1)
+        ),
+        {"id": f"{course}-review", "name": f"{course} review", "masteryThreshold": 0.9},
+    ]
+
+
+BADGE_RULES: list[dict[str, Any]] = [
+    {
+        "code": "first-module",
+        "name": "First module",
+        "description": "Complete any module",
+        "points": 10,
+        "rule": {"type": "module_completed"},
+    },
+    {
+        "code": "graduate",
+        "name": "Graduate",
+        "points": 50,
+        "rule": {"type": "course_completed"},
+    },
+    {
+        "code": "ten-lessons",
+        "name": "Ten lessons",
+        "rule": {"type": "lessons_completed", "count": 10},
+    },
+    {"code": "streak-3", "name": "Three days running", "rule": {"type": "streak", "days": 3}},
+    {"code": "busy-day", "name": "Busy day", "rule": {"type": "daily", "tasks": 5}},
+    {"code": "quick", "name": "Quick thinker", "rule": {"type": "speed", "ms": 10000}},
+    {"code": "ace", "name": "Quiz ace", "rule": {"type": "quiz_score", "minPercent": 100}},
+    {
+        "code": "py-skill",
+        "name": "Python module 1 mastered",
+        "rule": {"type": "competency_mastered", "competencyId": "py101-m1"},
+    },
+    {"code": "words-20", "name": "Twenty words", "rule": {"type": "words_learned", "count": 20}},
+    {
+        "code": "all-rounder",
+        "name": "All-rounder",
+        "points": 30,
+        "rule": {
+            "type": "all_of",
+            "rules": [
+                {"type": "module_completed", "moduleId": "py101/m1"},
+                {
+                    "type": "any_of",
+                    "rules": [
+                        {"type": "quiz_score", "minPercent": 75, "quizId": "py101/m1/quiz"},
+                        {"type": "streak", "days": 5},
+                    ],
+                },
+            ],
+        },
+    },
+    {"code": "retired", "name": "Retired", "active": False, "rule": {"type": "streak", "days": 1}},
+]
+
+
+def write_badges(folder: Path) -> None:
+    """`badges/`: the rules (a list in one file, one rule in another) and a bad rule (an
+    unknown type), rejected while the others apply."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rules.json").write_text(json.dumps(BADGE_RULES[:-1], indent=1))
+    (folder / "retired.json").write_text(json.dumps(BADGE_RULES[-1]))
+    bad = {"code": "liker", "name": "Liker", "rule": {"type": "likes_given", "count": 3}}
+    (folder / "zz-bad.json").write_text(json.dumps(bad))
 
 
 def _lessons_in_order(version: dict) -> list[dict]:
@@ -532,6 +613,7 @@ def generate_lms_landing(folder: Path, config: LmsGeneratorConfig) -> LmsGenerat
     first = versions[config.courses[0].course][0]
     (folder / "courses" / "zz-broken.json").write_text('{"course": "py101", "version": ')
     (folder / "courses" / "zz-conflict.json").write_text(json.dumps({**first, "title": "Other"}))
+    write_badges(folder / "badges")
     lrs = set(users[: int(len(users) * config.xapi_share)])
     statements = [e for e in events if e["userId"] in lrs and e["type"] in XAPI_VERBS]
     native = [e for e in events if not (e["userId"] in lrs and e["type"] in XAPI_VERBS)]

@@ -47,6 +47,10 @@ class SettingsResource(dg.ConfigurableResource):
         return self.parsed.reports
 
     @property
+    def outbox_path(self) -> Path:
+        return self.parsed.outbox
+
+    @property
     def as_of_time(self) -> datetime | None:
         return self.parsed.as_of
 

@@ -137,6 +137,15 @@ COURSE_REASONS: tuple[Reason, ...] = (
     Reason("duplicate_path", "a learning path id is defined by more than one file"),
 )
 
+# Why a badge rule (`$PROGRESS_LANDING/badges/*.json`) is rejected (`badge_rule_rejects.reason`);
+# the other rules still apply.
+BADGE_REASONS: tuple[Reason, ...] = (
+    Reason("malformed_json", "the file is not valid JSON"),
+    Reason("invalid_structure", "a rule is not an object, or a field is missing or ill-typed"),
+    Reason("unknown_rule_type", "`rule.type` (or a nested rule's) is not one of lms.md's types"),
+    Reason("duplicate_badge_code", "a badge code is defined by an earlier rule"),
+)
+
 # canonical snake_case name -> the app's camelCase name
 FIELDS: dict[str, str] = {f.name: f.app_name for f in ATTEMPT.fields}
 REQUIRED: tuple[str, ...] = tuple(f.name for f in ATTEMPT.fields if f.required)

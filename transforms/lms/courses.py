@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +71,14 @@ NODE_SCHEMA: dict[str, pl.DataType] = {
     "options": pl.Int32(),
     "competencies": pl.List(pl.String()),
 }
+COMPETENCY_SCHEMA: dict[str, pl.DataType] = {
+    "course_id": pl.String(),
+    "version": pl.Int32(),
+    "competency_id": pl.String(),
+    "name": pl.String(),
+    "mastery_threshold": pl.Float64(),
+}
+DEFAULT_MASTERY_THRESHOLD = 0.95
 REJECT_SCHEMA = reject_schema("course_id")
 
 
@@ -83,6 +91,9 @@ class CourseVersion:
     nodes: pl.DataFrame  # course_nodes rows
     content_hash: str
     source: str
+    competencies: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=COMPETENCY_SCHEMA)
+    )  # course_competencies rows
 
 
 def _number(value: object, what: str, default: float | None = None) -> float | None:
@@ -282,6 +293,7 @@ def parse_course(text: str, source: str) -> CourseVersion:
         for lesson in _list(module.get("lessons"), f"{mid} lessons"):
             _lesson(tree, lesson, mid)
     title = doc.get("title")
+    competencies = _competencies(doc.get("competencies"), course, version)
     return CourseVersion(
         course_id=course,
         version=version,
@@ -290,7 +302,42 @@ def parse_course(text: str, source: str) -> CourseVersion:
         nodes=pl.DataFrame(tree.rows, schema=NODE_SCHEMA),
         content_hash=content_hash(doc),
         source=source,
+        competencies=competencies,
     )
+
+
+def _competencies(value: object, course: str, version: int) -> pl.DataFrame:
+    """`course_competencies` rows of a document's `competencies` list: `{"id", "name",
+    "masteryThreshold"}` objects (threshold in (0, 1], default 0.95), ids distinct."""
+    rows: list[dict[str, object]] = []
+    for item in _list(value, "competencies"):
+        require(isinstance(item, dict), "invalid_structure", f"competency {item!r} is no object")
+        cid = item.get("id")
+        require(isinstance(cid, str) and cid != "", "invalid_structure", "competency has no id")
+        threshold = item.get("masteryThreshold", DEFAULT_MASTERY_THRESHOLD)
+        require(
+            isinstance(threshold, int | float)
+            and not isinstance(threshold, bool)
+            and 0 < threshold <= 1,
+            "invalid_structure",
+            f"competency {cid!r}: masteryThreshold must be in (0, 1], not {threshold!r}",
+        )
+        require(
+            all(r["competency_id"] != cid for r in rows),
+            "invalid_structure",
+            f"competency {cid!r} is defined twice",
+        )
+        name = item.get("name")
+        rows.append(
+            {
+                "course_id": course,
+                "version": version,
+                "competency_id": cid,
+                "name": name if isinstance(name, str) else None,
+                "mastery_threshold": float(threshold),  # type: ignore[arg-type]
+            }
+        )
+    return pl.DataFrame(rows, schema=COMPETENCY_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -324,6 +371,7 @@ def _store_course(con: duckdb.DuckDBPyConnection, cv: CourseVersion) -> None:
         ],
     )
     insert_frame(con, "course_nodes", cv.nodes)
+    insert_frame(con, "course_competencies", cv.competencies)
 
 
 COURSES: VersionedKind[CourseVersion] = VersionedKind(

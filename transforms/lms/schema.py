@@ -25,6 +25,11 @@ LMS_DDL: tuple[str, ...] = (
         rule VARCHAR, rule_seconds DOUBLE, min_percent DOUBLE, pass_percent DOUBLE,
         optional BOOLEAN NOT NULL, due_at TIMESTAMP, due_offset_days INTEGER, options INTEGER,
         competencies VARCHAR[], PRIMARY KEY (course_id, version, node_id))""",
+    # One row per (course_id, version, competency_id): the competencies a version declares.
+    """CREATE TABLE IF NOT EXISTS course_competencies (
+        course_id VARCHAR NOT NULL, version INTEGER NOT NULL, competency_id VARCHAR NOT NULL,
+        name VARCHAR, mastery_threshold DOUBLE NOT NULL,
+        PRIMARY KEY (course_id, version, competency_id))""",
     # One row per rejected course or path document, by content hash.
     """CREATE TABLE IF NOT EXISTS course_rejects (
         content_hash VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, course_id VARCHAR,
@@ -44,6 +49,15 @@ LMS_DDL: tuple[str, ...] = (
         bucket SMALLINT)""",
     # One row per rejected event row or xAPI statement.
     rejects_ddl("lms_event_rejects"),
+    # One row per (user_id, badge_code, context): an award, kept for ever (never revoked).
+    """CREATE TABLE IF NOT EXISTS user_badges (
+        user_id VARCHAR NOT NULL, badge_code VARCHAR NOT NULL, context VARCHAR,
+        awarded_at TIMESTAMP NOT NULL, name VARCHAR, points DOUBLE)""",
+    # One row per published learning event (event_id): the outbox's ledger.
+    """CREATE TABLE IF NOT EXISTS learning_events (
+        event_id VARCHAR PRIMARY KEY, type VARCHAR NOT NULL, user_id VARCHAR NOT NULL,
+        course_id VARCHAR, occurred_at TIMESTAMP NOT NULL, payload VARCHAR NOT NULL,
+        first_published_run VARCHAR NOT NULL)""",
     # One row per ingested event source (a file by content hash): the events' ledger, with
     # the columns of `ingested_files`.
     ledger_ddl("lms_ingested_files"),

@@ -23,7 +23,13 @@ from transforms.sm2 import SM2Params
 from transforms.warehouse import replace_table, transaction
 
 LMS = "lms"
-TREE_TABLES = ("course_versions", "course_nodes", "course_rejects", "learning_paths")
+TREE_TABLES = (
+    "course_versions",
+    "course_nodes",
+    "course_competencies",
+    "course_rejects",
+    "learning_paths",
+)
 EVENT_TABLES = ("lms_events", "lms_event_rejects", "lms_ingested_files")
 
 
@@ -32,6 +38,10 @@ EVENT_TABLES = ("lms_events", "lms_event_rejects", "lms_ingested_files")
     specs=[
         dg.AssetSpec("course_versions", description="One row per (course_id, version)."),
         dg.AssetSpec("course_nodes", description="One row per (course_id, version, node_id)."),
+        dg.AssetSpec(
+            "course_competencies",
+            description="One row per (course_id, version, competency_id) declared.",
+        ),
         dg.AssetSpec("course_rejects", description="One row per rejected course or path file."),
         dg.AssetSpec("learning_paths", description="One row per (path_id, position)."),
     ],
@@ -132,7 +142,7 @@ def lms_progress_tables(
     yield from table_results(tables, as_of)
 
 
-@dg.asset(group_name=LMS, deps=[*table_names(LMS_TABLES), "quiz_stats"])
+@dg.asset(group_name=LMS, deps=[*table_names(LMS_TABLES), "quiz_stats", "user_badges"])
 def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:

@@ -153,6 +153,7 @@ def latest_check_results(
     deps=[
         *KINDS,
         "course_reports",
+        "performance_reports",
         "quiz_reports",
         "headline_figures",
         "weekly_active_learners",

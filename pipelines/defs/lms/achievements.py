@@ -1,0 +1,156 @@
+"""Course-platform assets of issue 13's learner side: competencies (BKT), badges and the
+published learning events with their per-run outbox."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from pipelines.defs.lms.assets import LMS
+from pipelines.defs.metadata import preview, table_counts
+from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from transforms.as_of import resolve_as_of
+from transforms.ingest.manifests import json_documents
+from transforms.lms.achievements import (
+    competency_tables,
+    publish_learning_events,
+    update_user_badges,
+)
+from transforms.lms.badges import parse_badge_rules
+from transforms.lms.progress import LMS_TABLES
+from transforms.registry import table_names
+from transforms.warehouse import replace_table, transaction
+
+PROGRESS_TABLES = list(table_names(LMS_TABLES))
+
+
+@dg.multi_asset(
+    group_name=LMS,
+    specs=[
+        dg.AssetSpec("badge_rules", description="One row per valid badge rule (badge_code)."),
+        dg.AssetSpec(
+            "badge_rule_rejects",
+            description="One row per rejected badge rule (source file, position in it).",
+        ),
+    ],
+)
+def badge_rule_tables(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+) -> Iterator[dg.MaterializeResult]:
+    """Read every `badges/*.json` (one rule or a list each); a bad rule is rejected with its
+    reason, the others apply."""
+    rules, rejects = parse_badge_rules(json_documents(settings.landing_path / "badges"))
+    with warehouse.connect() as con, transaction(con):
+        replace_table(con, "badge_rules", rules)
+        replace_table(con, "badge_rule_rejects", rejects)
+    for row in rejects.iter_rows(named=True):
+        context.log.warning(f"badge rule rejected: {row['source']}#{row['item']}: {row['message']}")
+    yield dg.MaterializeResult(
+        asset_key="badge_rules",
+        metadata={"dagster/row_count": rules.height, "preview": preview(rules)},
+    )
+    yield dg.MaterializeResult(
+        asset_key="badge_rule_rejects",
+        metadata={"dagster/row_count": rejects.height, "preview": preview(rejects)},
+    )
+
+
+@dg.multi_asset(
+    group_name=LMS,
+    specs=[
+        dg.AssetSpec(
+            "competency_params",
+            description="One row per competency with evidence: its BKT parameters.",
+            deps=["lms_events", "course_nodes", "course_versions", "course_competencies"],
+        ),
+        dg.AssetSpec(
+            "user_competencies",
+            description="One row per (user_id, competency_id) with evidence or enrolled.",
+            deps=[
+                "lms_events",
+                "course_nodes",
+                "course_versions",
+                "course_competencies",
+                "enrollments",
+            ],
+        ),
+    ],
+)
+def competency_assets(
+    warehouse: WarehouseResource, settings: ProgressSettings
+) -> Iterator[dg.MaterializeResult]:
+    """Bayesian Knowledge Tracing per competency, fitted on every learner's evidence."""
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, settings.as_of_time)
+        tables = competency_tables(con, as_of)
+        with transaction(con):
+            for name, frame in tables.items():
+                replace_table(con, name, frame)
+    params = tables["competency_params"]
+    for name, frame in tables.items():
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": frame.height,
+                "as_of": as_of.isoformat(),
+                "fitted_competencies": int(params["fitted"].sum()) if params.height else 0,
+                "preview": preview(frame),
+            },
+        )
+
+
+@dg.asset(
+    group_name=LMS,
+    deps=[
+        "badge_rules",
+        "user_competencies",
+        "lms_events",
+        "attempts",
+        "reviews",
+        "quiz_attempts",
+        *PROGRESS_TABLES,
+    ],
+)
+def user_badges(warehouse: WarehouseResource, settings: ProgressSettings) -> dg.MaterializeResult:
+    """One row per (user_id, badge_code, context): awarded at the event where the rule first
+    held; awards stored by earlier runs stay as they were (never revoked, never twice)."""
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, settings.as_of_time)
+        awards, new = update_user_badges(con, as_of)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": awards.height,
+            "new_awards": new,
+            "as_of": as_of.isoformat(),
+            "preview": preview(awards),
+        }
+    )
+
+
+@dg.asset(
+    group_name=LMS,
+    deps=[
+        "user_badges",
+        "user_competencies",
+        "quiz_attempts",
+        "assignment_submissions",
+        *PROGRESS_TABLES,
+    ],
+)
+def learning_events(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+) -> dg.MaterializeResult:
+    """One row per published event (stable `event_id`); the events new in this run also go to
+    `$PROGRESS_OUTBOX/<run>.jsonl`, written before they are recorded (a retried run rewrites
+    the same file)."""
+    with warehouse.connect() as con:
+        fresh, path = publish_learning_events(con, context.run.run_id, settings.outbox_path)
+        total = table_counts(con, ["learning_events"])["learning_events"]
+    by_type = fresh.group_by("type").len().sort("type")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "published_now": fresh.height,
+            "outbox": dg.MetadataValue.path(str(path.resolve())),
+            **{f"new_{t}": n for t, n in by_type.iter_rows()},
+        }
+    )

@@ -1,0 +1,49 @@
+"""The learner performance pages of the course platforms (issue 13)."""
+
+import dagster as dg
+
+from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from reports.build import pick_learners, pseudonym_key
+from reports.export import export_pngs
+from reports.pages import PageMeta
+from reports.performance import ACTIVITY_SQL, build_performance_reports
+from transforms.as_of import resolve_as_of
+from transforms.warehouse import query
+
+REPORTING = "reporting"  # a report page, written with the other reports
+
+
+@dg.asset(
+    group_name=REPORTING,
+    deps=[
+        "user_progress",
+        "course_progress",
+        "task_queue",
+        "quiz_attempts",
+        "user_competencies",
+        "user_badges",
+        "report_secrets",
+    ],
+)
+def performance_reports(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+) -> dg.MaterializeResult:
+    """One page per selected course-platform learner (`PROGRESS_REPORT_LEARNERS`: that many
+    most active by events, or user ids), under a pseudonym: summary, assessments with their
+    trend, competencies, badges, next tasks."""
+    folder = settings.reports_path
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, settings.as_of_time)
+        meta = PageMeta.of(as_of, context.run.run_id)
+        key = pseudonym_key(con, settings.pseudonym_key)
+        users = pick_learners(query(con, ACTIVITY_SQL), settings.report_learners)
+        pages, figures = build_performance_reports(con, folder, meta, key, users)
+    pngs, note = export_pngs(figures, folder / "png") if settings.export_png else ([], "disabled")
+    return dg.MaterializeResult(
+        metadata={
+            "pages": len(pages),
+            "png_export": note,
+            "pngs": len(pngs),
+            **({"path": dg.MetadataValue.path(str(pages[0].resolve()))} if pages else {}),
+        }
+    )

@@ -1,0 +1,276 @@
+"""The learner performance page (the `PerformanceReport` shape): a summary, assessments with
+their trend, competencies with mastery, badges, and the next tasks, for each selected learner of
+the course platforms, under a pseudonym (the learner pages' selection and privacy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+
+from reports.pages import PageMeta, Section, write_page
+from reports.privacy import pseudonym
+from reports.theme import LAYOUT
+from transforms.warehouse import query, table_exists
+
+TREND_WINDOW = 10  # the trend is read over the learner's last 10 assessments
+TREND_POINTS = 1.0  # percentage points per assessment: above it improving, below − it declining
+# `reports.build.pick_learners` ranks by `attempts`: here every course-platform event counts
+ACTIVITY_SQL = "SELECT user_id, count(*) AS attempts FROM lms_events GROUP BY 1"
+FOLDER = "performance"
+
+
+def assessment_trend(scores: list[float]) -> str | None:
+    """`improving` / `steady` / `declining`: the least-squares slope of the last 10 scores
+    (0..100) against their order, beyond ±1 point per assessment; null with fewer than 3."""
+    recent = scores[-TREND_WINDOW:]
+    if len(recent) < 3:
+        return None
+    slope = float(np.polyfit(np.arange(len(recent)), np.asarray(recent, dtype=float), 1)[0])
+    if slope > TREND_POINTS:
+        return "improving"
+    if slope < -TREND_POINTS:
+        return "declining"
+    return "steady"
+
+
+@dataclass(frozen=True)
+class PerformanceReport:
+    """One learner's performance (the `PerformanceReport` model): `summary` (one row of
+    totals), `assessments` (completed quiz attempts and assignment grades in time order) with
+    `trend`, `competencies` (level, status, threshold), `badges`, `next_tasks` (the task
+    queue, in the order to take them)."""
+
+    learner: str  # the pseudonym
+    summary: pl.DataFrame
+    courses: pl.DataFrame
+    assessments: pl.DataFrame
+    trend: str | None
+    competencies: pl.DataFrame
+    badges: pl.DataFrame
+    next_tasks: pl.DataFrame
+
+
+def _optional(con: duckdb.DuckDBPyConnection, table: str, sql: str, user: str) -> pl.DataFrame:
+    return query(con, sql, [user]) if table_exists(con, table) else pl.DataFrame()
+
+
+def performance_report(con: duckdb.DuckDBPyConnection, user: str, key: bytes) -> PerformanceReport:
+    """Read one learner's rows of the course-platform tables."""
+    courses = query(
+        con,
+        "SELECT course_id, status, percent_complete, weighted_score, current_lesson, "
+        "time_spent_s FROM course_progress WHERE user_id = ? ORDER BY course_id",
+        [user],
+    )
+    quizzes = _optional(
+        con,
+        "quiz_attempts",
+        "SELECT completed_at AS at, 'quiz' AS kind, quiz_id AS item, score_percent, passed "
+        "FROM quiz_attempts WHERE user_id = ? AND status = 'completed'",
+        user,
+    )
+    grades = query(
+        con,
+        "SELECT occurred_at AS at, 'assignment' AS kind, node_id AS item, "
+        "score / max_score * 100 AS score_percent, NULL::BOOLEAN AS passed "
+        "FROM lms_events WHERE user_id = ? AND type = 'assignment_graded'",
+        [user],
+    )
+    assessments = (
+        pl.concat([f for f in (quizzes, grades) if f.height], how="vertical_relaxed")
+        if quizzes.height or grades.height
+        else grades
+    ).sort("at", "item")
+    competencies = _optional(
+        con,
+        "user_competencies",
+        "SELECT competency_id, name, level, status, acquired_at, evidence, "
+        "mastery_threshold * 100 AS threshold FROM user_competencies WHERE user_id = ? "
+        "ORDER BY competency_id",
+        user,
+    )
+    badges = _optional(
+        con,
+        "user_badges",
+        "SELECT name, badge_code, context, awarded_at, points FROM user_badges "
+        "WHERE user_id = ? ORDER BY awarded_at, badge_code",
+        user,
+    )
+    next_tasks = query(
+        con,
+        "SELECT q.course_id, q.queue_rank, coalesce(n.title, q.task_id) AS task, q.lesson_id, "
+        "q.next_due_at, q.overdue_days FROM task_queue q LEFT JOIN (SELECT node_id, "
+        "arg_max(title, version) AS title FROM course_nodes GROUP BY 1) n ON n.node_id = q.task_id "
+        "WHERE q.user_id = ? ORDER BY q.course_id, q.queue_rank LIMIT 20",
+        [user],
+    )
+    totals = query(
+        con,
+        "SELECT courses_enrolled, courses_completed, lessons_completed, quizzes_completed, "
+        "assignments_completed, tasks_completed, points_earned, time_spent_s / 3600 AS hours, "
+        "active_days FROM user_progress WHERE user_id = ?",
+        [user],
+    )
+    summary = totals.with_columns(
+        pl.lit(badges.height).alias("badges"),
+        pl.lit(
+            competencies.filter(pl.col("status") == "mastered").height if competencies.height else 0
+        ).alias("competencies_mastered"),
+        pl.lit(
+            assessments["score_percent"].cast(pl.Float64).mean() if assessments.height else None,
+            dtype=pl.Float64,
+        ).alias("mean_assessment_percent"),
+    )
+    scores = assessments["score_percent"].drop_nulls().to_list() if assessments.height else []
+    return PerformanceReport(
+        learner=pseudonym(user, key),
+        summary=summary,
+        courses=courses,
+        assessments=assessments,
+        trend=assessment_trend(scores),
+        competencies=competencies,
+        badges=badges,
+        next_tasks=next_tasks,
+    )
+
+
+def progress_figure(report: PerformanceReport) -> go.Figure:
+    courses = report.courses
+    fig = go.Figure(
+        go.Bar(
+            x=courses["percent_complete"].fill_null(0.0).to_list() if courses.height else [],
+            y=courses["course_id"].to_list() if courses.height else [],
+            orientation="h",
+            hovertemplate="%{y}: %{x:.0f}% complete<extra></extra>",
+        )
+    )
+    fig.update_layout(**LAYOUT, title="Progress by course (% of required lessons completed)")
+    fig.update_xaxes(range=[0, 100])
+    return fig
+
+
+def assessments_figure(report: PerformanceReport) -> go.Figure:
+    """Each assessment's score over time by kind, and the least-squares trend line over the
+    last 10."""
+    fig = go.Figure()
+    a = report.assessments
+    for kind in ("quiz", "assignment"):
+        rows = a.filter(pl.col("kind") == kind) if a.height else a
+        fig.add_trace(
+            go.Scatter(
+                x=rows["at"].to_list() if rows.height else [],
+                y=rows["score_percent"].to_list() if rows.height else [],
+                text=rows["item"].to_list() if rows.height else [],
+                mode="markers",
+                name=kind,
+                hovertemplate="%{text}: %{y:.0f}%<extra></extra>",
+            )
+        )
+    recent = a.drop_nulls("score_percent").tail(TREND_WINDOW) if a.height else a
+    if recent.height >= 3:
+        k, b = np.polyfit(np.arange(recent.height), recent["score_percent"].to_numpy(), 1)
+        fig.add_trace(
+            go.Scatter(
+                x=recent["at"].to_list(),
+                y=[float(b + k * i) for i in range(recent.height)],
+                mode="lines",
+                name=f"trend: {report.trend}",
+            )
+        )
+    fig.update_layout(**LAYOUT, title=f"Assessment scores (trend: {report.trend or 'too few'})")
+    fig.update_yaxes(range=[0, 105], title="score %")
+    return fig
+
+
+def competencies_figure(report: PerformanceReport) -> go.Figure:
+    """Mastery level per competency against its threshold."""
+    c = report.competencies
+    labels = (
+        c.select(pl.coalesce("name", "competency_id")).to_series().to_list() if c.height else []
+    )
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=labels,
+                y=c["level"].to_list() if c.height else [],
+                text=c["status"].to_list() if c.height else [],
+                name="level",
+                hovertemplate="%{x}: %{y:.0f} (%{text})<extra></extra>",
+            ),
+            go.Scatter(
+                x=labels,
+                y=c["threshold"].to_list() if c.height else [],
+                mode="markers",
+                marker={"symbol": "line-ew-open", "size": 30},
+                name="mastery threshold",
+            ),
+        ]
+    )
+    fig.update_layout(**LAYOUT, title="Competencies: probability of mastery (BKT, 0–100)")
+    fig.update_yaxes(range=[0, 100])
+    return fig
+
+
+def performance_sections(report: PerformanceReport) -> list[Section]:
+    return [
+        Section("Summary", progress_figure(report), table=report.summary),
+        Section(
+            "Assessments",
+            assessments_figure(report),
+            table=report.assessments.tail(20) if report.assessments.height else None,
+            note="Completed quiz attempts and graded assignments. Trend: the least-squares slope "
+            f"of the last {TREND_WINDOW} scores, beyond ±{TREND_POINTS:g} point per assessment.",
+        ),
+        Section(
+            "Competencies",
+            competencies_figure(report),
+            table=report.competencies if report.competencies.height else None,
+        ),
+        Section(
+            "Badges",
+            table=report.badges if report.badges.height else None,
+            note=None if report.badges.height else "No badge yet.",
+        ),
+        Section(
+            "Next tasks",
+            table=report.next_tasks if report.next_tasks.height else None,
+            note="Due as of, in the order to take them (the retry queue)."
+            if report.next_tasks.height
+            else "Nothing due.",
+        ),
+    ]
+
+
+def build_performance_reports(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    meta: PageMeta,
+    key: bytes,
+    users: list[str],
+) -> tuple[list[Path], list[tuple[str, go.Figure]]]:
+    """One page per selected learner with course-platform progress, `folder/performance/
+    <pseudonym>.html`; pages of learners no longer selected are removed."""
+    pages: list[Path] = []
+    figures: list[tuple[str, go.Figure]] = []
+    for user in users:
+        if not query(con, "SELECT 1 FROM course_progress WHERE user_id = ? LIMIT 1", [user]).height:
+            continue
+        report = performance_report(con, user, key)
+        sections = performance_sections(report)
+        title = f"Learner performance: {report.learner}"
+        pages.append(write_page(folder / FOLDER / f"{report.learner}.html", title, sections, meta))
+        figures += [
+            (f"performance-{report.learner}-{i}", s.figure)
+            for i, s in enumerate(sections)
+            if s.figure is not None
+        ]
+    written = {p.resolve() for p in pages}
+    for old in sorted((folder / FOLDER).glob("*.html")):
+        if old.resolve() not in written:
+            old.unlink()
+    return pages, figures
