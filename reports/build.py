@@ -349,18 +349,37 @@ def remove_stale_reports(folder: Path, built: list[BuiltReports], pngs_written: 
     """Delete the pages under educators/ and learners/ and the PNG copies that this run does not
     write (a learner no longer selected, a cohort now below 5 learners), so the index never
     links an old page. Returns the files removed."""
-    written = {p.resolve() for b in built for p in b.pages}
-    stems = {stem for b in built for stem, _ in b.figures} if pngs_written else set()
+    return remove_stale(
+        folder,
+        PER_RUN_AREAS,
+        PER_RUN_PNG_PREFIXES,
+        [p for b in built for p in b.pages],
+        [stem for b in built for stem, _ in b.figures] if pngs_written else [],
+    )
+
+
+def remove_stale(
+    folder: Path,
+    areas: tuple[str, ...],
+    png_prefixes: tuple[str, ...],
+    pages: list[Path],
+    figure_stems: list[str],
+) -> list[Path]:
+    """Delete the pages under `folder/<area>` not in `pages` and the PNG copies whose stem
+    starts with one of `png_prefixes` but is not in `figure_stems` (every page of those areas
+    and every such PNG is rewritten by the run that calls this). Returns the files removed."""
+    written = {p.resolve() for p in pages}
+    stems = set(figure_stems)
     stale = [
         page
-        for area in PER_RUN_AREAS
+        for area in areas
         for page in sorted((folder / area).glob("*.html"))
         if page.resolve() not in written
     ]
     stale += [
         png
         for png in sorted((folder / "png").glob("*.png"))
-        if png.stem.startswith(PER_RUN_PNG_PREFIXES) and png.stem not in stems
+        if png.stem.startswith(png_prefixes) and png.stem not in stems
     ]
     for path in stale:
         path.unlink()

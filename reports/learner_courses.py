@@ -12,22 +12,24 @@ import duckdb
 import plotly.graph_objects as go
 import polars as pl
 
-from reports.educators import LAYOUT
 from reports.pages import Section, percent
+from reports.theme import LAYOUT
 from transforms.warehouse import query, registered, table_exists
 
 NEXT_TASKS = 10  # the queue rows shown per course: the top of `task_queue`
 
 
 def module_progress_chart(modules: pl.DataFrame) -> go.Figure:
-    """Percent complete per module (one bar each, in course order), coloured by course.
-    `modules` has course_id, module_id, percent_complete (module_progress rows)."""
+    """Percent complete per module (one dot each, in course order), coloured by course: a dot,
+    not a bar, so a module not started (0%) still shows. `modules` has course_id, module_id,
+    percent_complete (module_progress rows)."""
     fig = go.Figure(
         [
-            go.Bar(
+            go.Scatter(
                 x=rows["percent_complete"].fill_null(0.0).to_list(),
                 y=rows["module_id"].to_list(),
-                orientation="h",
+                mode="markers",
+                marker={"size": 12},
                 name=course,
                 hovertemplate="%{y}: %{x:.0f}% complete<extra></extra>",
             )
@@ -37,7 +39,7 @@ def module_progress_chart(modules: pl.DataFrame) -> go.Figure:
     fig.update_layout(
         **{**LAYOUT, "height": max(250, 40 * modules.height + 120)},
         title="Progress per module",
-        xaxis={"title": "% of required lessons completed", "range": [0, 100]},
+        xaxis={"title": "% of required lessons completed", "range": [-5, 105]},
         yaxis={"autorange": "reversed"},
     )
     return fig

@@ -18,6 +18,7 @@ from landing.generate.landing import GeneratorConfig, generate_landing
 from reports import educators, learner_figures, sm2_figures
 from reports.build import (
     BuiltReports,
+    remove_stale,
     remove_stale_reports,
 )
 from reports.export import chromium_path
@@ -128,6 +129,19 @@ def test_pages_and_pngs_this_run_does_not_write_are_removed(tmp_path: Path) -> N
     assert remove_stale_reports(tmp_path, [built], pngs_written=False) == [
         tmp_path / "png" / "sm2-0.png"
     ]
+
+
+def test_a_learner_no_longer_selected_loses_their_performance_page(tmp_path: Path) -> None:
+    meta = PageMeta("2026-03-01", "run")
+    gone = write_page(tmp_path / "performance" / "learner-gone.html", "gone", [], meta)
+    kept = write_page(tmp_path / "performance" / "learner-kept.html", "kept", [], meta)
+    (tmp_path / "png").mkdir()
+    for stem in ("performance-learner-gone-0", "performance-learner-kept-0", "sm2-0"):
+        (tmp_path / "png" / f"{stem}.png").write_bytes(b"png")
+    stems = ["performance-learner-kept-0"]
+    removed = remove_stale(tmp_path, ("performance",), ("performance-",), [kept], stems)
+    assert removed == [gone, tmp_path / "png" / "performance-learner-gone-0.png"]
+    assert (tmp_path / "png" / "sm2-0.png").exists()  # another asset's figure
 
 
 def test_pseudonyms_are_keyed_and_stable() -> None:

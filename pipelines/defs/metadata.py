@@ -1,12 +1,15 @@
 """Materialization metadata helpers shared by every domain."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import plotly.graph_objects as go
 import polars as pl
 
+from reports.export import export_pngs
 from transforms.warehouse import scalar
 
 
@@ -27,16 +30,40 @@ def table_counts(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str,
 
 
 def table_results(
-    tables: Mapping[str, pl.DataFrame], as_of: datetime
+    tables: Mapping[str, pl.DataFrame],
+    as_of: datetime,
+    extra: Mapping[str, str | int | float] | None = None,
 ) -> Iterator[dg.MaterializeResult]:
-    """One materialization per table computed as of `as_of`: its rows, the as-of time and a
-    preview."""
+    """One materialization per table computed as of `as_of`: its rows, the as-of time, a
+    preview, and the `extra` metadata every table of the step shares."""
     for name, frame in tables.items():
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={
                 "dagster/row_count": frame.height,
                 "as_of": as_of.isoformat(),
+                **(extra or {}),
                 "preview": preview(frame),
             },
         )
+
+
+def pages_result(
+    pages: Sequence[Path],
+    figures: list[tuple[str, go.Figure]],
+    png_folder: Path,
+    export_png: bool,
+    extra: Mapping[str, str | int | float] | None = None,
+) -> dg.MaterializeResult:
+    """A report asset's materialization: its pages (the first one's path), its figures' PNG
+    copies when `export_png` (written here), and the `extra` metadata."""
+    pngs, note = export_pngs(figures, png_folder) if export_png else ([], "disabled")
+    return dg.MaterializeResult(
+        metadata={
+            "pages": len(pages),
+            **(extra or {}),
+            "png_export": note,
+            "pngs": len(pngs),
+            **({"path": dg.MetadataValue.path(str(pages[0].resolve()))} if pages else {}),
+        }
+    )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from pipelines.defs.lms.assets import LMS
-from pipelines.defs.metadata import preview, table_counts
+from pipelines.defs.metadata import preview, table_counts, table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
 from transforms.ingest.manifests import json_documents
@@ -86,16 +86,8 @@ def competency_assets(
             for name, frame in tables.items():
                 replace_table(con, name, frame)
     params = tables["competency_params"]
-    for name, frame in tables.items():
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": frame.height,
-                "as_of": as_of.isoformat(),
-                "fitted_competencies": int(params["fitted"].sum()) if params.height else 0,
-                "preview": preview(frame),
-            },
-        )
+    fitted = int(params["fitted"].sum()) if params.height else 0
+    yield from table_results(tables, as_of, {"fitted_competencies": fitted})
 
 
 @dg.asset(

@@ -5,9 +5,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.defs.metadata import table_results
+from pipelines.defs.metadata import pages_result, table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from reports.export import export_pngs
 from reports.pages import PageMeta
 from reports.quizzes import build_quiz_reports
 from transforms.as_of import resolve_as_of
@@ -57,13 +56,11 @@ def quiz_reports(
         as_of = resolve_as_of(con, settings.as_of_time)
         meta = PageMeta.of(as_of, context.run.run_id)
         pages, suppressed, figures = build_quiz_reports(con, folder, meta, as_of)
-    pngs, note = export_pngs(figures, folder / "png") if settings.export_png else ([], "disabled")
-    return dg.MaterializeResult(
-        metadata={
-            "pages": len(pages),
-            "suppressed_quizzes": ", ".join(suppressed) or "none",
-            "png_export": note,
-            "pngs": len(pngs),
-            **({"path": dg.MetadataValue.path(str(pages[0].resolve()))} if pages else {}),
-        }
+    suppressed_quizzes = ", ".join(suppressed) or "none"
+    return pages_result(
+        pages,
+        figures,
+        folder / "png",
+        settings.export_png,
+        {"suppressed_quizzes": suppressed_quizzes},
     )

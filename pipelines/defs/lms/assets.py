@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.metadata import table_counts, table_results
+from pipelines.defs.metadata import pages_result, table_counts, table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.courses import build_course_reports
-from reports.export import export_pngs
 from reports.pages import PageMeta
 from transforms.as_of import resolve_as_of
 from transforms.ingest.manifests import json_documents
@@ -154,13 +153,11 @@ def course_reports(
         as_of = resolve_as_of(con, settings.as_of_time)
         meta = PageMeta.of(as_of, context.run.run_id)
         pages, suppressed, figures = build_course_reports(con, folder, meta, as_of)
-    pngs, note = export_pngs(figures, folder / "png") if settings.export_png else ([], "disabled")
-    return dg.MaterializeResult(
-        metadata={
-            "pages": len(pages),
-            "suppressed_courses": ", ".join(suppressed) or "none",
-            "png_export": note,
-            "pngs": len(pngs),
-            **({"path": dg.MetadataValue.path(str(pages[0].resolve()))} if pages else {}),
-        }
+    suppressed_courses = ", ".join(suppressed) or "none"
+    return pages_result(
+        pages,
+        figures,
+        folder / "png",
+        settings.export_png,
+        {"suppressed_courses": suppressed_courses},
     )

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from pipelines.defs.metadata import pages_result
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from reports.build import pick_learners, pseudonym_key
-from reports.export import export_pngs
+from reports.build import pick_learners, pseudonym_key, remove_stale
 from reports.pages import PageMeta
 from reports.performance import ACTIVITY_SQL, build_performance_reports
 from transforms.as_of import resolve_as_of
@@ -38,12 +38,9 @@ def performance_reports(
         key = pseudonym_key(con, settings.pseudonym_key)
         users = pick_learners(query(con, ACTIVITY_SQL), settings.report_learners)
         pages, figures = build_performance_reports(con, folder, meta, key, users)
-    pngs, note = export_pngs(figures, folder / "png") if settings.export_png else ([], "disabled")
-    return dg.MaterializeResult(
-        metadata={
-            "pages": len(pages),
-            "png_export": note,
-            "pngs": len(pngs),
-            **({"path": dg.MetadataValue.path(str(pages[0].resolve()))} if pages else {}),
-        }
-    )
+    # a learner no longer selected loses their page (the index links every page there)
+    stems = [stem for stem, _ in figures] if settings.export_png else []
+    stale = remove_stale(folder, ("performance",), ("performance-",), pages, stems)
+    if stale:
+        context.log.info(f"removed {len(stale)} page(s) and PNG(s) no longer written")
+    return pages_result(pages, figures, folder / "png", settings.export_png)
