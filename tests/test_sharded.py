@@ -288,6 +288,7 @@ def test_all_partitions_on_two_celery_workers_give_the_single_process_tables(
         "PROGRESS_WAREHOUSE": str(warehouse),
         "PROGRESS_REPORTS": str(tmp_path / "reports"),
         "PROGRESS_LAKE": str(tmp_path / "lake"),
+        "PROGRESS_OUTBOX": str(tmp_path / "outbox"),
         "PROGRESS_BUCKETS": "4",
         "PROGRESS_EXPORT_PNG": "0",
         "PROGRESS_REPORT_LEARNERS": "1",
