@@ -44,7 +44,7 @@ def _land(con: object, source: str, sql: str, params: list[object]) -> None:
         f"""INSERT INTO attempts
         SELECT uuid()::VARCHAR, 'user-' || u, 'es', 'es:g:' || (random() * 300)::INT,
                'typing', random() < 0.8, (500 + random() * 12000)::INT, attempted,
-               NULL, NULL, NULL, '{source}', i
+               NULL, NULL, NULL, '{source}', i, NULL  -- bucket: only the sharded run needs it
         FROM ({sql})""",
         params,
     )
