@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import resource
+import subprocess
+import sys
+from pathlib import Path
 
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(script: str, *args: str) -> dict[str, float]:
+    """Run `script --child *args` in a fresh process (so the peak memory it prints is its own)
+    and return the JSON object its last line printed; exit with its stderr if it failed."""
+    done = subprocess.run(
+        [sys.executable, script, "--child", *args],
+        capture_output=True,
+        text=True,
+        cwd=Path(script).resolve().parents[1],
+    )
+    if done.returncode:
+        raise SystemExit(f"{args[0]} failed:\n{done.stderr}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result

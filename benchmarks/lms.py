@@ -16,7 +16,6 @@ import argparse
 import json
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from benchmarks.common import peak_rss_mb  # noqa: E402
+from benchmarks.common import peak_rss_mb, run_child  # noqa: E402
 from landing.generate.learners import uuids  # noqa: E402
 
 COURSES = ("py101", "ds201", "web110")
@@ -197,15 +196,6 @@ def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
     print(json.dumps(out))
 
 
-def run_child(*args: str) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, cwd=ROOT
-    )
-    if done.returncode:
-        raise SystemExit(f"{args[0]} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -230,8 +220,8 @@ def main() -> None:
                 (landing / "courses" / f"{c}.json").write_text(json.dumps(course_doc(c)))
             size = write(frame, landing / "events", fmt)
             warehouse = str(work / fmt / "warehouse.duckdb")
-            floor = run_child("read_floor", str(landing), warehouse, fmt)
-            ing = run_child("ingest", str(landing), warehouse, fmt)
+            floor = run_child(__file__, "read_floor", str(landing), warehouse, fmt)
+            ing = run_child(__file__, "ingest", str(landing), warehouse, fmt)
             print(
                 f"{fmt:>8}: {ing['rows']:,.0f} events ({size / 2**20:,.0f} MiB) ingested in "
                 f"{ing['seconds']:.1f}s (CPU {ing['cpu_s']:.1f}s) = "
@@ -242,8 +232,8 @@ def main() -> None:
             )
             last_warehouse = warehouse
         if last_warehouse:
-            floor = run_child("progress_floor", "", last_warehouse, "")
-            prog = run_child("progress", "", last_warehouse, "")
+            floor = run_child(__file__, "progress_floor", "", last_warehouse, "")
+            prog = run_child(__file__, "progress", "", last_warehouse, "")
             print(
                 f"progress tables: {prog['seconds']:.1f}s (CPU {prog['cpu_s']:.1f}s), "
                 f"peak {prog['peak_rss_mb']:,.0f} MiB | "

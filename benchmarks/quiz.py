@@ -17,7 +17,6 @@ import argparse
 import json
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from benchmarks.common import peak_rss_mb  # noqa: E402
+from benchmarks.common import peak_rss_mb, run_child  # noqa: E402
 
 ANSWER_SQL = "SELECT user_id, quiz_id, attempt_id, question_id, score, max_score FROM quiz_answers"
 ATTEMPT_SQL = (
@@ -122,15 +121,6 @@ def child(step: str, warehouse: str) -> None:
     print(json.dumps(out))
 
 
-def run_child(*args: str) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, cwd=ROOT
-    )
-    if done.returncode:
-        raise SystemExit(f"{args[0]} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answers", type=int, default=1_000_000)
@@ -163,8 +153,8 @@ def main() -> None:
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
             con.unregister("_frame")
         con.close()
-        floor = run_child("floor", warehouse)
-        stats = run_child("stats", warehouse)
+        floor = run_child(__file__, "floor", warehouse)
+        stats = run_child(__file__, "stats", warehouse)
         print(
             f"quiz_stats + quiz_item_stats (4 bases): {stats['seconds']:.2f}s "
             f"(CPU {stats['cpu_s']:.2f}s) = {stats['rows'] / stats['seconds']:,.0f} answers/s, "
