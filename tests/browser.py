@@ -174,9 +174,9 @@ def rendered_dom(page: Path) -> tuple[str, str]:
 
 
 # What a chart draws, read from the DOM Plotly leaves behind (plotly.js 3): bars are `path`s in
-# `g.point` under `.barlayer`, scatter traces a `path.js-line`, `path.point` markers and
-# `path.js-fill` areas under `.scatterlayer`, heatmaps an `<image>` under `.heatmaplayer`, error
-# bars `path.yerror`/`path.xerror` in `g.errorbar`.
+# `g.point` under `.barlayer` (a funnel's stages under `.funnellayer`), scatter traces a
+# `path.js-line`, `path.point` markers and `path.js-fill` areas under `.scatterlayer`, heatmaps
+# an `<image>` under `.heatmaplayer`, error bars `path.yerror`/`path.xerror` in `g.errorbar`.
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
 
@@ -275,7 +275,11 @@ class _ChartParser(HTMLParser):
         elif tag == "path" and self._within("errorbar") and classes & {"xerror", "yerror"}:
             width, height = path_extent(values.get("d", ""))
             chart.error_bars += width > 0 or height > 0
-        elif tag == "path" and self._within("barlayer") and self._within("point"):
+        elif (
+            tag == "path"
+            and (self._within("barlayer") or self._within("funnellayer"))
+            and self._within("point")
+        ):
             width, height = path_extent(values.get("d", ""))
             chart.bars += width > 0 and height > 0
         elif tag == "path" and self._within("scatterlayer"):

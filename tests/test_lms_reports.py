@@ -65,8 +65,10 @@ def test_every_course_chart_draws_with_data(pages: tuple[Path, list[Path]]) -> N
             dom,
         )
         assert len(charts) == 6 and all(charts), page.name
-        # every chart has marks: funnel and bar segments, line paths
+        # every chart has marks: funnel stages and bars with an area, lines with a length
         assert dom.count('class="trace bars"') + dom.count("funnellayer") >= 4, page.name
+        empty = [c for c in chart_marks(dom) if c.marks == 0]
+        assert not empty, (page.name, empty)
         errors = re.search(r'<pre id="js-errors">(.*?)</pre>', dom, re.S)
         assert errors is not None and errors.group(1).strip() == "", page.name
         assert "Uncaught" not in log
