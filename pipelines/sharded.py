@@ -1,20 +1,32 @@
-"""The sharded nightly run (`PROGRESS_SHARDED=1`): SM-2 per learner bucket, on any engine.
+"""The sharded nightly run (`PROGRESS_SHARDED=1`): the heavy assets per learner bucket, on any
+engine.
 
-With the setting on, `pipelines.definitions` swaps the single-process `sm2_replay` for:
+With the setting on, `pipelines.definitions` swaps the single-process `sm2_replay`,
+`analytics_tables` and `lms_progress_tables` for:
 
 - `lake_layout` (unpartitioned, before any parallel step): every bucket column holds
-  `crc32(user_id) % PROGRESS_BUCKETS`, every lake table exists, and the bucket steps' inputs
-  are exported to the lake (attempts by bucket, the course words in force, as of);
+  `crc32(user_id) % PROGRESS_BUCKETS`, the SRS lake tables exist, the buckets SM-2 recomputes
+  are planned (`transforms/shards.py`: the buckets with new data since the last successful
+  run, or all) and their inputs exported to the lake (attempts by bucket, the course words in
+  force, as of);
 - `sm2_replay_bucket` (partitioned, one partition per bucket): the bucket's learners, read
   from the lake (a worker needs the lake and the code, never the warehouse), replayed into the
   lake's `reviews` and `word_progress`, replacing only that bucket's rows;
-- `sm2_replay` (the fan-in, the warehouse's only writer of these tables): the lake's live rows
-  into `reviews` and `word_progress`, then compaction and vacuum of the lake.
+- `sm2_replay` (a fan-in, the warehouse's only writer of these tables): the lake's live rows
+  into `reviews` and `word_progress`, then compaction and vacuum of the lake;
+- `progress_layout` (unpartitioned): the progress lake tables exist, the buckets the
+  per-learner tables recompute are planned;
+- `progress_bucket` (partitioned): one bucket's learners' per-learner metrics and LMS progress
+  tables, from the warehouse opened read-only (any number of readers at once), into the lake;
+- `progress_fan_in`: the lake's per-learner rows into the warehouse, the tables that span
+  learners (cohort and course aggregates, the at-risk model) computed there, the state the
+  next run plans from recorded, then compaction and vacuum.
 
-`python -m pipelines.sharded` runs the nightly job in three runs: everything up to
-`lake_layout`; one run per bucket partition of `srs_shards`, `--workers` at a time, each on the
-multiprocess executor (one machine) or on `dagster-celery` workers when
-`PROGRESS_CELERY_BROKER` is set; then everything after the fan-in's inputs.
+`python -m pipelines.sharded` runs the nightly job in five runs: everything up to
+`lake_layout`; one run per planned bucket partition of `srs_shards`, `--workers` at a time,
+each on the multiprocess executor (one machine) or on `dagster-celery` workers when
+`PROGRESS_CELERY_BROKER` is set; the SRS fan-in up to `progress_layout`; one run per planned
+partition of `progress_shards`; then everything after.
 """
 
 import argparse
@@ -30,7 +42,29 @@ from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from pipelines.defs.srs.config import SM2ReplayConfig
 from transforms.as_of import resolve_as_of
 from transforms.buckets import ensure_bucket_layout
+from transforms.lms.schema import ensure_lms_tables
+from transforms.metrics.tables import metrics_inputs_digest, record_metrics_state
 from transforms.settings import Settings
+from transforms.shards import (
+    PROGRESS,
+    PROGRESS_LAKE_TABLES,
+    SRS,
+    TABLE_GRAINS,
+    SharedInputs,
+    aggregate_metrics,
+    bucket_learners,
+    bucket_progress,
+    compact_progress_lake,
+    connect_read_only,
+    ensure_progress_lake,
+    plan_buckets,
+    planned_buckets,
+    progress_schemas,
+    read_progress_lake,
+    record_plan,
+    record_shard_state,
+    write_progress_bucket,
+)
 from transforms.sm2.shards import (
     compact_srs_lake,
     compute_bucket,
@@ -40,11 +74,22 @@ from transforms.sm2.shards import (
     read_bucket,
     write_bucket,
 )
+from transforms.warehouse import replace_table, transaction
 
 SHARDS = "shards"
 LAKE_REVIEWS = dg.AssetKey(["lake", "reviews"])
 LAKE_WORD_PROGRESS = dg.AssetKey(["lake", "word_progress"])
+LAKE_PROGRESS = {table: dg.AssetKey(["lake", table]) for table in PROGRESS_LAKE_TABLES}
 UPSTREAM = ["attempts", "manifest_words", "manifest_versions", "lms_events"]
+PROGRESS_UPSTREAM = [
+    "reviews",
+    "word_progress",
+    "cohorts",
+    "course_nodes",
+    "course_versions",
+    "learning_paths",
+    *UPSTREAM,
+]
 
 
 def bucket_partitions(buckets: int) -> dg.StaticPartitionsDefinition:
@@ -53,25 +98,35 @@ def bucket_partitions(buckets: int) -> dg.StaticPartitionsDefinition:
 
 
 def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
-    """The sharded SM-2 assets for B = `buckets` (the module docstring)."""
+    """The sharded assets for B = `buckets` (the module docstring)."""
 
     @dg.asset(group_name=SHARDS, deps=UPSTREAM)
     def lake_layout(
-        warehouse: WarehouseResource, settings: ProgressSettings
+        config: SM2ReplayConfig, warehouse: WarehouseResource, settings: ProgressSettings
     ) -> dg.MaterializeResult:
-        """One row of `bucket_layout` (the B every bucket column holds); the lake's output
-        tables created empty, partitioned by bucket, and the bucket steps' inputs exported
-        (attempts by bucket, the words in force, as of): run before any parallel step."""
+        """One row of `bucket_layout` (the B every bucket column holds); the SRS lake tables
+        created empty, partitioned by bucket; the buckets SM-2 recomputes planned
+        (`shard_plan`) and their inputs exported (attempts, the words in force, as of): run
+        before any parallel step."""
+        params = config.resolve(settings.base_sm2_params())
         with warehouse.connect() as con:
             moved = ensure_bucket_layout(con, settings.buckets)
             created = ensure_srs_lake(con, settings.lake, settings.lake_options, empty=moved)
             as_of = resolve_as_of(con, settings.as_of_time)
-            exported = export_srs_inputs(con, settings.lake, settings.lake_options, as_of)
+            shared = SharedInputs.of(con, as_of, settings.buckets, params)
+            full = settings.full_refresh or config.full_refresh
+            plan = plan_buckets(con, SRS, as_of, shared, settings.buckets, full)
+            record_plan(con, SRS, plan)
+            exported = export_srs_inputs(
+                con, settings.lake, settings.lake_options, as_of, plan.buckets
+            )
         return dg.MaterializeResult(
             metadata={
                 "as_of": as_of.isoformat(),
                 "attempts_exported": exported,
                 "buckets": settings.buckets,
+                "buckets_planned": len(plan.buckets),
+                "plan_reason": plan.reason,
                 "rebucketed": moved,
                 "lake": settings.lake,
                 "tables_created": ", ".join(created) or "none",
@@ -157,7 +212,132 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                 asset_key=table, metadata={"dagster/row_count": rows[table], **shared}
             )
 
-    return [lake_layout, sm2_replay_bucket, sm2_replay_fan_in]
+    @dg.asset(group_name=SHARDS, deps=PROGRESS_UPSTREAM)
+    def progress_layout(
+        config: SM2ReplayConfig, warehouse: WarehouseResource, settings: ProgressSettings
+    ) -> dg.MaterializeResult:
+        """The progress lake tables (per-learner metrics and LMS progress) created empty,
+        partitioned by bucket, and the buckets they recompute planned (`shard_plan`); a plan
+        of every bucket empties them first (B may have changed). Before any parallel step."""
+        params = config.resolve(settings.base_sm2_params())
+        with warehouse.connect() as con:
+            ensure_lms_tables(con)
+            as_of = resolve_as_of(con, settings.as_of_time)
+            shared = SharedInputs.of(con, as_of, settings.buckets, params)
+            full = settings.full_refresh or config.full_refresh
+            plan = plan_buckets(con, PROGRESS, as_of, shared, settings.buckets, full)
+            created = ensure_progress_lake(
+                con, settings.lake, settings.lake_options, as_of, empty=plan.everything
+            )
+            record_plan(con, PROGRESS, plan)
+        return dg.MaterializeResult(
+            metadata={
+                "as_of": as_of.isoformat(),
+                "buckets_planned": len(plan.buckets),
+                "plan_reason": plan.reason,
+                "tables_created": ", ".join(created) or "none",
+            }
+        )
+
+    @dg.multi_asset(
+        group_name=SHARDS,
+        partitions_def=bucket_partitions(buckets),
+        specs=[
+            dg.AssetSpec(
+                key,
+                description=f"Lake table, partitioned by bucket: the warehouse's `{table}` "
+                "rows (its columns and `bucket`).",
+                deps=["progress_layout"],
+            )
+            for table, key in LAKE_PROGRESS.items()
+        ],
+    )
+    def progress_bucket(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
+    ) -> Iterator[dg.MaterializeResult]:
+        """One bucket's learners (the stored bucket column): their per-learner metric and LMS
+        progress rows, from the warehouse opened read-only, replace the bucket's rows of each
+        lake table (one atomic commit per table)."""
+        bucket = int(context.partition_key)
+        began = time.perf_counter()
+        con = connect_read_only(warehouse.database)
+        try:
+            as_of = resolve_as_of(con, settings.as_of_time)
+            learners = bucket_learners(con, bucket)
+            frames = bucket_progress(con, as_of, learners, bucket)
+        finally:
+            con.close()
+        computed = time.perf_counter()
+        write_progress_bucket(frames, bucket, settings.lake, settings.lake_options)
+        shared: dict[str, Any] = {
+            "bucket": bucket,
+            "learners": learners.height,
+            "as_of": as_of.isoformat(),
+            "seconds_computing": round(computed - began, 2),
+            "seconds_writing": round(time.perf_counter() - computed, 2),
+        }
+        for table, key in LAKE_PROGRESS.items():
+            yield dg.MaterializeResult(
+                asset_key=key, metadata={"dagster/row_count": frames[table].height, **shared}
+            )
+
+    lake_deps = list(LAKE_PROGRESS.values())
+
+    @dg.multi_asset(
+        group_name=SHARDS,
+        specs=[
+            dg.AssetSpec(name, description=grain, deps=[*lake_deps, *PROGRESS_UPSTREAM])
+            for name, grain in TABLE_GRAINS.items()
+        ],
+        name="progress_fan_in",
+    )
+    def progress_fan_in(
+        config: SM2ReplayConfig, warehouse: WarehouseResource, settings: ProgressSettings
+    ) -> Iterator[dg.MaterializeResult]:
+        """The fan-in: the lake's per-learner rows and the tables that span learners (computed
+        here, from the warehouse) replace every metric and LMS progress table in one
+        transaction, which also records the state the next run plans from; then the lake is
+        compacted and vacuumed."""
+        params = config.resolve(settings.base_sm2_params())
+        with warehouse.connect() as con:
+            ensure_lms_tables(con)
+            as_of = resolve_as_of(con, settings.as_of_time)
+            loaded = read_progress_lake(
+                settings.lake, settings.lake_options, progress_schemas(con, as_of)
+            )
+            tables = loaded | aggregate_metrics(con, as_of, loaded["accuracy_daily"])
+            shared = SharedInputs.of(con, as_of, settings.buckets, params)
+            digest = metrics_inputs_digest(con, as_of)
+            with transaction(con):
+                for name, frame in tables.items():
+                    replace_table(con, name, frame)
+                record_metrics_state(con, as_of, digest)
+                record_shard_state(con, as_of, shared)
+        files = compact_progress_lake(settings.lake, settings.lake_options)
+        common: dict[str, Any] = {
+            "as_of": as_of.isoformat(),
+            "mode": "sharded",
+            **{f"lake_{key}": value for key, value in files.items()},
+        }
+        for name in TABLE_GRAINS:
+            origin = "lake" if name in PROGRESS_LAKE_TABLES else "fan-in"
+            yield dg.MaterializeResult(
+                asset_key=name,
+                metadata={
+                    "dagster/row_count": tables[name].height,
+                    "computed_in": origin,
+                    **common,
+                },
+            )
+
+    return [
+        lake_layout,
+        sm2_replay_bucket,
+        sm2_replay_fan_in,
+        progress_layout,
+        progress_bucket,
+        progress_fan_in,
+    ]
 
 
 def shard_executor(settings: Settings) -> dg.ExecutorDefinition:
@@ -171,33 +351,51 @@ def shard_executor(settings: Settings) -> dg.ExecutorDefinition:
     return dg.multiprocess_executor
 
 
+REPLACED = ("sm2_replay", "analytics_tables", "lms_progress_tables")
 PREPARE = dg.AssetSelection.assets("lake_layout").upstream().required_multi_asset_neighbors()
-SHARD_STEPS = dg.AssetSelection.groups(SHARDS) - dg.AssetSelection.assets("lake_layout")
+SRS_STEPS = dg.AssetSelection.assets(LAKE_REVIEWS, LAKE_WORD_PROGRESS)
+SRS_FAN_IN = (
+    dg.AssetSelection.assets("progress_layout").upstream().required_multi_asset_neighbors()
+    - PREPARE
+    - SRS_STEPS
+)
+PROGRESS_STEPS = dg.AssetSelection.assets(*LAKE_PROGRESS.values())
+STAGES = (
+    ("sharded_prepare", PREPARE),
+    ("srs_shards", SRS_STEPS),
+    ("sharded_srs", SRS_FAN_IN),
+    ("progress_shards", PROGRESS_STEPS),
+)
+SHARD_JOBS = {"srs_shards": SRS, "progress_shards": PROGRESS}
 
 
 def sharded_definitions(folder: dg.Definitions, settings: Settings) -> dg.Definitions:
-    """`folder` (every definition under pipelines/defs/) with the sharded SM-2 in place of
-    `sm2_replay`, and the jobs of the sharded nightly run."""
+    """`folder` (every definition under pipelines/defs/) with the sharded assets in place of
+    `sm2_replay`, `analytics_tables` and `lms_progress_tables`, and the sharded run's jobs."""
     assets = [
         a
         for a in folder.assets or []
-        if not (isinstance(a, dg.AssetsDefinition) and a.node_def.name == "sm2_replay")
+        if not (isinstance(a, dg.AssetsDefinition) and a.node_def.name in REPLACED)
     ]
     nightly = dg.AssetSelection.all() - dg.AssetSelection.groups("tuning")
-    jobs: list[Any] = [
-        dg.define_asset_job("sharded_prepare", selection=PREPARE),
-        dg.define_asset_job(
-            "srs_shards",
-            selection=SHARD_STEPS,  # partitioned like its assets, by bucket
-            executor_def=shard_executor(settings),
-        ),
-        dg.define_asset_job("sharded_finish", selection=nightly - PREPARE - SHARD_STEPS),
-    ]
+    jobs: list[Any] = []
+    done: dg.AssetSelection = dg.AssetSelection.assets()
+    for name, selection in STAGES:
+        partitioned = name in SHARD_JOBS  # partitioned like its assets, by bucket
+        jobs.append(
+            dg.define_asset_job(
+                name,
+                selection=selection,
+                executor_def=shard_executor(settings) if partitioned else None,
+            )
+        )
+        done = done | selection
+    jobs.append(dg.define_asset_job("sharded_finish", selection=nightly - done))
     return dg.Definitions(
         assets=[*assets, *shard_assets(settings.buckets)],
         asset_checks=folder.asset_checks,
         jobs=[j for j in folder.jobs or [] if getattr(j, "name", "") != "nightly"] + jobs,
-        schedules=[],  # the sharded run is three Dagster runs: cron runs this module
+        schedules=[],  # the sharded run is five Dagster runs: cron runs this module
         sensors=folder.sensors,
         resources=folder.resources,
         executor=folder.executor,
@@ -218,6 +416,14 @@ def srs_shards_job() -> dg.JobDefinition:
     return _job("srs_shards")
 
 
+def sharded_srs_job() -> dg.JobDefinition:
+    return _job("sharded_srs")
+
+
+def progress_shards_job() -> dg.JobDefinition:
+    return _job("progress_shards")
+
+
 def sharded_finish_job() -> dg.JobDefinition:
     return _job("sharded_finish")
 
@@ -233,39 +439,77 @@ def _execute(
     return result.dagster_run
 
 
+def _planned(settings: Settings, stage: str) -> list[int]:
+    con = connect_read_only(settings.warehouse)
+    try:
+        return planned_buckets(con, stage)
+    finally:
+        con.close()
+
+
+def _partitions(
+    job: Any,
+    instance: dg.DagsterInstance,
+    run_config: dict[str, Any],
+    keys: list[int],
+    workers: int,
+) -> None:
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        list(
+            pool.map(
+                lambda key: _execute(job, instance, run_config, {"dagster/partition": str(key)}),
+                keys,
+            )
+        )
+
+
 def run_sharded(
     instance: dg.DagsterInstance,
     workers: int,
     buckets: Sequence[int] | None = None,
     sm2_config: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """The nightly run, sharded: prepare, every bucket partition (`workers` runs at a time,
-    each on the shard executor), then the rest. Returns the seconds of each stage."""
+    """The nightly run, sharded: prepare, the planned SRS bucket partitions (`workers` runs at
+    a time, each on the shard executor), the SRS fan-in and the progress layout, the planned
+    progress bucket partitions, then the rest. `buckets` overrides the plans. Returns the
+    seconds of each stage and the number of bucket runs of each shard stage."""
     settings = Settings.from_env()
     if not settings.sharded:
         raise RuntimeError("set PROGRESS_SHARDED=1 for the sharded run")
     config = {"config": sm2_config or {}}
-    seconds: dict[str, float] = {}
-    began = time.perf_counter()
-    _execute(sharded_prepare_job, instance, {}, {})
-    seconds["prepare"] = time.perf_counter() - began
-    began = time.perf_counter()
-    keys = [str(b) for b in (range(settings.buckets) if buckets is None else buckets)]
-    shard_config = {"ops": {"sm2_replay_bucket": config}}
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        list(
-            pool.map(
-                lambda key: _execute(
-                    srs_shards_job, instance, shard_config, {"dagster/partition": key}
-                ),
-                keys,
-            )
-        )
-    seconds["shards"] = time.perf_counter() - began
-    began = time.perf_counter()
-    _execute(sharded_finish_job, instance, {"ops": {"sm2_replay": config}}, {})
-    seconds["finish"] = time.perf_counter() - began
-    return seconds
+    figures: dict[str, float] = {}
+
+    def stage(name: str, fn: Any) -> None:
+        began = time.perf_counter()
+        fn()
+        figures[name] = time.perf_counter() - began
+
+    def shards(job: Any, stage_name: str, op: str) -> None:
+        keys = list(buckets) if buckets is not None else _planned(settings, stage_name)
+        figures[f"{stage_name}_buckets"] = len(keys)
+        run_config = {"ops": {op: config}} if op else {}
+        _partitions(job, instance, run_config, keys, workers)
+
+    stage(
+        "prepare", lambda: _execute(sharded_prepare_job, instance, _ops(config, "lake_layout"), {})
+    )
+    stage("srs_shards", lambda: shards(srs_shards_job, SRS, "sm2_replay_bucket"))
+    stage(
+        "srs_fan_in",
+        lambda: _execute(
+            sharded_srs_job, instance, _ops(config, "sm2_replay", "progress_layout"), {}
+        ),
+    )
+    stage("progress_shards", lambda: shards(progress_shards_job, PROGRESS, ""))
+    stage(
+        "finish",
+        lambda: _execute(sharded_finish_job, instance, _ops(config, "progress_fan_in"), {}),
+    )
+    return figures
+
+
+def _ops(config: dict[str, Any], *ops: str) -> dict[str, Any]:
+    return {"ops": dict.fromkeys(ops, config)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -273,8 +517,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="bucket runs at a time")
     args = parser.parse_args(argv)
     with dg.DagsterInstance.get() as instance:
-        seconds = run_sharded(instance, args.workers)
-    print(" ".join(f"{stage} {s:.1f} s" for stage, s in seconds.items()))
+        figures = run_sharded(instance, args.workers)
+    print(
+        " ".join(
+            f"{name} {value:.0f}" if name.endswith("_buckets") else f"{name} {value:.1f} s"
+            for name, value in figures.items()
+        )
+    )
     return 0
 
 

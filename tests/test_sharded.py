@@ -1,7 +1,7 @@
-"""The sharded run: learner buckets stored at ingest, SM-2 per bucket into the Delta lake, one
-fan-in into the warehouse. Whatever the bucket count, the partitions run, the lake's store
-(folder or S3) or the engine, the warehouse's `reviews` and `word_progress` are the
-single-process recompute's."""
+"""The sharded run: learner buckets stored at ingest, SM-2 and the per-learner progress tables
+(language metrics, LMS progress) per bucket into the Delta lake, fan-ins into the warehouse.
+Whatever the bucket count, the partitions run, the buckets a later run recomputes, the lake's
+store (folder or S3) or the engine, the warehouse's tables are the single-process recompute's."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -22,19 +23,38 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from landing.generate.landing import GeneratorConfig, generate_landing
+from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from pipelines.sharded import LAKE_REVIEWS, LAKE_WORD_PROGRESS, shard_assets
+from pipelines.sharded import LAKE_PROGRESS, LAKE_REVIEWS, LAKE_WORD_PROGRESS, shard_assets
 from transforms import lake
 from transforms.as_of import resolve_as_of
 from transforms.buckets import bucket_of, ensure_bucket_layout, stored_buckets
 from transforms.ingest.attempts import ingest_landing_files
+from transforms.ingest.cohorts import read_cohorts
 from transforms.ingest.manifests import json_documents, load_manifests
+from transforms.lms.courses import load_courses, parse_paths
+from transforms.lms.ingest import ingest_events
+from transforms.lms.progress import build_lms_progress
+from transforms.lms.read import read_lms_inputs
+from transforms.metrics.tables import recompute_metrics
+from transforms.shards import (
+    AGGREGATE_METRICS,
+    LEARNER_METRICS,
+    LMS_TABLE_NAMES,
+    PROGRESS,
+    PROGRESS_LAKE_TABLES,
+    SRS,
+    planned_buckets,
+)
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import recompute_srs
-from transforms.warehouse import connect, query
+from transforms.warehouse import connect, insert_frame, query, replace_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SRS_TABLES = ("reviews", "word_progress")
+# every table the sharded run writes: SM-2's, the language metrics (per learner, and the
+# aggregates the fan-in computes) and the LMS progress tables
+TABLES = (*SRS_TABLES, *LEARNER_METRICS, *AGGREGATE_METRICS, *LMS_TABLE_NAMES)
 ORDER = {"reviews": [*("user_id", "language", "word_uid"), "reviewed_at", "uuid_local"]}
 
 
@@ -42,44 +62,70 @@ def _order(table: str) -> list[str]:
     return ORDER.get(table, ["user_id", "language", "word_uid"])
 
 
-def srs_tables(warehouse: Path) -> dict[str, pl.DataFrame]:
+def warehouse_tables(warehouse: Path) -> dict[str, pl.DataFrame]:
+    """Every compared table, rows in the order of all their columns."""
     con = connect(warehouse)
     try:
-        return {t: query(con, f"SELECT * FROM {t}").sort(_order(t)) for t in SRS_TABLES}
+        frames = {t: query(con, f'SELECT * FROM "{t}"') for t in TABLES}
     finally:
         con.close()
+    return {t: f.sort(f.columns, nulls_last=True) for t, f in frames.items()}
 
 
-def assert_same_srs(got: dict[str, pl.DataFrame], expected: dict[str, pl.DataFrame]) -> None:
-    for table in SRS_TABLES:
-        assert got[table].height > 0, table
+def assert_same_tables(got: dict[str, pl.DataFrame], expected: dict[str, pl.DataFrame]) -> None:
+    for table in TABLES:
         assert_frame_equal(got[table], expected[table], check_column_order=False)
+
+
+def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    """Attempts, manifests, cohorts, course trees, paths and learning events, as the ingestion
+    assets load them."""
+    ingest_landing_files(con, landing / "attempts", datetime(2026, 11, 1))
+    load_manifests(con, json_documents(landing / "manifests"))
+    replace_table(con, "cohorts", read_cohorts(landing / "cohorts")[0])
+    load_courses(con, json_documents(landing / "courses"))
+    replace_table(con, "learning_paths", parse_paths(json_documents(landing / "paths"))[0])
+    ingest_events(con, landing, datetime(2026, 11, 1))
+
+
+def single_process(path: Path) -> dict[str, pl.DataFrame]:
+    """The single-process full recompute (SM-2, metrics, LMS progress) of the warehouse at
+    `path`, in place; its tables."""
+    con = connect(path)
+    as_of = resolve_as_of(con, None)
+    recompute_srs(con, SM2Params(), as_of, batches=3)
+    recompute_metrics(con, as_of)
+    for name, frame in build_lms_progress(read_lms_inputs(con, as_of), as_of).items():
+        replace_table(con, name, frame)
+    con.close()
+    return warehouse_tables(path)
 
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A warehouse with a small landing ingested (no SRS tables), and the landing."""
+    """A warehouse with a small landing ingested (no derived tables), and the landing: 20
+    language learners and 15 course-platform learners over the same 14 days."""
     root = tmp_path_factory.mktemp("sharded")
     landing = root / "landing"
     generate_landing(
         landing, GeneratorConfig(learners=20, days=14, words_per_language=15, languages=("es",))
     )
+    generate_lms_landing(landing, LmsGeneratorConfig(learners=15, days=14, xapi_share=0.0))
     con = connect(root / "ingested.duckdb")
-    ingest_landing_files(con, landing / "attempts", datetime(2026, 11, 1))
-    load_manifests(con, json_documents(landing / "manifests"))
+    ingest_landing(con, landing)
     con.close()
     return root / "ingested.duckdb", landing
 
 
 @pytest.fixture(scope="module")
 def reference(ingested: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The single-process recompute's `reviews` and `word_progress`."""
+    """The single-process recompute's tables."""
     path = tmp_path_factory.mktemp("reference") / "w.duckdb"
     shutil.copy(ingested[0], path)
-    con = connect(path)
-    recompute_srs(con, SM2Params(), resolve_as_of(con, None), batches=3)
-    con.close()
-    return srs_tables(path)
+    tables = single_process(path)
+    empty = [t for t in TABLES if not tables[t].height]
+    assert empty == ["at_risk_backtest"]  # the small landing reaches every table but this
+    return tables
 
 
 def fresh_warehouse(ingested: tuple[Path, Path], folder: Path) -> Path:
@@ -100,22 +146,44 @@ def resources(warehouse: Path, lake_path: str, buckets: int) -> dict[str, object
 
 
 def run_sharded_in_process(
-    warehouse: Path, lake_path: str, buckets: int, partitions: list[int] | None = None
-) -> None:
-    """The sharded assets in process: the layout, each partition (all by default), the fan-in
-    (only when every partition ran)."""
+    warehouse: Path,
+    lake_path: str,
+    buckets: int,
+    partitions: list[int] | None = None,
+    stages: int = 5,
+) -> dict[str, list[int]]:
+    """The sharded assets in process, as `pipelines.sharded.run_sharded` runs them: the SRS
+    layout, its partitions (the planned ones by default), the SRS fan-in and the progress
+    layout, the progress partitions, the progress fan-in (the first `stages` of these). A
+    given list of partitions skips the progress fan-in. Returns the partitions run."""
     assets = shard_assets(buckets)
     res = resources(warehouse, lake_path, buckets)
-    assert dg.materialize(assets, selection=["lake_layout"], resources=res).success
-    for bucket in range(buckets) if partitions is None else partitions:
-        assert dg.materialize(
-            assets,
-            selection=[LAKE_REVIEWS, LAKE_WORD_PROGRESS],
-            partition_key=str(bucket),
-            resources=res,
-        ).success
-    if partitions is None:
-        assert dg.materialize(assets, selection=list(SRS_TABLES), resources=res).success
+    ran: dict[str, list[int]] = {}
+
+    def materialize(selection: list[Any], partition: int | None = None) -> None:
+        key = None if partition is None else str(partition)
+        assert dg.materialize(assets, selection=selection, partition_key=key, resources=res).success
+
+    def shards(stage: str, selection: list[Any]) -> None:
+        if partitions is None:
+            con = connect(warehouse)
+            ran[stage] = planned_buckets(con, stage)
+            con.close()
+        else:
+            ran[stage] = partitions
+        for bucket in ran[stage]:
+            materialize(selection, bucket)
+
+    steps = [
+        lambda: materialize(["lake_layout"]),
+        lambda: shards(SRS, [LAKE_REVIEWS, LAKE_WORD_PROGRESS]),
+        lambda: materialize([*SRS_TABLES, "progress_layout"]),
+        lambda: shards(PROGRESS, list(LAKE_PROGRESS.values())),
+        lambda: materialize(list(TABLES[2:])),
+    ]
+    for step in steps[: stages if partitions is None else min(stages, 4)]:
+        step()
+    return ran
 
 
 def test_a_bucket_is_crc32_of_the_lower_case_id_modulo_b() -> None:
@@ -161,6 +229,12 @@ def test_ingest_stores_each_attempts_bucket_and_an_old_warehouse_migrates(
     )
 
 
+def _in_bucket(frame: pl.DataFrame, bucket: int, buckets: int) -> pl.DataFrame:
+    return frame.filter(
+        pl.col("user_id").map_elements(lambda u: bucket_of(u, buckets), pl.Int64) == bucket
+    )
+
+
 def test_b1_and_b8_and_a_bucket_alone_give_the_single_process_tables(
     ingested: tuple[Path, Path], reference: dict, tmp_path: Path
 ) -> None:
@@ -168,8 +242,9 @@ def test_b1_and_b8_and_a_bucket_alone_give_the_single_process_tables(
         folder = tmp_path / f"b{buckets}"
         folder.mkdir()
         warehouse = fresh_warehouse(ingested, folder)
-        run_sharded_in_process(warehouse, str(folder / "lake"), buckets)
-        assert_same_srs(srs_tables(warehouse), reference)
+        ran = run_sharded_in_process(warehouse, str(folder / "lake"), buckets)
+        assert ran == {SRS: list(range(buckets)), PROGRESS: list(range(buckets))}
+        assert_same_tables(warehouse_tables(warehouse), reference)
         con = connect(warehouse)
         assert stored_buckets(con) == buckets
         assert query(con, "SELECT max(bucket) AS b FROM attempts")["b"][0] < buckets
@@ -179,15 +254,57 @@ def test_b1_and_b8_and_a_bucket_alone_give_the_single_process_tables(
     folder.mkdir()
     warehouse = fresh_warehouse(ingested, folder)
     run_sharded_in_process(warehouse, str(folder / "lake"), 8, partitions=[3])
-    for table in SRS_TABLES:
+    for table in (*SRS_TABLES, *PROGRESS_LAKE_TABLES):
         uri = lake.table_uri(str(folder / "lake"), table)
         got = lake.scan(uri, {}).collect()
-        assert set(got["bucket"].unique()) == {3}
-        expected = reference[table].filter(
-            pl.col("user_id").map_elements(lambda u: bucket_of(u, 8), pl.Int64) == 3
+        assert set(got["bucket"].unique()) <= {3}
+        expected = _in_bucket(reference[table], 3, 8)
+        assert_frame_equal(
+            got.drop("bucket").sort(expected.columns, nulls_last=True),
+            expected,
+            check_column_order=False,
         )
-        assert expected.height > 0
-        assert_frame_equal(got.drop("bucket").sort(_order(table)), expected)
+        if table in ("reviews", "accuracy_daily", "enrollments"):
+            assert expected.height > 0, table  # bucket 3 has language and LMS learners
+
+
+def test_a_second_run_recomputes_only_the_buckets_with_new_data(
+    ingested: tuple[Path, Path], tmp_path: Path
+) -> None:
+    warehouse = fresh_warehouse(ingested, tmp_path)
+    lake_path = str(tmp_path / "lake")
+    assert run_sharded_in_process(warehouse, lake_path, 8) == {
+        SRS: list(range(8)),
+        PROGRESS: list(range(8)),
+    }
+    # one new learner's file: a copy of a learner's attempts (same times: as of stays)
+    con = connect(warehouse)
+    copied = query(
+        con, "SELECT * FROM attempts WHERE user_id = (SELECT min(user_id) FROM attempts)"
+    )
+    new_learner = "zz-new-learner"
+    insert_frame(
+        con,
+        "attempts",
+        copied.with_columns(
+            pl.lit(new_learner).alias("user_id"),
+            (pl.col("uuid_local") + "-new").alias("uuid_local"),
+            pl.lit("new-learner-file").alias("source_id"),
+            pl.lit(None, pl.Int16).alias("bucket"),  # written around ingestion: the layout fills it
+        ),
+    )
+    con.close()
+    bucket = bucket_of(new_learner, 8)
+    assert run_sharded_in_process(warehouse, lake_path, 8) == {SRS: [bucket], PROGRESS: [bucket]}
+    full = tmp_path / "full.duckdb"
+    shutil.copy(warehouse, full)
+    assert_same_tables(warehouse_tables(warehouse), single_process(full))
+    assert (
+        warehouse_tables(warehouse)["word_progress"].filter(pl.col("user_id") == new_learner).height
+    )
+    # nothing new: no bucket runs, the tables stay
+    assert run_sharded_in_process(warehouse, lake_path, 8) == {SRS: [], PROGRESS: []}
+    assert_same_tables(warehouse_tables(warehouse), warehouse_tables(full))
 
 
 KILLED_STEP = """
@@ -205,7 +322,7 @@ def test_a_killed_bucket_step_leaves_each_table_with_the_bucket_whole_or_absent(
 ) -> None:
     warehouse = fresh_warehouse(ingested, tmp_path)
     lake_path = str(tmp_path / "lake")
-    run_sharded_in_process(warehouse, lake_path, 8, partitions=[])  # the layout and tables
+    run_sharded_in_process(warehouse, lake_path, 8, stages=1)  # the layout and tables
 
     def step(failpoint: str | None) -> int:
         env = {k: v for k, v in os.environ.items() if k != "PROGRESS_FAILPOINT"}
@@ -268,7 +385,7 @@ def test_the_lake_on_s3_gives_the_same_tables(
 ) -> None:
     warehouse = fresh_warehouse(ingested, tmp_path)
     run_sharded_in_process(warehouse, s3_lake, 4)
-    assert_same_srs(srs_tables(warehouse), reference)
+    assert_same_tables(warehouse_tables(warehouse), reference)
     options = lake.storage_options(s3_lake)
     files = lake.live_files(lake.table_uri(s3_lake, "reviews"), options)
     assert files and all(f.startswith("s3://lake/progress/reviews/") for f in files)
@@ -289,16 +406,16 @@ def test_all_partitions_on_two_celery_workers_give_the_single_process_tables(
         "PROGRESS_REPORTS": str(tmp_path / "reports"),
         "PROGRESS_LAKE": str(tmp_path / "lake"),
         "PROGRESS_OUTBOX": str(tmp_path / "outbox"),
-        "PROGRESS_BUCKETS": "4",
+        "PROGRESS_BUCKETS": "2",
         "PROGRESS_EXPORT_PNG": "0",
         "PROGRESS_REPORT_LEARNERS": "1",
         "DAGSTER_HOME": str(tmp_path / "home"),
     }
     logs = run_on_celery(2, env, tmp_path)
-    assert_same_srs(srs_tables(warehouse), reference)
+    assert_same_tables(warehouse_tables(warehouse), reference)
     steps = [log.read_text(errors="replace").count("succeeded in") for log in logs]
-    # one task per bucket partition; which worker takes which is Celery's choice (both usually
-    # do, but a fast worker may drain the queue alone, so that is not asserted)
+    # one task per bucket partition of each stage (SM-2, progress); which worker takes which is
+    # Celery's choice (both usually do, but a fast worker may drain the queue alone)
     assert sum(steps) == 4, steps
 
 

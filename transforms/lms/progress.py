@@ -50,7 +50,8 @@ class LmsInputs:
     `paths` as `learning_paths`; `solves` (user_id, item_id, solved_at) are the solved tasks
     of the language courses (`lang:<code>`: a word is solved when learned, not when answered;
     their attempts are `task_attempted` events) and `cards` their SM-2 cards' state
-    (`language.card_states`), which is their `task_state`'s retry queue."""
+    (`language.card_states`), which is their `task_state`'s retry queue. `task_medians`
+    (`tasks.task_medians` over every learner) when `events` hold only some learners'."""
 
     versions: pl.DataFrame
     nodes: pl.DataFrame
@@ -58,6 +59,7 @@ class LmsInputs:
     paths: pl.DataFrame
     solves: pl.DataFrame | None = None
     cards: pl.DataFrame | None = None
+    task_medians: pl.DataFrame | None = None
 
 
 def _pct(done: pl.Expr, total: pl.Expr) -> pl.Expr:
@@ -188,7 +190,7 @@ class LmsParts(CourseParts):
     def task_state(self) -> pl.DataFrame:
         """Replayed on SM-2 for the platforms' tasks; a language course's words from their
         SM-2 cards (`language.word_task_state`)."""
-        state = task_state(self.app_events, self.params)
+        state = task_state(self.app_events, self.params, self.inputs.task_medians)
         if self.inputs.solves is None or self.inputs.cards is None:
             return state
         language = pl.col("course_id").is_in(self.language_courses.implode())
@@ -317,6 +319,7 @@ def encode_ids(inputs: LmsInputs) -> LmsInputs:
         paths=cast(inputs.paths),
         solves=cast(inputs.solves) if inputs.solves is not None else None,
         cards=cast(inputs.cards) if inputs.cards is not None else None,
+        task_medians=inputs.task_medians,
     )
 
 

@@ -8,7 +8,7 @@ parallel, on any machine, and together give the rows of the single-process recom
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +20,7 @@ from deltalake import write_deltalake
 from transforms import lake
 from transforms.as_of import NO_ATTEMPTS_AS_OF
 from transforms.failpoints import crash_point
+from transforms.incremental import mark_touched
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import (
     ALL_SOURCES,
@@ -41,12 +42,22 @@ CARD_TIME_ORDER = ["user_id", "language", "word_uid", "attempted_at", "uuid_loca
 
 
 def export_srs_inputs(
-    con: duckdb.DuckDBPyConnection, lake_path: str, options: Mapping[str, str], as_of: datetime
+    con: duckdb.DuckDBPyConnection,
+    lake_path: str,
+    options: Mapping[str, str],
+    as_of: datetime,
+    buckets: Sequence[int] | None = None,
 ) -> int:
     """Write the bucket steps' inputs to the lake (the attempts streamed from DuckDB, each
-    table replaced in one commit); returns the attempts exported."""
+    table replaced in one commit): the attempts of `buckets` only (all by default: the
+    buckets this run recomputes); returns the attempts exported."""
+    only = "" if buckets is None else " AND list_contains($buckets, bucket)"
+    values: dict[str, object] = {"as_of": as_of}
+    if buckets is not None:
+        values["buckets"] = [int(b) for b in buckets]
     attempts = con.sql(
-        f"SELECT {ATTEMPT_COLUMNS}, bucket FROM attempts WHERE attempted_at <= ?", params=[as_of]
+        f"SELECT {ATTEMPT_COLUMNS}, bucket FROM attempts WHERE attempted_at <= $as_of{only}",
+        params=values,
     ).to_arrow_reader()
     write_deltalake(
         lake.table_uri(lake_path, INPUT_ATTEMPTS),
@@ -157,7 +168,8 @@ def load_srs_from_lake(
     as_of: datetime,
 ) -> dict[str, int]:
     """Replace the warehouse's `reviews` and `word_progress` by the lake's live rows (without
-    `bucket`), in one transaction with the SM-2 state they were computed from; returns the
+    `bucket`), in one transaction with the SM-2 state they were computed from, every card
+    marked touched for the incremental consumers (as a full recompute does); returns the
     rows of each."""
     frames = {
         table: lake.scan(lake.table_uri(lake_path, table), options)
@@ -176,6 +188,7 @@ def load_srs_from_lake(
         for table, frame in frames.items():
             replace_table(con, table, frame)
         _record_state(con, state, ALL_SOURCES)
+        mark_touched(con, None)
     return {table: frame.height for table, frame in frames.items()}
 
 
