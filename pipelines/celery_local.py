@@ -5,7 +5,8 @@ processes of `dagster_celery.app` (one task at a time each), runs `pipelines.sha
 `PROGRESS_SHARDED=1` and the broker set, then stops the workers and Redis. Across machines the
 same pieces run apart: Redis on one host, `celery -A dagster_celery.app worker` on each worker
 machine (the same code and `PROGRESS_*` settings, the warehouse file on a shared filesystem
-and the lake on S3), and Dagster's instance on Postgres (README: Running at scale).
+and the lake on S3), and Dagster's instance on Postgres (`postgres_instance`; README: Running
+at scale). `--postgres-url` puts this machine's run in such an instance too.
 """
 
 from __future__ import annotations
@@ -111,6 +112,19 @@ def _wait_ready(logs: list[Path], processes: list[subprocess.Popen[bytes]]) -> N
         time.sleep(0.2)
 
 
+def postgres_instance(home: Path, postgres_url: str) -> Path:
+    """Write `home/dagster.yaml` keeping Dagster's instance (runs, events, schedules) in
+    Postgres (`dagster-postgres`), as every machine of a multi-machine setup does, so the
+    driver and every Celery worker see the same runs; returns the file. The URL names the
+    psycopg2 driver: SQLAlchemy 2.1 defaults to psycopg 3, whose server-side parameters
+    Postgres rejects in the event log's `NOTIFY run_events, $1`."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    config.write_text(f"storage:\n  postgres:\n    postgres_url: {url!r}\n")
+    return config
+
+
 def run_on_celery(workers: int, env: Mapping[str, str], folder: Path) -> list[Path]:
     """Redis, `workers` Celery workers and the sharded run (`workers` bucket runs at a time)
     in a subprocess with `env`; returns the workers' log files (kept in `folder`)."""
@@ -125,12 +139,20 @@ def run_on_celery(workers: int, env: Mapping[str, str], folder: Path) -> list[Pa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--postgres-url", help="keep Dagster's instance in this Postgres database (a new home)"
+    )
     args = parser.parse_args(argv)
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         raise SystemExit("DAGSTER_HOME must be set: the workers read the runs from the instance")
     with tempfile.TemporaryDirectory(prefix="celery-", dir=home) as folder:
-        logs = run_on_celery(args.workers, dict(os.environ), Path(folder))
+        env = dict(os.environ)
+        if args.postgres_url:
+            env["DAGSTER_HOME"] = str(
+                postgres_instance(Path(folder) / "home", args.postgres_url).parent
+            )
+        logs = run_on_celery(args.workers, env, Path(folder))
         for log in logs:
             steps = log.read_text(errors="replace").count("succeeded in")
             print(f"{log.stem}: {steps} step(s)")

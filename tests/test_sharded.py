@@ -5,6 +5,7 @@ store (folder or S3) or the engine, the warehouse's tables are the single-proces
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -395,10 +396,36 @@ def test_the_lake_on_s3_gives_the_same_tables(
 def test_all_partitions_on_two_celery_workers_give_the_single_process_tables(
     ingested: tuple[Path, Path], reference: dict, tmp_path: Path
 ) -> None:
-    from pipelines.celery_local import run_on_celery
+    """Redis, two Celery worker processes and Dagster's instance on Postgres (a throwaway
+    server; a SQLite instance in the test's folder when PostgreSQL is not installed)."""
+    from pipelines.celery_local import postgres_instance
+    from tests import pg_server
 
     warehouse = fresh_warehouse(ingested, tmp_path)
-    (tmp_path / "home").mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    with contextlib.ExitStack() as stack:
+        if pg_server.available():
+            postgres_instance(home, stack.enter_context(pg_server.postgres_server()))
+        celery_run(ingested, warehouse, tmp_path, reference)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            runs = instance.get_runs()
+            storage = type(instance.run_storage).__name__
+    # the five stages' runs and one run per bucket of each shard stage, all in the instance
+    jobs = sorted((run.job_name, run.tags.get("dagster/partition", "")) for run in runs)
+    assert jobs == sorted(
+        [("sharded_prepare", ""), ("sharded_srs", ""), ("sharded_finish", "")]
+        + [(job, key) for job in ("srs_shards", "progress_shards") for key in ("0", "1")]
+    )
+    assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+    assert storage == ("PostgresRunStorage" if pg_server.available() else "SqliteRunStorage")
+
+
+def celery_run(
+    ingested: tuple[Path, Path], warehouse: Path, tmp_path: Path, reference: dict
+) -> None:
+    from pipelines.celery_local import run_on_celery
+
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PROGRESS_")},
         "PROGRESS_LANDING": str(ingested[1]),
