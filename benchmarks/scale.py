@@ -1,12 +1,14 @@
-"""Sharded SM-2 benchmark: the bucket steps on 1 and 2 worker processes against the
-single-process recompute in the same run, each partition's peak memory, the fan-in, and the
-whole sharded Dagster run (prepare, bucket runs on the multiprocess executor, fan-in).
+"""Sharded run benchmark: the SM-2 bucket steps and the progress bucket steps (per-learner
+metrics and LMS progress) on 1 and 2 worker processes against the single-process recomputes in
+the same run, each partition's peak memory, the fan-ins, and the whole sharded Dagster run
+(five runs: prepare, SM-2 bucket runs, SM-2 fan-in, progress bucket runs, the rest).
 
 Each bucket step runs in a fresh process (so its peak resident memory is the partition's own,
 interpreter and libraries included); wall seconds and CPU seconds (all processes) are printed.
 Run it under `flock /work/wt/bench.lock` on a shared machine.
 
-    python benchmarks/scale.py [--learners 2000] [--buckets 16] [--dagster-buckets 4]
+    python benchmarks/scale.py [--learners 2000] [--lms-learners 500] [--buckets 16]
+        [--dagster-buckets 4]
 """
 
 from __future__ import annotations
@@ -30,10 +32,27 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import peak_rss_mb  # noqa: E402
 from landing.generate.landing import GeneratorConfig, generate_landing  # noqa: E402
+from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing  # noqa: E402
 from transforms.as_of import resolve_as_of  # noqa: E402
 from transforms.buckets import ensure_bucket_layout  # noqa: E402
 from transforms.ingest.attempts import ingest_landing_files  # noqa: E402
+from transforms.ingest.cohorts import read_cohorts  # noqa: E402
 from transforms.ingest.manifests import json_documents, load_manifests  # noqa: E402
+from transforms.lms.courses import load_courses, parse_paths  # noqa: E402
+from transforms.lms.ingest import ingest_events  # noqa: E402
+from transforms.lms.progress import build_lms_progress  # noqa: E402
+from transforms.lms.read import read_lms_inputs  # noqa: E402
+from transforms.metrics.tables import recompute_metrics  # noqa: E402
+from transforms.shards import (  # noqa: E402
+    aggregate_metrics,
+    bucket_learners,
+    bucket_progress,
+    connect_read_only,
+    ensure_progress_lake,
+    progress_schemas,
+    read_progress_lake,
+    write_progress_bucket,
+)
 from transforms.sm2 import SM2Params  # noqa: E402
 from transforms.sm2.shards import (  # noqa: E402
     compact_srs_lake,
@@ -45,7 +64,7 @@ from transforms.sm2.shards import (  # noqa: E402
     write_bucket,
 )
 from transforms.sm2.store import recompute_srs  # noqa: E402
-from transforms.warehouse import connect, scalar  # noqa: E402
+from transforms.warehouse import connect, replace_table, scalar, transaction  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -88,14 +107,74 @@ def bucket_step(job: tuple[str, int]) -> tuple[int, int, float, float, float]:
     )
 
 
+def progress_step(job: tuple[str, str, int]) -> tuple[int, int, float, float, float]:
+    """One progress partition in this (fresh) process, the warehouse opened read-only:
+    (bucket, learners, seconds, peak MiB, CPU seconds of the step alone)."""
+    warehouse, lake_path, bucket = job
+    began, cpu = time.perf_counter(), time.process_time()
+    con = connect_read_only(warehouse)
+    as_of = resolve_as_of(con, None)
+    learners = bucket_learners(con, bucket)
+    frames = bucket_progress(con, as_of, learners, bucket)
+    con.close()
+    write_progress_bucket(frames, bucket, lake_path, {})
+    return (
+        bucket,
+        learners.height,
+        time.perf_counter() - began,
+        own_peak_mb(),
+        time.process_time() - cpu,
+    )
+
+
 def idle_process_mb(_: int) -> float:
     return own_peak_mb()
 
 
-def sharded(lake_path: str, buckets: int, workers: int) -> list[tuple]:
+def sharded(step: Callable[[Any], tuple], jobs: list[Any], workers: int) -> list[tuple]:
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, maxtasksperchild=1) as pool:
-        return pool.map(bucket_step, [(lake_path, b) for b in range(buckets)], 1)
+        return pool.map(step, jobs, 1)
+
+
+def describe(steps: list[tuple], unit: str) -> str:
+    """Per-partition figures: seconds, peak MiB (the largest partition's), CPU seconds."""
+    largest = max(steps, key=lambda s: s[1])
+    return (
+        f"per partition {min(s[2] for s in steps):.1f} to {max(s[2] for s in steps):.1f} s, "
+        f"peak {min(s[3] for s in steps):.0f} to {max(s[3] for s in steps):.0f} MiB "
+        f"(largest bucket {largest[1]:,} {unit}: {largest[3]:.0f} MiB); the steps alone "
+        f"{sum(s[4] for s in steps):.1f} CPU s"
+    )
+
+
+def ingest(con: Any, landing: Path) -> None:
+    """Everything the sharded run reads, as the ingestion assets load it."""
+    ingest_landing_files(con, landing / "attempts", datetime(2027, 1, 1))
+    load_manifests(con, json_documents(landing / "manifests"))
+    replace_table(con, "cohorts", read_cohorts(landing / "cohorts")[0])
+    load_courses(con, json_documents(landing / "courses"))
+    replace_table(con, "learning_paths", parse_paths(json_documents(landing / "paths"))[0])
+    ingest_events(con, landing, datetime(2027, 1, 1))
+
+
+def single_process_progress(con: Any, as_of: datetime) -> None:
+    """The single-process metrics and LMS progress recompute (the baseline)."""
+    recompute_metrics(con, as_of)
+    tables = build_lms_progress(read_lms_inputs(con, as_of), as_of, SM2Params())
+    with transaction(con):
+        for name, frame in tables.items():
+            replace_table(con, name, frame)
+
+
+def progress_fan_in(con: Any, lake_path: str, as_of: datetime) -> int:
+    """The progress fan-in's work: the lake's rows and the aggregates into the warehouse."""
+    loaded = read_progress_lake(lake_path, {}, progress_schemas(con, as_of))
+    tables = loaded | aggregate_metrics(con, as_of, loaded["accuracy_daily"])
+    with transaction(con):
+        for name, frame in tables.items():
+            replace_table(con, name, frame)
+    return sum(f.height for f in tables.values())
 
 
 def dagster_run(root: Path, warehouse: Path, buckets: int, workers: int) -> tuple[float, float]:
@@ -120,26 +199,36 @@ def dagster_run(root: Path, warehouse: Path, buckets: int, workers: int) -> tupl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=2000)
+    parser.add_argument("--lms-learners", type=int, default=500)
     parser.add_argument("--buckets", type=int, default=16)
     parser.add_argument("--dagster-buckets", type=int, default=4, help="0 skips the Dagster run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         generate_landing(root / "landing", GeneratorConfig(learners=args.learners))
+        generate_lms_landing(root / "landing", LmsGeneratorConfig(learners=args.lms_learners))
         warehouse = root / "w.duckdb"
         con = connect(warehouse)
-        ingest_landing_files(con, root / "landing" / "attempts", datetime.now())
-        load_manifests(con, json_documents(root / "landing" / "manifests"))
+        ingest(con, root / "landing")
         ensure_bucket_layout(con, args.buckets)
         attempts = int(str(scalar(con, "SELECT count(*) FROM attempts")))
+        events = int(str(scalar(con, "SELECT count(*) FROM lms_events")))
         as_of = resolve_as_of(con, None)
-        print(f"{args.learners} learners, {attempts:,} attempts, B = {args.buckets}")
+        print(
+            f"{args.learners} language learners, {attempts:,} attempts; {args.lms_learners} "
+            f"course-platform learners, {events:,} events; B = {args.buckets}"
+        )
         _, wall, cpu = timed(lambda: recompute_srs(con, SM2Params(), as_of, 4, workers=1))
         print(
-            f"single process (1 compute thread): {wall:.1f} s wall, {cpu:.1f} CPU s, "
+            f"single-process SM-2 (1 compute thread): {wall:.1f} s wall, {cpu:.1f} CPU s, "
             f"{attempts / wall:,.0f} attempts/s"
         )
         baseline = wall
+        _, progress_wall, progress_cpu = timed(lambda: single_process_progress(con, as_of))
+        print(
+            f"single-process metrics and LMS progress: {progress_wall:.1f} s wall, "
+            f"{progress_cpu:.1f} CPU s"
+        )
         con.close()
         context = multiprocessing.get_context("spawn")
         with context.Pool(1) as pool:
@@ -149,35 +238,43 @@ def main() -> None:
             lake_path = str(root / f"lake-{workers}")
             con = connect(warehouse)
             ensure_srs_lake(con, lake_path, {})
+            ensure_progress_lake(con, lake_path, {}, as_of, empty=False)
             _, export_wall, export_cpu = timed(
                 partial(export_srs_inputs, con, lake_path, {}, as_of)
             )
             con.close()
             print(
-                f"export of the bucket steps' inputs to the lake: {export_wall:.1f} s wall, "
+                f"export of the SM-2 steps' inputs to the lake: {export_wall:.1f} s wall, "
                 f"{export_cpu:.1f} CPU s"
             )
-            steps, wall, cpu = timed(partial(sharded, lake_path, args.buckets, workers))
-            per = sorted(steps, key=lambda s: s[1])
-            largest = per[-1]
+            srs_jobs = [(lake_path, b) for b in range(args.buckets)]
+            steps, wall, cpu = timed(partial(sharded, bucket_step, srs_jobs, workers))
             print(
-                f"{workers} worker(s), {args.buckets} bucket steps: {wall:.1f} s wall "
-                f"({baseline / wall:.2f} x the single process), {cpu:.1f} CPU s, "
-                f"{attempts / wall:,.0f} attempts/s; per partition: "
-                f"{min(s[2] for s in steps):.1f} to {max(s[2] for s in steps):.1f} s, "
-                f"peak {min(s[3] for s in steps):.0f} to {max(s[3] for s in steps):.0f} MiB "
-                f"(largest bucket {largest[1]:,} attempts: {largest[3]:.0f} MiB); the steps "
-                f"alone {sum(s[4] for s in steps):.1f} CPU s, "
+                f"{workers} worker(s), {args.buckets} SM-2 bucket steps: {wall:.1f} s wall "
+                f"({baseline / wall:.2f} x the single process), {cpu:.1f} CPU s; "
+                f"{describe(steps, 'attempts')}, "
                 f"{attempts / sum(s[4] for s in steps):,.0f} attempts per CPU second"
+            )
+            progress_jobs = [(str(warehouse), lake_path, b) for b in range(args.buckets)]
+            steps, wall, cpu = timed(partial(sharded, progress_step, progress_jobs, workers))
+            print(
+                f"{workers} worker(s), {args.buckets} progress bucket steps: {wall:.1f} s wall "
+                f"({progress_wall / wall:.2f} x the single process), {cpu:.1f} CPU s; "
+                f"{describe(steps, 'learners')}"
             )
         con = connect(warehouse)
         _, wall, cpu = timed(
             lambda: load_srs_from_lake(con, str(root / "lake-2"), {}, SM2Params(), as_of)
         )
+        print(f"SM-2 fan-in (lake -> warehouse): {wall:.1f} s wall, {cpu:.1f} CPU s")
+        rows, wall, cpu = timed(lambda: progress_fan_in(con, str(root / "lake-2"), as_of))
+        print(
+            f"progress fan-in (lake -> warehouse, {rows:,} rows, the aggregates and the "
+            f"at-risk model computed): {wall:.1f} s wall, {cpu:.1f} CPU s"
+        )
         con.close()
-        print(f"fan-in (lake -> warehouse): {wall:.1f} s wall, {cpu:.1f} CPU s")
         _, wall, cpu = timed(lambda: compact_srs_lake(str(root / "lake-2"), {}))
-        print(f"compact and vacuum: {wall:.1f} s wall, {cpu:.1f} CPU s")
+        print(f"compact and vacuum (SM-2 tables): {wall:.1f} s wall, {cpu:.1f} CPU s")
         if args.dagster_buckets:
             for workers in (1, 2):
                 wall, cpu = dagster_run(root, warehouse, args.dagster_buckets, workers)
