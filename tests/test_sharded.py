@@ -13,7 +13,7 @@ import subprocess
 import sys
 import zlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ from transforms.shards import (
     PROGRESS,
     PROGRESS_LAKE_TABLES,
     SRS,
+    Plan,
+    SharedInputs,
+    plan_buckets,
     planned_buckets,
 )
 from transforms.sm2 import SM2Params
@@ -306,6 +309,22 @@ def test_a_second_run_recomputes_only_the_buckets_with_new_data(
     # nothing new: no bucket runs, the tables stay
     assert run_sharded_in_process(warehouse, lake_path, 8) == {SRS: [], PROGRESS: []}
     assert_same_tables(warehouse_tables(warehouse), warehouse_tables(full))
+    # what every learner shares, or the as-of time, moving: every bucket
+    con = connect(warehouse)
+    as_of = resolve_as_of(con, None)
+
+    def plan(stage: str, moment: datetime, params: SM2Params, full: bool = False) -> Plan:
+        return plan_buckets(con, stage, moment, SharedInputs.of(con, moment, 8, params), 8, full)
+
+    assert plan(SRS, as_of, SM2Params()) == Plan([], False, "0 bucket(s) with new data")
+    everything = list(range(8))
+    assert plan(SRS, as_of, SM2Params(), full=True).buckets == everything
+    assert plan(SRS, as_of, SM2Params(ef_init=2.6)).buckets == everything
+    assert plan(PROGRESS, as_of - timedelta(days=1), SM2Params()).buckets == everything
+    later = as_of + timedelta(days=1)  # SM-2: no attempt after as of; progress: as-of columns
+    assert plan(SRS, later, SM2Params()).buckets == []
+    assert plan(PROGRESS, later, SM2Params()).buckets == everything
+    con.close()
 
 
 KILLED_STEP = """
