@@ -478,8 +478,13 @@ def test_the_sharded_setting_swaps_sm2_replay_for_the_bucket_partitions(
     assert shards.partitions_def.get_partition_keys() == [str(b) for b in range(8)]
     graph = sharded.resolve_asset_graph()
     assert graph.get(dg.AssetKey("reviews")).parent_keys == {LAKE_REVIEWS, LAKE_WORD_PROGRESS}
-    assert {"sharded_prepare", "srs_shards", "sharded_finish"} <= {
-        job.name for job in sharded.resolve_all_job_defs()
-    }
+    # every metric and LMS progress table comes from the progress fan-in, after the buckets
+    for table in (*LEARNER_METRICS, *AGGREGATE_METRICS, *LMS_TABLE_NAMES):
+        assert set(LAKE_PROGRESS.values()) <= graph.get(dg.AssetKey(table)).parent_keys
+    stages = ["sharded_prepare", "srs_shards", "sharded_srs", "progress_shards", "sharded_finish"]
+    assert set(stages) <= {job.name for job in sharded.resolve_all_job_defs()}
+    progress = sharded.resolve_job_def("progress_shards")
+    assert progress.partitions_def is not None
+    assert len(progress.partitions_def.get_partition_keys()) == 8
     monkeypatch.setenv("PROGRESS_SHARDED", "0")  # the default: no lake, no partitions
     assert LAKE_REVIEWS not in defs().resolve_asset_graph().get_all_asset_keys()
