@@ -57,6 +57,7 @@ from transforms.shards import (
     compact_progress_lake,
     connect_read_only,
     ensure_progress_lake,
+    full_reason,
     plan_buckets,
     planned_buckets,
     progress_schemas,
@@ -114,7 +115,8 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             created = ensure_srs_lake(con, settings.lake, settings.lake_options, empty=moved)
             as_of = resolve_as_of(con, settings.as_of_time)
             shared = SharedInputs.of(con, as_of, settings.buckets, params)
-            full = settings.full_refresh or config.full_refresh
+            # a table just created (a first run, a lake deleted) holds no bucket yet
+            full = full_reason(settings.full_refresh or config.full_refresh, created)
             plan = plan_buckets(con, SRS, as_of, shared, settings.buckets, full)
             record_plan(con, SRS, plan)
             exported = export_srs_inputs(
@@ -224,11 +226,15 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             ensure_lms_tables(con)
             as_of = resolve_as_of(con, settings.as_of_time)
             shared = SharedInputs.of(con, as_of, settings.buckets, params)
-            full = settings.full_refresh or config.full_refresh
+            full = full_reason(settings.full_refresh or config.full_refresh, [])
             plan = plan_buckets(con, PROGRESS, as_of, shared, settings.buckets, full)
             created = ensure_progress_lake(
                 con, settings.lake, settings.lake_options, as_of, empty=plan.everything
             )
+            if created and not plan.everything:  # new or reshaped tables hold no bucket yet
+                full = full_reason(False, created)
+                plan = plan_buckets(con, PROGRESS, as_of, shared, settings.buckets, full)
+                ensure_progress_lake(con, settings.lake, settings.lake_options, as_of, True)
             record_plan(con, PROGRESS, plan)
         return dg.MaterializeResult(
             metadata={

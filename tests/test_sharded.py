@@ -298,7 +298,7 @@ def test_a_second_run_recomputes_only_the_buckets_with_new_data(
         ),
     )
     con.close()
-    bucket = bucket_of(new_learner, 8)
+    bucket, everything = bucket_of(new_learner, 8), list(range(8))
     assert run_sharded_in_process(warehouse, lake_path, 8) == {SRS: [bucket], PROGRESS: [bucket]}
     full = tmp_path / "full.duckdb"
     shutil.copy(warehouse, full)
@@ -309,16 +309,19 @@ def test_a_second_run_recomputes_only_the_buckets_with_new_data(
     # nothing new: no bucket runs, the tables stay
     assert run_sharded_in_process(warehouse, lake_path, 8) == {SRS: [], PROGRESS: []}
     assert_same_tables(warehouse_tables(warehouse), warehouse_tables(full))
+    # a lake table lost: created again, every bucket of its stage recomputed
+    shutil.rmtree(Path(lake_path) / "task_queue")
+    assert run_sharded_in_process(warehouse, lake_path, 8) == {SRS: [], PROGRESS: everything}
+    assert_same_tables(warehouse_tables(warehouse), warehouse_tables(full))
     # what every learner shares, or the as-of time, moving: every bucket
     con = connect(warehouse)
     as_of = resolve_as_of(con, None)
 
-    def plan(stage: str, moment: datetime, params: SM2Params, full: bool = False) -> Plan:
+    def plan(stage: str, moment: datetime, params: SM2Params, full: str = "") -> Plan:
         return plan_buckets(con, stage, moment, SharedInputs.of(con, moment, 8, params), 8, full)
 
     assert plan(SRS, as_of, SM2Params()) == Plan([], False, "0 bucket(s) with new data")
-    everything = list(range(8))
-    assert plan(SRS, as_of, SM2Params(), full=True).buckets == everything
+    assert plan(SRS, as_of, SM2Params(), full="full refresh requested").buckets == everything
     assert plan(SRS, as_of, SM2Params(ef_init=2.6)).buckets == everything
     assert plan(PROGRESS, as_of - timedelta(days=1), SM2Params()).buckets == everything
     later = as_of + timedelta(days=1)  # SM-2: no attempt after as of; progress: as-of columns

@@ -87,10 +87,19 @@ def replace_bucket(uri: str, frame: pl.DataFrame, bucket: int, options: Mapping[
 
 
 def clear(uri: str, schema: Mapping[str, pl.DataType], options: Mapping[str, str]) -> None:
-    """Empty the table in one commit (its buckets changed meaning: `PROGRESS_BUCKETS` moved)."""
+    """Empty the table in one commit, with `schema` (its buckets changed meaning:
+    `PROGRESS_BUCKETS` moved; or its columns changed with the code)."""
     pl.DataFrame(schema=dict(schema)).write_delta(
-        uri, mode="overwrite", storage_options=dict(options)
+        uri,
+        mode="overwrite",
+        storage_options=dict(options),
+        delta_write_options={"schema_mode": "overwrite", "partition_by": [BUCKET]},
     )
+
+
+def columns(uri: str, options: Mapping[str, str]) -> list[str]:
+    """The table's column names (from its log)."""
+    return scan(uri, options).collect_schema().names()
 
 
 def scan(uri: str, options: Mapping[str, str]) -> pl.LazyFrame:

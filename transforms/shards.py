@@ -143,12 +143,16 @@ def ensure_progress_lake(
     as_of: datetime,
     empty: bool,
 ) -> list[str]:
-    """Create the progress lake tables that do not exist (returns them); empty the others when
+    """Create the progress lake tables that do not exist, and empty those whose columns are not
+    the code's (returns both: every bucket must then be recomputed); empty the others when
     `empty` (every bucket is recomputed, maybe with another B). Before any parallel step."""
     created = []
     for table, schema in progress_schemas(con, as_of).items():
         uri = lake.table_uri(lake_path, table)
         if lake.ensure_table(uri, schema, options):
+            created.append(table)
+        elif lake.columns(uri, options) != list(schema):
+            lake.clear(uri, schema, options)
             created.append(table)
         elif empty:
             lake.clear(uri, schema, options)
@@ -272,14 +276,16 @@ def plan_buckets(
     as_of: datetime,
     shared: SharedInputs,
     buckets: int,
-    full_refresh: bool,
+    everything: str = "",
 ) -> Plan:
-    """The buckets `stage` (`SRS` or `PROGRESS`) recomputes this run (the module docstring)."""
+    """The buckets `stage` (`SRS` or `PROGRESS`) recomputes this run (the module docstring);
+    `everything`, when not empty, is a reason the caller has to recompute every bucket (a
+    full refresh requested, lake tables just created)."""
     stored = _stored_state(con)
     digest = shared.srs if stage == SRS else shared.progress
     reason = (
-        "full refresh requested"
-        if full_refresh
+        everything
+        if everything
         else "no successful sharded run recorded"
         if stored is None
         else "as-of time moved back"
@@ -298,6 +304,13 @@ def plan_buckets(
     if stage == PROGRESS:
         dirty |= _new_data_buckets(con, "lms_events", "occurred_at", stored[0], as_of)
     return Plan(sorted(dirty), False, f"{len(dirty)} bucket(s) with new data")
+
+
+def full_reason(full_refresh: bool, created: list[str]) -> str:
+    """Why every bucket is recomputed whatever the stored state says, or ""."""
+    if full_refresh:
+        return "full refresh requested"
+    return f"lake tables created or reshaped: {', '.join(created)}" if created else ""
 
 
 def record_plan(con: duckdb.DuckDBPyConnection, stage: str, plan: Plan) -> None:
