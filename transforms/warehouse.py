@@ -159,3 +159,13 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(
         scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
     )
+
+
+def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `con`'s database is open read-only (the sharded run's parallel readers)."""
+    return bool(
+        scalar(
+            con,
+            "SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()",
+        )
+    )

@@ -51,7 +51,8 @@ class LmsInputs:
     of the language courses (`lang:<code>`: a word is solved when learned, not when answered;
     their attempts are `task_attempted` events) and `cards` their SM-2 cards' state
     (`language.card_states`), which is their `task_state`'s retry queue. `task_medians`
-    (`tasks.task_medians` over every learner) when `events` hold only some learners'."""
+    (node_id, median_time_ms): each task's median attempt time over every learner, given when
+    `events` hold only some learners' (`transforms.lms.nightly`)."""
 
     versions: pl.DataFrame
     nodes: pl.DataFrame

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from transforms.warehouse import ledger_ddl, rejects_ddl
+from transforms.warehouse import is_read_only, ledger_ddl, rejects_ddl
 
 LMS_DDL: tuple[str, ...] = (
     # One row per (course_id, version).
@@ -65,8 +65,12 @@ LMS_DDL: tuple[str, ...] = (
 
 
 def ensure_lms_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the missing LMS tables; nothing on a read-only connection (a reader of a
+    warehouse its writer keeps: the sharded run's progress steps)."""
     from transforms.buckets import migrate_bucket_column
 
+    if is_read_only(con):
+        return
     for ddl in LMS_DDL:
         con.execute(ddl)
     migrate_bucket_column(con, "lms_events")  # a warehouse from before buckets

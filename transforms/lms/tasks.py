@@ -13,19 +13,7 @@ USER = "user_id"
 STATUSES = ("new", "in_progress", "solved")
 
 
-TASK_MEDIAN = "median_time_ms"
-
-
-def task_medians(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """(node_id, median_time_ms): each task's median attempt time over the `task_attempted`
-    events given (every learner's, for `attempt_quality`)."""
-    return (
-        events.lazy()
-        .filter(pl.col("type") == "task_attempted")
-        .group_by("node_id")
-        .agg(pl.col("time_spent_ms").median().alias(TASK_MEDIAN))
-        .collect()
-    )
+MEDIAN = "median_time_ms"  # a task's median attempt time over every learner (`task_medians`)
 
 
 def attempt_quality(median: pl.Expr | None = None) -> pl.Expr:
@@ -58,20 +46,22 @@ def task_state(
     a day later (`lapse_interval`), a solved one at its SM-2 interval; `next_due_at` is the
     last review's due time. `queue_priority` = 5 − the last attempt's quality (a task failed
     last comes first). Only the attempts' columns are sorted (by card, then time, then event
-    id), on the ids' integer codes (`id_key`). `medians` (`task_medians` over every learner)
-    grade the attempts of some learners as a run over all of them does."""
+    id), on the ids' integer codes (`id_key`). `medians` (node_id, median_time_ms): every
+    learner's median per task, given when `events` hold only some learners'."""
     card = ["_user", "_course", "_task"]
     schema = events.lazy().collect_schema()
-    tried = events.lazy().filter(pl.col("type") == "task_attempted")
+    tasks = events.lazy().filter(pl.col("type") == "task_attempted")
     median = None
-    if medians is not None:  # in the events' id type; a task no given event tried drops out
-        known = medians.lazy().select(
-            pl.col("node_id").cast(schema["node_id"], strict=False), pl.col(TASK_MEDIAN)
+    if medians is not None:
+        tasks = tasks.join(
+            medians.lazy().select(pl.col("node_id").cast(pl.String).alias("_node"), MEDIAN),
+            left_on=pl.col("node_id").cast(pl.String),
+            right_on="_node",
+            how="left",
         )
-        tried = tried.join(known.drop_nulls("node_id"), on="node_id", how="left")
-        median = pl.col(TASK_MEDIAN)
+        median = pl.col(MEDIAN)
     attempts = (
-        tried.select(
+        tasks.select(
             USER,
             "course_id",
             "node_id",
