@@ -226,15 +226,12 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             ensure_lms_tables(con)
             as_of = resolve_as_of(con, settings.as_of_time)
             shared = SharedInputs.of(con, as_of, settings.buckets, params)
-            full = full_reason(settings.full_refresh or config.full_refresh, [])
+            created = ensure_progress_lake(con, settings.lake, settings.lake_options, as_of)
+            # new or reshaped tables hold no bucket yet
+            full = full_reason(settings.full_refresh or config.full_refresh, created)
             plan = plan_buckets(con, PROGRESS, as_of, shared, settings.buckets, full)
-            created = ensure_progress_lake(
-                con, settings.lake, settings.lake_options, as_of, empty=plan.everything
-            )
-            if created and not plan.everything:  # new or reshaped tables hold no bucket yet
-                full = full_reason(False, created)
-                plan = plan_buckets(con, PROGRESS, as_of, shared, settings.buckets, full)
-                ensure_progress_lake(con, settings.lake, settings.lake_options, as_of, True)
+            if plan.everything:  # empty every table: B may have changed
+                ensure_progress_lake(con, settings.lake, settings.lake_options, as_of, empty=True)
             record_plan(con, PROGRESS, plan)
         return dg.MaterializeResult(
             metadata={
@@ -251,8 +248,8 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         specs=[
             dg.AssetSpec(
                 key,
-                description=f"Lake table, partitioned by bucket: the warehouse's `{table}` "
-                "rows (its columns and `bucket`).",
+                description=f"Lake table, partitioned by bucket: {TABLE_GRAINS[table]} (the "
+                f"warehouse's `{table}` columns and `bucket`).",
                 deps=["progress_layout"],
             )
             for table, key in LAKE_PROGRESS.items()

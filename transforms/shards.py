@@ -156,7 +156,7 @@ def ensure_progress_lake(
     lake_path: str,
     options: Mapping[str, str],
     as_of: datetime,
-    empty: bool,
+    empty: bool = False,
 ) -> list[str]:
     """Create the progress lake tables that do not exist, and empty those whose columns are not
     the code's (returns both: every bucket must then be recomputed); empty the others when
