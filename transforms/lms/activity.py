@@ -125,9 +125,8 @@ def quiz_attempt_scores(events: pl.DataFrame, attributes: pl.DataFrame) -> pl.Da
     answers = (
         events.lazy()
         .filter(pl.col("type") == "question_answered")
-        .sort("occurred_at", "event_id")
         .group_by(USER, pl.col("lesson_id").alias("quiz_id"), "attempt_id", "node_id")
-        .agg(pl.col("score").last())
+        .agg(pl.col("score").sort_by("occurred_at", "event_id").last())
         .group_by(USER, "quiz_id", "attempt_id")
         .agg(pl.col("score").sum().alias("points"))
     )
