@@ -229,11 +229,10 @@ def main() -> None:
     steps = args.steps.split(",")
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-lms-"))
     frame: pl.DataFrame | None = None
+    formats = args.formats.split(",")
     try:
-        last_warehouse = ""
-        for fmt in args.formats.split(","):
+        for fmt in formats:  # every landing first, so no child starts while the frame is held
             landing = work / fmt / "landing"
-            warehouse = work / fmt / "warehouse.duckdb"
             written = work / fmt / "landing.done"
             if not written.exists():
                 if frame is None:
@@ -245,7 +244,12 @@ def main() -> None:
                 for c in COURSES:
                     (landing / "courses" / f"{c}.json").write_text(json.dumps(course_doc(c)))
                 written.write_text(str(write(frame, landing / "events", fmt)))
-            size = int(written.read_text())
+        frame = None
+        last_warehouse = ""
+        for fmt in formats:
+            landing = work / fmt / "landing"
+            warehouse = work / fmt / "warehouse.duckdb"
+            size = int((work / fmt / "landing.done").read_text())
             if "ingest" in steps:
                 warehouse.unlink(missing_ok=True)
                 floor = run_child(__file__, "read_floor", str(landing), str(warehouse), fmt)
