@@ -46,13 +46,6 @@ def row_order(frame: pl.DataFrame, keys: list[str], tiebreak: str) -> pl.Series:
     return rows
 
 
-def rows_where(frame: pl.DataFrame, keep: pl.Expr) -> pl.DataFrame:
-    """`frame.filter(keep)`, but `frame` itself when every row is kept (a filter copies every
-    column, as wide as the events are, even when it drops nothing)."""
-    mask = frame.select(keep.fill_null(False)).to_series()
-    return frame if mask.all() else frame.filter(mask)
-
-
 def timed_events(
     events: pl.DataFrame, attributes: pl.DataFrame, courses: list[str] | pl.Series
 ) -> pl.DataFrame:
@@ -69,23 +62,23 @@ def timed_events(
         attributes["node_id"], pl.int_range(attributes.height, eager=True), default=None
     )
     looked_up = (("kind", "node_kind"), ("lesson_id", "lesson_id"), ("module_id", "module_id"))
-    in_course = pl.col("course_id").is_in(pl.Series(courses).implode())
-    known = rows_where(
-        events.with_columns(node.alias("_node")),
-        in_course & (pl.col("node_id").is_null() | pl.col("_node").is_not_null()),
+    known = (
+        events.lazy()
+        .filter(pl.col("course_id").is_in(pl.Series(courses).implode()))
+        .with_columns(node.alias("_node"))
+        .filter(pl.col("node_id").is_null() | pl.col("_node").is_not_null())
+        .with_columns(pl.lit(attributes[a]).gather(pl.col("_node")).alias(b) for a, b in looked_up)
+        .drop("_node")
+        .collect()
     )
-    known = known.with_columns(
-        pl.lit(attributes[a]).gather(pl.col("_node")).alias(b) for a, b in looked_up
-    ).drop("_node")
     at = pl.col("occurred_at")
     keys = known.select(
         id_key(USER, known.schema[USER]).alias("_user"), "occurred_at", "event_id", "session_id"
     ).with_row_index("_row")
     # without a client session: sessions follow each learner's events in time order
-    derived = rows_where(keys, pl.col("session_id").is_null())
+    derived = keys.filter(pl.col("session_id").is_null())
     starts = session_starts("occurred_at", user="_user")
-    order = row_order(derived, ["_user", "occurred_at"], "event_id")
-    derived = derived.select("_row", "_user", "occurred_at")[order].select(
+    derived = derived[row_order(derived, ["_user", "occurred_at"], "event_id")].select(
         "_row",
         starts.cum_sum().cast(pl.Int64).alias("session_key"),
         pl.when(~starts.shift(-1).fill_null(True)).then(at.shift(-1)).alias("_next"),
@@ -96,23 +89,18 @@ def timed_events(
     new_session = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1) for c in ("_user", "_session"))
     new_session = new_session.fill_null(True)
     numbered = derived["session_key"].max() or 0
-    order = row_order(client, ["_user", "_session", "occurred_at"], "event_id")
-    client = client.select("_row", "_user", "_session", "occurred_at")[order].select(
+    client = client[row_order(client, ["_user", "_session", "occurred_at"], "event_id")].select(
         "_row",
         (new_session.cum_sum().cast(pl.Int64) + numbered).alias("session_key"),
         pl.when(~new_session.shift(-1).fill_null(True)).then(at.shift(-1)).alias("_next"),
     )
-    # back in the events' order: each event's row number is where its values go
-    sessions = pl.concat([derived, client])
-    rows = sessions["_row"].cast(pl.Int64)
-    session_key = pl.Series("session_key", [0], pl.Int64).new_from_index(0, known.height)
-    following = pl.Series("_next", [None], pl.Datetime("us")).new_from_index(0, known.height)
-    session_key = session_key.scatter(rows, sessions["session_key"])
-    following = following.scatter(rows, sessions["_next"])
-    gap = (following - known["occurred_at"]).dt.total_milliseconds()
+    sessions = pl.concat([derived, client]).sort("_row")
+    gap = (sessions["_next"] - known["occurred_at"]).dt.total_milliseconds()
     capped = pl.lit(gap.clip(upper_bound=SESSION_CAP_MS))
     measured = pl.coalesce("duration_ms", "time_spent_ms", capped)
-    return known.with_columns(session_key, measured.fill_null(0).cast(pl.Int64).alias("time_ms"))
+    return known.with_columns(
+        sessions["session_key"], measured.fill_null(0).cast(pl.Int64).alias("time_ms")
+    )
 
 
 def event_solves(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:

@@ -21,7 +21,6 @@ from transforms.lms.activity import (
     lesson_completions,
     lesson_items,
     quiz_attempt_scores,
-    rows_where,
     timed_events,
 )
 from transforms.lms.courses import RESERVED_PREFIX
@@ -85,7 +84,7 @@ class CourseParts:
     @cached_property
     def events(self) -> pl.DataFrame:
         courses = self.in_force["course_id"].unique()
-        as_of = rows_where(self.inputs.events, pl.col("occurred_at") <= self.as_of)
+        as_of = self.inputs.events.filter(pl.col("occurred_at") <= self.as_of)
         return timed_events(as_of, self.attrs, courses)
 
 
