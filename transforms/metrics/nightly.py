@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 
 import duckdb
 import polars as pl
@@ -39,10 +40,25 @@ from transforms.metrics.progress import (
     join_progress,
     progress_as_of,
     progress_history,
+    streaks,
 )
 from transforms.metrics.retention import cohort_retention, first_days, forgetting_curve
 from transforms.metrics.retention import true_retention as build_true_retention
-from transforms.metrics.risk import risk_tables
+from transforms.metrics.risk import (
+    HORIZON_DAYS,
+    KEYS,
+    RETENTION_DAYS,
+    SNAPSHOT_SCHEMA,
+    History,
+    RiskTables,
+    at_risk_backtest,
+    course_activity,
+    features_at,
+    labelled_snapshots,
+    score_learners,
+    snapshot_days,
+)
+from transforms.metrics.status import language_course, learner_status
 from transforms.metrics.tables import (
     ATTEMPTS_READ,
     METRIC_TABLES,
@@ -75,6 +91,144 @@ def _stored_as_of(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str] | None
         return None
     rows = query(con, f"SELECT as_of, inputs FROM {METRICS_STATE}").rows()
     return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
+
+
+# The cards overdue at a moment (`risk.overdue_at` over every review's spell, in SQL): each
+# card's last review by then, whose due date has come.
+OVERDUE_AT = """
+SELECT user_id, 'lang:' || language AS course, count(*)::BIGINT AS overdue_reviews
+FROM (SELECT user_id, language, arg_max_null(due_at, reviewed_at) AS due FROM reviews
+      WHERE reviewed_at <= ? GROUP BY user_id, language, word_uid)
+WHERE due <= ? GROUP BY ALL
+"""
+# Graded non-first reviews of the days whose 14-day retention a snapshot day needs.
+GRADED_BETWEEN = """
+SELECT user_id, 'lang:' || language AS course, reviewed_at::DATE AS day, quality >= ? AS passed
+FROM reviews WHERE review_index > 1 AND reviewed_at >= ? AND reviewed_at < ? AND reviewed_at <= ?
+"""
+# Per learner with a card: the cards due by as of (`progress.due_counts`, in SQL).
+DUE_NOW = """
+SELECT user_id, language, count(*) FILTER (WHERE next_review_at <= ?)::BIGINT AS due_now
+FROM word_progress GROUP BY ALL
+"""
+
+
+def _window_history(
+    con: duckdb.DuckDBPyConnection,
+    course_daily: pl.DataFrame,
+    day: date,
+    as_of: datetime,
+    pass_quality: int,
+) -> History:
+    """What `features_at` needs on `day` for every learner, without every review: the daily
+    activity, and the graded reviews of the 14 days up to `day` (the overdue counts are given)."""
+    start = datetime.combine(day - timedelta(days=RETENTION_DAYS - 1), clock())
+    end = datetime.combine(day + timedelta(days=1), clock())
+    graded = query(con, GRADED_BETWEEN, [pass_quality, start, end, as_of])
+    return History(course_daily, graded, None)
+
+
+def _overdue_at(con: duckdb.DuckDBPyConnection, moment: datetime) -> pl.DataFrame:
+    return query(con, OVERDUE_AT, [moment, moment])
+
+
+def _risk_nightly(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    pass_quality: int,
+    daily: pl.DataFrame,
+    touched: pl.DataFrame,
+    touched_reviews: pl.DataFrame,
+    streak: pl.DataFrame,
+    due: pl.DataFrame,
+) -> tuple[RiskTables, pl.DataFrame]:
+    """The at-risk tables, and the snapshot days whose `at_risk_snapshots` rows are rebuilt:
+    - a snapshot day's rows of a learner not touched do not change (features as of that day,
+      outcome in the 14 days after, both already known); a touched learner's rows change from
+      14 days before their first changed day on, rebuilt from their own history;
+    - a snapshot day not stored yet (a Monday whose outcome became known) is built for every
+      learner, its overdue cards counted in SQL and its reviews read for its 14 days only;
+    - the backtest is scored again from the earliest snapshot day that changed on;
+    - today's features of every learner come from `accuracy_daily`, the recent reviews and the
+      cards' due dates, and the model fitted on the stored snapshots scores them."""
+    as_of_day = as_of.date()
+    course_daily = daily.filter(pl.col("day") <= as_of_day).with_columns(
+        language_course(pl.col("language")).alias("course")
+    )
+    days = snapshot_days(course_daily, as_of_day)
+    stored = query(con, "SELECT * FROM at_risk_snapshots").filter(
+        pl.col("snapshot_day").is_in(days)
+    )
+    stored_days = set(stored["snapshot_day"].to_list())
+    new_days = [d for d in days if d not in stored_days]
+    touched_courses = touched.select("user_id", language_course(pl.col("language")).alias("course"))
+    parts = [stored]
+    redo: list[date] = []
+    if touched.height:
+        since = touched["since"].min()
+        assert isinstance(since, datetime)
+        touched_from = since.date() - timedelta(days=HORIZON_DAYS)
+        redo = [d for d in days if d in stored_days and d >= touched_from]
+        if redo:
+            mine = pl.col("snapshot_day") >= pl.lit(touched_from)
+            is_touched = stored.join(touched_courses, on=KEYS, how="semi")
+            parts = [
+                stored.join(is_touched.filter(mine), on=[*KEYS, "snapshot_day"], how="anti"),
+                labelled_snapshots(
+                    History.of(
+                        daily.join(touched.select(LEARNER), on=LEARNER, how="semi").filter(
+                            pl.col("day") <= as_of_day
+                        ),
+                        touched_reviews,
+                        pass_quality,
+                    ),
+                    redo,
+                ),
+            ]
+    for day in new_days:
+        parts.append(
+            labelled_snapshots(
+                _window_history(con, course_daily, day, as_of, pass_quality),
+                [day],
+                lambda moment: _overdue_at(con, moment),
+            )
+        )
+    snapshots = (
+        pl.concat(parts, how="diagonal_relaxed").select(list(SNAPSHOT_SCHEMA)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
+    )
+    changed = redo + new_days
+    backtest = query(con, "SELECT * FROM at_risk_backtest")
+    rebuilt = snapshots.head(0)
+    if changed:
+        from_day = min(changed)
+        scored = at_risk_backtest(snapshots, from_day)
+        rebuilt = scored.snapshots
+        snapshots = pl.concat(
+            [snapshots.filter(pl.col("snapshot_day") < from_day), rebuilt], how="vertical_relaxed"
+        )
+        backtest = pl.concat(
+            [backtest.filter(pl.col("snapshot_day") < from_day), scored.table],
+            how="vertical_relaxed",
+        )
+    rebuilt_days = pl.DataFrame({"snapshot_day": changed and days[days.index(min(changed)) :]})
+    current = features_at(
+        _window_history(con, course_daily, as_of_day, as_of, pass_quality),
+        as_of_day,
+        as_of,
+        overdue=due.select(
+            "user_id",
+            language_course(pl.col("language")).alias("course"),
+            pl.col("due_now").alias("overdue_reviews"),
+        ),
+        streak=streak.select(
+            "user_id", language_course(pl.col("language")).alias("course"), "current_streak"
+        ),
+    )
+    status = learner_status(course_activity(course_daily), as_of_day)
+    tables = RiskTables(
+        status, score_learners(current, snapshots), backtest.sort("snapshot_day"), rebuilt
+    )
+    return tables, rebuilt_days.cast({"snapshot_day": pl.Date()})
 
 
 def update_metrics(
@@ -120,10 +274,9 @@ def _incremental(
     old_daily = query(con, "SELECT * FROM accuracy_daily")
     learner_cards = rows_for(con, WORD_PROGRESS_READ, learner_keys, BY_LEARNER)
     old_progress = query(con, "SELECT * FROM user_language_progress")
-    next_reviews = query(con, "SELECT user_id, language, next_review_at FROM word_progress")
-    # the at-risk model's history is every review: read once, the other tables take theirs
+    due = query(con, DUE_NOW, [as_of])
     all_reviews = query(con, REVIEWS_READ, [as_of])
-    learner_reviews = all_reviews.join(learner_keys, on=LEARNER, how="semi")
+    learner_reviews = rows_for(con, REVIEWS_READ, learner_keys, BY_LEARNER, [as_of])
     recent_reviews = (
         learner_reviews.join(from_day, on=LEARNER)
         .filter(pl.col("reviewed_at") >= pl.col("from_day"))
@@ -214,7 +367,10 @@ def _incremental(
         ],
         how="vertical_relaxed",
     )
-    risk = risk_tables(daily, all_reviews, as_of, pq)
+    streak = streaks(daily, as_of)
+    risk, snapshot_keys = _risk_nightly(
+        con, as_of, pq, daily, learners, learner_reviews, streak, due
+    )
     grouped = {
         "true_retention": (build_true_retention(week_reviews, by_learner, pq), retention_keys),
         "word_difficulty": (
@@ -237,12 +393,13 @@ def _incremental(
             language_keys,
         ),
         "accuracy_daily": (daily_rows, day_keys),
+        "at_risk_snapshots": (risk.snapshots, snapshot_keys),
     }
     whole = {
         "cohort_retention": cohort_retention(daily, by_learner, as_of),
         "learner_cohorts": by_learner.select(*LEARNER, "first_day", "cohort").sort(LEARNER),
         "user_language_progress": join_progress(
-            history, progress_as_of(next_reviews, daily, as_of)
+            history, progress_as_of(due.head(0), daily, as_of, due=due, streak=streak)
         ),
         "learner_status": risk.status,
         "at_risk_learners": risk.at_risk,

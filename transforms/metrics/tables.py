@@ -208,6 +208,16 @@ METRIC_TABLES: tuple[MetricTable[MetricParts], ...] = (
             "rules_auc",
         ),
     ),
+    MetricTable(
+        "at_risk_snapshots",
+        "One row per (snapshot Monday, user_id, course) not churned that day: the features "
+        "known that day, the outcome (no activity in the 14 days after) and the backtest's "
+        "out-of-sample risk; the at-risk model's training rows, kept so a nightly run scores "
+        "only what changed.",
+        lambda m: m.risk.snapshots,
+        key=("snapshot_day", "user_id", "course"),
+        proportions=("backtest_risk", "true_retention_14d"),
+    ),
 )
 
 
