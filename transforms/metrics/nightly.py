@@ -42,7 +42,13 @@ from transforms.metrics.progress import (
     progress_history,
     streaks,
 )
-from transforms.metrics.retention import cohort_retention, first_days, forgetting_curve
+from transforms.metrics.retention import (
+    COHORT_KEYS,
+    cohort_retention,
+    cohort_retention_later,
+    first_days,
+    forgetting_curve,
+)
 from transforms.metrics.retention import true_retention as build_true_retention
 from transforms.metrics.risk import (
     HORIZON_DAYS,
@@ -231,6 +237,31 @@ def _risk_nightly(
     return tables, rebuilt_days.cast({"snapshot_day": pl.Date()})
 
 
+def _cohort_retention(
+    con: duckdb.DuckDBPyConnection,
+    daily: pl.DataFrame,
+    by_learner: pl.DataFrame,
+    before: pl.DataFrame,
+    touched: pl.DataFrame,
+    as_of: datetime,
+) -> pl.DataFrame:
+    """`cohort_retention`: the cohorts of the touched learners (now, and before a late first
+    day moved them) rebuilt from their learners' days; every other cohort's stored rows brought
+    to as of (`cohort_retention_later`)."""
+    group = ["language", "cohort"]
+    groups = pl.concat(
+        [
+            by_learner.join(touched, on=LEARNER, how="semi").select(group),
+            before.select(group),
+        ]
+    ).unique()
+    members = by_learner.join(groups, on=group, how="semi")
+    rebuilt = cohort_retention(daily.join(members, on=LEARNER, how="semi"), members, as_of)
+    stored = query(con, "SELECT * FROM cohort_retention").join(groups, on=group, how="anti")
+    later = cohort_retention_later(stored, by_learner.join(groups, on=group, how="anti"), as_of)
+    return pl.concat([rebuilt, later], how="vertical_relaxed").sort(COHORT_KEYS)
+
+
 def update_metrics(
     con: duckdb.DuckDBPyConnection, as_of: datetime, full_refresh: bool = False
 ) -> MetricsRun:
@@ -396,7 +427,7 @@ def _incremental(
         "at_risk_snapshots": (risk.snapshots, snapshot_keys),
     }
     whole = {
-        "cohort_retention": cohort_retention(daily, by_learner, as_of),
+        "cohort_retention": _cohort_retention(con, daily, by_learner, before, learner_keys, as_of),
         "learner_cohorts": by_learner.select(*LEARNER, "first_day", "cohort").sort(LEARNER),
         "user_language_progress": join_progress(
             history, progress_as_of(due.head(0), daily, as_of, due=due, streak=streak)
