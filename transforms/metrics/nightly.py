@@ -290,10 +290,23 @@ def update_metrics(
     return _incremental(con, as_of, touched, digest)
 
 
+class Laps:
+    """Seconds per named step of a run: `lap(name)` adds the time since the previous lap."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps[name] = self.steps.get(name, 0.0) + now - self._last
+        self._last = now
+
+
 def _incremental(
     con: duckdb.DuckDBPyConnection, as_of: datetime, touched: Touched, digest: str
 ) -> MetricsRun:
-    began = time.perf_counter()
+    lap = Laps()
     pq = params_used(con).pass_quality
     words = current_words(con, as_of)
     cohorts = query(con, "SELECT user_id, cohort FROM cohorts")
@@ -313,7 +326,7 @@ def _incremental(
         .filter(pl.col("reviewed_at") >= pl.col("from_day"))
         .drop("from_day")
     )
-    read = time.perf_counter()
+    lap("read")
 
     daily_rows = accuracy_daily(recent_attempts, recent_reviews, new_cards)
     day_keys = daily_rows.select(DAY_KEYS)
@@ -353,6 +366,7 @@ def _incremental(
         )
         .drop("period_week")
     )
+    lap("accuracy_daily, learner_cohorts")
     word_keys = touched.cards.select("language", "word_uid").unique()
     step_keys = recent_attempts.select("language", "step_type").unique()
     if moved.height:  # a learner changes cohort in every step type they ever took
@@ -377,6 +391,8 @@ def _incremental(
             [as_of],
         )
 
+    lap("read: attempts of the touched words and step types")
+
     def of(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
         return frame.join(keys, on=keys.columns, how="semi")
 
@@ -399,9 +415,16 @@ def _incremental(
         how="vertical_relaxed",
     )
     streak = streaks(daily, as_of)
+    progress = join_progress(
+        history, progress_as_of(due.head(0), daily, as_of, due=due, streak=streak)
+    )
+    lap("user_language_progress")
     risk, snapshot_keys = _risk_nightly(
         con, as_of, pq, daily, learners, learner_reviews, streak, due
     )
+    lap("learner_status, at_risk_*")
+    retention_by_cohort = _cohort_retention(con, daily, by_learner, before, learner_keys, as_of)
+    lap("cohort_retention")
     grouped = {
         "true_retention": (build_true_retention(week_reviews, by_learner, pq), retention_keys),
         "word_difficulty": (
@@ -426,29 +449,31 @@ def _incremental(
         "accuracy_daily": (daily_rows, day_keys),
         "at_risk_snapshots": (risk.snapshots, snapshot_keys),
     }
+    lap("true_retention, word_difficulty, accuracy_by_step*, forgetting_curve*")
     whole = {
-        "cohort_retention": _cohort_retention(con, daily, by_learner, before, learner_keys, as_of),
+        "cohort_retention": retention_by_cohort,
         "learner_cohorts": by_learner.select(*LEARNER, "first_day", "cohort").sort(LEARNER),
-        "user_language_progress": join_progress(
-            history, progress_as_of(due.head(0), daily, as_of, due=due, streak=streak)
-        ),
+        "user_language_progress": progress,
         "learner_status": risk.status,
         "at_risk_learners": risk.at_risk,
         "at_risk_backtest": risk.backtest,
     }
-    built = time.perf_counter()
     with transaction(con):
         for name, (frame, keys) in grouped.items():
             replace_keys(con, name, frame, keys)
         for name, frame in whole.items():
             replace_table(con, name, frame)
         record_metrics_state(con, as_of, digest)
+    lap("write")
     tables = {name: frame for name, (frame, _) in grouped.items()} | whole
+    steps = lap.steps
+    read = sum(v for k, v in steps.items() if k.startswith("read"))
     return MetricsRun(
         tables,
-        read - began,
-        built - read,
-        time.perf_counter() - built,
+        read,
+        sum(steps.values()) - read - steps["write"],
+        steps["write"],
         mode="incremental",
         reason=f"{learners.height} touched learner(s), {touched.cards.height} card(s)",
+        steps=steps,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
@@ -237,6 +237,7 @@ class MetricsRun:
     write_s: float
     mode: str = "full"  # "full" recompute, or "incremental" over the touched keys
     reason: str = ""
+    steps: dict[str, float] = field(default_factory=dict)  # an incremental run: seconds per step
 
 
 METRICS_CONSUMER = "metrics"  # its name in transforms.incremental's pending sets
