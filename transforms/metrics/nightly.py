@@ -13,9 +13,17 @@ What a nightly run rebuilds, table by table (keys in brackets):
   step_type) and `forgetting_curve` (language): the groups of the changed attempts, and their
   per-cohort forms (`accuracy_by_step_cohort`, `forgetting_curve_cohort`) every cohort of them;
 - `learner_cohorts`: whole, from `accuracy_daily` (one row per learner);
-- whole, every run: `cohort_retention` (which weeks are complete), `learner_status`,
-  `at_risk_learners` and `at_risk_backtest` (idle days, the model's snapshots and fit) depend
-  on the as-of time for every learner.
+- `cohort_retention` (language, cohort): the touched learners' cohorts (and the cohort a late
+  first day moved them from) rebuilt from their learners' days; every other cohort's stored
+  rows aged to the new as-of time (`retention.cohort_retention_later`: later weeks with nobody
+  active, `complete` moved);
+- `learner_status`: every learner, from `accuracy_daily`'s last day per learner (cheap);
+- `at_risk_snapshots` (snapshot_day): the model's stored training rows; a touched learner's
+  rows from 14 days before their first changed day, and a Monday whose outcome became known for
+  every learner (its overdue cards counted in SQL); `at_risk_backtest` rescored from the
+  earliest changed Monday on; `at_risk_learners` from today's features, computed for every
+  learner from `accuracy_daily`, the last 14 days' reviews and the cards' `next_review_at`
+  (no review older than 14 days is read), scored by the model fitted on the stored snapshots.
 Everything is rebuilt when the stored state says so: no state yet, a full SRS recompute
 upstream, a change of pass quality, cohorts or course words, or the as-of time moving back.
 """
@@ -53,8 +61,10 @@ from transforms.metrics.retention import true_retention as build_true_retention
 from transforms.metrics.risk import (
     HORIZON_DAYS,
     KEYS,
+    RECENT_DAYS,
     RETENTION_DAYS,
     SNAPSHOT_SCHEMA,
+    WINDOW_DAYS,
     History,
     RiskTables,
     at_risk_backtest,
@@ -64,7 +74,7 @@ from transforms.metrics.risk import (
     score_learners,
     snapshot_days,
 )
-from transforms.metrics.status import language_course, learner_status
+from transforms.metrics.status import CHURN_DAYS, language_course, learner_status
 from transforms.metrics.tables import (
     ATTEMPTS_READ,
     METRIC_TABLES,
@@ -81,6 +91,7 @@ from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, registered, replace_table, table_exists, transaction
 
 DAY_KEYS = ["user_id", "language", "day"]
+RECENT_REACH_DAYS = CHURN_DAYS + WINDOW_DAYS + RECENT_DAYS  # today's features read no older day
 BY_LEARNER = "USING (user_id, language)"
 
 
@@ -217,8 +228,11 @@ def _risk_nightly(
             how="vertical_relaxed",
         )
     rebuilt_days = pl.DataFrame({"snapshot_day": changed and days[days.index(min(changed)) :]})
+    # today's features reach back at most 63 days for a learner not churned (idle <= 28 days,
+    # then the 28 days before the last active day, or the 35 of the accuracy windows)
+    recent = pl.col("day") > pl.lit(as_of_day - timedelta(days=RECENT_REACH_DAYS))
     current = features_at(
-        _window_history(con, course_daily, as_of_day, as_of, pass_quality),
+        _window_history(con, course_daily.filter(recent), as_of_day, as_of, pass_quality),
         as_of_day,
         as_of,
         overdue=due.select(
@@ -235,6 +249,28 @@ def _risk_nightly(
         status, score_learners(current, snapshots), backtest.sort("snapshot_day"), rebuilt
     )
     return tables, rebuilt_days.cast({"snapshot_day": pl.Date()})
+
+
+def _streaks(
+    daily: pl.DataFrame, old_progress: pl.DataFrame, touched: pl.DataFrame, as_of: datetime
+) -> pl.DataFrame:
+    """`progress.streaks` of every learner without sorting every learner's days: the touched
+    learners' from their days; another learner's days are those the stored progress saw, so
+    their longest streak and last study date stand, and their current streak (the run ending on
+    the last study date) stays only while that date is the as-of day or the day before."""
+    columns = ["current_streak", "longest_streak", "last_study_date"]
+    rebuilt = streaks(daily.join(touched, on=LEARNER, how="semi"), as_of)
+    ongoing = pl.col("last_study_date") >= pl.lit(as_of.date() - timedelta(days=1))
+    kept = old_progress.join(touched, on=LEARNER, how="anti").select(
+        *LEARNER,
+        pl.when(ongoing).then(pl.col("current_streak")).otherwise(0).alias("current_streak"),
+        "longest_streak",
+        "last_study_date",
+    )
+    return pl.concat(
+        [rebuilt.select(*LEARNER, *columns), kept.cast(rebuilt.select(columns).schema)],  # type: ignore[arg-type]
+        how="vertical_relaxed",
+    )
 
 
 def _cohort_retention(
@@ -414,7 +450,7 @@ def _incremental(
         ],
         how="vertical_relaxed",
     )
-    streak = streaks(daily, as_of)
+    streak = _streaks(daily, old_progress, learner_keys, as_of)
     progress = join_progress(
         history, progress_as_of(due.head(0), daily, as_of, due=due, streak=streak)
     )
