@@ -461,30 +461,34 @@ def _incremental(
     lap("learner_status, at_risk_*")
     retention_by_cohort = _cohort_retention(con, daily, by_learner, before, learner_keys, as_of)
     lap("cohort_retention")
+    # A group's rows depend on that group's input rows only, and the inputs hold every row of
+    # the touched groups (and more): build over them and keep the touched groups' output rows,
+    # rather than filtering millions of input rows by key.
     grouped = {
         "true_retention": (build_true_retention(week_reviews, by_learner, pq), retention_keys),
         "word_difficulty": (
             word_difficulty(
-                of(group_attempts, word_keys),
-                of(all_reviews, word_keys),
+                group_attempts,
+                all_reviews,
                 rows_for(con, WORD_PROGRESS_READ, word_keys, "USING (language, word_uid)"),
                 pq,
             ),
             word_keys,
         ),
-        "accuracy_by_step": (accuracy_by_step(of(group_attempts, step_keys)), step_keys),
-        "forgetting_curve": (forgetting_curve(of(all_reviews, language_keys), pq), language_keys),
+        "accuracy_by_step": (accuracy_by_step(group_attempts), step_keys),
+        "forgetting_curve": (forgetting_curve(all_reviews, pq), language_keys),
         "accuracy_by_step_cohort": (
-            accuracy_by_step(with_cohort(of(group_attempts, step_keys)), by=("cohort",)),
+            accuracy_by_step(with_cohort(group_attempts), by=("cohort",)),
             step_keys,
         ),
         "forgetting_curve_cohort": (
-            forgetting_curve(with_cohort(of(all_reviews, language_keys)), pq, by=("cohort",)),
+            forgetting_curve(with_cohort(all_reviews), pq, by=("cohort",)),
             language_keys,
         ),
         "accuracy_daily": (daily_rows, day_keys),
         "at_risk_snapshots": (risk.snapshots, snapshot_keys),
     }
+    grouped = {name: (of(frame, keys), keys) for name, (frame, keys) in grouped.items()}
     lap("true_retention, word_difficulty, accuracy_by_step*, forgetting_curve*")
     whole = {
         "cohort_retention": retention_by_cohort,
