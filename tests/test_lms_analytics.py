@@ -11,7 +11,8 @@ import pytest
 
 from pipelines.defs.lms import checks
 from pipelines.defs.resources import WarehouseResource
-from transforms.lms.analytics import learning_analytics
+from tests.registry_breaks import all_registry_breaks
+from transforms.lms.analytics import ANALYTICS_TABLES, learning_analytics
 from transforms.warehouse import connect, replace_table
 
 U = "00000000-0000-4000-8000-0000000000a1"
@@ -130,24 +131,35 @@ def test_percentile_rank_of_percent_complete() -> None:
 
 
 # Each learning_analytics check, with SQL that breaks what it checks.
-ANALYTICS_BREAKS = {
-    "learning_analytics_one_row_per_key": "INSERT INTO learning_analytics "
-    "SELECT * FROM learning_analytics LIMIT 1",
-    "learning_analytics_consistent": "UPDATE learning_analytics "
-    "SET minutes_lessons = minutes_total + 1",
+ANALYTICS_BREAKS: dict[str, list[str]] = {
+    **all_registry_breaks(ANALYTICS_TABLES),
+    "learning_analytics_consistent": [
+        "UPDATE learning_analytics SET minutes_lessons = minutes_total + 1",
+        "UPDATE learning_analytics SET active_days = 8",
+        "UPDATE learning_analytics SET engagement_trend = 'up'",
+    ],
+}
+CHECKS = {
+    c.check_key.name: c for c in [*checks.analytics_checks, checks.learning_analytics_consistent]
 }
 
 
-@pytest.mark.parametrize("name", sorted(ANALYTICS_BREAKS))
-def test_each_analytics_check_passes_then_fails(name: str, tmp_path: Path) -> None:
+def test_every_analytics_check_has_breaks() -> None:
+    assert set(CHECKS) == set(ANALYTICS_BREAKS)
+
+
+@pytest.mark.parametrize(
+    ("name", "sql"), [(n, sql) for n, sqls in ANALYTICS_BREAKS.items() for sql in sqls]
+)
+def test_each_analytics_check_passes_then_fails(name: str, sql: str, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     con = connect(db)
     replace_table(con, "learning_analytics", _tables())
     con.close()
-    check = getattr(checks, name.replace("learning_analytics_one_row_per_key", "analytics_unique"))
+    check = CHECKS[name]
     warehouse = WarehouseResource(database=str(db))
-    assert check(warehouse=warehouse).passed
+    assert check(warehouse=warehouse).passed  # type: ignore[operator]
     con = connect(db)
-    con.execute(ANALYTICS_BREAKS[name])
+    con.execute(sql)
     con.close()
-    assert not check(warehouse=warehouse).passed
+    assert not check(warehouse=warehouse).passed  # type: ignore[operator]

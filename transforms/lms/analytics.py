@@ -24,6 +24,7 @@ Where lms.md is silent this module decides (and docs/tables.md says so):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -31,6 +32,7 @@ import polars as pl
 from transforms.lms.activity import timed_events
 from transforms.lms.progress import LmsInputs
 from transforms.lms.tree import node_attributes, versions_as_of
+from transforms.registry import MetricTable, build_all
 
 USER = "user_id"
 KEYS = [USER, "course_id", "week_start"]
@@ -278,3 +280,33 @@ def build_learning_analytics(
     courses = in_force["course_id"].unique().to_list()
     events = timed_events(inputs.events.filter(pl.col("occurred_at") <= as_of), attrs, courses)
     return learning_analytics(events, attempts, course_progress)
+
+
+@dataclass(frozen=True)
+class AnalyticsParts:
+    """What `learning_analytics` is built from: the progress tables' inputs, the as-of time,
+    and the `quiz_attempts` and `course_progress` tables."""
+
+    inputs: LmsInputs
+    as_of: datetime
+    attempts: pl.DataFrame  # user_id, course_id, status, completed_at, score_percent
+    course_progress: pl.DataFrame  # user_id, course_id, percent_complete
+
+
+ANALYTICS_TABLES: tuple[MetricTable[AnalyticsParts], ...] = (
+    MetricTable(
+        "learning_analytics",
+        "One row per (user_id, course_id, week_start: an ISO week's Monday) with an event of "
+        "the learner in the course that week: minutes by kind and part of day, active days, "
+        "sessions, quiz average and grades, engagement trend, consistency, cramming, "
+        "percentile rank of percent complete.",
+        lambda p: build_learning_analytics(p.inputs, p.as_of, p.attempts, p.course_progress),
+        key=(USER, "course_id", "week_start"),
+        percents=("percentile_rank", "quiz_average"),
+    ),
+)
+
+
+def build_analytics_tables(parts: AnalyticsParts) -> dict[str, pl.DataFrame]:
+    """Every course-platform analytics table, keyed by its warehouse name."""
+    return build_all(ANALYTICS_TABLES, parts)

@@ -11,6 +11,7 @@ from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
 from transforms.ingest.manifests import json_documents
 from transforms.lms.achievements import (
+    GRAINS,
     competency_tables,
     publish_learning_events,
     update_user_badges,
@@ -26,11 +27,8 @@ PROGRESS_TABLES = list(table_names(LMS_TABLES))
 @dg.multi_asset(
     group_name=LMS,
     specs=[
-        dg.AssetSpec("badge_rules", description="One row per valid badge rule (badge_code)."),
-        dg.AssetSpec(
-            "badge_rule_rejects",
-            description="One row per rejected badge rule (source file, position in it).",
-        ),
+        dg.AssetSpec(name, description=GRAINS[name])
+        for name in ("badge_rules", "badge_rule_rejects")
     ],
 )
 def badge_rule_tables(
@@ -59,12 +57,12 @@ def badge_rule_tables(
     specs=[
         dg.AssetSpec(
             "competency_params",
-            description="One row per competency with evidence: its BKT parameters.",
+            description=GRAINS["competency_params"],
             deps=["lms_events", "course_nodes", "course_versions", "course_competencies"],
         ),
         dg.AssetSpec(
             "user_competencies",
-            description="One row per (user_id, competency_id) with evidence or enrolled.",
+            description=GRAINS["user_competencies"],
             deps=[
                 "lms_events",
                 "course_nodes",
@@ -92,6 +90,7 @@ def competency_assets(
 
 @dg.asset(
     group_name=LMS,
+    description=GRAINS["user_badges"],
     deps=[
         "badge_rules",
         "user_competencies",
@@ -120,6 +119,7 @@ def user_badges(warehouse: WarehouseResource, settings: ProgressSettings) -> dg.
 
 @dg.asset(
     group_name=LMS,
+    description=GRAINS["learning_events"],
     deps=[
         "user_badges",
         "user_competencies",

@@ -12,6 +12,7 @@ from reports.courses import build_course_reports
 from reports.pages import PageMeta
 from transforms.as_of import resolve_as_of
 from transforms.ingest.manifests import json_documents
+from transforms.lms.achievements import GRAINS
 from transforms.lms.courses import load_courses, parse_paths, store_path_rejects
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
@@ -37,10 +38,7 @@ EVENT_TABLES = ("lms_events", "lms_event_rejects", "lms_ingested_files")
     specs=[
         dg.AssetSpec("course_versions", description="One row per (course_id, version)."),
         dg.AssetSpec("course_nodes", description="One row per (course_id, version, node_id)."),
-        dg.AssetSpec(
-            "course_competencies",
-            description="One row per (course_id, version, competency_id) declared.",
-        ),
+        dg.AssetSpec("course_competencies", description=GRAINS["course_competencies"]),
         dg.AssetSpec("course_rejects", description="One row per rejected course or path file."),
         dg.AssetSpec("learning_paths", description="One row per (path_id, position)."),
     ],
