@@ -17,12 +17,46 @@ import polars as pl
 
 from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import MIN_COHORT
-from reports.quizzes import QUIZ_FOLDER, has_quiz_page, quiz_page_path
+from reports.quizzes import QUIZ_FOLDER, current_course_nodes, quiz_page_path
 from reports.theme import LAYOUT
 from transforms.metrics.common import wilson
 from transforms.warehouse import query, table_exists
 
 IDLE_DAYS = 14  # an unfinished learner with no activity for this long has stopped
+
+
+BADGE_SCHEMA = {"user_id": pl.String, "awarded_at": pl.Datetime, "badge_code": pl.String,
+                "name": pl.String}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CourseData:
+    """Every table the course pages draw, read once: the progress tables, each course's
+    current nodes as of, the awards to enrolled learners."""
+
+    courses: list[str]  # every course with a loaded version, in order
+    enrollments: pl.DataFrame
+    module_progress: pl.DataFrame
+    course_progress: pl.DataFrame
+    lesson_progress: pl.DataFrame
+    nodes: pl.DataFrame  # course_nodes of each course's newest version published by as of
+    badges: pl.DataFrame  # user_id, awarded_at, badge_code, name
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, as_of: datetime) -> CourseData:
+        return cls(
+            query(con, "SELECT DISTINCT course_id FROM course_versions ORDER BY 1")[
+                "course_id"
+            ].to_list(),
+            query(con, "SELECT * FROM enrollments"),
+            query(con, "SELECT * FROM module_progress"),
+            query(con, "SELECT * FROM course_progress"),
+            query(con, "SELECT * FROM lesson_progress"),
+            current_course_nodes(con, as_of),
+            query(con, "SELECT user_id, awarded_at, badge_code, name FROM user_badges")
+            if table_exists(con, "user_badges")
+            else pl.DataFrame(schema=BADGE_SCHEMA),
+        )
 
 
 @dataclass(frozen=True)
@@ -39,18 +73,18 @@ class CourseTables:
     badges: pl.DataFrame  # awarded_at, badge_code, name: awards to the course's learners
 
     @classmethod
-    def read(cls, con: duckdb.DuckDBPyConnection, course: str, as_of: datetime) -> CourseTables:
-        current = (
-            "SELECT * FROM course_nodes WHERE course_id = ? AND version = "
-            "(SELECT max(version) FROM course_versions WHERE course_id = ? AND published_at <= ?)"
-        )
-        nodes = query(con, current, [course, course, as_of])
+    def of(cls, data: CourseData, course: str) -> CourseTables:
+        def rows(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.filter(pl.col("course_id") == course)
+
+        nodes = rows(data.nodes)
+        enrollments = rows(data.enrollments)
         return cls(
             course,
-            query(con, "SELECT * FROM enrollments WHERE course_id = ?", [course]),
-            query(con, "SELECT * FROM module_progress WHERE course_id = ?", [course]),
-            query(con, "SELECT * FROM course_progress WHERE course_id = ?", [course]),
-            query(con, "SELECT * FROM lesson_progress WHERE course_id = ?", [course]),
+            enrollments,
+            rows(data.module_progress),
+            rows(data.course_progress),
+            rows(data.lesson_progress),
             nodes.filter(pl.col("kind").is_in(["lesson", "quiz", "assignment"]))
             .select(
                 pl.col("node_id").alias("lesson_id"), "title", "module_id", "position", "optional"
@@ -59,15 +93,8 @@ class CourseTables:
             nodes.filter(kind="module")
             .select(pl.col("node_id").alias("module_id"), "title", "position")
             .sort("position"),
-            query(
-                con,
-                "SELECT b.awarded_at, b.badge_code, b.name FROM user_badges b "
-                "JOIN enrollments e ON e.user_id = b.user_id AND e.course_id = ?",
-                [course],
-            )
-            if table_exists(con, "user_badges")
-            else pl.DataFrame(
-                schema={"awarded_at": pl.Datetime, "badge_code": pl.String, "name": pl.String}
+            data.badges.join(enrollments.select("user_id"), on="user_id").select(
+                "awarded_at", "badge_code", "name"
             ),
         )
 
@@ -262,16 +289,16 @@ def course_sections(t: CourseTables, as_of: datetime) -> list[Section]:
 
 
 def build_course_reports(
-    con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, as_of: datetime
+    data: CourseData, quiz_courses: set[str], folder: Path, meta: PageMeta, as_of: datetime
 ) -> tuple[list[Path], list[str], list[tuple[str, go.Figure]]]:
     """One page per course platform course with at least 5 enrolled learners under
-    `folder/courses/`; returns (pages, courses left out, figures)."""
+    `folder/courses/`, linking its quiz page when it has one (`quiz_courses`); returns (pages,
+    courses left out, figures)."""
     pages: list[Path] = []
     suppressed: list[str] = []
     figures: list[tuple[str, go.Figure]] = []
-    courses = query(con, "SELECT DISTINCT course_id FROM course_versions ORDER BY 1")
-    for course in courses["course_id"].to_list():
-        tables = CourseTables.read(con, course, as_of)
+    for course in data.courses:
+        tables = CourseTables.of(data, course)
         if tables.enrollments.height < MIN_COHORT:
             suppressed.append(course)
             continue
@@ -285,7 +312,7 @@ def build_course_reports(
                 title,
                 sections,
                 meta,
-                links if has_quiz_page(con, course) else None,
+                links if course in quiz_courses else None,
             )
         )
         figures += [

@@ -68,6 +68,10 @@ BREAKS: list[tuple[str, str]] = [
     ("retention_reviews_add_up", "UPDATE true_retention SET reviews = reviews + 1"),
     ("learner_status_idle_days", "UPDATE learner_status SET idle_days = -1"),
     (
+        "learned_words_one_row_per_key",
+        "INSERT INTO learned_words SELECT * FROM learned_words LIMIT 1",
+    ),
+    (
         "headline_figures_in_range",
         "INSERT INTO headline_figures SELECT * FROM headline_figures LIMIT 1",
     ),

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
-from reports.courses import build_course_reports
+from reports.courses import CourseData, build_course_reports
 from reports.export import chromium_path
 from reports.index import link_groups
 from reports.pages import PageMeta
-from reports.quizzes import build_quiz_reports
+from reports.quizzes import QuizData, build_quiz_reports
 from tests.browser import assert_page_draws
 from tests.lms_landing import write_landing
 from transforms.ingest.manifests import json_documents
@@ -46,9 +46,10 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], l
     _warehouse(root / "landing", root / "w.duckdb", AS_OF)
     con = connect(root / "w.duckdb")
     meta = PageMeta(as_of=str(AS_OF), run_id="test")
-    build_course_reports(con, root / "reports", meta, AS_OF)
-    built, suppressed, figures = build_quiz_reports(con, root / "reports", meta, AS_OF)
+    courses, quizzes = CourseData.read(con, AS_OF), QuizData.read(con, AS_OF)
     con.close()
+    build_course_reports(courses, quizzes.courses_with_a_page(), root / "reports", meta, AS_OF)
+    built, suppressed, figures = build_quiz_reports(quizzes, root / "reports", meta)
     assert len(built) == 3 and len(figures) % 3 == 0 and figures
     return root, built, suppressed
 
@@ -85,10 +86,11 @@ def test_small_quizzes_are_left_out(tmp_path: Path) -> None:
     as_of = datetime(2026, 2, 10)
     _warehouse(landing, tmp_path / "w.duckdb", as_of)
     con = connect(tmp_path / "w.duckdb")
-    built, suppressed, _ = build_quiz_reports(
-        con, tmp_path / "reports", PageMeta(as_of=str(as_of), run_id="t"), as_of
-    )
+    data = QuizData.read(con, as_of)
     con.close()
+    built, suppressed, _ = build_quiz_reports(
+        data, tmp_path / "reports", PageMeta(as_of=str(as_of), run_id="t")
+    )
     assert built == [] and suppressed == ["py101/m1/q1"]
 
 

@@ -8,8 +8,9 @@ import polars as pl
 
 from pipelines.defs.metadata import pages_result, table_counts, table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from reports.courses import build_course_reports
+from reports.courses import CourseData, build_course_reports
 from reports.pages import PageMeta
+from reports.quizzes import QuizData
 from transforms.as_of import resolve_as_of
 from transforms.ingest.manifests import json_documents
 from transforms.lms.achievements import GRAINS
@@ -139,7 +140,18 @@ def lms_progress_tables(
     yield from table_results(tables, as_of)
 
 
-@dg.asset(group_name=LMS, deps=[*table_names(LMS_TABLES), "quiz_stats", "user_badges"])
+@dg.asset(
+    group_name=LMS,
+    deps=[
+        *table_names(LMS_TABLES),
+        "course_nodes",
+        "course_versions",
+        "quiz_stats",
+        "quiz_item_stats",
+        "quiz_attempts",
+        "user_badges",
+    ],
+)
 def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:
@@ -150,7 +162,9 @@ def course_reports(
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         meta = PageMeta.of(as_of, context.run.run_id)
-        pages, suppressed, figures = build_course_reports(con, folder, meta, as_of)
+        data = CourseData.read(con, as_of)
+        quiz_courses = QuizData.read(con, as_of).courses_with_a_page()
+    pages, suppressed, figures = build_course_reports(data, quiz_courses, folder, meta, as_of)
     suppressed_courses = ", ".join(suppressed) or "none"
     return pages_result(
         pages,

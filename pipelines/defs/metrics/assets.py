@@ -7,9 +7,10 @@ import dagster as dg
 from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs, preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
+from transforms.metrics.learned import build_learned_words
 from transforms.metrics.nightly import update_metrics
 from transforms.metrics.tables import METRIC_TABLES, METRICS_STATE
-from transforms.warehouse import query
+from transforms.warehouse import query, replace_table
 
 METRICS = "metrics"
 # What the step keeps for its next run (transforms/metrics/tables.py)
@@ -63,3 +64,19 @@ def analytics_tables(
             },
         )
     yield from bookkeeping
+
+
+@dg.asset(group_name=METRICS, deps=["reviews", "sm2_params_used"])
+def learned_words(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per card (user_id, language, word_uid) with a graded review: `learned`, whether
+    its last graded review passed (the learner pages' words)."""
+    with warehouse.connect() as con:
+        table = build_learned_words(con)
+        replace_table(con, "learned_words", table)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "learned": int(table["learned"].sum()),
+            "preview": preview(table),
+        }
+    )
