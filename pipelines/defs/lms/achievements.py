@@ -19,7 +19,7 @@ from transforms.lms.achievements import (
 from transforms.lms.badges import parse_badge_rules
 from transforms.lms.progress import LMS_TABLES
 from transforms.registry import table_names
-from transforms.warehouse import replace_table, transaction
+from transforms.warehouse import replace_table, replace_tables, transaction
 
 PROGRESS_TABLES = list(table_names(LMS_TABLES))
 
@@ -80,9 +80,7 @@ def competency_assets(
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         tables = competency_tables(con, as_of)
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
+        replace_tables(con, tables)
     params = tables["competency_params"]
     fitted = int(params["fitted"].sum()) if params.height else 0
     yield from table_results(tables, as_of, {"fitted_competencies": fitted})

@@ -10,7 +10,7 @@ from transforms.as_of import resolve_as_of
 from transforms.lms.analytics import ANALYTICS_TABLES, AnalyticsParts, build_analytics_tables
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
-from transforms.warehouse import query, replace_table, transaction
+from transforms.warehouse import query, replace_tables
 
 UPSTREAM = [
     "lms_events",
@@ -46,7 +46,5 @@ def lms_analytics_tables(
             query(con, "SELECT user_id, course_id, percent_complete FROM course_progress"),
         )
         tables = build_analytics_tables(parts)
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
+        replace_tables(con, tables)
     yield from table_results(tables, as_of)

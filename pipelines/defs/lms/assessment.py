@@ -13,7 +13,7 @@ from transforms.as_of import resolve_as_of
 from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
-from transforms.warehouse import replace_table, transaction
+from transforms.warehouse import replace_tables
 
 LMS = "lms"
 
@@ -35,9 +35,7 @@ def lms_assessment_tables(
         ensure_lms_tables(con)
         as_of = resolve_as_of(con, settings.as_of_time)
         tables = build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
+        replace_tables(con, tables)
     yield from table_results(tables, as_of)
 
 
