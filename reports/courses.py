@@ -8,7 +8,7 @@ page (`privacy.MIN_COHORT`). Every proportion shown carries its Wilson 95% inter
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -19,11 +19,8 @@ from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import MIN_COHORT
 from reports.quizzes import QUIZ_FOLDER, current_course_nodes, quiz_page_path
 from reports.theme import LAYOUT
-from transforms.metrics.common import wilson
+from transforms.lms.stops import IDLE_DAYS
 from transforms.warehouse import query, table_exists
-
-IDLE_DAYS = 14  # an unfinished learner with no activity for this long has stopped
-
 
 BADGE_SCHEMA = {"user_id": pl.String, "awarded_at": pl.Datetime, "badge_code": pl.String,
                 "name": pl.String}  # fmt: skip
@@ -41,6 +38,7 @@ class CourseData:
     lesson_progress: pl.DataFrame
     nodes: pl.DataFrame  # course_nodes of each course's newest version published by as of
     badges: pl.DataFrame  # user_id, awarded_at, badge_code, name
+    stop_points: pl.DataFrame  # course_stop_points
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, as_of: datetime) -> CourseData:
@@ -56,6 +54,7 @@ class CourseData:
             query(con, "SELECT user_id, awarded_at, badge_code, name FROM user_badges")
             if table_exists(con, "user_badges")
             else pl.DataFrame(schema=BADGE_SCHEMA),
+            query(con, "SELECT * FROM course_stop_points"),
         )
 
 
@@ -71,6 +70,7 @@ class CourseTables:
     order: pl.DataFrame  # lesson_id, title, module_id, position, optional (current version)
     module_order: pl.DataFrame  # module_id, title, position
     badges: pl.DataFrame  # awarded_at, badge_code, name: awards to the course's learners
+    stop_points: pl.DataFrame  # the course's rows of course_stop_points
 
     @classmethod
     def of(cls, data: CourseData, course: str) -> CourseTables:
@@ -96,6 +96,7 @@ class CourseTables:
             data.badges.join(enrollments.select("user_id"), on="user_id").select(
                 "awarded_at", "badge_code", "name"
             ),
+            rows(data.stop_points),
         )
 
 
@@ -120,22 +121,13 @@ def funnel(t: CourseTables) -> go.Figure:
     return fig
 
 
-def stopped_at(t: CourseTables, as_of: datetime) -> pl.DataFrame:
-    """Per lesson: learners who stopped there (withdrawn, paused, or idle 14+ days, without
-    completing the course; where they stopped is their "continue here" lesson), as a share
-    of the learners who stopped, with its Wilson interval; ranked by drop-off."""
-    idle = pl.col("last_activity_at") < as_of - timedelta(days=IDLE_DAYS)
-    stopped = t.courses.filter(
-        pl.col("completed_at").is_null()
-        & (pl.col("enrollment_status").is_in(["withdrawn", "paused"]) | idle)
-        & pl.col("current_lesson").is_not_null()
-    )
-    n = stopped.height
-    counts = stopped.group_by(pl.col("current_lesson").alias("lesson_id")).len("stopped")
+def stopped_at(t: CourseTables) -> pl.DataFrame:
+    """The course's stop points (`course_stop_points`: learners who withdrew, paused or were
+    idle without completing, by the lesson they would continue at) with the lessons' titles,
+    ranked by drop-off."""
     return (
-        counts.join(t.order.select("lesson_id", "title", "position"), on="lesson_id", how="left")
-        .with_columns(pl.lit(n).alias("stopped_learners"))
-        .with_columns(wilson("stopped", "stopped_learners", "share"))
+        t.stop_points.drop("course_id")
+        .join(t.order.select("lesson_id", "title", "position"), on="lesson_id", how="left")
         .sort(["stopped", "position"], descending=[True, False])
     )
 
@@ -259,8 +251,8 @@ def badges_figure(weekly: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def course_sections(t: CourseTables, as_of: datetime) -> list[Section]:
-    ranked = stopped_at(t, as_of)
+def course_sections(t: CourseTables) -> list[Section]:
+    ranked = stopped_at(t)
     table = ranked.head(15).select(
         pl.coalesce("title", "lesson_id").alias("lesson"),
         "stopped",
@@ -289,7 +281,7 @@ def course_sections(t: CourseTables, as_of: datetime) -> list[Section]:
 
 
 def build_course_reports(
-    data: CourseData, quiz_courses: set[str], folder: Path, meta: PageMeta, as_of: datetime
+    data: CourseData, quiz_courses: set[str], folder: Path, meta: PageMeta
 ) -> tuple[list[Path], list[str], list[tuple[str, go.Figure]]]:
     """One page per course platform course with at least 5 enrolled learners under
     `folder/courses/`, linking its quiz page when it has one (`quiz_courses`); returns (pages,
@@ -302,7 +294,7 @@ def build_course_reports(
         if tables.enrollments.height < MIN_COHORT:
             suppressed.append(course)
             continue
-        sections = course_sections(tables, as_of)
+        sections = course_sections(tables)
         title = f"Course: {course}"
         quiz_page = quiz_page_path(folder, course)
         links = [("Quiz statistics", f"../{QUIZ_FOLDER}/{quiz_page.name}")]

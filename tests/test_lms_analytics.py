@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +13,7 @@ from pipelines.defs.lms import checks
 from pipelines.defs.resources import WarehouseResource
 from tests.registry_breaks import all_registry_breaks
 from transforms.lms.analytics import ANALYTICS_TABLES, learning_analytics
+from transforms.lms.stops import STOP_COLUMNS, course_stop_points
 from transforms.warehouse import connect, replace_table
 
 U = "00000000-0000-4000-8000-0000000000a1"
@@ -130,6 +131,43 @@ def test_percentile_rank_of_percent_complete() -> None:
     assert table.select("user_id", "course_id", "iso_week").is_unique().all()
 
 
+STOP_AS_OF = datetime(2026, 3, 1)
+
+
+def _stop_points() -> pl.DataFrame:
+    """Six learners of py101 as of Mar 1: a withdrew and b paused at l1, c idle 20 days at l2
+    (stopped); d active 2 days ago at l2, e completed, f withdrew with no lesson to continue
+    (not stopped)."""
+    day = timedelta(days=1)
+    rows = [
+        ("a", "withdrawn", None, STOP_AS_OF - day, "l1"),
+        ("b", "paused", None, STOP_AS_OF - day, "l1"),
+        ("c", "active", None, STOP_AS_OF - 20 * day, "l2"),
+        ("d", "active", None, STOP_AS_OF - 2 * day, "l2"),
+        ("e", "withdrawn", STOP_AS_OF - day, STOP_AS_OF - day, "l2"),
+        ("f", "withdrawn", None, STOP_AS_OF - day, None),
+    ]
+    progress = pl.DataFrame(
+        [(u, C, s, done, last, lesson) for u, s, done, last, lesson in rows],
+        schema=list(STOP_COLUMNS),
+        orient="row",
+    )
+    return course_stop_points(progress, STOP_AS_OF)
+
+
+def test_course_stop_points_by_hand() -> None:
+    table = _stop_points()
+    # 3 stopped: 2 at l1 (2/3), 1 at l2 (1/3)
+    assert table.select("lesson_id", "stopped", "stopped_learners").rows() == [
+        ("l1", 2, 3),
+        ("l2", 1, 3),
+    ]
+    assert table["share"].to_list() == pytest.approx([2 / 3, 1 / 3])
+    assert (table["share_low"] < table["share"]).all() and (
+        table["share"] < table["share_high"]
+    ).all()
+
+
 # Each learning_analytics check, with SQL that breaks what it checks.
 ANALYTICS_BREAKS: dict[str, list[str]] = {
     **all_registry_breaks(ANALYTICS_TABLES),
@@ -142,6 +180,7 @@ ANALYTICS_BREAKS: dict[str, list[str]] = {
 CHECKS = {
     c.check_key.name: c for c in [*checks.analytics_checks, checks.learning_analytics_consistent]
 }
+TABLES = {"learning_analytics": _tables, "course_stop_points": _stop_points}
 
 
 def test_every_analytics_check_has_breaks() -> None:
@@ -154,7 +193,8 @@ def test_every_analytics_check_has_breaks() -> None:
 def test_each_analytics_check_passes_then_fails(name: str, sql: str, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     con = connect(db)
-    replace_table(con, "learning_analytics", _tables())
+    for table, build in TABLES.items():
+        replace_table(con, table, build())
     con.close()
     check = CHECKS[name]
     warehouse = WarehouseResource(database=str(db))

@@ -16,26 +16,16 @@ from reports.index import link_groups
 from reports.pages import PageMeta
 from reports.quizzes import QuizData, build_quiz_reports
 from tests.browser import assert_page_draws
+from tests.lms_build import build_lms_warehouse
 from tests.lms_landing import write_landing
-from transforms.ingest.manifests import json_documents
-from transforms.lms.assessment import build_assessment_tables
-from transforms.lms.courses import load_courses
-from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import build_lms_progress
-from transforms.lms.read import read_lms_inputs
-from transforms.warehouse import connect, query, replace_table
+from transforms.warehouse import connect, query
 
 AS_OF = datetime(2026, 8, 20)
 
 
 def _warehouse(landing: Path, db: Path, as_of: datetime) -> None:
     con = connect(db)
-    load_courses(con, json_documents(landing / "courses"))
-    ingest_events(con, landing, datetime(2027, 1, 1))
-    tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
-    tables |= build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
-    for name, frame in tables.items():
-        replace_table(con, name, frame)
+    build_lms_warehouse(con, landing, as_of, db.parent / "outbox")
     con.close()
 
 
@@ -48,7 +38,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], l
     meta = PageMeta(as_of=str(AS_OF), run_id="test")
     courses, quizzes = CourseData.read(con, AS_OF), QuizData.read(con, AS_OF)
     con.close()
-    build_course_reports(courses, quizzes.courses_with_a_page(), root / "reports", meta, AS_OF)
+    build_course_reports(courses, quizzes.courses_with_a_page(), root / "reports", meta)
     built, suppressed, figures = build_quiz_reports(quizzes, root / "reports", meta)
     assert len(built) == 3 and len(figures) % 3 == 0 and figures
     return root, built, suppressed

@@ -39,7 +39,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     data, quizzes = CourseData.read(con, AS_OF), QuizData.read(con, AS_OF).courses_with_a_page()
     con.close()
     built, suppressed, figures = build_course_reports(
-        data, quizzes, root / "reports", PageMeta(as_of=str(AS_OF), run_id="test"), AS_OF
+        data, quizzes, root / "reports", PageMeta(as_of=str(AS_OF), run_id="test")
     )
     assert len(built) == 3 and not suppressed and len(figures) == 18
     return root, built
@@ -86,10 +86,10 @@ def test_small_courses_are_left_out_and_drop_off_by_hand(tmp_path: Path) -> None
     data = CourseData.read(con, as_of)
     con.close()
     built, suppressed, _ = build_course_reports(
-        data, set(), tmp_path / "reports", PageMeta(as_of=str(as_of), run_id="t"), as_of
+        data, set(), tmp_path / "reports", PageMeta(as_of=str(as_of), run_id="t")
     )
     # Bob paused at q1 and Carol withdrew at q1 (their "continue here"): 2 of 2 who stopped
-    ranked = stopped_at(CourseTables.of(data, "py101"), as_of)
+    ranked = stopped_at(CourseTables.of(data, "py101"))
     assert built == [] and suppressed == ["ds201", "py101"]  # 2 and 3 enrolled learners
     assert ranked.select("lesson_id", "stopped", "stopped_learners", "share").rows() == [
         ("py101/m1/q1", 2, 2, 1.0)

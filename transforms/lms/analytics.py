@@ -27,12 +27,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import duckdb
 import polars as pl
 
 from transforms.lms.activity import timed_events
 from transforms.lms.progress import LmsInputs
+from transforms.lms.read import read_lms_inputs
+from transforms.lms.stops import IDLE_DAYS, STOP_COLUMNS, course_stop_points
 from transforms.lms.tree import node_attributes, versions_as_of
 from transforms.registry import MetricTable, build_all
+from transforms.warehouse import query
 
 USER = "user_id"
 KEYS = [USER, "course_id", "week_start"]
@@ -290,7 +294,7 @@ class AnalyticsParts:
     inputs: LmsInputs
     as_of: datetime
     attempts: pl.DataFrame  # user_id, course_id, status, completed_at, score_percent
-    course_progress: pl.DataFrame  # user_id, course_id, percent_complete
+    course_progress: pl.DataFrame  # percent_complete and `stops.STOP_COLUMNS`
 
 
 ANALYTICS_TABLES: tuple[MetricTable[AnalyticsParts], ...] = (
@@ -304,7 +308,31 @@ ANALYTICS_TABLES: tuple[MetricTable[AnalyticsParts], ...] = (
         key=(USER, "course_id", "week_start"),
         percents=("percentile_rank", "quiz_average"),
     ),
+    MetricTable(
+        "course_stop_points",
+        "One row per (course_id, lesson_id) where a learner stopped (withdrew, paused or idle "
+        f"{IDLE_DAYS}+ days without completing; the lesson they would continue at): stopped "
+        "learners, the course's, and the share with its Wilson 95% interval.",
+        lambda p: course_stop_points(p.course_progress, p.as_of),
+        key=("course_id", "lesson_id"),
+        proportions=("share", "share_low", "share_high"),
+        completed_le_total=(("stopped", "stopped_learners"),),
+    ),
 )
+
+
+def read_analytics_parts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> AnalyticsParts:
+    """The analytics tables' inputs as of `as_of`: the progress tables' inputs, `quiz_attempts`
+    and `course_progress`."""
+    return AnalyticsParts(
+        read_lms_inputs(con, as_of),
+        as_of,
+        query(
+            con,
+            "SELECT user_id, course_id, status, completed_at, score_percent FROM quiz_attempts",
+        ),
+        query(con, f"SELECT {', '.join(STOP_COLUMNS)}, percent_complete FROM course_progress"),
+    )
 
 
 def build_analytics_tables(parts: AnalyticsParts) -> dict[str, pl.DataFrame]:

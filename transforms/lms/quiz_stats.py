@@ -213,10 +213,14 @@ def quiz_totals(marks: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
         .agg((pl.col("mark") + pl.col("rest")).first().alias("total"), pl.col("qid").first())
         .sort("basis", "aid")
     )
-    per_item = items.sort("basis", "quiz_id", "qid").group_by("basis", "quiz_id").agg(
-        pl.len().cast(pl.Int32).alias("questions"),
-        pl.col("max_points").sum(),
-        pl.col("_var").sum().alias("_sum_var"),
+    per_item = (
+        items.sort("basis", "quiz_id", "qid")
+        .group_by("basis", "quiz_id")
+        .agg(
+            pl.len().cast(pl.Int32).alias("questions"),
+            pl.col("max_points").sum(),
+            pl.col("_var").sum().alias("_sum_var"),
+        )
     )
     quiz_of = items.select("qid", "quiz_id").unique()
     t = pl.col("total")

@@ -1,4 +1,5 @@
-"""`learning_analytics` (lms.md section 3): per learner, course and ISO week."""
+"""The course-platform analytics tables: `learning_analytics` (lms.md section 3, per learner,
+course and ISO week) and `course_stop_points` (where learners stop, the course pages')."""
 
 from collections.abc import Iterator
 
@@ -7,10 +8,13 @@ import dagster as dg
 from pipelines.defs.metadata import table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
-from transforms.lms.analytics import ANALYTICS_TABLES, AnalyticsParts, build_analytics_tables
-from transforms.lms.read import read_lms_inputs
+from transforms.lms.analytics import (
+    ANALYTICS_TABLES,
+    build_analytics_tables,
+    read_analytics_parts,
+)
 from transforms.lms.schema import ensure_lms_tables
-from transforms.warehouse import query, replace_tables
+from transforms.warehouse import replace_tables
 
 UPSTREAM = [
     "lms_events",
@@ -36,15 +40,6 @@ def lms_analytics_tables(
     with warehouse.connect() as con:
         ensure_lms_tables(con)
         as_of = resolve_as_of(con, settings.as_of_time)
-        parts = AnalyticsParts(
-            read_lms_inputs(con, as_of),
-            as_of,
-            query(
-                con,
-                "SELECT user_id, course_id, status, completed_at, score_percent FROM quiz_attempts",
-            ),
-            query(con, "SELECT user_id, course_id, percent_complete FROM course_progress"),
-        )
-        tables = build_analytics_tables(parts)
+        tables = build_analytics_tables(read_analytics_parts(con, as_of))
         replace_tables(con, tables)
     yield from table_results(tables, as_of)

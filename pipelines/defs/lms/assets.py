@@ -150,6 +150,7 @@ def lms_progress_tables(
         "quiz_item_stats",
         "quiz_attempts",
         "user_badges",
+        "course_stop_points",
     ],
 )
 def course_reports(
@@ -164,7 +165,7 @@ def course_reports(
         meta = PageMeta.of(as_of, context.run.run_id)
         data = CourseData.read(con, as_of)
         quiz_courses = QuizData.read(con, as_of).courses_with_a_page()
-    pages, suppressed, figures = build_course_reports(data, quiz_courses, folder, meta, as_of)
+    pages, suppressed, figures = build_course_reports(data, quiz_courses, folder, meta)
     suppressed_courses = ", ".join(suppressed) or "none"
     return pages_result(
         pages,
