@@ -15,27 +15,12 @@ import polars as pl
 from reports.pages import PageMeta, Section, write_page
 from reports.privacy import pseudonym
 from reports.theme import LAYOUT
+from transforms.lms.assessment_trends import TREND_POINTS, TREND_WINDOW, read_assessments
 from transforms.warehouse import query, registered, table_exists
 
-TREND_WINDOW = 10  # the trend is read over the learner's last 10 assessments
-TREND_POINTS = 1.0  # percentage points per assessment: above it improving, below − it declining
 # `reports.build.pick_learners` ranks by `attempts`: here every course-platform event counts
 ACTIVITY_SQL = "SELECT user_id, count(*) AS attempts FROM lms_events GROUP BY 1"
 FOLDER = "performance"
-
-
-def assessment_trend(scores: list[float]) -> str | None:
-    """`improving` / `steady` / `declining`: the least-squares slope of the last 10 scores
-    (0..100) against their order, beyond ±1 point per assessment; null with fewer than 3."""
-    recent = scores[-TREND_WINDOW:]
-    if len(recent) < 3:
-        return None
-    slope = float(np.polyfit(np.arange(len(recent)), np.asarray(recent, dtype=float), 1)[0])
-    if slope > TREND_POINTS:
-        return "improving"
-    if slope < -TREND_POINTS:
-        return "declining"
-    return "steady"
 
 
 @dataclass(frozen=True)
@@ -58,12 +43,13 @@ class PerformanceReport:
 @dataclass(frozen=True)
 class PerformanceData:
     """Every table the performance pages draw, read once, for the selected learners: their
-    rows of course_progress, quiz_attempts (completed), graded assignments, user_competencies,
-    user_badges, task_queue (with task titles) and user_progress."""
+    rows of course_progress, their assessments (completed quiz attempts, graded assignments)
+    and assessment_trends, user_competencies, user_badges, task_queue (with task titles) and
+    user_progress."""
 
     courses: pl.DataFrame
-    quizzes: pl.DataFrame
-    grades: pl.DataFrame
+    assessments: pl.DataFrame  # `read_assessments`: quiz attempts and graded assignments
+    trends: pl.DataFrame  # assessment_trends
     competencies: pl.DataFrame
     badges: pl.DataFrame
     next_tasks: pl.DataFrame
@@ -87,17 +73,8 @@ class PerformanceData:
                     "current_lesson, time_spent_s FROM course_progress WHERE {picked} "
                     "ORDER BY course_id"
                 ),
-                quizzes=rows(
-                    "SELECT user_id, completed_at AS at, 'quiz' AS kind, quiz_id AS item, "
-                    "score_percent, passed FROM quiz_attempts "
-                    "WHERE {picked} AND status = 'completed'",
-                    "quiz_attempts",
-                ),
-                grades=rows(
-                    "SELECT user_id, occurred_at AS at, 'assignment' AS kind, node_id AS item, "
-                    "score / max_score * 100 AS score_percent, NULL::BOOLEAN AS passed "
-                    "FROM lms_events WHERE {picked} AND type = 'assignment_graded'"
-                ),
+                assessments=read_assessments(con, picked_only),
+                trends=rows("SELECT * FROM assessment_trends WHERE {picked}", "assessment_trends"),
                 competencies=rows(
                     "SELECT user_id, competency_id, name, level, status, acquired_at, evidence, "
                     "mastery_threshold * 100 AS threshold FROM user_competencies "
@@ -139,12 +116,8 @@ def _of(frame: pl.DataFrame, user: str) -> pl.DataFrame:
 
 def performance_report(data: PerformanceData, user: str, key: bytes) -> PerformanceReport:
     """One learner's rows of the course-platform tables."""
-    quizzes, grades = _of(data.quizzes, user), _of(data.grades, user)
-    assessments = (
-        pl.concat([f for f in (quizzes, grades) if f.height], how="vertical_relaxed")
-        if quizzes.height or grades.height
-        else grades
-    ).sort("at", "item")
+    assessments = _of(data.assessments, user)
+    trend = _of(data.trends, user)
     competencies = _of(data.competencies, user)
     badges = _of(data.badges, user)
     summary = _of(data.totals, user).with_columns(
@@ -153,17 +126,15 @@ def performance_report(data: PerformanceData, user: str, key: bytes) -> Performa
             competencies.filter(pl.col("status") == "mastered").height if competencies.height else 0
         ).alias("competencies_mastered"),
         pl.lit(
-            assessments["score_percent"].cast(pl.Float64).mean() if assessments.height else None,
-            dtype=pl.Float64,
+            trend["mean_assessment_percent"][0] if trend.height else None, dtype=pl.Float64
         ).alias("mean_assessment_percent"),
     )
-    scores = assessments["score_percent"].drop_nulls().to_list() if assessments.height else []
     return PerformanceReport(
         learner=pseudonym(user, key),
         summary=summary,
         courses=_of(data.courses, user),
         assessments=assessments,
-        trend=assessment_trend(scores),
+        trend=trend["assessment_trend"][0] if trend.height else None,
         competencies=competencies,
         badges=badges,
         next_tasks=_of(data.next_tasks, user).head(20),

@@ -13,6 +13,7 @@ from pipelines.defs.lms import checks
 from pipelines.defs.resources import WarehouseResource
 from tests.registry_breaks import all_registry_breaks
 from transforms.lms.analytics import ANALYTICS_TABLES, learning_analytics
+from transforms.lms.assessment_trends import assessment_trends
 from transforms.lms.stops import STOP_COLUMNS, course_stop_points
 from transforms.warehouse import connect, replace_table
 
@@ -168,6 +169,35 @@ def test_course_stop_points_by_hand() -> None:
     ).all()
 
 
+def _trends() -> pl.DataFrame:
+    """a: quizzes 50, 60 (Jan 1, 2) and an assignment 80 (Jan 3); b: 80, 80.5 and a quiz
+    without a score; c: 90, 70, 50, 40."""
+    rows = [
+        ("a", 1, "quiz", 50.0), ("a", 2, "quiz", 60.0), ("a", 3, "assignment", 80.0),
+        ("b", 1, "quiz", 80.0), ("b", 2, "quiz", 80.5), ("b", 3, "quiz", None),
+        *(("c", d, "quiz", s) for d, s in ((1, 90.0), (2, 70.0), (3, 50.0), (4, 40.0))),
+    ]  # fmt: skip
+    listed = pl.DataFrame(
+        [(u, datetime(2026, 1, d), kind, f"{u}{d}", score, None) for u, d, kind, score in rows],
+        schema={"user_id": pl.String, "at": pl.Datetime, "kind": pl.String, "item": pl.String,
+                "score_percent": pl.Float64, "passed": pl.Boolean},
+        orient="row",
+    )  # fmt: skip
+    return assessment_trends(listed)
+
+
+def test_assessment_trends_by_hand() -> None:
+    table = _trends()
+    # a: slope of 50, 60, 80 = 15/assessment > 1: improving, mean 190/3; b: two scores (the
+    # third has none): too few; c: slope −17: declining, mean 62.5
+    assert table.select("user_id", "assessments", "assessment_trend").rows() == [
+        ("a", 3, "improving"),
+        ("b", 3, None),
+        ("c", 4, "declining"),
+    ]
+    assert table["mean_assessment_percent"].to_list() == pytest.approx([190 / 3, 80.25, 62.5])
+
+
 # Each learning_analytics check, with SQL that breaks what it checks.
 ANALYTICS_BREAKS: dict[str, list[str]] = {
     **all_registry_breaks(ANALYTICS_TABLES),
@@ -180,7 +210,11 @@ ANALYTICS_BREAKS: dict[str, list[str]] = {
 CHECKS = {
     c.check_key.name: c for c in [*checks.analytics_checks, checks.learning_analytics_consistent]
 }
-TABLES = {"learning_analytics": _tables, "course_stop_points": _stop_points}
+TABLES = {
+    "learning_analytics": _tables,
+    "course_stop_points": _stop_points,
+    "assessment_trends": _trends,
+}
 
 
 def test_every_analytics_check_has_breaks() -> None:

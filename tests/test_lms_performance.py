@@ -17,13 +17,13 @@ from reports.pages import PageMeta
 from reports.performance import (
     ACTIVITY_SQL,
     PerformanceData,
-    assessment_trend,
     build_performance_reports,
     performance_report,
 )
 from reports.privacy import pseudonym
 from tests.browser import assert_page_draws
 from tests.lms_build import build_lms_warehouse
+from transforms.lms.assessment_trends import assessment_trend
 from transforms.warehouse import connect, query
 
 AS_OF = datetime(2026, 8, 20)

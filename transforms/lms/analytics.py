@@ -31,6 +31,12 @@ import duckdb
 import polars as pl
 
 from transforms.lms.activity import timed_events
+from transforms.lms.assessment_trends import (
+    TREND_POINTS,
+    TREND_WINDOW,
+    assessment_trends,
+    read_assessments,
+)
 from transforms.lms.progress import LmsInputs
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.stops import IDLE_DAYS, STOP_COLUMNS, course_stop_points
@@ -295,6 +301,7 @@ class AnalyticsParts:
     as_of: datetime
     attempts: pl.DataFrame  # user_id, course_id, status, completed_at, score_percent
     course_progress: pl.DataFrame  # percent_complete and `stops.STOP_COLUMNS`
+    assessments: pl.DataFrame  # `assessment_trends.read_assessments`
 
 
 ANALYTICS_TABLES: tuple[MetricTable[AnalyticsParts], ...] = (
@@ -318,12 +325,22 @@ ANALYTICS_TABLES: tuple[MetricTable[AnalyticsParts], ...] = (
         proportions=("share", "share_low", "share_high"),
         completed_le_total=(("stopped", "stopped_learners"),),
     ),
+    MetricTable(
+        "assessment_trends",
+        "One row per user_id with a completed quiz attempt or a graded assignment: "
+        "assessments, their mean score and its trend (improving, steady, declining: the "
+        f"least-squares slope of the last {TREND_WINDOW} scores beyond ±{TREND_POINTS:g} "
+        "point per assessment; null with fewer than 3).",
+        lambda p: assessment_trends(p.assessments),
+        key=(USER,),
+        percents=("mean_assessment_percent",),
+    ),
 )
 
 
 def read_analytics_parts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> AnalyticsParts:
-    """The analytics tables' inputs as of `as_of`: the progress tables' inputs, `quiz_attempts`
-    and `course_progress`."""
+    """The analytics tables' inputs as of `as_of`: the progress tables' inputs, `quiz_attempts`,
+    `course_progress` and every learner's assessments."""
     return AnalyticsParts(
         read_lms_inputs(con, as_of),
         as_of,
@@ -332,6 +349,7 @@ def read_analytics_parts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Ana
             "SELECT user_id, course_id, status, completed_at, score_percent FROM quiz_attempts",
         ),
         query(con, f"SELECT {', '.join(STOP_COLUMNS)}, percent_complete FROM course_progress"),
+        read_assessments(con),
     )
 
 

@@ -25,6 +25,7 @@ REPORTING = "reporting"  # a report page, written with the other reports
         "report_secrets",
         "lms_events",
         "course_nodes",
+        "assessment_trends",
     ],
 )
 def performance_reports(
