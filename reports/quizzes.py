@@ -23,10 +23,10 @@ import polars as pl
 
 from reports.pages import PageMeta, Section, share, slug, write_page
 from reports.privacy import MIN_COHORT, SUPPRESSED
+from reports.theme import LAYOUT
 from transforms.lms.tree import current_nodes, versions_as_of
 from transforms.warehouse import query, table_exists
 
-LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"t": 50, "l": 60, "r": 20}}
 SHOWN_BASIS = "first"
 QUIZ_FOLDER = "quizzes"
 
