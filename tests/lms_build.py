@@ -22,7 +22,7 @@ from transforms.lms.courses import load_courses
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs
-from transforms.warehouse import replace_table, replace_tables
+from transforms.warehouse import replace_tables
 
 INGESTED_AT = datetime(2030, 1, 1)
 
@@ -41,10 +41,8 @@ def build_lms_warehouse(
     tables |= build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
     replace_tables(con, tables)
     replace_tables(con, build_analytics_tables(read_analytics_parts(con, as_of)))
-    for name, frame in competency_tables(con, as_of).items():
-        replace_table(con, name, frame)
+    replace_tables(con, competency_tables(con, as_of))
     rules, rejects = parse_badge_rules(json_documents(landing / "badges"))
-    replace_table(con, "badge_rules", rules)
-    replace_table(con, "badge_rule_rejects", rejects)
+    replace_tables(con, {"badge_rules": rules, "badge_rule_rejects": rejects})
     update_user_badges(con, as_of)
     return publish_learning_events(con, run_id, outbox)[0]

@@ -19,7 +19,7 @@ from transforms.lms.achievements import (
 from transforms.lms.badges import parse_badge_rules
 from transforms.lms.progress import LMS_TABLES
 from transforms.registry import table_names
-from transforms.warehouse import replace_table, replace_tables, transaction
+from transforms.warehouse import replace_tables
 
 PROGRESS_TABLES = list(table_names(LMS_TABLES))
 
@@ -37,9 +37,8 @@ def badge_rule_tables(
     """Read every `badges/*.json` (one rule or a list each); a bad rule is rejected with its
     reason, the others apply."""
     rules, rejects = parse_badge_rules(json_documents(settings.landing_path / "badges"))
-    with warehouse.connect() as con, transaction(con):
-        replace_table(con, "badge_rules", rules)
-        replace_table(con, "badge_rule_rejects", rejects)
+    with warehouse.connect() as con:
+        replace_tables(con, {"badge_rules": rules, "badge_rule_rejects": rejects})
     for row in rejects.iter_rows(named=True):
         context.log.warning(f"badge rule rejected: {row['source']}#{row['item']}: {row['message']}")
     yield dg.MaterializeResult(
