@@ -72,6 +72,11 @@ BREAKS: list[tuple[str, str]] = [
         "INSERT INTO learned_words SELECT * FROM learned_words LIMIT 1",
     ),
     (
+        "snapshot_learners_add_up",
+        "DELETE FROM at_risk_snapshots WHERE rowid = (SELECT min(rowid) FROM at_risk_snapshots)",
+    ),
+    ("snapshot_learners_add_up", "DELETE FROM at_risk_backtest"),
+    (
         "headline_figures_in_range",
         "INSERT INTO headline_figures SELECT * FROM headline_figures LIMIT 1",
     ),
