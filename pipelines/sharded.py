@@ -38,7 +38,10 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs
+from pipelines.defs.metrics.assets import STATE as METRICS_BOOKKEEPING
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from pipelines.defs.srs.assets import SRS_STATE
 from pipelines.defs.srs.config import SM2ReplayConfig
 from transforms.as_of import resolve_as_of
 from transforms.buckets import ensure_bucket_layout
@@ -101,10 +104,18 @@ def bucket_partitions(buckets: int) -> dg.StaticPartitionsDefinition:
 def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
     """The sharded assets for B = `buckets` (the module docstring)."""
 
-    @dg.asset(group_name=SHARDS, deps=UPSTREAM)
+    @dg.multi_asset(
+        group_name=SHARDS,
+        specs=[
+            dg.AssetSpec("lake_layout", deps=UPSTREAM),
+            *bookkeeping_specs(
+                {"bucket_layout": "One row: the B every bucket column holds (`buckets`)."}
+            ),
+        ],
+    )
     def lake_layout(
         config: SM2ReplayConfig, warehouse: WarehouseResource, settings: ProgressSettings
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult]:
         """One row of `bucket_layout` (the B every bucket column holds); the SRS lake tables
         created empty, partitioned by bucket; the buckets SM-2 recomputes planned
         (`shard_plan`) and their inputs exported (attempts, the words in force, as of): run
@@ -122,7 +133,10 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             exported = export_srs_inputs(
                 con, settings.lake, settings.lake_options, as_of, plan.buckets
             )
-        return dg.MaterializeResult(
+            bookkeeping = list(bookkeeping_results(con, ["bucket_layout"]))
+        yield from bookkeeping
+        yield dg.MaterializeResult(
+            asset_key="lake_layout",
             metadata={
                 "as_of": as_of.isoformat(),
                 "attempts_exported": exported,
@@ -132,7 +146,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                 "rebucketed": moved,
                 "lake": settings.lake,
                 "tables_created": ", ".join(created) or "none",
-            }
+            },
         )
 
     @dg.multi_asset(
@@ -190,6 +204,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                 description="One row per card (user_id, language, word_uid), loaded from the lake.",
                 deps=[LAKE_REVIEWS, LAKE_WORD_PROGRESS],
             ),
+            *bookkeeping_specs(SRS_STATE),
         ],
         name="sm2_replay",
     )
@@ -202,6 +217,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         with warehouse.connect() as con:
             as_of = resolve_as_of(con, settings.as_of_time)
             rows = load_srs_from_lake(con, settings.lake, settings.lake_options, params, as_of)
+            srs_bookkeeping = list(bookkeeping_results(con, list(SRS_STATE)))
         files = compact_srs_lake(settings.lake, settings.lake_options)
         shared: dict[str, Any] = {
             "as_of": as_of.isoformat(),
@@ -213,6 +229,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             yield dg.MaterializeResult(
                 asset_key=table, metadata={"dagster/row_count": rows[table], **shared}
             )
+        yield from srs_bookkeeping
 
     @dg.asset(group_name=SHARDS, deps=PROGRESS_UPSTREAM)
     def progress_layout(
@@ -291,7 +308,8 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         specs=[
             dg.AssetSpec(name, description=grain, deps=[*lake_deps, *PROGRESS_UPSTREAM])
             for name, grain in TABLE_GRAINS.items()
-        ],
+        ]
+        + bookkeeping_specs(METRICS_BOOKKEEPING),
         name="progress_fan_in",
     )
     def progress_fan_in(
@@ -316,6 +334,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                     replace_table(con, name, frame)
                 record_metrics_state(con, as_of, digest)
                 record_shard_state(con, as_of, shared)
+            metrics_bookkeeping = list(bookkeeping_results(con, list(METRICS_BOOKKEEPING)))
         files = compact_progress_lake(settings.lake, settings.lake_options)
         common: dict[str, Any] = {
             "as_of": as_of.isoformat(),
@@ -332,6 +351,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                     **common,
                 },
             )
+        yield from metrics_bookkeeping
 
     return [
         lake_layout,

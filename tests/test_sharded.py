@@ -25,7 +25,9 @@ from polars.testing import assert_frame_equal
 
 from landing.generate.landing import GeneratorConfig, generate_landing
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
+from pipelines.defs.metrics.assets import STATE as METRICS_BOOKKEEPING
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from pipelines.defs.srs.assets import SRS_STATE
 from pipelines.sharded import LAKE_PROGRESS, LAKE_REVIEWS, LAKE_WORD_PROGRESS, shard_assets
 from transforms import lake
 from transforms.as_of import resolve_as_of
@@ -180,11 +182,11 @@ def run_sharded_in_process(
             materialize(selection, bucket)
 
     steps = [
-        lambda: materialize(["lake_layout"]),
+        lambda: materialize(["lake_layout", "bucket_layout"]),
         lambda: shards(SRS, [LAKE_REVIEWS, LAKE_WORD_PROGRESS]),
-        lambda: materialize([*SRS_TABLES, "progress_layout"]),
+        lambda: materialize([*SRS_TABLES, *SRS_STATE, "progress_layout"]),
         lambda: shards(PROGRESS, list(LAKE_PROGRESS.values())),
-        lambda: materialize(list(TABLES[2:])),
+        lambda: materialize([*TABLES[2:], *METRICS_BOOKKEEPING]),
     ]
     for step in steps[: stages if partitions is None else min(stages, 4)]:
         step()

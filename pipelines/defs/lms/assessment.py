@@ -8,12 +8,12 @@ import dagster as dg
 from pipelines.defs.metadata import pages_result, table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.pages import PageMeta
-from reports.quizzes import build_quiz_reports
+from reports.quizzes import QuizData, build_quiz_reports
 from transforms.as_of import resolve_as_of
 from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
-from transforms.warehouse import replace_table, transaction
+from transforms.warehouse import replace_tables
 
 LMS = "lms"
 
@@ -35,15 +35,20 @@ def lms_assessment_tables(
         ensure_lms_tables(con)
         as_of = resolve_as_of(con, settings.as_of_time)
         tables = build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
+        replace_tables(con, tables)
     yield from table_results(tables, as_of)
 
 
 @dg.asset(
     group_name=LMS,
-    deps=["quiz_stats", "quiz_item_stats", "quiz_attempts", "course_nodes", "course_reports"],
+    deps=[
+        "quiz_stats",
+        "quiz_item_stats",
+        "quiz_attempts",
+        "course_nodes",
+        "course_versions",
+        "course_reports",
+    ],
 )
 def quiz_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
@@ -55,7 +60,8 @@ def quiz_reports(
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         meta = PageMeta.of(as_of, context.run.run_id)
-        pages, suppressed, figures = build_quiz_reports(con, folder, meta, as_of)
+        data = QuizData.read(con, as_of)
+    pages, suppressed, figures = build_quiz_reports(data, folder, meta)
     suppressed_quizzes = ", ".join(suppressed) or "none"
     return pages_result(
         pages,
