@@ -50,7 +50,9 @@ class LmsInputs:
     `paths` as `learning_paths`; `solves` (user_id, item_id, solved_at) are the solved tasks
     of the language courses (`lang:<code>`: a word is solved when learned, not when answered;
     their attempts are `task_attempted` events) and `cards` their SM-2 cards' state
-    (`language.card_states`), which is their `task_state`'s retry queue."""
+    (`language.card_states`), which is their `task_state`'s retry queue. `task_medians`
+    (node_id, median_time_ms): each task's median attempt time over every learner, given when
+    `events` hold only some learners' (`transforms.lms.nightly`)."""
 
     versions: pl.DataFrame
     nodes: pl.DataFrame
@@ -58,6 +60,7 @@ class LmsInputs:
     paths: pl.DataFrame
     solves: pl.DataFrame | None = None
     cards: pl.DataFrame | None = None
+    task_medians: pl.DataFrame | None = None
 
 
 def _pct(done: pl.Expr, total: pl.Expr) -> pl.Expr:
@@ -188,7 +191,7 @@ class LmsParts(CourseParts):
     def task_state(self) -> pl.DataFrame:
         """Replayed on SM-2 for the platforms' tasks; a language course's words from their
         SM-2 cards (`language.word_task_state`)."""
-        state = task_state(self.app_events, self.params)
+        state = task_state(self.app_events, self.params, self.inputs.task_medians)
         if self.inputs.solves is None or self.inputs.cards is None:
             return state
         language = pl.col("course_id").is_in(self.language_courses.implode())
@@ -317,6 +320,7 @@ def encode_ids(inputs: LmsInputs) -> LmsInputs:
         paths=cast(inputs.paths),
         solves=cast(inputs.solves) if inputs.solves is not None else None,
         cards=cast(inputs.cards) if inputs.cards is not None else None,
+        task_medians=inputs.task_medians,
     )
 
 
@@ -673,6 +677,20 @@ def _status(completed: str, started: str) -> pl.Expr:
 def _new_since(completed: str) -> pl.Expr:
     remaining = pl.col("required_total") - pl.col("required_completed")
     return pl.when(pl.col(completed).is_not_null()).then(remaining).alias("new_since_completion")
+
+
+def refresh_estimates(
+    rows: pl.DataFrame, lessons: pl.DataFrame, as_of: datetime
+) -> pl.DataFrame:
+    """`module_progress` or `course_progress` rows with `estimated_completion_date` recomputed
+    as of `as_of` from the learners' `lessons` (`user_id`, `course_id`, `completed_at`): the
+    one column that moves with the as-of time alone (the nightly run's stored rows)."""
+    return (
+        rows.drop("estimated_completion_date")
+        .join(_pace(lessons, as_of), on=[USER, "course_id"], how="left")
+        .with_columns(_estimate(as_of))
+        .select(rows.columns)
+    )
 
 
 def module_progress(

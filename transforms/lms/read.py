@@ -7,6 +7,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from transforms.incremental import rows_for
 from transforms.lms.language import (
     attempt_events,
     card_states,
@@ -44,20 +45,13 @@ EVENT_COLUMNS = (
 )
 
 
-def read_lms_inputs(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, languages: bool = True
-) -> LmsInputs:
-    """Course trees, events up to `as_of` and paths; with `languages`, each language's
-    manifest versions as a course, its attempts as events and its learned words as solves."""
-    ensure_lms_tables(con)
+def course_tree(
+    con: duckdb.DuckDBPyConnection, languages: bool = True
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(versions, nodes) as `course_versions`/`course_nodes`; with `languages`, each
+    language's manifest versions as a course too."""
     versions = query(con, "SELECT * FROM course_versions")
     nodes = query(con, "SELECT * FROM course_nodes")
-    events = query(
-        con,
-        f"SELECT {', '.join(EVENT_COLUMNS)} FROM lms_events WHERE occurred_at <= ?",
-        [as_of],
-    )
-    solves = cards = None
     if languages:
         versions = pl.concat(
             [versions, language_versions(query(con, "SELECT * FROM manifest_versions"))],
@@ -67,19 +61,39 @@ def read_lms_inputs(
             [nodes, language_nodes(query(con, "SELECT * FROM manifest_words"))],
             how="vertical_relaxed",
         )
-        attempts = query(
-            con,
+    return versions, nodes
+
+
+def read_lms_inputs(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    languages: bool = True,
+    learners: pl.DataFrame | None = None,
+) -> LmsInputs:
+    """Course trees, events up to `as_of` and paths; with `languages`, each language's
+    manifest versions as a course, its attempts as events and its learned words as solves.
+    With `learners` (one column, `user_id`), only those learners' events, attempts and
+    reviews: every per-learner table built from them is those learners' rows."""
+    ensure_lms_tables(con)
+    versions, nodes = course_tree(con, languages)
+
+    def read(select: str) -> pl.DataFrame:
+        if learners is None:
+            return query(con, select, [as_of])
+        return rows_for(con, select, learners.select("user_id"), "USING (user_id)", [as_of])
+
+    events = read(f"SELECT {', '.join(EVENT_COLUMNS)} FROM lms_events WHERE occurred_at <= ?")
+    solves = cards = None
+    if languages:
+        attempts = read(
             "SELECT uuid_local, user_id, language, word_uid, correct, response_time_ms, "
-            "attempted_at, session_id FROM attempts WHERE attempted_at <= ?",
-            [as_of],
+            "attempted_at, session_id FROM attempts WHERE attempted_at <= ?"
         )
         events = pl.concat([events, attempt_events(attempts)], how="diagonal_relaxed")
         if table_exists(con, "reviews"):
-            reviews = query(
-                con,
+            reviews = read(
                 "SELECT user_id, language, word_uid, reviewed_at, quality, review_index, "
-                "ef_after, interval_days, due_at FROM reviews WHERE reviewed_at <= ?",
-                [as_of],
+                "ef_after, interval_days, due_at FROM reviews WHERE reviewed_at <= ?"
             )
             solves = learned_solves(reviews, params_used(con).pass_quality)
             cards = card_states(reviews)

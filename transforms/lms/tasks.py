@@ -13,11 +13,16 @@ USER = "user_id"
 STATUSES = ("new", "in_progress", "solved")
 
 
-def attempt_quality() -> pl.Expr:
+MEDIAN = "median_time_ms"  # a task's median attempt time over every learner (`task_medians`)
+
+
+def attempt_quality(median: pl.Expr | None = None) -> pl.Expr:
     """SM-2 quality of a task attempt (lms.md): a failure 1; a solve on a later try 3; a
-    first-try solve 5 when faster than the task's median attempt time (over every learner),
-    else 4 (the grade SM-2's own grading gives a correct but slower answer)."""
-    median = pl.col("time_spent_ms").median().over("node_id")
+    first-try solve 5 when faster than the task's median attempt time (over every learner:
+    `median`, else the median of the attempts at hand), else 4 (the grade SM-2's own grading
+    gives a correct but slower answer)."""
+    if median is None:
+        median = pl.col("time_spent_ms").median().over("node_id")
     return (
         pl.when(~pl.col("solved"))
         .then(1)
@@ -32,20 +37,31 @@ def attempt_quality() -> pl.Expr:
 
 
 def task_state(
-    events: pl.DataFrame | pl.LazyFrame, params: SM2Params | None = None
+    events: pl.DataFrame | pl.LazyFrame,
+    params: SM2Params | None = None,
+    medians: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per (user_id, task_id) with a `task_attempted` event. Every attempt is an SM-2
     review (`transforms.sm2.replay`, quality from `attempt_quality`): a failed task comes back
     a day later (`lapse_interval`), a solved one at its SM-2 interval; `next_due_at` is the
     last review's due time. `queue_priority` = 5 − the last attempt's quality (a task failed
     last comes first). Only the attempts' columns are sorted (by card, then time, then event
-    id), on the ids' integer codes (`id_key`)."""
+    id), on the ids' integer codes (`id_key`). `medians` (node_id, median_time_ms): every
+    learner's median per task, given when `events` hold only some learners'."""
     card = ["_user", "_course", "_task"]
     schema = events.lazy().collect_schema()
+    tasks = events.lazy().filter(pl.col("type") == "task_attempted")
+    median = None
+    if medians is not None:
+        tasks = tasks.join(
+            medians.lazy().select(pl.col("node_id").cast(pl.String).alias("_node"), MEDIAN),
+            left_on=pl.col("node_id").cast(pl.String),
+            right_on="_node",
+            how="left",
+        )
+        median = pl.col(MEDIAN)
     attempts = (
-        events.lazy()
-        .filter(pl.col("type") == "task_attempted")
-        .select(
+        tasks.select(
             USER,
             "course_id",
             "node_id",
@@ -56,7 +72,7 @@ def task_state(
             "solved",
             "tries",
             "time_spent_ms",
-            attempt_quality(),
+            attempt_quality(median),
         )
         .with_columns(
             id_key(c, schema[c]).alias(k)

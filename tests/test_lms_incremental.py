@@ -1,0 +1,153 @@
+"""Nightly LMS progress runs that rebuild only the touched learners (transforms/lms/nightly.py)
+give the tables of one full build over all the data: a generated landing's events delivered
+one day at a time, one day's file arriving three nights late, the as-of time then moving with
+no new event, and `full_refresh` rebuilding everything."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from landing.generate.lms import PATHS, LmsGeneratorConfig, simulate
+from transforms.as_of import resolve_as_of
+from transforms.incremental import CONSUMED_FILES
+from transforms.ingest.manifests import json_documents
+from transforms.lms.courses import load_courses, parse_paths
+from transforms.lms.ingest import ingest_events
+from transforms.lms.nightly import LMS_STATE, TASK_MEDIANS, update_lms_progress
+from transforms.lms.progress import LMS_TABLES, build_lms_progress
+from transforms.lms.read import read_lms_inputs
+from transforms.registry import table_names
+from transforms.warehouse import connect, query, replace_table
+
+CONFIG = LmsGeneratorConfig(learners=30, days=24, start=datetime(2026, 7, 1), xapi_share=0.0)
+INGESTED_AT = datetime(2030, 1, 1)
+LATE_DAY = 5  # this day's file lands three nights after its day
+
+
+def _landing(root: Path) -> list[tuple[int, list[dict]]]:
+    """Write the course versions under `root`; returns the events by day of the run."""
+    events, versions, _ = simulate(CONFIG)
+    (root / "courses").mkdir(parents=True)
+    (root / "events").mkdir()
+    (root / "paths").mkdir()
+    for pid, (title, courses) in PATHS.items():
+        doc = {"path": pid, "title": title, "courses": courses}
+        (root / "paths" / f"{pid}.json").write_text(json.dumps(doc))
+    for course, docs in versions.items():
+        for doc in docs:
+            (root / "courses" / f"{course}-v{doc['version']}.json").write_text(json.dumps(doc))
+    by_day: dict[int, list[dict]] = {}
+    for e in events:
+        at = e["occurredAt"].replace(tzinfo=None)
+        day = (at - CONFIG.start).days
+        by_day.setdefault(day, []).append({**e, "occurredAt": at.isoformat() + "Z"})
+    return sorted(by_day.items())
+
+
+def _deliver(root: Path, day: int, events: list[dict]) -> None:
+    lines = "\n".join(json.dumps(e) for e in events)
+    (root / "events" / f"day-{day:03d}.jsonl").write_text(lines + "\n")
+
+
+def _load(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    load_courses(con, json_documents(root / "courses"))
+    replace_table(con, "learning_paths", parse_paths(json_documents(root / "paths"))[0])
+    ingest_events(con, root, INGESTED_AT)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    frames = {n: query(con, f'SELECT * FROM "{n}"') for n in table_names(LMS_TABLES)}
+    return {n: f.sort(f.columns, nulls_last=True) for n, f in frames.items()}
+
+
+def _full(root: Path, path: Path, as_of: datetime) -> dict[str, pl.DataFrame]:
+    """One build over all the data, the way the tables were built before (no stored state)."""
+    with connect(path) as con:
+        _load(con, root)
+        tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
+    return {n: f.sort(f.columns, nulls_last=True) for n, f in tables.items()}
+
+
+def _assert_same(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> None:
+    for name, frame in want.items():
+        assert_frame_equal(got[name], frame.select(got[name].columns), check_dtypes=False)
+
+
+@pytest.fixture(scope="module")
+def nightly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[str]]:
+    root = tmp_path_factory.mktemp("landing")
+    days = _landing(root)
+    warehouse = tmp_path_factory.mktemp("wh") / "nightly.duckdb"
+    modes: list[str] = []
+    late: list[dict] = []
+    with connect(warehouse) as con:
+        for day, events in days:
+            if day == LATE_DAY:
+                late = events
+            else:
+                _deliver(root, day, events)
+            if day == LATE_DAY + 3:
+                _deliver(root, LATE_DAY, late)
+            _load(con, root)
+            as_of = resolve_as_of(con, None)
+            modes.append(update_lms_progress(con, as_of).mode)
+    return root, warehouse, modes
+
+
+def test_nights_equal_one_full_build(
+    nightly: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    root, warehouse, modes = nightly
+    assert modes[0] == "full"
+    assert modes.count("incremental") >= len(modes) // 2  # version changes run full
+    with connect(warehouse) as con:
+        assert query(con, "SELECT count(*) AS n FROM learning_path_progress")["n"][0] > 0
+        as_of = resolve_as_of(con, None)
+        got = _tables(con)
+        assert query(con, f"SELECT * FROM {LMS_STATE}")["as_of"][0] == as_of
+        assert query(con, f"SELECT count(*) AS n FROM {TASK_MEDIANS}")["n"][0] > 0
+        assert query(con, f"SELECT count(*) AS n FROM {CONSUMED_FILES}")["n"][0] > len(modes)
+    _assert_same(got, _full(root, tmp_path / "full.duckdb", as_of))
+
+
+def test_as_of_moving_alone_moves_estimates_and_queue(
+    nightly: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    """Three days later with no new event: the completion estimates and the task queue's
+    overdue days move for learners not rebuilt; nothing else does."""
+    root, warehouse, _ = nightly
+    copy = tmp_path / "later.duckdb"
+    copy.write_bytes(warehouse.read_bytes())
+    with connect(copy) as con:
+        later = resolve_as_of(con, None) + timedelta(days=3)
+        before = _tables(con)
+        run = update_lms_progress(con, later)
+        assert (run.mode, run.learners) == ("incremental", 0)
+        got = _tables(con)
+    assert not got["task_queue"].equals(before["task_queue"])
+    assert set(run.tables) == {"module_progress", "course_progress", "task_queue"}
+    _assert_same(got, _full(root, tmp_path / "full.duckdb", later))
+
+
+def test_full_refresh_and_course_change_rebuild_everything(
+    nightly: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    _, warehouse, _ = nightly
+    copy = tmp_path / "again.duckdb"
+    copy.write_bytes(warehouse.read_bytes())
+    with connect(copy) as con:
+        as_of = resolve_as_of(con, None)
+        assert update_lms_progress(con, as_of).mode == "incremental"
+        run = update_lms_progress(con, as_of, full_refresh=True)
+        assert (run.mode, run.reason) == ("full", "full refresh requested")
+        con.execute("UPDATE learning_paths SET position = position + 10")
+        run = update_lms_progress(con, as_of)
+        assert run.mode == "full"
+        assert run.reason.startswith("course versions in force")

@@ -1,0 +1,270 @@
+"""The nightly LMS progress run: rebuild only the learners whose data changed since the last
+run (`transforms.incremental`), and give the tables `build_lms_progress` gives over all of it.
+
+Which learners a night rebuilds (`user_id`, every course of theirs):
+- a learner with an event in an `lms_events` file this step has not read yet
+  (`unconsumed_sources`), or with an event the later as-of time now includes;
+- a learner of a card the SM-2 step changed (`touched_cards`, consumer `lms_progress`): the
+  language courses (`lang:<code>`);
+- a learner with a first-try solve of a task whose median attempt time (over every learner,
+  `lms_task_medians`) moved across that solve's time: its SM-2 quality (5 or 4) moved.
+Every per-learner table (`enrollments`, `lesson_progress`, `task_state`, `module_progress`,
+`course_progress`, `user_progress`, `learning_path_progress`) swaps those learners' rows
+(`replace_keys`). What moves with the as-of time for everyone is recomputed from small stored
+state: `estimated_completion_date` (module and course) of the learners with one, from their
+lessons completed in the last 28 days (`lesson_progress`); `task_queue` whole from the tasks
+due as of (`task_state`) and `enrollments`, since every queued task's `overdue_days` moves.
+Everything is rebuilt when there is no stored state, a full SM-2 recompute upstream, a change
+of the course versions in force, the language manifests, the learning paths or the SM-2
+parameters, the as-of time moving back, or on `PROGRESS_FULL_REFRESH`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from transforms.incremental import (
+    clear_pending,
+    learners_since,
+    mark_consumed,
+    pending,
+    replace_keys,
+    rows_for,
+    unconsumed_sources,
+)
+from transforms.lms.progress import LMS_TABLES, build_lms_progress, refresh_estimates
+from transforms.lms.read import course_tree, read_lms_inputs
+from transforms.lms.tasks import MEDIAN, task_queue
+from transforms.lms.tree import current_nodes, versions_as_of
+from transforms.registry import table_names
+from transforms.sm2 import SM2Params
+from transforms.warehouse import query, registered, replace_table, table_exists, transaction
+
+LMS_CONSUMER = "lms_progress"
+LMS_STATE = "lms_progress_state"  # one row: as_of, inputs (digest)
+TASK_MEDIANS = "lms_task_medians"  # one row per (node_id) task attempted: median_time_ms
+EVENTS_LEDGER = "lms_ingested_files"
+AS_OF_TABLES = ("task_queue",)  # recomputed whole from stored state every run
+PER_LEARNER = tuple(n for n in table_names(LMS_TABLES) if n not in AS_OF_TABLES)
+ESTIMATED = ("module_progress", "course_progress")  # estimated_completion_date moves daily
+USER = "user_id"
+
+
+@dataclass(frozen=True)
+class LmsRun:
+    """What one run wrote: `tables` (the rows written per table), `mode` (`full` or
+    `incremental`), `reason` (why full, or what was touched) and `learners` rebuilt."""
+
+    tables: dict[str, pl.DataFrame]
+    mode: str
+    reason: str
+    learners: int
+
+
+def inputs_digest(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, params: SM2Params | None
+) -> str:
+    """A digest of what every learner's rows depend on besides their own events: the course
+    versions in force as of, the learning paths and the SM-2 parameters."""
+    in_force = versions_as_of(course_tree(con)[0], as_of).select("course_id", "version")
+    paths = query(con, "SELECT path_id, position, course_id FROM learning_paths ORDER BY ALL")
+    text = repr((in_force.sort("course_id", "version").rows(), paths.rows(), params))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def task_medians(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    courses: list[str],
+    tasks: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """(node_id, median_time_ms): each task's median attempt time over every learner's
+    `task_attempted` events up to `as_of` in `courses` (as `tasks.attempt_quality` takes it
+    over every learner), of every task or of `tasks` (one column, `node_id`)."""
+    select = (
+        f"SELECT node_id, median(time_spent_ms::DOUBLE) AS {MEDIAN} FROM lms_events "
+        "WHERE type = 'task_attempted' AND occurred_at <= ? AND list_contains(?, course_id) "
+        "GROUP BY node_id"
+    )
+    if tasks is None:
+        return query(con, f"{select} ORDER BY node_id", [as_of, courses])
+    return rows_for(con, select, tasks, "USING (node_id)", [as_of, courses]).sort("node_id")
+
+
+def _stored(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str] | None:
+    if not table_exists(con, LMS_STATE):
+        return None
+    rows = query(con, f"SELECT as_of, inputs FROM {LMS_STATE}").rows()
+    return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
+
+
+def _record_state(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    digest: str,
+    medians: pl.DataFrame,
+    sources: list[str] | None,
+) -> None:
+    """The step's own bookkeeping, in the transaction that writes its rows."""
+    replace_table(con, LMS_STATE, pl.DataFrame({"as_of": [as_of], "inputs": [digest]}))
+    replace_table(con, TASK_MEDIANS, medians)
+    mark_consumed(con, LMS_CONSUMER, EVENTS_LEDGER, sources)
+    clear_pending(con, LMS_CONSUMER)
+
+
+def update_lms_progress(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    params: SM2Params | None = None,
+    full_refresh: bool = False,
+) -> LmsRun:
+    """Bring every LMS progress table up to `as_of`: the tables `build_lms_progress` gives over
+    all the data, rebuilding only the touched learners when the stored state allows."""
+    touched = pending(con, LMS_CONSUMER)
+    sources = unconsumed_sources(con, LMS_CONSUMER, EVENTS_LEDGER)
+    digest = inputs_digest(con, as_of, params)
+    stored = _stored(con)
+    reason = (
+        "full refresh requested"
+        if full_refresh
+        else "no stored LMS progress state"
+        if stored is None or sources is None
+        else "a progress table is missing"
+        if not all(table_exists(con, t) for t in (*table_names(LMS_TABLES), TASK_MEDIANS))
+        else "every card changed upstream (a full SRS recompute)"
+        if touched is None
+        else "course versions in force, paths or SM-2 parameters changed"
+        if stored[1] != digest
+        else "as-of time moved back"
+        if as_of < stored[0]
+        else ""
+    )
+    versions, nodes = course_tree(con)
+    in_force = versions_as_of(versions, as_of)
+    courses = in_force["course_id"].unique().sort().to_list()
+    if reason or stored is None or touched is None or sources is None:
+        medians = task_medians(con, as_of, courses)
+        inputs = replace(read_lms_inputs(con, as_of), task_medians=medians)
+        tables = build_lms_progress(inputs, as_of, params)
+        with transaction(con):
+            for name, frame in tables.items():
+                replace_table(con, name, frame)
+            _record_state(con, as_of, digest, medians, None)
+        rebuilt = tables["user_progress"].height
+        return LmsRun(tables, "full", reason or "no stored state", rebuilt)
+
+    new_events = learners_since(con, "lms_events", "occurred_at", sources)
+    now_included = query(
+        con,
+        "SELECT user_id, min(occurred_at) AS since FROM lms_events "
+        "WHERE occurred_at > ? AND occurred_at <= ? GROUP BY ALL",
+        [stored[0], as_of],
+    )
+    cards = touched.cards.group_by(USER).agg(pl.col("since").min())
+    changed = (
+        pl.concat([new_events, now_included, cards], how="vertical_relaxed")
+        .group_by(USER)
+        .agg(pl.col("since").min())
+    )
+    old_medians = query(con, f"SELECT * FROM {TASK_MEDIANS}")
+    medians, requality = _moved_medians(con, as_of, courses, changed, old_medians)
+    learners = pl.concat([changed.select(USER), requality]).unique().sort(USER)
+
+    written: dict[str, pl.DataFrame] = {}
+    if learners.height:
+        inputs = read_lms_inputs(con, as_of, learners=learners)
+        built = build_lms_progress(replace(inputs, task_medians=medians), as_of, params)
+        written = {name: built[name] for name in PER_LEARNER}
+    with transaction(con):
+        for name, frame in written.items():
+            replace_keys(con, name, frame, learners)
+        for name, frame in _as_of_rows(con, as_of, learners, current_nodes(nodes, in_force)):
+            written[name] = pl.concat([written[name], frame]) if name in written else frame
+        _record_state(con, as_of, digest, medians, sources)
+    return LmsRun(
+        written,
+        "incremental",
+        f"{learners.height} learner(s) rebuilt: {new_events.height} with new events, "
+        f"{cards.height} with changed cards, {requality.height} re-graded by a task median",
+        learners.height,
+    )
+
+
+def _moved_medians(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    courses: list[str],
+    changed: pl.DataFrame,
+    old: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every task's median after the changed learners' new attempts, and the learners
+    (`user_id`) with a first-try solve whose time lies between a task's old and new median
+    (its quality, 5 below the median, else 4, may have moved)."""
+    with registered(con, "_changed", changed):
+        tasks = query(
+            con,
+            "SELECT DISTINCT node_id FROM lms_events e JOIN _changed c USING (user_id) "
+            "WHERE e.type = 'task_attempted' AND e.occurred_at >= c.since "
+            "AND e.occurred_at <= ?",
+            [as_of],
+        )
+    new = task_medians(con, as_of, courses, tasks)
+    moved = new.join(old.rename({MEDIAN: "_old"}), on="node_id", how="left").filter(
+        pl.col("_old").is_null() | (pl.col("_old") != pl.col(MEDIAN))
+    )
+    medians = pl.concat([old.join(new, on="node_id", how="anti"), new]).sort("node_id")
+    bands = moved.select(
+        "node_id",
+        pl.min_horizontal(MEDIAN, "_old").alias("lo"),
+        pl.max_horizontal(MEDIAN, "_old").alias("hi"),
+        pl.col("_old").is_null().alias("new_task"),
+    )
+    with registered(con, "_bands", bands):
+        learners = query(
+            con,
+            "SELECT DISTINCT e.user_id FROM lms_events e JOIN _bands b USING (node_id) "
+            "WHERE e.type = 'task_attempted' AND e.occurred_at <= ? "
+            "AND e.solved IS NOT FALSE AND (e.tries IS NULL OR e.tries <= 1) "
+            "AND (b.new_task OR e.time_spent_ms BETWEEN b.lo AND b.hi) ORDER BY 1",
+            [as_of],
+        )
+    return medians, learners
+
+
+def _as_of_rows(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    learners: pl.DataFrame,
+    current: pl.DataFrame,
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """The rows that move with the as-of time for learners not rebuilt, from stored state
+    (call it after the rebuilt learners' rows are written): the completion estimates of
+    those with one, and the whole task queue. Yields the rows written per table."""
+    # a module's estimate is set only when its course's is (the same pace, fewer lessons)
+    keys = query(
+        con,
+        "SELECT user_id, course_id FROM course_progress "
+        "WHERE estimated_completion_date IS NOT NULL",
+    ).join(learners, on=USER, how="anti")
+    lessons = rows_for(
+        con,
+        "SELECT user_id, course_id, completed_at FROM lesson_progress",
+        keys,
+        "USING (user_id, course_id)",
+    )
+    for name in ESTIMATED:
+        rows = rows_for(con, f'SELECT * FROM "{name}"', keys, "USING (user_id, course_id)")
+        fresh = refresh_estimates(rows, lessons, as_of)
+        replace_keys(con, name, fresh, keys)
+        yield name, fresh
+    due = query(con, "SELECT * FROM task_state WHERE next_due_at <= ?", [as_of])
+    enroll = query(con, "SELECT user_id, course_id, status FROM enrollments")
+    queue = task_queue(due, enroll, current, as_of)
+    replace_table(con, "task_queue", queue)
+    yield "task_queue", queue
