@@ -101,9 +101,7 @@ def nightly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[
     return root, warehouse, modes
 
 
-def test_nights_equal_one_full_build(
-    nightly: tuple[Path, Path, list[str]], tmp_path: Path
-) -> None:
+def test_nights_equal_one_full_build(nightly: tuple[Path, Path, list[str]], tmp_path: Path) -> None:
     root, warehouse, modes = nightly
     assert modes[0] == "full"
     assert modes.count("incremental") >= len(modes) // 2  # version changes run full

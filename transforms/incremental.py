@@ -158,12 +158,17 @@ def learners_since(
     """(user_id, since): the learners with a row of `table` from one of `sources` (content
     hashes, `source_id`), with the earliest `time_column` of those rows."""
     keys = pl.DataFrame({"source_id": sources}, schema={"source_id": pl.String})
-    return rows_for(
-        con,
-        f"SELECT user_id, {time_column} AS since, source_id FROM {table}",
-        keys,
-        "USING (source_id)",
-    ).group_by("user_id").agg(pl.col("since").min()).sort("user_id")
+    return (
+        rows_for(
+            con,
+            f"SELECT user_id, {time_column} AS since, source_id FROM {table}",
+            keys,
+            "USING (source_id)",
+        )
+        .group_by("user_id")
+        .agg(pl.col("since").min())
+        .sort("user_id")
+    )
 
 
 def mark_consumed(

@@ -67,9 +67,7 @@ class LmsRun:
     learners: int
 
 
-def inputs_digest(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, params: SM2Params | None
-) -> str:
+def inputs_digest(con: duckdb.DuckDBPyConnection, as_of: datetime, params: SM2Params | None) -> str:
     """A digest of what every learner's rows depend on besides their own events: the course
     versions in force as of, the learning paths and the SM-2 parameters."""
     in_force = versions_as_of(course_tree(con)[0], as_of).select("course_id", "version")
