@@ -1,7 +1,8 @@
 """Nightly LMS progress runs that rebuild only the touched learners (transforms/lms/nightly.py)
 give the tables of one full build over all the data: a generated landing's events delivered
 one day at a time, one day's file arriving three nights late, the as-of time then moving with
-no new event, and `full_refresh` rebuilding everything."""
+no new event, and `full_refresh` rebuilding everything; a language course's rows follow the
+cards the SM-2 step changed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -24,7 +26,9 @@ from transforms.lms.nightly import LMS_STATE, TASK_MEDIANS, update_lms_progress
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.registry import table_names
-from transforms.warehouse import connect, query, replace_table
+from transforms.sm2 import SM2Params
+from transforms.sm2.store import update_srs
+from transforms.warehouse import connect, insert_frame, query, replace_table
 
 CONFIG = LmsGeneratorConfig(learners=30, days=24, start=datetime(2026, 7, 1), xapi_share=0.0)
 INGESTED_AT = datetime(2030, 1, 1)
@@ -149,3 +153,95 @@ def test_full_refresh_and_course_change_rebuild_everything(
         run = update_lms_progress(con, as_of)
         assert run.mode == "full"
         assert run.reason.startswith("course versions in force")
+
+
+def _language_setup(con: duckdb.DuckDBPyConnection) -> None:
+    """One language course (`lang:fr`): 6 words in 2 groups of one level."""
+    insert_frame(
+        con,
+        "manifest_versions",
+        pl.DataFrame(
+            {
+                "language": ["fr"],
+                "version": [1],
+                "published_at": [datetime(2026, 1, 1)],
+                "word_count": [6],
+                "content_hash": ["h"],
+                "source": ["fr.json"],
+            }
+        ),
+    )
+    words = [(f"fr:g{w // 3}:w{w}", f"g{w // 3}", w + 1) for w in range(6)]
+    insert_frame(
+        con,
+        "manifest_words",
+        pl.DataFrame(
+            {
+                "language": "fr",
+                "version": 1,
+                "word_uid": [w for w, _, _ in words],
+                "level": 1,
+                "group_uid": [g for _, g, _ in words],
+                "position": [p for _, _, p in words],
+            }
+        ),
+    )
+
+
+def _attempts(n: int = 500, seed: int = 3) -> pl.DataFrame:
+    """`n` attempts by 8 learners on the 6 words over 12 days."""
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "uuid_local": [f"a{i:04d}" for i in range(n)],
+            "user_id": [f"user-{u}" for u in rng.integers(0, 8, n)],
+            "language": "fr",
+            "word_uid": [f"fr:g{w // 3}:w{w}" for w in rng.integers(0, 6, n)],
+            "step_type": "typing",
+            "correct": rng.random(n) < 0.8,
+            "response_time_ms": rng.integers(500, 9000, n),
+            "attempted_at": [
+                datetime(2026, 3, 2) + timedelta(seconds=int(s))
+                for s in rng.integers(0, 12 * 86400, n)
+            ],
+            "source_row": np.arange(n),
+        }
+    )
+
+
+def _deliver_attempts(con: duckdb.DuckDBPyConnection, source: str, rows: pl.DataFrame) -> None:
+    insert_frame(con, "attempts", rows.with_columns(pl.lit(source).alias("source_id")))
+    con.execute(
+        "INSERT INTO ingested_files (content_hash, source_kind, path, status, rows_read, "
+        "accepted, duplicates, rejected, ingested_at) VALUES (?, 'file', ?, 'ingested', ?, ?, "
+        "0, 0, TIMESTAMP '2026-01-01')",
+        [source, source, rows.height, rows.height],
+    )
+
+
+def test_language_courses_follow_the_changed_cards(tmp_path: Path) -> None:
+    """Nights of attempts (one learner's first days late): the SM-2 step's changed cards
+    name the learners whose `lang:fr` rows are rebuilt."""
+    history = _attempts()
+    day = (pl.col("attempted_at") - pl.lit(datetime(2026, 3, 2))).dt.total_days()
+    late = (pl.col("user_id") == "user-3") & (day < 4)
+    with connect(tmp_path / "nightly.duckdb") as con:
+        _language_setup(con)
+        modes = []
+        for night in range(6, 13):
+            part = history.filter(~late & (day < night) & (day >= (0 if night == 6 else night - 1)))
+            _deliver_attempts(con, f"night-{night}", part)
+            if night == 9:
+                _deliver_attempts(con, "late", history.filter(late))
+            as_of = resolve_as_of(con, None)
+            update_srs(con, SM2Params(), as_of, batches=1)
+            modes.append(update_lms_progress(con, as_of).mode)
+        got = _tables(con)
+    assert modes[0] == "full" and set(modes[1:]) == {"incremental"}, modes
+    with connect(tmp_path / "full.duckdb") as con:
+        _language_setup(con)
+        _deliver_attempts(con, "all", history)
+        update_srs(con, SM2Params(), as_of, batches=1)
+        want = build_lms_progress(read_lms_inputs(con, as_of), as_of)
+    assert want["course_progress"]["course_id"].unique().to_list() == ["lang:fr"]
+    _assert_same(got, {n: f.sort(f.columns, nulls_last=True) for n, f in want.items()})

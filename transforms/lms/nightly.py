@@ -40,6 +40,7 @@ from transforms.incremental import (
 )
 from transforms.lms.progress import LMS_TABLES, build_lms_progress, refresh_estimates
 from transforms.lms.read import course_tree, read_lms_inputs
+from transforms.lms.schema import ensure_lms_tables
 from transforms.lms.tasks import MEDIAN, task_queue
 from transforms.lms.tree import current_nodes, versions_as_of
 from transforms.registry import table_names
@@ -124,6 +125,7 @@ def update_lms_progress(
 ) -> LmsRun:
     """Bring every LMS progress table up to `as_of`: the tables `build_lms_progress` gives over
     all the data, rebuilding only the touched learners when the stored state allows."""
+    ensure_lms_tables(con)
     touched = pending(con, LMS_CONSUMER)
     sources = unconsumed_sources(con, LMS_CONSUMER, EVENTS_LEDGER)
     digest = inputs_digest(con, as_of, params)
