@@ -8,10 +8,9 @@ its pending set, rebuilds the rows those cards reach, and clears the set in the 
 writes them: a crash between the two steps leaves the set pending, so the next run catches up.
 
 A consumer of an ingested record type (the LMS events) needs no writer's help: the ingestion
-ledger names every file, so `unconsumed_sources` are the files it has not read yet,
-`learners_since` the learners with a row in them (and their earliest time), and
-`mark_consumed` records the files in the consumer's own transaction (a crash leaves them
-unread, so the next run reads them again).
+ledger names every file, so `unconsumed_sources` are the files it has not read yet (their
+rows carry the hash as `source_id`), and `mark_consumed` records the files in the consumer's
+own transaction (a crash leaves them unread, so the next run reads them again).
 
 SM-2 is causal per card: a card's reviews before `since` are the ones it had. So a table keyed
 by learner rebuilds the touched learners; a table keyed by a group (a word, a week, a cohort)
@@ -150,25 +149,6 @@ def unconsumed_sources(
         [consumer],
     )
     return [str(h) for h in rows["content_hash"]]
-
-
-def learners_since(
-    con: duckdb.DuckDBPyConnection, table: str, time_column: str, sources: list[str]
-) -> pl.DataFrame:
-    """(user_id, since): the learners with a row of `table` from one of `sources` (content
-    hashes, `source_id`), with the earliest `time_column` of those rows."""
-    keys = pl.DataFrame({"source_id": sources}, schema={"source_id": pl.String})
-    return (
-        rows_for(
-            con,
-            f"SELECT user_id, {time_column} AS since, source_id FROM {table}",
-            keys,
-            "USING (source_id)",
-        )
-        .group_by("user_id")
-        .agg(pl.col("since").min())
-        .sort("user_id")
-    )
 
 
 def mark_consumed(

@@ -31,7 +31,6 @@ import polars as pl
 
 from transforms.incremental import (
     clear_pending,
-    learners_since,
     mark_consumed,
     pending,
     replace_keys,
@@ -96,25 +95,77 @@ def task_medians(
     return rows_for(con, select, tasks, "USING (node_id)", [as_of, courses]).sort("node_id")
 
 
-def _stored(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str] | None:
+def _stored(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[datetime, str] | None:
     if not table_exists(con, LMS_STATE):
         return None
-    rows = query(con, f"SELECT as_of, inputs FROM {LMS_STATE}").rows()
+    rows = query(
+        con, f"SELECT as_of, inputs FROM {LMS_STATE} WHERE consumer = ?", [consumer]
+    ).rows()
     return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
 
 
 def _record_state(
     con: duckdb.DuckDBPyConnection,
+    consumer: str,
     as_of: datetime,
     digest: str,
-    medians: pl.DataFrame,
     sources: list[str] | None,
 ) -> None:
     """The step's own bookkeeping, in the transaction that writes its rows."""
-    replace_table(con, LMS_STATE, pl.DataFrame({"as_of": [as_of], "inputs": [digest]}))
-    replace_table(con, TASK_MEDIANS, medians)
-    mark_consumed(con, LMS_CONSUMER, EVENTS_LEDGER, sources)
-    clear_pending(con, LMS_CONSUMER)
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {LMS_STATE} "
+        "(consumer VARCHAR, as_of TIMESTAMP, inputs VARCHAR)"
+    )
+    con.execute(f"DELETE FROM {LMS_STATE} WHERE consumer = ?", [consumer])
+    con.execute(f"INSERT INTO {LMS_STATE} VALUES (?, ?, ?)", [consumer, as_of, digest])
+    mark_consumed(con, consumer, EVENTS_LEDGER, sources)
+    clear_pending(con, consumer)
+
+
+def _full_reason(
+    con: duckdb.DuckDBPyConnection,
+    consumer: str,
+    as_of: datetime,
+    digest: str,
+    tables: tuple[str, ...],
+    full_refresh: bool,
+    cards_pending: bool,
+) -> str:
+    """Why every row must be rebuilt, or "" when the stored state allows a nightly run."""
+    stored = _stored(con, consumer)
+    return (
+        "full refresh requested"
+        if full_refresh
+        else "no stored state"
+        if stored is None or unconsumed_sources(con, consumer, EVENTS_LEDGER) is None
+        else "a table is missing"
+        if not all(table_exists(con, t) for t in tables)
+        else "every card changed upstream (a full SRS recompute)"
+        if not cards_pending
+        else "course versions in force, paths or SM-2 parameters changed"
+        if stored[1] != digest
+        else "as-of time moved back"
+        if as_of < stored[0]
+        else ""
+    )
+
+
+def _changed_learners(
+    con: duckdb.DuckDBPyConnection, consumer: str, as_of: datetime, sources: list[str]
+) -> pl.DataFrame:
+    """(user_id, since, course_id): the learners with an event in a file the consumer has not
+    read, or one the as-of time now includes, per course, with their earliest such event."""
+    stored = _stored(con, consumer)
+    previous = stored[0] if stored else as_of
+    keys = pl.DataFrame({"source_id": sources}, schema={"source_id": pl.String})
+    with registered(con, "_sources", keys):
+        return query(
+            con,
+            "SELECT user_id, course_id, min(occurred_at) AS since FROM lms_events "
+            "WHERE (source_id IN (SELECT source_id FROM _sources) AND occurred_at <= ?) "
+            "OR (occurred_at > ? AND occurred_at <= ?) GROUP BY ALL ORDER BY ALL",
+            [as_of, previous, as_of],
+        )
 
 
 def update_lms_progress(
@@ -129,46 +180,27 @@ def update_lms_progress(
     touched = pending(con, LMS_CONSUMER)
     sources = unconsumed_sources(con, LMS_CONSUMER, EVENTS_LEDGER)
     digest = inputs_digest(con, as_of, params)
-    stored = _stored(con)
-    reason = (
-        "full refresh requested"
-        if full_refresh
-        else "no stored LMS progress state"
-        if stored is None or sources is None
-        else "a progress table is missing"
-        if not all(table_exists(con, t) for t in (*table_names(LMS_TABLES), TASK_MEDIANS))
-        else "every card changed upstream (a full SRS recompute)"
-        if touched is None
-        else "course versions in force, paths or SM-2 parameters changed"
-        if stored[1] != digest
-        else "as-of time moved back"
-        if as_of < stored[0]
-        else ""
-    )
+    kept = (*table_names(LMS_TABLES), TASK_MEDIANS)
+    cards_pending = touched is not None
+    reason = _full_reason(con, LMS_CONSUMER, as_of, digest, kept, full_refresh, cards_pending)
     versions, nodes = course_tree(con)
     in_force = versions_as_of(versions, as_of)
     courses = in_force["course_id"].unique().sort().to_list()
-    if reason or stored is None or touched is None or sources is None:
+    if reason or touched is None or sources is None:
         medians = task_medians(con, as_of, courses)
         inputs = replace(read_lms_inputs(con, as_of), task_medians=medians)
         tables = build_lms_progress(inputs, as_of, params)
         with transaction(con):
             for name, frame in tables.items():
                 replace_table(con, name, frame)
-            _record_state(con, as_of, digest, medians, None)
-        rebuilt = tables["user_progress"].height
-        return LmsRun(tables, "full", reason or "no stored state", rebuilt)
+            replace_table(con, TASK_MEDIANS, medians)
+            _record_state(con, LMS_CONSUMER, as_of, digest, None)
+        return LmsRun(tables, "full", reason, tables["user_progress"].height)
 
-    new_events = learners_since(con, "lms_events", "occurred_at", sources)
-    now_included = query(
-        con,
-        "SELECT user_id, min(occurred_at) AS since FROM lms_events "
-        "WHERE occurred_at > ? AND occurred_at <= ? GROUP BY ALL",
-        [stored[0], as_of],
-    )
+    new_events = _changed_learners(con, LMS_CONSUMER, as_of, sources)
     cards = touched.cards.group_by(USER).agg(pl.col("since").min())
     changed = (
-        pl.concat([new_events, now_included, cards], how="vertical_relaxed")
+        pl.concat([new_events.drop("course_id"), cards], how="vertical_relaxed")
         .group_by(USER)
         .agg(pl.col("since").min())
     )
@@ -186,11 +218,13 @@ def update_lms_progress(
             replace_keys(con, name, frame, learners)
         for name, frame in _as_of_rows(con, as_of, learners, current_nodes(nodes, in_force)):
             written[name] = pl.concat([written[name], frame]) if name in written else frame
-        _record_state(con, as_of, digest, medians, sources)
+        replace_table(con, TASK_MEDIANS, medians)
+        _record_state(con, LMS_CONSUMER, as_of, digest, sources)
     return LmsRun(
         written,
         "incremental",
-        f"{learners.height} learner(s) rebuilt: {new_events.height} with new events, "
+        f"{learners.height} learner(s) rebuilt: {new_events['user_id'].n_unique()} with new "
+        "events, "
         f"{cards.height} with changed cards, {requality.height} re-graded by a task median",
         learners.height,
     )
