@@ -20,15 +20,16 @@ from landing.generate.lms import PATHS, LmsGeneratorConfig, simulate
 from transforms.as_of import resolve_as_of
 from transforms.incremental import CONSUMED_FILES
 from transforms.ingest.manifests import json_documents
+from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.courses import load_courses, parse_paths
 from transforms.lms.ingest import ingest_events
-from transforms.lms.nightly import LMS_STATE, TASK_MEDIANS, update_lms_progress
+from transforms.lms.nightly import LMS_STATE, TASK_MEDIANS, update_assessment, update_lms_progress
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.registry import table_names
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import update_srs
-from transforms.warehouse import connect, insert_frame, query, replace_table
+from transforms.warehouse import connect, insert_frame, query, replace_table, table_exists
 
 CONFIG = LmsGeneratorConfig(learners=30, days=24, start=datetime(2026, 7, 1), xapi_share=0.0)
 INGESTED_AT = datetime(2030, 1, 1)
@@ -66,8 +67,12 @@ def _load(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     ingest_events(con, root, INGESTED_AT)
 
 
+COMPARED = (*table_names(LMS_TABLES), *table_names(ASSESSMENT_TABLES))
+
+
 def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    frames = {n: query(con, f'SELECT * FROM "{n}"') for n in table_names(LMS_TABLES)}
+    names = [n for n in COMPARED if table_exists(con, n)]
+    frames = {n: query(con, f'SELECT * FROM "{n}"') for n in names}
     return {n: f.sort(f.columns, nulls_last=True) for n, f in frames.items()}
 
 
@@ -76,6 +81,8 @@ def _full(root: Path, path: Path, as_of: datetime) -> dict[str, pl.DataFrame]:
     with connect(path) as con:
         _load(con, root)
         tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
+        inputs = read_lms_inputs(con, as_of, languages=False)
+        tables |= build_assessment_tables(inputs, as_of)
     return {n: f.sort(f.columns, nulls_last=True) for n, f in tables.items()}
 
 
@@ -101,14 +108,16 @@ def nightly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[
                 _deliver(root, LATE_DAY, late)
             _load(con, root)
             as_of = resolve_as_of(con, None)
-            modes.append(update_lms_progress(con, as_of).mode)
+            progress = update_lms_progress(con, as_of)
+            assessment = update_assessment(con, as_of)
+            modes.append(f"{progress.mode}/{assessment.mode}")
     return root, warehouse, modes
 
 
 def test_nights_equal_one_full_build(nightly: tuple[Path, Path, list[str]], tmp_path: Path) -> None:
     root, warehouse, modes = nightly
-    assert modes[0] == "full"
-    assert modes.count("incremental") >= len(modes) // 2  # version changes run full
+    assert modes[0] == "full/full"
+    assert modes.count("incremental/incremental") >= len(modes) // 2  # version changes: full
     with connect(warehouse) as con:
         assert query(con, "SELECT count(*) AS n FROM learning_path_progress")["n"][0] > 0
         as_of = resolve_as_of(con, None)
@@ -132,6 +141,9 @@ def test_as_of_moving_alone_moves_estimates_and_queue(
         before = _tables(con)
         run = update_lms_progress(con, later)
         assert (run.mode, run.learners) == ("incremental", 0)
+        assessment = update_assessment(con, later)
+        assert assessment.mode == "incremental"
+        assert set(assessment.tables) <= {"quiz_attempts", "assignment_submissions"}
         got = _tables(con)
     assert not got["task_queue"].equals(before["task_queue"])
     assert set(run.tables) == {"module_progress", "course_progress", "task_queue"}

@@ -37,6 +37,7 @@ from transforms.incremental import (
     rows_for,
     unconsumed_sources,
 )
+from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.progress import LMS_TABLES, build_lms_progress, refresh_estimates
 from transforms.lms.read import course_tree, read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
@@ -302,3 +303,58 @@ def _as_of_rows(
     queue = task_queue(due, enroll, current, as_of)
     replace_table(con, "task_queue", queue)
     yield "task_queue", queue
+
+
+ASSESSMENT_CONSUMER = "lms_assessment"
+PER_LEARNER_ASSESSMENT = ("quiz_attempts", "assignment_submissions")
+PER_COURSE_ASSESSMENT = ("quiz_stats", "quiz_item_stats", "task_stats")  # keyed by course_id
+
+
+def update_assessment(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, full_refresh: bool = False
+) -> LmsRun:
+    """Bring every assessment table up to `as_of`: the tables `build_assessment_tables` gives
+    over all the events. A nightly run rebuilds `quiz_attempts` and `assignment_submissions`
+    of the learners with new events and of those with an attempt in progress (it turns
+    abandoned 24 h after its start, as of), and the quiz, item and task statistics of the
+    courses with new events (each statistic is over one quiz's or task's attempts)."""
+    ensure_lms_tables(con)
+    sources = unconsumed_sources(con, ASSESSMENT_CONSUMER, EVENTS_LEDGER)
+    digest = inputs_digest(con, as_of, None)
+    kept = table_names(ASSESSMENT_TABLES)
+    reason = _full_reason(con, ASSESSMENT_CONSUMER, as_of, digest, kept, full_refresh, True)
+    if reason or sources is None:
+        tables = build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
+        with transaction(con):
+            for name, frame in tables.items():
+                replace_table(con, name, frame)
+            _record_state(con, ASSESSMENT_CONSUMER, as_of, digest, None)
+        return LmsRun(tables, "full", reason, tables["quiz_attempts"]["user_id"].n_unique())
+
+    changed = _changed_learners(con, ASSESSMENT_CONSUMER, as_of, sources)
+    in_progress = query(
+        con, "SELECT DISTINCT user_id FROM quiz_attempts WHERE status = 'in_progress'"
+    )
+    learners = pl.concat([changed.select(USER), in_progress]).unique().sort(USER)
+    courses = changed.select("course_id").unique().sort("course_id")
+    written: dict[str, pl.DataFrame] = {}
+    if learners.height:
+        inputs = read_lms_inputs(con, as_of, languages=False, learners=learners)
+        built = build_assessment_tables(inputs, as_of)
+        written |= {name: built[name] for name in PER_LEARNER_ASSESSMENT}
+    if courses.height:
+        inputs = read_lms_inputs(con, as_of, languages=False, courses=courses)
+        built = build_assessment_tables(inputs, as_of)
+        written |= {name: built[name] for name in PER_COURSE_ASSESSMENT}
+    with transaction(con):
+        for name, frame in written.items():
+            keys = learners if name in PER_LEARNER_ASSESSMENT else courses
+            replace_keys(con, name, frame, keys)
+        _record_state(con, ASSESSMENT_CONSUMER, as_of, digest, sources)
+    return LmsRun(
+        written,
+        "incremental",
+        f"{learners.height} learner(s) ({in_progress.height} with an attempt in progress) and "
+        f"{courses.height} course(s) rebuilt",
+        learners.height,
+    )

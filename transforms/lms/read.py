@@ -69,11 +69,13 @@ def read_lms_inputs(
     as_of: datetime,
     languages: bool = True,
     learners: pl.DataFrame | None = None,
+    courses: pl.DataFrame | None = None,
 ) -> LmsInputs:
     """Course trees, events up to `as_of` and paths; with `languages`, each language's
     manifest versions as a course, its attempts as events and its learned words as solves.
     With `learners` (one column, `user_id`), only those learners' events, attempts and
-    reviews: every per-learner table built from them is those learners' rows."""
+    reviews: every per-learner table built from them is those learners' rows. With `courses`
+    (one column, `course_id`), only the events of those courses (the per-course tables)."""
     ensure_lms_tables(con)
     versions, nodes = course_tree(con, languages)
 
@@ -82,7 +84,14 @@ def read_lms_inputs(
             return query(con, select, [as_of])
         return rows_for(con, select, learners.select("user_id"), "USING (user_id)", [as_of])
 
-    events = read(f"SELECT {', '.join(EVENT_COLUMNS)} FROM lms_events WHERE occurred_at <= ?")
+    select = f"SELECT {', '.join(EVENT_COLUMNS)} FROM lms_events WHERE occurred_at <= ?"
+    if courses is None:
+        events = read(select)
+    else:
+        keys = courses.select("course_id")
+        events = rows_for(con, select, keys, "USING (course_id)", [as_of])
+        if learners is not None:
+            events = events.join(learners.select("user_id"), on="user_id", how="semi")
     solves = cards = None
     if languages:
         attempts = read(
