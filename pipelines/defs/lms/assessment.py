@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from pipelines.defs.lms.assets import LmsRefreshConfig
 from pipelines.defs.metadata import pages_result, preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.pages import PageMeta
@@ -30,7 +31,7 @@ LMS = "lms"
     ],
 )
 def lms_assessment_tables(
-    warehouse: WarehouseResource, settings: ProgressSettings
+    config: LmsRefreshConfig, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
     """Every assessment table as of one moment: the touched learners' attempts and
     submissions and the touched courses' statistics (transforms/lms/nightly.py), or all of
@@ -39,7 +40,8 @@ def lms_assessment_tables(
     mode, its reason and the learners rebuilt."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
-        run = update_assessment(con, as_of, full_refresh=settings.full_refresh)
+        full = config.full_refresh or settings.full_refresh
+        run = update_assessment(con, as_of, full_refresh=full)
         names = list(table_names(ASSESSMENT_TABLES))
         counts = table_counts(con, names)
         samples = {n: query(con, f'SELECT * FROM "{n}" LIMIT 10') for n in names}

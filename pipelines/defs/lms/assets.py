@@ -108,6 +108,13 @@ def ingest_lms_events(
         )
 
 
+class LmsRefreshConfig(dg.Config):
+    """The LMS steps' launchpad: `full_refresh` rebuilds every learner's rows, not only those
+    with new data (as `PROGRESS_FULL_REFRESH=1` does)."""
+
+    full_refresh: bool = False
+
+
 PROGRESS_UPSTREAM = [
     "lms_events",
     "lms_ingested_files",
@@ -142,7 +149,7 @@ PROGRESS_BOOKKEEPING = {
     ],
 )
 def lms_progress_tables(
-    warehouse: WarehouseResource, settings: ProgressSettings
+    config: LmsRefreshConfig, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
     """Every course-platform progress table as of one moment: the rows of the learners whose
     data changed since the last run (transforms/lms/nightly.py), or all of them with no stored
@@ -152,7 +159,8 @@ def lms_progress_tables(
     with warehouse.connect() as con:
         ensure_lms_tables(con)
         as_of = resolve_as_of(con, settings.as_of_time)
-        run = update_lms_progress(con, as_of, SM2Params(), full_refresh=settings.full_refresh)
+        full = config.full_refresh or settings.full_refresh
+        run = update_lms_progress(con, as_of, SM2Params(), full_refresh=full)
         names = [*table_names(LMS_TABLES), *PROGRESS_BOOKKEEPING]
         counts = table_counts(con, names)
         samples = {n: query(con, f'SELECT * FROM "{n}" LIMIT 10') for n in names}
