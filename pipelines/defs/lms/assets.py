@@ -127,11 +127,13 @@ PROGRESS_UPSTREAM = [
     "manifest_versions",
 ]
 PROGRESS_BOOKKEEPING = {
-    LMS_STATE: "One row: the as-of time the LMS progress tables are up to date with and a digest "
-    "of the course versions in force, paths and SM-2 parameters they were built from.",
+    LMS_STATE: "One row per consumer (lms_progress; lms_assessment writes its own row): the "
+    "as-of time its tables are up to date with and a digest of the course versions in force, "
+    "paths and SM-2 parameters they were built from.",
     TASK_MEDIANS: "One row per task (node_id) attempted: its median attempt time over every "
     "learner, which grades a first-try solve (5 below it, else 4).",
-    CONSUMED_FILES: "One row per (consumer, content_hash): an ingested file a step has read.",
+    CONSUMED_FILES: "One row per (consumer, content_hash): an ingested file a step has read "
+    "(lms_progress; lms_assessment writes its own rows).",
 }
 
 
