@@ -1,5 +1,6 @@
-"""The nightly LMS progress run: rebuild only the learners whose data changed since the last
-run (`transforms.incremental`), and give the tables `build_lms_progress` gives over all of it.
+"""The nightly LMS runs: rebuild only the learners (and courses) whose data changed since the
+last run (`transforms.incremental`), and give the tables `build_lms_progress` and
+`build_assessment_tables` give over all of it (`update_lms_progress`, `update_assessment`).
 
 Which learners a night rebuilds (`user_id`, every course of theirs):
 - a learner with an event in an `lms_events` file this step has not read yet
@@ -48,7 +49,7 @@ from transforms.sm2 import SM2Params
 from transforms.warehouse import query, registered, replace_table, table_exists, transaction
 
 LMS_CONSUMER = "lms_progress"
-LMS_STATE = "lms_progress_state"  # one row: as_of, inputs (digest)
+LMS_STATE = "lms_progress_state"  # one row per consumer: as_of, inputs (digest)
 TASK_MEDIANS = "lms_task_medians"  # one row per (node_id) task attempted: median_time_ms
 EVENTS_LEDGER = "lms_ingested_files"
 AS_OF_TABLES = ("task_queue",)  # recomputed whole from stored state every run
