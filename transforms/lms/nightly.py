@@ -69,10 +69,12 @@ class LmsRun:
     learners: int
 
 
-def inputs_digest(con: duckdb.DuckDBPyConnection, as_of: datetime, params: SM2Params | None) -> str:
+def inputs_digest(
+    con: duckdb.DuckDBPyConnection, in_force: pl.DataFrame, params: SM2Params | None
+) -> str:
     """A digest of what every learner's rows depend on besides their own events: the course
-    versions in force as of, the learning paths and the SM-2 parameters."""
-    in_force = versions_as_of(course_tree(con)[0], as_of).select("course_id", "version")
+    versions in force (`in_force`), the learning paths and the SM-2 parameters."""
+    in_force = in_force.select("course_id", "version")
     paths = query(con, "SELECT path_id, position, course_id FROM learning_paths ORDER BY ALL")
     text = repr((in_force.sort("course_id", "version").rows(), paths.rows(), params))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -181,12 +183,12 @@ def update_lms_progress(
     ensure_lms_tables(con)
     touched = pending(con, LMS_CONSUMER)
     sources = unconsumed_sources(con, LMS_CONSUMER, EVENTS_LEDGER)
-    digest = inputs_digest(con, as_of, params)
+    versions, nodes = course_tree(con)
+    in_force = versions_as_of(versions, as_of)
+    digest = inputs_digest(con, in_force, params)
     kept = (*table_names(LMS_TABLES), TASK_MEDIANS)
     cards_pending = touched is not None
     reason = _full_reason(con, LMS_CONSUMER, as_of, digest, kept, full_refresh, cards_pending)
-    versions, nodes = course_tree(con)
-    in_force = versions_as_of(versions, as_of)
     courses = in_force["course_id"].unique().sort().to_list()
     if reason or touched is None or sources is None:
         medians = task_medians(con, as_of, courses)
@@ -321,7 +323,7 @@ def update_assessment(
     courses with new events (each statistic is over one quiz's or task's attempts)."""
     ensure_lms_tables(con)
     sources = unconsumed_sources(con, ASSESSMENT_CONSUMER, EVENTS_LEDGER)
-    digest = inputs_digest(con, as_of, None)
+    digest = inputs_digest(con, versions_as_of(course_tree(con)[0], as_of), None)
     kept = table_names(ASSESSMENT_TABLES)
     reason = _full_reason(con, ASSESSMENT_CONSUMER, as_of, digest, kept, full_refresh, True)
     if reason or sources is None:
