@@ -320,12 +320,25 @@ def update_assessment(
     over all the events. A nightly run rebuilds `quiz_attempts` and `assignment_submissions`
     of the learners with new events and of those with an attempt in progress (it turns
     abandoned 24 h after its start, as of), and the quiz, item and task statistics of the
-    courses with new events (each statistic is over one quiz's or task's attempts)."""
+    courses with new events (each statistic is over one quiz's or task's attempts); when
+    every course has new events, one build over all of them (it costs what the per-course
+    build would)."""
     ensure_lms_tables(con)
     sources = unconsumed_sources(con, ASSESSMENT_CONSUMER, EVENTS_LEDGER)
     digest = inputs_digest(con, versions_as_of(course_tree(con)[0], as_of), None)
     kept = table_names(ASSESSMENT_TABLES)
     reason = _full_reason(con, ASSESSMENT_CONSUMER, as_of, digest, kept, full_refresh, True)
+    if not reason and sources is not None:
+        changed = _changed_learners(con, ASSESSMENT_CONSUMER, as_of, sources)
+        in_progress = query(
+            con, "SELECT DISTINCT user_id FROM quiz_attempts WHERE status = 'in_progress'"
+        )
+        learners = pl.concat([changed.select(USER), in_progress]).unique().sort(USER)
+        courses = changed.select("course_id").unique().sort("course_id")
+        active = query(con, "SELECT DISTINCT course_id FROM lms_events")["course_id"]
+        if active.is_in(courses["course_id"].implode()).all() and courses.height:
+            # one build over every course costs what the per-course build would
+            reason = "every course has new events"
     if reason or sources is None:
         tables = build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
         with transaction(con):
@@ -334,12 +347,6 @@ def update_assessment(
             _record_state(con, ASSESSMENT_CONSUMER, as_of, digest, None)
         return LmsRun(tables, "full", reason, tables["quiz_attempts"]["user_id"].n_unique())
 
-    changed = _changed_learners(con, ASSESSMENT_CONSUMER, as_of, sources)
-    in_progress = query(
-        con, "SELECT DISTINCT user_id FROM quiz_attempts WHERE status = 'in_progress'"
-    )
-    learners = pl.concat([changed.select(USER), in_progress]).unique().sort(USER)
-    courses = changed.select("course_id").unique().sort("course_id")
     written: dict[str, pl.DataFrame] = {}
     if learners.height:
         inputs = read_lms_inputs(con, as_of, languages=False, learners=learners)
