@@ -23,7 +23,13 @@ from transforms.ingest.manifests import json_documents
 from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.courses import load_courses, parse_paths
 from transforms.lms.ingest import ingest_events
-from transforms.lms.nightly import LMS_STATE, TASK_MEDIANS, update_assessment, update_lms_progress
+from transforms.lms.nightly import (
+    LMS_STATE,
+    TASK_MEDIANS,
+    learner_inputs,
+    update_assessment,
+    update_lms_progress,
+)
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.registry import table_names
@@ -263,3 +269,22 @@ def test_language_courses_follow_the_changed_cards(tmp_path: Path) -> None:
         want = build_lms_progress(read_lms_inputs(con, as_of), as_of)
     assert want["course_progress"]["course_id"].unique().to_list() == ["lang:fr"]
     _assert_same(got, {n: f.sort(f.columns, nulls_last=True) for n, f in want.items()})
+
+
+def test_a_shard_of_learners_gets_their_rows_of_the_whole_build(
+    nightly: tuple[Path, Path, list[str]],
+) -> None:
+    """`learner_inputs` (what a bucket of learners reads) carries every learner's task
+    medians: half the learners' build is their rows of the build over everyone."""
+    _, warehouse, _ = nightly
+    with connect(warehouse) as con:
+        as_of = resolve_as_of(con, None)
+        users = query(con, "SELECT DISTINCT user_id FROM lms_events ORDER BY 1")
+        half = users.gather_every(2)
+        shard = build_lms_progress(learner_inputs(con, as_of, half), as_of)
+        whole = build_lms_progress(read_lms_inputs(con, as_of), as_of)
+    for name, frame in whole.items():
+        want = frame.join(half, on="user_id", how="semi")
+        assert want.height > 0 or name == "learning_path_progress", name
+        got = shard[name].sort(frame.columns, nulls_last=True)
+        assert_frame_equal(got, want.sort(frame.columns, nulls_last=True), check_dtypes=False)

@@ -39,7 +39,7 @@ from transforms.incremental import (
     unconsumed_sources,
 )
 from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
-from transforms.lms.progress import LMS_TABLES, build_lms_progress, refresh_estimates
+from transforms.lms.progress import LMS_TABLES, LmsInputs, build_lms_progress, refresh_estimates
 from transforms.lms.read import course_tree, read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
 from transforms.lms.tasks import MEDIAN, task_queue
@@ -97,6 +97,21 @@ def task_medians(
     if tasks is None:
         return query(con, f"{select} ORDER BY node_id", [as_of, courses])
     return rows_for(con, select, tasks, "USING (node_id)", [as_of, courses]).sort("node_id")
+
+
+def learner_inputs(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    learners: pl.DataFrame,
+    medians: pl.DataFrame | None = None,
+) -> LmsInputs:
+    """The progress inputs of `learners` (one column, `user_id`) with every learner's task
+    medians (`medians`, else computed), so `build_lms_progress` gives exactly those learners'
+    rows of a build over everyone (a shard of learners calls this too)."""
+    if medians is None:
+        courses = versions_as_of(course_tree(con)[0], as_of)["course_id"].unique().to_list()
+        medians = task_medians(con, as_of, courses)
+    return replace(read_lms_inputs(con, as_of, learners=learners), task_medians=medians)
 
 
 def _stored(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[datetime, str] | None:
@@ -214,8 +229,7 @@ def update_lms_progress(
 
     written: dict[str, pl.DataFrame] = {}
     if learners.height:
-        inputs = read_lms_inputs(con, as_of, learners=learners)
-        built = build_lms_progress(replace(inputs, task_medians=medians), as_of, params)
+        built = build_lms_progress(learner_inputs(con, as_of, learners, medians), as_of, params)
         written = {name: built[name] for name in PER_LEARNER}
     with transaction(con):
         for name, frame in written.items():
