@@ -1,10 +1,11 @@
 """The LMS progress tables' nightly run against a full rebuild, printed, never asserted.
 
     python benchmarks/lms_nightly.py [--history 2000000] [--learners 20000] [--day-share 0.01]
+        [--day-events N] [--whole]
 
 History: `--history` events of `--learners` learners over 150 days (`benchmarks/lms.py`'s
 synthesized courses), ingested and built once (a full run, which records the stored state).
-The night: `--day-share` × history new events, by a tenth of the learners, all on the day after
+The night: `--day-share` × history new events (or `--day-events`), by a tenth of the learners, all on the day after
 the history, as one new file. Each step runs in a child process so its peak memory is its own:
 the night's ingestion, the nightly runs (`update_lms_progress`, `update_assessment`) and, on
 a copy of the same warehouse, full rebuilds (`full_refresh`); with `--whole`, the CPU time of
@@ -39,14 +40,14 @@ NOW = datetime(2027, 1, 1)  # ingestion provenance
 WHOLE_STEPS = ("competencies", "analytics")
 
 
-def night(history: pl.DataFrame, share: float, seed: int = 5) -> pl.DataFrame:
-    """`share` × history events, drawn from a tenth of the learners' history rows, with new
+def night(history: pl.DataFrame, events: int, seed: int = 5) -> pl.DataFrame:
+    """`events` events, drawn from a tenth of the learners' history rows, with new
     event ids, on the day after the history."""
     rng = np.random.default_rng(seed)
     users = history["userId"].unique().sort()
     chosen = users.sample(fraction=0.1, seed=seed)
     pool = history.filter(pl.col("userId").is_in(chosen.implode()))
-    rows = pool.sample(n=int(history.height * share), with_replacement=True, seed=seed)
+    rows = pool.sample(n=events, with_replacement=True, seed=seed)
     at = pl.Series(rng.integers(0, 86400_000, rows.height)).cast(pl.Duration("ms"))
     day = pl.col("occurredAt").max().dt.truncate("1d") + timedelta(days=1)
     return rows.with_columns(
@@ -124,6 +125,7 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=2_000_000)
     parser.add_argument("--learners", type=int, default=20_000)
     parser.add_argument("--day-share", type=float, default=0.01)
+    parser.add_argument("--day-events", type=int, help="a fixed night (else --day-share)")
     parser.add_argument("--whole", action="store_true", help="also time the whole-table steps")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -131,7 +133,7 @@ def main() -> None:
         child(*args.child)
         return
     history = synthesize(args.history, args.learners)
-    day = night(history, args.day_share)
+    day = night(history, args.day_events or int(args.history * args.day_share))
     print(
         f"LMS nightly: {args.history:,} events of history ({args.learners:,} learners), "
         f"a night of {day.height:,} events by {day['userId'].n_unique():,} learners"
