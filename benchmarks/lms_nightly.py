@@ -5,11 +5,12 @@
 
 History: `--history` events of `--learners` learners over 150 days (`benchmarks/lms.py`'s
 synthesized courses), ingested and built once (a full run, which records the stored state).
-The night: `--day-share` × history new events (or `--day-events`), by a tenth of the learners, all on the day after
-the history, as one new file. Each step runs in a child process so its peak memory is its own:
-the night's ingestion, the nightly runs (`update_lms_progress`, `update_assessment`) and, on
-a copy of the same warehouse, full rebuilds (`full_refresh`); with `--whole`, the CPU time of
-the LMS steps still rebuilt whole every night (competencies, analytics). Wall and CPU seconds
+The night: `--day-share` × history new events (or `--day-events`), by a tenth of the learners,
+all on the day after the history, as one new file. Each step runs in a child process so its
+peak memory is its own: the night's ingestion, the nightly runs (`update_lms_progress`,
+`update_assessment`) and, on a copy of the same warehouse, full rebuilds (`full_refresh`);
+with `--whole`, the CPU time of the LMS steps still rebuilt whole every night (competencies,
+analytics). Wall and CPU seconds
 are both printed: on a shared machine the CPU time is the steadier figure.
 """
 
