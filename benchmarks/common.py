@@ -10,7 +10,14 @@ from pathlib import Path
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MiB: Linux's VmHWM, the high-water
+    mark of this program's own memory (`ru_maxrss` survives exec, so a child started by a
+    parent holding gigabytes would report at least the parent's size); elsewhere ru_maxrss."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

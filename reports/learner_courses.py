@@ -14,6 +14,7 @@ import polars as pl
 
 from reports.pages import Section, percent
 from reports.theme import LAYOUT
+from transforms.lms.language import language_nodes
 from transforms.warehouse import query, registered, table_exists
 
 NEXT_TASKS = 10  # the queue rows shown per course: the top of `task_queue`
@@ -45,11 +46,32 @@ def module_progress_chart(modules: pl.DataFrame) -> go.Figure:
     return fig
 
 
+def module_positions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per (course_id, module_id): the module's `position` in its course's tree, in
+    the newest version that holds it: the course platforms' `course_nodes` and the language
+    courses' trees (`language_nodes` of the manifests)."""
+    nodes = query(
+        con,
+        "SELECT course_id, version, node_id, position FROM course_nodes WHERE kind = 'module'",
+    )
+    if table_exists(con, "manifest_words"):
+        words = query(con, "SELECT * FROM manifest_words")
+        if words.height:
+            modules = language_nodes(words).filter(pl.col("kind") == "module")
+            nodes = pl.concat([nodes, modules.select(nodes.columns)], how="vertical_relaxed")
+    return (
+        nodes.sort("version")
+        .group_by("course_id", pl.col("node_id").alias("module_id"))
+        .agg(pl.col("position").last())
+    )
+
+
 @dataclass(frozen=True)
 class LearnerCourses:
     """The course rows of the learners with a page, read once: `courses` (course_progress),
-    `modules` (module_progress) and `tasks` (the top `NEXT_TASKS` of task_queue per course);
-    empty when the course-platform tables are not built."""
+    `modules` (module_progress, each course's modules in course-tree order:
+    `module_positions`) and `tasks` (the top `NEXT_TASKS` of task_queue per course); empty
+    when the course-platform tables are not built."""
 
     courses: pl.DataFrame
     modules: pl.DataFrame
@@ -73,9 +95,11 @@ class LearnerCourses:
                 modules=query(
                     con,
                     "SELECT user_id, course_id, module_id, percent_complete, status "
-                    "FROM module_progress SEMI JOIN _learners USING (user_id) "
-                    "ORDER BY user_id, course_id, module_id",
-                ),
+                    "FROM module_progress SEMI JOIN _learners USING (user_id)",
+                )
+                .join(module_positions(con), on=["course_id", "module_id"], how="left")
+                .sort("user_id", "course_id", "position", "module_id", nulls_last=True)
+                .drop("position"),
                 tasks=query(
                     con,
                     "SELECT user_id, course_id, queue_rank, task_id, lesson_id, next_due_at, "

@@ -46,7 +46,7 @@ def test_definitions_load() -> None:
 
 def test_pipeline_end_to_end_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generate_landing(
-        tmp_path / "landing", GeneratorConfig(learners=40, days=28, words_per_language=50)
+        tmp_path / "landing", GeneratorConfig(learners=16, days=14, words_per_language=30)
     )
     configure(monkeypatch, tmp_path)
     result = run_all({"ops": {"sm2_replay": {"config": {"ef_min": 1.4}}}})

@@ -13,12 +13,13 @@ import pytest
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from reports.courses import CourseTables, build_course_reports, stopped_at
 from reports.export import chromium_path
-from reports.learner_courses import LearnerCourses, course_sections
+from reports.learner_courses import LearnerCourses, course_sections, module_progress_chart
 from reports.pages import PageMeta, write_page
 from tests.browser import assert_page_draws, chart_marks, rendered_dom
 from tests.lms_build import build_lms_warehouse
 from tests.lms_landing import B, write_landing
-from transforms.warehouse import connect, query
+from transforms.lms.schema import ensure_lms_tables
+from transforms.warehouse import connect, query, registered
 
 AS_OF = datetime(2026, 8, 20)
 
@@ -127,3 +128,53 @@ def test_learner_page_shows_courses_modules_and_next_tasks(tmp_path: Path) -> No
     if chromium_path() is not None or os.environ.get("CI"):
         rendered = assert_page_draws(page)
         assert len(rendered.charts) == 1 and rendered.charts[0].marks > 0
+
+
+def test_learner_modules_in_course_tree_order(tmp_path: Path) -> None:
+    """Modules are listed (and charted) by their position in the course's newest version, not
+    by id: c v1 is intro(1), basics(5), advanced(9); v2 moves advanced to 2, so intro,
+    advanced, basics (by id: advanced, basics, intro). The language course's levels come in
+    level order: lang:xx/L2 before lang:xx/L10 (by id, L10 first)."""
+    con = connect(tmp_path / "w.duckdb")
+    ensure_lms_tables(con)
+    tree = [(1, "c/intro", 1), (1, "c/basics", 5), (1, "c/advanced", 9)]
+    tree += [(2, "c/intro", 1), (2, "c/advanced", 2), (2, "c/basics", 5)]
+    for version, node, position in tree:
+        con.execute(
+            "INSERT INTO course_nodes (course_id, version, node_id, kind, position, optional) "
+            "VALUES ('c', ?, ?, 'module', ?, false)",
+            [version, node, position],
+        )
+    for uid, level, position in (("w1", 10, 2), ("w2", 2, 1)):
+        con.execute(
+            "INSERT INTO manifest_words (language, version, word_uid, level, group_uid, "
+            "position) VALUES ('xx', 1, ?, ?, 'g' || ?, ?)",
+            [uid, level, level, position],
+        )
+    modules = ["c/advanced", "c/basics", "c/intro", "lang:xx/L10", "lang:xx/L2"]
+    rows = pl.DataFrame(
+        {
+            "user_id": "u",
+            "course_id": ["c", "c", "c", "lang:xx", "lang:xx"],
+            "module_id": modules,
+            "percent_complete": [10.0, 20.0, 30.0, 40.0, 50.0],
+            "status": "in_progress",
+        }
+    )
+    with registered(con, "_rows", rows):
+        con.execute("CREATE TABLE module_progress AS SELECT * FROM _rows")
+    con.execute(
+        "CREATE TABLE course_progress (user_id VARCHAR, course_id VARCHAR, "
+        "enrollment_status VARCHAR, percent_complete DOUBLE, lessons_completed INTEGER, "
+        "lessons_total INTEGER, current_lesson VARCHAR, estimated_completion_date DATE)"
+    )
+    con.execute(
+        "CREATE TABLE task_queue (user_id VARCHAR, course_id VARCHAR, queue_rank INTEGER, "
+        "task_id VARCHAR, lesson_id VARCHAR, next_due_at TIMESTAMP, overdue_days DOUBLE)"
+    )
+    data = LearnerCourses.read(con, ["u"])
+    con.close()
+    order = ["c/intro", "c/advanced", "c/basics", "lang:xx/L2", "lang:xx/L10"]
+    assert data.modules["module_id"].to_list() == order
+    chart = module_progress_chart(data.of("u")[1])
+    assert [list(trace.y) for trace in chart.data] == [order[:3], order[3:]]

@@ -57,8 +57,7 @@ def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool
     return bool(
         scalar(
             con,
-            "SELECT count(*) FROM information_schema.columns "
-            "WHERE table_name = ? AND column_name = ?",
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
             [table, column],
         )
     )

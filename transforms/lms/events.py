@@ -101,8 +101,14 @@ def _shown(value: pl.Expr) -> pl.Expr:
     return value.cast(pl.String).fill_null("-")
 
 
+def _stripped(name: str) -> pl.Expr:
+    """A field's text without surrounding blanks, computed once per batch (`validate_events`
+    adds it as a column)."""
+    return pl.col(f"_stripped_{name}")
+
+
 def _blank(name: str) -> pl.Expr:
-    return pl.col(name).str.strip_chars().fill_null("") == ""
+    return _stripped(name).fill_null("") == ""
 
 
 def _missing(names: tuple[str, ...], applies: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -122,11 +128,17 @@ def validate_events(
     of the wrong kind for the type is rejected, a node in none is accepted (an orphan)."""
     kinds = node_kinds if node_kinds is not None else pl.DataFrame(schema=NODE_KINDS_SCHEMA)
     kinds = kinds.select("node_id", pl.col("kind").alias("_node_kind")).unique("node_id")
-    s = {name: pl.col(name).str.strip_chars() for name in EVENT_FIELDS}
+    s = {name: _stripped(name) for name in EVENT_FIELDS}
     etype = s["type"]
-    typed = {n: s[n].cast(pl.Int64, strict=False) for n in INTEGERS}
-    numbers = {n: s[n].cast(pl.Float64, strict=False) for n in NUMBERS}
-    tokens = {n: s[n].str.to_lowercase() for n in BOOLEANS}
+    # each field parsed once, as a column: the checks below read each several times
+    typed = {n: pl.col(f"_int_{n}") for n in INTEGERS}
+    numbers = {n: pl.col(f"_number_{n}") for n in NUMBERS}
+    tokens = {n: pl.col(f"_token_{n}") for n in BOOLEANS}
+    parsed = [
+        *(s[n].cast(pl.Int64, strict=False).alias(f"_int_{n}") for n in INTEGERS),
+        *(s[n].cast(pl.Float64, strict=False).alias(f"_number_{n}") for n in NUMBERS),
+        *(s[n].str.to_lowercase().alias(f"_token_{n}") for n in BOOLEANS),
+    ]
     common_missing, common_names = _missing(COMMON_REQUIRED, pl.lit(True))
     per_type = [_missing(req, etype == t) for t, (_, req) in EVENT_TYPES.items() if req]
     type_missing = pl.any_horizontal([m for m, _ in per_type])
@@ -225,12 +237,14 @@ def validate_events(
     ]
     reason, message = first_failure(checks)
     checked = (
-        rows.with_columns(
-            parse_timestamp(pl.col("occurred_at")).alias("_occurred_at"),
-            s["node_id"].alias("_node_key"),
-        )
-        .join(kinds, left_on="_node_key", right_on="node_id", how="left")
-        .with_columns(reason.alias("_reason"), message.alias("_message"))
+        rows.with_columns(pl.col(n).str.strip_chars().alias(f"_stripped_{n}") for n in EVENT_FIELDS)
+        .with_columns(parse_timestamp(pl.col("occurred_at")).alias("_occurred_at"), *parsed)
+        .join(kinds, left_on="_stripped_node_id", right_on="node_id", how="left")
+        .with_columns(reason.alias("_reason"))
+    )
+    # the message (text built from several fields) only for the rows rejected
+    rejected = checked.filter(pl.col("_reason").is_not_null()).with_columns(
+        message.alias("_message")
     )
     text = {n: pl.when(~_blank(n)).then(s[n]) for n in EVENT_FIELDS}
     accepted = checked.filter(pl.col("_reason").is_null()).select(
@@ -257,7 +271,7 @@ def validate_events(
         "source_row",
         "raw",
     )
-    return Validated(accepted=accepted, rejects=rejected_rows(checked, list(EVENT_FIELDS)))
+    return Validated(accepted=accepted, rejects=rejected_rows(rejected, list(EVENT_FIELDS)))
 
 
 EVENT_KEY = RecordKey(key="event_id", payload=PAYLOAD, fields=tuple(EVENT_FIELDS))
