@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import peak_rss_mb  # noqa: E402
 from transforms.as_of import resolve_as_of  # noqa: E402
 from transforms.metrics.nightly import update_metrics  # noqa: E402
+from transforms.metrics.tables import MetricsRun  # noqa: E402
 from transforms.sm2 import SM2Params  # noqa: E402
 from transforms.sm2.store import update_srs  # noqa: E402
 from transforms.warehouse import connect, scalar  # noqa: E402
@@ -36,6 +38,7 @@ BASE_ATTEMPTS = 10_000_000
 LEARNERS = BASE_ATTEMPTS // 700
 DAYS_PER_BASE = 90
 START = "TIMESTAMP '2026-01-01'"
+T = TypeVar("T")
 
 
 def _land(con: object, source: str, sql: str, params: list[object]) -> None:
@@ -62,7 +65,7 @@ class Timed:
     cpu: float
 
 
-def _timed(step: Callable[[], object]) -> tuple[Timed, object]:
+def _timed(step: Callable[[], T]) -> tuple[Timed, T]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = step()
     return Timed(time.perf_counter() - wall, time.process_time() - cpu), result
@@ -83,13 +86,13 @@ def run(history: int, day_share: float, day_learner_share: float, batches: int) 
             [LEARNERS, days, history],
         )
 
-        def nightly(full: bool) -> tuple[Timed, Timed, str]:
+        def nightly(full: bool) -> tuple[Timed, Timed, str, MetricsRun]:
             as_of = resolve_as_of(con, None)
             srs_t, srs = _timed(lambda: update_srs(con, params, as_of, batches, full))
             met_t, met = _timed(lambda: update_metrics(con, as_of, full))
-            return srs_t, met_t, f"{srs.mode}: {srs.reason} / {met.mode}: {met.reason}"  # type: ignore[attr-defined]
+            return srs_t, met_t, f"{srs.mode}: {srs.reason} / {met.mode}: {met.reason}", met
 
-        full_srs, full_met, _ = nightly(full=True)
+        full_srs, full_met, _, _ = nightly(full=True)
         _land(
             con,
             "day",
@@ -97,7 +100,13 @@ def run(history: int, day_share: float, day_learner_share: float, batches: int) 
             "+ to_microseconds((random() * 86400e6)::BIGINT) AS attempted FROM range(?) t(i)",
             [day_learners, LEARNERS // day_learners, days, day_attempts],
         )
-        night_srs, night_met, modes = nightly(full=False)
+        night_srs, night_met, modes, night_run = nightly(full=False)
+        steps = night_run.steps
+        # a night that adds a snapshot Monday (one night in seven): drop the latest one and run
+        # again with no new attempts, so the at-risk step builds it for every learner
+        latest = scalar(con, "SELECT max(snapshot_day) FROM at_risk_snapshots")
+        con.execute("DELETE FROM at_risk_snapshots WHERE snapshot_day = ?", [latest])
+        monday_t, monday = _timed(lambda: update_metrics(con, resolve_as_of(con, None)))
         total = int(str(scalar(con, "SELECT count(*) FROM attempts")))
         con.close()
     full = full_srs.wall + full_met.wall
@@ -116,6 +125,14 @@ def run(history: int, day_share: float, day_learner_share: float, batches: int) 
         f"metrics {night_met.wall:.1f} s)  = {night / full:.1%} of the full recompute"
     )
     print(f"  modes: {modes}")
+    print("  nightly metrics by step (wall s):")
+    for name, seconds in steps.items():
+        print(f"    {name:<72} {seconds:6.2f}")
+    print(
+        f"  a night adding a snapshot Monday ({latest}), no new attempts: metrics "
+        f"{monday_t.wall:.1f} s wall {monday_t.cpu:.1f} s CPU; at-risk step "
+        f"{monday.steps['learner_status, at_risk_*']:.2f} s"
+    )
     print(f"  peak RSS so far: {peak_rss_mb():,.0f} MiB")
 
 

@@ -66,6 +66,11 @@ BREAKS: list[tuple[str, str]] = [
     ("daily_attempts_add_up", "UPDATE accuracy_daily SET attempts = attempts + 1"),
     ("retention_reviews_add_up", "UPDATE true_retention SET reviews = reviews + 1"),
     ("learner_status_idle_days", "UPDATE learner_status SET idle_days = -1"),
+    (
+        "snapshot_learners_add_up",
+        "DELETE FROM at_risk_snapshots WHERE rowid = (SELECT min(rowid) FROM at_risk_snapshots)",
+    ),
+    ("snapshot_learners_add_up", "DELETE FROM at_risk_backtest"),
     # The checks every registered metric table declares (transforms/metrics/tables.py).
     *[
         (f"{t.name}_one_row_per_key", f'INSERT INTO "{t.name}" SELECT * FROM "{t.name}" LIMIT 1')

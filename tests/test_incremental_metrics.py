@@ -124,3 +124,76 @@ def test_a_parameter_change_or_full_refresh_recomputes_everything(tmp_path: Path
     assert _nightly(con, SM2Params(pass_quality=4), full=True) == "full/full"
     as_of = resolve_as_of(con, None)
     assert update_metrics(con, as_of, full_refresh=True).reason == "full refresh requested"
+
+
+def _spells(seed: int = 11) -> pl.DataFrame:
+    """About 3,600 attempts by 90 learners on 2 languages x 10 words over 52 days: each
+    learner starts in the first three weeks and studies for 5 to 35 days, so the at-risk
+    backtest has both outcomes and enough snapshots for a model from its fifth Monday on."""
+    rng = np.random.default_rng(seed)
+    learners = 90
+    start = rng.integers(0, 21, learners)
+    start[80:] = rng.integers(0, 5, learners - 80)  # class B: start early, stop by day 30
+    length = np.where(np.arange(learners) >= 80, 10, rng.integers(5, 36, learners))
+    user = rng.integers(0, learners, 3600)
+    seconds = start[user] * 86400 + (rng.random(3600) * length[user] * 86400).astype(int)
+    n = user.size
+    return pl.DataFrame(
+        {
+            "uuid_local": [f"b{i:05d}" for i in range(n)],
+            "user_id": [f"user-{u:02d}" for u in user],
+            "language": np.where(user % 3 == 0, "fr", "es"),
+            "word_uid": [f"w{w}" for w in rng.integers(0, 10, n)],
+            "step_type": rng.choice(["typing", "choice"], n),
+            "correct": rng.random(n) < 0.75,
+            "response_time_ms": rng.integers(500, 9000, n),
+            "attempted_at": [START + timedelta(seconds=int(s)) for s in seconds],
+            "source_row": np.arange(n),
+        }
+    )
+
+
+def test_nights_score_the_at_risk_backtest_and_age_untouched_cohorts(tmp_path: Path) -> None:
+    """Nights from day 40 to 52 add snapshot Mondays (scored by a fitted model) and leave
+    class B's cohort untouched (its learners stopped by day 30, so its rows only age); a late
+    file of a learner's first days moves their cohort and rescores the backtest from early on."""
+    params = SM2Params()
+    history = _spells()
+    first_day = history.group_by("user_id").agg(pl.col("attempted_at").min().alias("_first"))
+    late_user = first_day.sort("_first", "user_id")["user_id"][3]
+    late = (pl.col("user_id") == late_user) & (
+        pl.col("attempted_at") < pl.col("attempted_at").min().over("user_id") + timedelta(days=9)
+    )
+    on_time = history.filter(~late)
+    late_rows = history.filter(late)
+    night_of = (pl.col("attempted_at") - pl.lit(START)).dt.total_days()
+
+    def setup(con: duckdb.DuckDBPyConnection) -> None:
+        for u in range(80, 90):
+            con.execute(f"INSERT INTO cohorts VALUES ('user-{u}', 'class B', NULL, 'test')")
+
+    nightly = connect(tmp_path / "nightly.duckdb")
+    setup(nightly)
+    _deliver(nightly, "first-40-days", on_time.filter(night_of < 40))
+    modes = [_nightly(nightly, params)]
+    for night in range(40, 53):
+        _deliver(nightly, f"night-{night}", on_time.filter(night_of == night))
+        if night == 46:
+            _deliver(nightly, "late", late_rows)
+        modes.append(_nightly(nightly, params))
+    assert modes[0] == "full/full"
+    assert set(modes[1:]) == {"incremental/incremental"}, modes
+
+    whole = connect(tmp_path / "whole.duckdb")
+    setup(whole)
+    _deliver(whole, "everything", history)
+    assert _nightly(whole, params) == "full/full"
+
+    got, want = _tables(nightly), _tables(whole)
+    backtest = want["at_risk_backtest"]
+    assert backtest["auc"].drop_nulls().len() >= 2  # a model scored at least two Mondays
+    assert want["at_risk_snapshots"]["backtest_risk"].drop_nulls().len() > 50
+    assert want["cohort_retention"].filter(pl.col("cohort") == "class B").height > 4
+    for name in COMPARED:
+        assert want[name].height > 0, name
+        assert_frame_equal(got[name], want[name], check_exact=False, rel_tol=1e-12)

@@ -13,6 +13,7 @@ from transforms.metrics.common import learner_cohorts, wilson
 from transforms.metrics.progress import streaks, user_language_progress
 from transforms.metrics.retention import (
     cohort_retention,
+    cohort_retention_later,
     first_days,
     forgetting_curve,
     true_retention,
@@ -340,3 +341,33 @@ def test_position_is_the_furthest_word_attempted_not_the_first_unlearned() -> No
     out = user_language_progress(progress, reviews, daily, current, as_of, pass_quality=3)
     got = out.select("user_id", "level", "group", "levels_completed", "words_learned")
     assert got.rows() == [(U1, 2, "h", 1, 2), (U2, 1, "g", 1, 2)]
+
+
+def test_cohort_retention_later_ages_stored_rows_by_hand() -> None:
+    """The same learners, nobody studying after 17 Mar: the 20 Mar rows aged to 2 Apr equal
+    the table computed on 2 Apr."""
+    d0 = date(2026, 3, 2)
+    daily = _daily(
+        [
+            (U1, "es", d0),
+            (U1, "es", d0 + timedelta(days=15)),
+            (U2, "es", d0 + timedelta(days=3)),
+            (U2, "es", d0 + timedelta(days=10)),
+        ]
+    )
+    learners = learner_cohorts(
+        first_days(daily), pl.DataFrame({"user_id": [U1, U2], "cohort": ["c", "c"]})
+    )
+    stored = cohort_retention(daily, learners, datetime(2026, 3, 20, 12))
+    later = cohort_retention_later(stored, learners, datetime(2026, 4, 2, 12))
+    assert_frame_equal(later, cohort_retention(daily, learners, datetime(2026, 4, 2, 12)))
+    # 2 Apr is day 31 of U1 (first 2 Mar): weeks 0..4 have begun; week 3 and 4 are new, with
+    # nobody active (0 of 2); week 2 (U2's ends 26 Mar) is now complete, week 3's (U2's ends
+    # 2 Apr 00:00, from 5 Mar + 28 days) too; week 4's ends 9 Apr: not yet
+    assert later.select("week_offset", "active_learners", "complete").rows() == [
+        (0, 2, True),
+        (1, 1, True),
+        (2, 1, True),
+        (3, 0, True),
+        (4, 0, False),
+    ]

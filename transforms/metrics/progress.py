@@ -172,16 +172,27 @@ def progress_history(
     )
 
 
+def due_counts(next_reviews: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """(user_id, language, due_now): per learner with a card, the cards whose `next_review_at`
+    has come by `as_of` (`next_reviews`: user_id, language, next_review_at)."""
+    return next_reviews.group_by(LEARNER).agg(
+        (pl.col("next_review_at") <= as_of).sum().cast(pl.Int64).alias("due_now")
+    )
+
+
 def progress_as_of(
-    next_reviews: pl.DataFrame, daily: pl.DataFrame, as_of: datetime
+    next_reviews: pl.DataFrame,
+    daily: pl.DataFrame,
+    as_of: datetime,
+    due: pl.DataFrame | None = None,
+    streak: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The columns of `user_language_progress` that move with the as-of time (AS_OF_COLUMNS),
     one row per (user_id, language) with a card, from the cards' `next_review_at`
     (`next_reviews`: user_id, language, next_review_at) and `accuracy_daily`: cheap inputs, so
-    a nightly run recomputes them for every learner."""
-    due = next_reviews.group_by(LEARNER).agg(
-        (pl.col("next_review_at") <= as_of).sum().cast(pl.Int64).alias("due_now")
-    )
+    a nightly run recomputes them for every learner. `due` (`due_counts`) and `streak`
+    (`streaks`) are used instead when the caller has them."""
+    due = due_counts(next_reviews, as_of) if due is None else due
     today = daily.group_by(LEARNER).agg(
         pl.col("words_studied")
         .filter(pl.col("day") == as_of.date())
@@ -191,7 +202,7 @@ def progress_as_of(
     )
     return (
         due.join(today, on=LEARNER, how="left")
-        .join(streaks(daily, as_of), on=LEARNER, how="left")
+        .join(streaks(daily, as_of) if streak is None else streak, on=LEARNER, how="left")
         .select(*LEARNER, *AS_OF_COLUMNS)
     )
 

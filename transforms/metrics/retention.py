@@ -95,6 +95,64 @@ def forgetting_curve(
     )
 
 
+COHORT_KEYS = ["language", "cohort", "week_offset"]
+COHORT_RETENTION_COLUMNS: tuple[str, ...] = (
+    *COHORT_KEYS,
+    "cohort_size",
+    "active_learners",
+    "retention",
+    "retention_low",
+    "retention_high",
+    "retention_on_or_after",
+    "retention_on_or_after_low",
+    "retention_on_or_after_high",
+    "complete",
+)
+
+
+def _cohort_horizon(cohorts_by_learner: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """(language, cohort, week_offset, cohort_size, _last): every week offset that has started
+    for some learner of the cohort by as of, with the cohort's size and latest first day."""
+    return (
+        cohorts_by_learner.group_by("language", "cohort")
+        .agg(
+            pl.len().cast(pl.Int64).alias("cohort_size"),
+            pl.col("first_day").min().alias("_first"),
+            pl.col("first_day").max().alias("_last"),
+        )
+        .with_columns(
+            ((pl.lit(as_of.date()) - pl.col("_first")).dt.total_days() // 7)
+            .cast(pl.Int32)
+            .alias("_max_k")
+        )
+        .with_columns(pl.int_ranges(0, pl.col("_max_k") + 1, dtype=pl.Int32).alias("week_offset"))
+        .explode("week_offset")
+        .select(*COHORT_KEYS, "cohort_size", "_last")
+    )
+
+
+def _complete(as_of: datetime) -> pl.Expr:
+    """Week k has ended by as of for every learner of the cohort (its latest first day's)."""
+    end_of_week = pl.col("_last").cast(pl.Datetime("us")) + pl.duration(
+        days=7 * (pl.col("week_offset") + 1)
+    )
+    return (end_of_week <= pl.lit(as_of)).alias("complete")
+
+
+def _retention_rows(counted: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """The table's rows from the horizon with `active_learners` and `_on_or_after` counts."""
+    return (
+        counted.with_columns(pl.col("active_learners", "_on_or_after").fill_null(0))
+        .with_columns(
+            *wilson("active_learners", "cohort_size", "retention"),
+            *wilson("_on_or_after", "cohort_size", "retention_on_or_after"),
+            _complete(as_of),
+        )
+        .select(COHORT_RETENTION_COLUMNS)
+        .sort(COHORT_KEYS)
+    )
+
+
 def cohort_retention(
     daily: pl.DataFrame, cohorts_by_learner: pl.DataFrame, as_of: datetime
 ) -> pl.DataFrame:
@@ -115,59 +173,41 @@ def cohort_retention(
         )
         .unique()
     )
-    sizes = learners.group_by("language", "cohort").agg(
-        pl.len().cast(pl.Int64).alias("cohort_size"),
-        pl.col("first_day").min().alias("_first"),
-        pl.col("first_day").max().alias("_last"),
-    )
-    # Every week offset that has started for some learner by as of.
-    horizon = (
-        sizes.with_columns(
-            ((pl.lit(as_of.date()) - pl.col("_first")).dt.total_days() // 7)
-            .cast(pl.Int32)
-            .alias("_max_k")
-        )
-        .with_columns(pl.int_ranges(0, pl.col("_max_k") + 1, dtype=pl.Int32).alias("week_offset"))
-        .explode("week_offset")
-    )
+    horizon = _cohort_horizon(learners, as_of)
     last_week = weeks.group_by("user_id", "language", "cohort").agg(
         pl.col("week_offset").max().alias("_last_k")
     )
-    active = weeks.group_by("language", "cohort", "week_offset").agg(
-        pl.len().cast(pl.Int64).alias("active_learners")
-    )
+    active = weeks.group_by(COHORT_KEYS).agg(pl.len().cast(pl.Int64).alias("active_learners"))
     on_or_after = (
-        last_week.join(
-            horizon.select("language", "cohort", "week_offset"), on=["language", "cohort"]
-        )
+        last_week.join(horizon.select(COHORT_KEYS), on=["language", "cohort"])
         .filter(pl.col("_last_k") >= pl.col("week_offset"))
-        .group_by("language", "cohort", "week_offset")
+        .group_by(COHORT_KEYS)
         .agg(pl.len().cast(pl.Int64).alias("_on_or_after"))
     )
-    keys = ["language", "cohort", "week_offset"]
-    end_of_week = pl.col("_last").cast(pl.Datetime("us")) + pl.duration(
-        days=7 * (pl.col("week_offset") + 1)
+    counted = horizon.join(active, on=COHORT_KEYS, how="left").join(
+        on_or_after, on=COHORT_KEYS, how="left"
     )
-    return (
-        horizon.join(active, on=keys, how="left")
-        .join(on_or_after, on=keys, how="left")
-        .with_columns(pl.col("active_learners", "_on_or_after").fill_null(0))
-        .with_columns(
-            *wilson("active_learners", "cohort_size", "retention"),
-            *wilson("_on_or_after", "cohort_size", "retention_on_or_after"),
-            (end_of_week <= pl.lit(as_of)).alias("complete"),
-        )
-        .select(
-            *keys,
-            "cohort_size",
-            "active_learners",
-            "retention",
-            "retention_low",
-            "retention_high",
-            "retention_on_or_after",
-            "retention_on_or_after_low",
-            "retention_on_or_after_high",
-            "complete",
-        )
-        .sort(keys)
+    return _retention_rows(counted, as_of)
+
+
+def cohort_retention_later(
+    stored: pl.DataFrame, cohorts_by_learner: pl.DataFrame, as_of: datetime
+) -> pl.DataFrame:
+    """`cohort_retention` of cohorts none of whose learners studied, joined or left since
+    `stored` (their rows) was built, brought to a later `as_of`: the counts of the weeks already
+    there stand (nobody studied since), the weeks begun since have nobody active in them or
+    after (every learner's such week starts after their last activity), and `complete` moves
+    with as of. `cohorts_by_learner` are those cohorts' learners."""
+    horizon = _cohort_horizon(cohorts_by_learner, as_of)
+    begun = horizon.join(stored, on=COHORT_KEYS, how="anti").with_columns(
+        pl.lit(0, pl.Int64).alias("active_learners"), pl.lit(0, pl.Int64).alias("_on_or_after")
     )
+    kept = (
+        stored.drop("complete")
+        .join(horizon.select(*COHORT_KEYS, "_last"), on=COHORT_KEYS)
+        .with_columns(_complete(as_of))
+    )
+    return pl.concat(
+        [kept.select(COHORT_RETENTION_COLUMNS), _retention_rows(begun, as_of)],
+        how="vertical_relaxed",
+    ).sort(COHORT_KEYS)

@@ -29,6 +29,7 @@ Missing features are set to the training mean (they neither raise nor lower a le
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -236,7 +237,7 @@ class History:
 
     daily: pl.DataFrame  # accuracy_daily with `course`
     graded: pl.DataFrame  # user_id, course, day, passed
-    spells: pl.DataFrame  # overdue_spells
+    spells: pl.DataFrame | None  # overdue_spells; None: the caller gives the overdue counts
 
     @classmethod
     def of(cls, daily: pl.DataFrame, reviews: pl.DataFrame, pass_quality: int) -> History:
@@ -252,10 +253,29 @@ class History:
         )
 
 
-def features_at(history: History, day: date, moment: datetime) -> pl.DataFrame:
+def overdue_at(spells: pl.DataFrame, moment: datetime) -> pl.DataFrame:
+    """(user_id, course, overdue_reviews): the cards overdue at `moment`, from their spells."""
+    return (
+        spells.filter(
+            (pl.col("since") <= moment) & (pl.col("until").is_null() | (pl.col("until") > moment))
+        )
+        .group_by(KEYS)
+        .agg(pl.len().cast(pl.Int64).alias("overdue_reviews"))
+    )
+
+
+def features_at(
+    history: History,
+    day: date,
+    moment: datetime,
+    overdue: pl.DataFrame | None = None,
+    streak: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """The features of every learner not churned as of `day` (FEATURE_SCHEMA), from activity
     on or before `day`; overdue reviews are counted at `moment` (the end of `day` for a past
-    snapshot, the as-of time for today)."""
+    snapshot, the as-of time for today). `overdue` (user_id, course, overdue_reviews) and
+    `streak` (user_id, course, current_streak as of `day`) are those counts when the caller
+    has them (a nightly run, from the cards' stored state), else they come from `history`."""
     known = history.daily.filter(pl.col("day") <= day)
     status = learner_status(known.select(*KEYS, "day"), day).filter(pl.col("status") != "churned")
     if status.height == 0:
@@ -291,18 +311,11 @@ def features_at(history: History, day: date, moment: datetime) -> pl.DataFrame:
         .group_by(KEYS)
         .agg(pl.len().cast(pl.Int64).alias("reviews_14d"), pl.col("passed").mean().alias("_ret"))
     )
-    spells = history.spells
-    overdue = (
-        spells.filter(
-            (pl.col("since") <= moment) & (pl.col("until").is_null() | (pl.col("until") > moment))
-        )
-        .group_by(KEYS)
-        .agg(pl.len().cast(pl.Int64).alias("overdue_reviews"))
-    )
-    streak = streaks(
-        known.select("user_id", pl.col("course").alias("language"), "day"),
-        datetime.combine(day, time()),
-    ).select("user_id", pl.col("language").alias("course"), "current_streak")
+    if overdue is None:
+        assert history.spells is not None, "no spells and no overdue counts"
+        overdue = overdue_at(history.spells, moment)
+    if streak is None:
+        streak = course_streaks(known, day)
     accuracy_7d = pl.when(pl.col("_att7") > 0).then(pl.col("_cor7") / pl.col("_att7"))
     accuracy_prior = pl.when(pl.col("_att_prior") > 0).then(
         pl.col("_cor_prior") / pl.col("_att_prior")
@@ -342,6 +355,14 @@ def features_at(history: History, day: date, moment: datetime) -> pl.DataFrame:
     )
 
 
+def course_streaks(daily: pl.DataFrame, day: date) -> pl.DataFrame:
+    """(user_id, course, current_streak) as of `day`, from daily activity with `course`."""
+    return streaks(
+        daily.select("user_id", pl.col("course").alias("language"), "day"),
+        datetime.combine(day, time()),
+    ).select("user_id", pl.col("language").alias("course"), "current_streak")
+
+
 def snapshot_days(daily: pl.DataFrame, as_of_day: date) -> list[date]:
     """Every Monday from the first activity on, with its 14 days after it ending before the
     as-of day (S + 14 < as-of day): the days whose outcome is fully known."""
@@ -354,13 +375,23 @@ def snapshot_days(daily: pl.DataFrame, as_of_day: date) -> list[date]:
     return [monday + timedelta(weeks=k) for k in range(max(0, (last - monday).days // 7 + 1))]
 
 
-def labelled_snapshots(history: History, days: list[date]) -> pl.DataFrame:
+def snapshot_moment(day: date) -> datetime:
+    """When a snapshot's overdue cards are counted: the end of its day."""
+    return datetime.combine(day + timedelta(days=1), time())
+
+
+def labelled_snapshots(
+    history: History,
+    days: list[date],
+    overdue: Callable[[datetime], pl.DataFrame] | None = None,
+) -> pl.DataFrame:
     """The features of every learner at every snapshot day, with `snapshot_day` and `label`
-    (True: no activity in the 14 days after)."""
+    (True: no activity in the 14 days after). `overdue` gives the overdue counts at a moment
+    (`features_at`) when `history` has no spells."""
     frames = [
-        features_at(history, s, datetime.combine(s + timedelta(days=1), time())).with_columns(
-            pl.lit(s).alias("snapshot_day")
-        )
+        features_at(
+            history, s, snapshot_moment(s), None if overdue is None else overdue(snapshot_moment(s))
+        ).with_columns(pl.lit(s).alias("snapshot_day"))
         for s in days
     ]
     schema = {"snapshot_day": pl.Date(), **FEATURE_SCHEMA}
@@ -476,24 +507,47 @@ SCORED_SCHEMA: dict[str, pl.DataType] = {
     "risk": pl.Float64(),
     "label": pl.Boolean(),
 }
+SNAPSHOT_SCHEMA: dict[str, pl.DataType] = {
+    "snapshot_day": pl.Date(),
+    **FEATURE_SCHEMA,
+    "label": pl.Boolean(),
+    "backtest_risk": pl.Float64(),
+}
 
 
 @dataclass(frozen=True)
 class Backtest:
-    table: pl.DataFrame  # BACKTEST_SCHEMA
-    scored: pl.DataFrame  # SCORED_SCHEMA: every out-of-sample prediction with its outcome
+    table: pl.DataFrame  # BACKTEST_SCHEMA: the rows of the snapshot days scored
+    snapshots: pl.DataFrame  # SNAPSHOT_SCHEMA: those days' snapshots, with `backtest_risk`
 
 
-def at_risk_backtest(snapshots: pl.DataFrame) -> Backtest:
+def _scored(snapshots: pl.DataFrame) -> pl.DataFrame:
+    """The out-of-sample predictions (`backtest_risk` set) with their outcomes."""
+    return snapshots.filter(pl.col("backtest_risk").is_not_null()).select(
+        "snapshot_day", pl.col("backtest_risk").alias("risk"), "label"
+    )
+
+
+def at_risk_backtest(snapshots: pl.DataFrame, from_day: date | None = None) -> Backtest:
     """One row per snapshot Monday with a learner to score, scored by a model fitted only on
     the snapshots whose 14-day outcome was known by that Monday (S' + 14 <= S), never on itself;
     with too little of that for a model, the model's figures are null and the rules' are still
     there. The flag threshold of a snapshot comes the same way from the earlier snapshots'
-    out-of-sample predictions (the top 10% of its own risks when none reaches precision 0.5)."""
+    out-of-sample predictions (the top 10% of its own risks when none reaches precision 0.5).
+
+    With `from_day`, only the snapshot days from it on are scored: the earlier ones keep their
+    rows, and their `backtest_risk` (SNAPSHOT_SCHEMA) gives the earlier predictions (a nightly
+    run whose changes reach no earlier snapshot)."""
     rows: list[dict[str, object]] = []
-    scored: list[pl.DataFrame] = [pl.DataFrame(schema=SCORED_SCHEMA)]
     snapshots = snapshots.sort("snapshot_day", *KEYS).with_columns(RULES.flagged().alias("_rules"))
-    for (day,), part in snapshots.partition_by("snapshot_day", as_dict=True).items():
+    if "backtest_risk" not in snapshots.columns:
+        snapshots = snapshots.with_columns(pl.lit(None, pl.Float64).alias("backtest_risk"))
+    done = pl.lit(True) if from_day is None else pl.col("snapshot_day") < pl.lit(from_day)
+    scored: list[pl.DataFrame] = [_scored(snapshots.filter(~done))] if from_day else []
+    scored.append(pl.DataFrame(schema=SCORED_SCHEMA))
+    out: list[pl.DataFrame] = [pl.DataFrame(schema=SNAPSHOT_SCHEMA)]
+    todo = snapshots if from_day is None else snapshots.filter(~done)
+    for (day,), part in todo.partition_by("snapshot_day", as_dict=True).items():
         assert isinstance(day, date)
         label = part["label"].to_numpy().astype(bool)
         # outcome known by `day`: S' + 14 days <= day
@@ -511,6 +565,7 @@ def at_risk_backtest(snapshots: pl.DataFrame) -> Backtest:
             "rules_recall": r_recall,
             "rules_auc": _auc(rules.astype(float), label),
         }
+        risk: np.ndarray | None = None
         if fitted.pipeline is not None:
             risk = _risk(fitted.pipeline, part)
             earlier = pl.concat(scored).filter(known_by)
@@ -530,9 +585,13 @@ def at_risk_backtest(snapshots: pl.DataFrame) -> Backtest:
                     schema=SCORED_SCHEMA,
                 )
             )
+        predicted = pl.lit(None, pl.Float64) if risk is None else pl.Series(risk, dtype=pl.Float64)
+        out.append(
+            part.with_columns(predicted.alias("backtest_risk")).select(list(SNAPSHOT_SCHEMA))
+        )
         rows.append(row)
     table = pl.DataFrame(rows, schema=BACKTEST_SCHEMA).sort("snapshot_day")
-    return Backtest(table, pl.concat(scored))
+    return Backtest(table, pl.concat(out).sort("snapshot_day", *KEYS))
 
 
 def _rule_reasons() -> pl.Expr:
@@ -559,13 +618,47 @@ class RiskTables:
     status: pl.DataFrame
     at_risk: pl.DataFrame
     backtest: pl.DataFrame
+    snapshots: pl.DataFrame  # SNAPSHOT_SCHEMA: the model's training rows (`at_risk_snapshots`)
+
+
+def score_learners(current: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
+    """`at_risk_learners` from today's features (`features_at`) and every labelled snapshot
+    with its out-of-sample `backtest_risk` (SNAPSHOT_SCHEMA): the model fitted on all the
+    snapshots scores today's learners, flagged at the threshold the backtest's predictions give;
+    the rules when there is no model."""
+    fitted = fit_model(snapshots)
+    phrases = current.select(**{name: expr for name, expr in PHRASES.items()})
+    if fitted.pipeline is None or current.height == 0:
+        scored = current.with_columns(
+            pl.lit(None, pl.Float64).alias("risk"),
+            RULES.flagged().alias("flagged"),
+            _rule_reasons().alias("reasons"),
+            pl.lit(None, pl.Float64).alias("threshold"),
+        )
+    else:
+        risk = _risk(fitted.pipeline, current)
+        backtest = _scored(snapshots)
+        threshold = precision_threshold(backtest["risk"].to_numpy(), backtest["label"].to_numpy())
+        threshold = top_share_threshold(risk) if threshold is None else threshold
+        scored = current.with_columns(
+            pl.Series("risk", risk, pl.Float64),
+            pl.Series("flagged", risk >= threshold, pl.Boolean),
+            pl.Series(
+                "reasons",
+                _model_reasons(_contributions(fitted.pipeline, current), phrases),
+                pl.String,
+            ),
+            pl.lit(threshold, pl.Float64).alias("threshold"),
+        )
+    at_risk = scored.with_columns(pl.lit(fitted.description).alias("model")).select(*AT_RISK_SCHEMA)
+    return at_risk.cast(AT_RISK_SCHEMA).sort(KEYS)  # type: ignore[arg-type]
 
 
 def risk_tables(
     daily: pl.DataFrame, reviews: pl.DataFrame, as_of: datetime, pass_quality: int
 ) -> RiskTables:
-    """`learner_status`, `at_risk_learners` and `at_risk_backtest` as of `as_of`, from
-    `accuracy_daily` and `reviews` (with `due_at`), both already limited to as of.
+    """`learner_status`, `at_risk_learners`, `at_risk_backtest` and `at_risk_snapshots` as of
+    `as_of`, from `accuracy_daily` and `reviews` (with `due_at`), both already limited to as of.
 
     `at_risk_learners`: one row per (user_id, course) not churned as of (idle at most 28 days).
     `risk` is the fitted probability of no activity in the next 14 days; `flagged` when risk is
@@ -583,30 +676,5 @@ def risk_tables(
     snapshots = labelled_snapshots(history, snapshot_days(history.daily, as_of_day))
     backtest = at_risk_backtest(snapshots)
     current = features_at(history, as_of_day, as_of)
-    fitted = fit_model(snapshots)
-    phrases = current.select(**{name: expr for name, expr in PHRASES.items()})
-    if fitted.pipeline is None or current.height == 0:
-        scored = current.with_columns(
-            pl.lit(None, pl.Float64).alias("risk"),
-            RULES.flagged().alias("flagged"),
-            _rule_reasons().alias("reasons"),
-            pl.lit(None, pl.Float64).alias("threshold"),
-        )
-    else:
-        risk = _risk(fitted.pipeline, current)
-        threshold = precision_threshold(
-            backtest.scored["risk"].to_numpy(), backtest.scored["label"].to_numpy()
-        )
-        threshold = top_share_threshold(risk) if threshold is None else threshold
-        scored = current.with_columns(
-            pl.Series("risk", risk, pl.Float64),
-            pl.Series("flagged", risk >= threshold, pl.Boolean),
-            pl.Series(
-                "reasons",
-                _model_reasons(_contributions(fitted.pipeline, current), phrases),
-                pl.String,
-            ),
-            pl.lit(threshold, pl.Float64).alias("threshold"),
-        )
-    at_risk = scored.with_columns(pl.lit(fitted.description).alias("model")).select(*AT_RISK_SCHEMA)
-    return RiskTables(status, at_risk.cast(AT_RISK_SCHEMA).sort(KEYS), backtest.table)  # type: ignore[arg-type]
+    at_risk = score_learners(current, backtest.snapshots)
+    return RiskTables(status, at_risk, backtest.table, backtest.snapshots)

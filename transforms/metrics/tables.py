@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
@@ -208,6 +208,16 @@ METRIC_TABLES: tuple[MetricTable[MetricParts], ...] = (
             "rules_auc",
         ),
     ),
+    MetricTable(
+        "at_risk_snapshots",
+        "One row per (snapshot Monday, user_id, course) not churned that day: the features "
+        "known that day, the outcome (no activity in the 14 days after) and the backtest's "
+        "out-of-sample risk; the at-risk model's training rows, kept so a nightly run scores "
+        "only what changed.",
+        lambda m: m.risk.snapshots,
+        key=("snapshot_day", "user_id", "course"),
+        proportions=("backtest_risk", "true_retention_14d"),
+    ),
 )
 
 
@@ -227,6 +237,7 @@ class MetricsRun:
     write_s: float
     mode: str = "full"  # "full" recompute, or "incremental" over the touched keys
     reason: str = ""
+    steps: dict[str, float] = field(default_factory=dict)  # an incremental run: seconds per step
 
 
 METRICS_CONSUMER = "metrics"  # its name in transforms.incremental's pending sets

@@ -51,6 +51,22 @@ def cohort_sizes_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(asset="at_risk_snapshots", blocking=True)
+def snapshot_learners_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Every backtest Monday scored the learners stored for it, and every stored Monday has its
+    backtest row (a nightly run rebuilds the two together)."""
+    return offending_rows_check(
+        warehouse,
+        """
+        WITH stored AS (SELECT snapshot_day, count(*) AS n FROM at_risk_snapshots GROUP BY 1)
+        SELECT snapshot_day, b.learners, stored.n AS stored
+        FROM at_risk_backtest b FULL JOIN stored USING (snapshot_day)
+        WHERE b.learners IS DISTINCT FROM stored.n
+        """,
+        "backtest learners = stored snapshots per Monday",
+    )
+
+
 def _totals_match(
     warehouse: WarehouseResource, table_total: str, reference_total: str, description: str
 ) -> dg.AssetCheckResult:
