@@ -26,7 +26,9 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from pipelines.defs.srs.assets import SRS_STATE
 from pipelines.defs.srs.config import SM2ReplayConfig
 from transforms.as_of import resolve_as_of
 from transforms.buckets import ensure_bucket_layout
@@ -55,10 +57,18 @@ def bucket_partitions(buckets: int) -> dg.StaticPartitionsDefinition:
 def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
     """The sharded SM-2 assets for B = `buckets` (the module docstring)."""
 
-    @dg.asset(group_name=SHARDS, deps=UPSTREAM)
+    @dg.multi_asset(
+        group_name=SHARDS,
+        specs=[
+            dg.AssetSpec("lake_layout", deps=UPSTREAM),
+            *bookkeeping_specs(
+                {"bucket_layout": "One row: the B every bucket column holds (`buckets`)."}
+            ),
+        ],
+    )
     def lake_layout(
         warehouse: WarehouseResource, settings: ProgressSettings
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult]:
         """One row of `bucket_layout` (the B every bucket column holds); the lake's output
         tables created empty, partitioned by bucket, and the bucket steps' inputs exported
         (attempts by bucket, the words in force, as of): run before any parallel step."""
@@ -67,7 +77,10 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             created = ensure_srs_lake(con, settings.lake, settings.lake_options, empty=moved)
             as_of = resolve_as_of(con, settings.as_of_time)
             exported = export_srs_inputs(con, settings.lake, settings.lake_options, as_of)
-        return dg.MaterializeResult(
+            bookkeeping = list(bookkeeping_results(con, ["bucket_layout"]))
+        yield from bookkeeping
+        yield dg.MaterializeResult(
+            asset_key="lake_layout",
             metadata={
                 "as_of": as_of.isoformat(),
                 "attempts_exported": exported,
@@ -75,7 +88,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                 "rebucketed": moved,
                 "lake": settings.lake,
                 "tables_created": ", ".join(created) or "none",
-            }
+            },
         )
 
     @dg.multi_asset(
@@ -133,6 +146,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                 description="One row per card (user_id, language, word_uid), loaded from the lake.",
                 deps=[LAKE_REVIEWS, LAKE_WORD_PROGRESS],
             ),
+            *bookkeeping_specs(SRS_STATE),
         ],
         name="sm2_replay",
     )
@@ -145,6 +159,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         with warehouse.connect() as con:
             as_of = resolve_as_of(con, settings.as_of_time)
             rows = load_srs_from_lake(con, settings.lake, settings.lake_options, params, as_of)
+            bookkeeping = list(bookkeeping_results(con, list(SRS_STATE)))
         files = compact_srs_lake(settings.lake, settings.lake_options)
         shared: dict[str, Any] = {
             "as_of": as_of.isoformat(),
@@ -156,6 +171,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             yield dg.MaterializeResult(
                 asset_key=table, metadata={"dagster/row_count": rows[table], **shared}
             )
+        yield from bookkeeping
 
     return [lake_layout, sm2_replay_bucket, sm2_replay_fan_in]
 
@@ -172,7 +188,7 @@ def shard_executor(settings: Settings) -> dg.ExecutorDefinition:
 
 
 PREPARE = dg.AssetSelection.assets("lake_layout").upstream().required_multi_asset_neighbors()
-SHARD_STEPS = dg.AssetSelection.groups(SHARDS) - dg.AssetSelection.assets("lake_layout")
+SHARD_STEPS = dg.AssetSelection.groups(SHARDS) - PREPARE  # bucket_layout is the layout's
 
 
 def sharded_definitions(folder: dg.Definitions, settings: Settings) -> dg.Definitions:

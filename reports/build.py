@@ -23,7 +23,6 @@ from reports.learner_courses import LearnerCourses, course_sections
 from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import SUPPRESSED, large_cohorts, pseudonym, small_cohorts
 from transforms.keys import LEARNER
-from transforms.metrics.progress import learned_words
 from transforms.metrics.status import language_course
 from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, registered, scalar, table_exists
@@ -129,7 +128,7 @@ class ReportData:
     current_words: pl.DataFrame
     learners: list[str]  # the learners with a page
     learner_daily: pl.DataFrame  # their accuracy_daily rows
-    learner_reviews: pl.DataFrame  # their reviews
+    learner_words: pl.DataFrame  # their cards' rows of learned_words
     learner_courses: LearnerCourses  # their courses, modules and next tasks
 
     @classmethod
@@ -140,10 +139,8 @@ class ReportData:
         learners = pick_learners(daily, report_learners)
         picked = pl.DataFrame({"user_id": learners}, schema={"user_id": pl.String})
         with registered(con, "_picked", picked):
-            learner_reviews = query(
-                con,
-                "SELECT user_id, language, word_uid, quality, review_index FROM reviews "
-                "SEMI JOIN _picked USING (user_id)",
+            learner_words = query(
+                con, "SELECT * FROM learned_words SEMI JOIN _picked USING (user_id)"
             )
         return cls(
             pass_quality=params_used(con).pass_quality,
@@ -174,7 +171,7 @@ class ReportData:
             current_words=current_words(con, as_of),
             learners=learners,
             learner_daily=daily.filter(pl.col("user_id").is_in(learners)),
-            learner_reviews=learner_reviews,
+            learner_words=learner_words,
             learner_courses=LearnerCourses.read(con, learners),
         )
 
@@ -293,8 +290,7 @@ def build_sm2_report(data: ReportData, context: ReportContext) -> BuiltReports:
 
 
 def _learner_sections(data: ReportData, user: str, daily: pl.DataFrame) -> list[Section]:
-    reviews = data.learner_reviews.filter(pl.col("user_id") == user)
-    learned = learned_words(reviews, data.pass_quality).drop("user_id")
+    learned = data.learner_words.filter(pl.col("user_id") == user).drop("user_id")
     course = (
         data.current_words.join(daily.select("language").unique(), on="language")
         .join(learned, on=["language", "word_uid"], how="left")

@@ -8,7 +8,7 @@ page (`privacy.MIN_COHORT`). Every proportion shown carries its Wilson 95% inter
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -17,12 +17,45 @@ import polars as pl
 
 from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import MIN_COHORT
-from reports.quizzes import QUIZ_FOLDER, has_quiz_page, quiz_page_path
+from reports.quizzes import QUIZ_FOLDER, current_course_nodes, quiz_page_path
 from reports.theme import LAYOUT
-from transforms.metrics.common import wilson
+from transforms.lms.stops import IDLE_DAYS
 from transforms.warehouse import query, table_exists
 
-IDLE_DAYS = 14  # an unfinished learner with no activity for this long has stopped
+BADGE_SCHEMA = {"user_id": pl.String, "awarded_at": pl.Datetime, "badge_code": pl.String,
+                "name": pl.String}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CourseData:
+    """Every table the course pages draw, read once: the progress tables, each course's
+    current nodes as of, the awards to enrolled learners."""
+
+    courses: list[str]  # every course with a loaded version, in order
+    enrollments: pl.DataFrame
+    module_progress: pl.DataFrame
+    course_progress: pl.DataFrame
+    lesson_progress: pl.DataFrame
+    nodes: pl.DataFrame  # course_nodes of each course's newest version published by as of
+    badges: pl.DataFrame  # user_id, awarded_at, badge_code, name
+    stop_points: pl.DataFrame  # course_stop_points
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, as_of: datetime) -> CourseData:
+        return cls(
+            query(con, "SELECT DISTINCT course_id FROM course_versions ORDER BY 1")[
+                "course_id"
+            ].to_list(),
+            query(con, "SELECT * FROM enrollments"),
+            query(con, "SELECT * FROM module_progress"),
+            query(con, "SELECT * FROM course_progress"),
+            query(con, "SELECT * FROM lesson_progress"),
+            current_course_nodes(con, as_of),
+            query(con, "SELECT user_id, awarded_at, badge_code, name FROM user_badges")
+            if table_exists(con, "user_badges")
+            else pl.DataFrame(schema=BADGE_SCHEMA),
+            query(con, "SELECT * FROM course_stop_points"),
+        )
 
 
 @dataclass(frozen=True)
@@ -37,20 +70,21 @@ class CourseTables:
     order: pl.DataFrame  # lesson_id, title, module_id, position, optional (current version)
     module_order: pl.DataFrame  # module_id, title, position
     badges: pl.DataFrame  # awarded_at, badge_code, name: awards to the course's learners
+    stop_points: pl.DataFrame  # the course's rows of course_stop_points
 
     @classmethod
-    def read(cls, con: duckdb.DuckDBPyConnection, course: str, as_of: datetime) -> CourseTables:
-        current = (
-            "SELECT * FROM course_nodes WHERE course_id = ? AND version = "
-            "(SELECT max(version) FROM course_versions WHERE course_id = ? AND published_at <= ?)"
-        )
-        nodes = query(con, current, [course, course, as_of])
+    def of(cls, data: CourseData, course: str) -> CourseTables:
+        def rows(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.filter(pl.col("course_id") == course)
+
+        nodes = rows(data.nodes)
+        enrollments = rows(data.enrollments)
         return cls(
             course,
-            query(con, "SELECT * FROM enrollments WHERE course_id = ?", [course]),
-            query(con, "SELECT * FROM module_progress WHERE course_id = ?", [course]),
-            query(con, "SELECT * FROM course_progress WHERE course_id = ?", [course]),
-            query(con, "SELECT * FROM lesson_progress WHERE course_id = ?", [course]),
+            enrollments,
+            rows(data.module_progress),
+            rows(data.course_progress),
+            rows(data.lesson_progress),
             nodes.filter(pl.col("kind").is_in(["lesson", "quiz", "assignment"]))
             .select(
                 pl.col("node_id").alias("lesson_id"), "title", "module_id", "position", "optional"
@@ -59,16 +93,10 @@ class CourseTables:
             nodes.filter(kind="module")
             .select(pl.col("node_id").alias("module_id"), "title", "position")
             .sort("position"),
-            query(
-                con,
-                "SELECT b.awarded_at, b.badge_code, b.name FROM user_badges b "
-                "JOIN enrollments e ON e.user_id = b.user_id AND e.course_id = ?",
-                [course],
-            )
-            if table_exists(con, "user_badges")
-            else pl.DataFrame(
-                schema={"awarded_at": pl.Datetime, "badge_code": pl.String, "name": pl.String}
+            data.badges.join(enrollments.select("user_id"), on="user_id").select(
+                "awarded_at", "badge_code", "name"
             ),
+            rows(data.stop_points),
         )
 
 
@@ -93,22 +121,13 @@ def funnel(t: CourseTables) -> go.Figure:
     return fig
 
 
-def stopped_at(t: CourseTables, as_of: datetime) -> pl.DataFrame:
-    """Per lesson: learners who stopped there (withdrawn, paused, or idle 14+ days, without
-    completing the course; where they stopped is their "continue here" lesson), as a share
-    of the learners who stopped, with its Wilson interval; ranked by drop-off."""
-    idle = pl.col("last_activity_at") < as_of - timedelta(days=IDLE_DAYS)
-    stopped = t.courses.filter(
-        pl.col("completed_at").is_null()
-        & (pl.col("enrollment_status").is_in(["withdrawn", "paused"]) | idle)
-        & pl.col("current_lesson").is_not_null()
-    )
-    n = stopped.height
-    counts = stopped.group_by(pl.col("current_lesson").alias("lesson_id")).len("stopped")
+def stopped_at(t: CourseTables) -> pl.DataFrame:
+    """The course's stop points (`course_stop_points`: learners who withdrew, paused or were
+    idle without completing, by the lesson they would continue at) with the lessons' titles,
+    ranked by drop-off."""
     return (
-        counts.join(t.order.select("lesson_id", "title", "position"), on="lesson_id", how="left")
-        .with_columns(pl.lit(n).alias("stopped_learners"))
-        .with_columns(wilson("stopped", "stopped_learners", "share"))
+        t.stop_points.drop("course_id")
+        .join(t.order.select("lesson_id", "title", "position"), on="lesson_id", how="left")
         .sort(["stopped", "position"], descending=[True, False])
     )
 
@@ -232,8 +251,8 @@ def badges_figure(weekly: pl.DataFrame) -> go.Figure:
     return fig
 
 
-def course_sections(t: CourseTables, as_of: datetime) -> list[Section]:
-    ranked = stopped_at(t, as_of)
+def course_sections(t: CourseTables) -> list[Section]:
+    ranked = stopped_at(t)
     table = ranked.head(15).select(
         pl.coalesce("title", "lesson_id").alias("lesson"),
         "stopped",
@@ -262,20 +281,20 @@ def course_sections(t: CourseTables, as_of: datetime) -> list[Section]:
 
 
 def build_course_reports(
-    con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, as_of: datetime
+    data: CourseData, quiz_courses: set[str], folder: Path, meta: PageMeta
 ) -> tuple[list[Path], list[str], list[tuple[str, go.Figure]]]:
     """One page per course platform course with at least 5 enrolled learners under
-    `folder/courses/`; returns (pages, courses left out, figures)."""
+    `folder/courses/`, linking its quiz page when it has one (`quiz_courses`); returns (pages,
+    courses left out, figures)."""
     pages: list[Path] = []
     suppressed: list[str] = []
     figures: list[tuple[str, go.Figure]] = []
-    courses = query(con, "SELECT DISTINCT course_id FROM course_versions ORDER BY 1")
-    for course in courses["course_id"].to_list():
-        tables = CourseTables.read(con, course, as_of)
+    for course in data.courses:
+        tables = CourseTables.of(data, course)
         if tables.enrollments.height < MIN_COHORT:
             suppressed.append(course)
             continue
-        sections = course_sections(tables, as_of)
+        sections = course_sections(tables)
         title = f"Course: {course}"
         quiz_page = quiz_page_path(folder, course)
         links = [("Quiz statistics", f"../{QUIZ_FOLDER}/{quiz_page.name}")]
@@ -285,7 +304,7 @@ def build_course_reports(
                 title,
                 sections,
                 meta,
-                links if has_quiz_page(con, course) else None,
+                links if course in quiz_courses else None,
             )
         )
         figures += [

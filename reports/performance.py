@@ -15,27 +15,12 @@ import polars as pl
 from reports.pages import PageMeta, Section, write_page
 from reports.privacy import pseudonym
 from reports.theme import LAYOUT
-from transforms.warehouse import query, table_exists
+from transforms.lms.assessment_trends import TREND_POINTS, TREND_WINDOW, read_assessments
+from transforms.warehouse import query, registered, table_exists
 
-TREND_WINDOW = 10  # the trend is read over the learner's last 10 assessments
-TREND_POINTS = 1.0  # percentage points per assessment: above it improving, below − it declining
 # `reports.build.pick_learners` ranks by `attempts`: here every course-platform event counts
 ACTIVITY_SQL = "SELECT user_id, count(*) AS attempts FROM lms_events GROUP BY 1"
 FOLDER = "performance"
-
-
-def assessment_trend(scores: list[float]) -> str | None:
-    """`improving` / `steady` / `declining`: the least-squares slope of the last 10 scores
-    (0..100) against their order, beyond ±1 point per assessment; null with fewer than 3."""
-    recent = scores[-TREND_WINDOW:]
-    if len(recent) < 3:
-        return None
-    slope = float(np.polyfit(np.arange(len(recent)), np.asarray(recent, dtype=float), 1)[0])
-    if slope > TREND_POINTS:
-        return "improving"
-    if slope < -TREND_POINTS:
-        return "declining"
-    return "steady"
 
 
 @dataclass(frozen=True)
@@ -55,87 +40,104 @@ class PerformanceReport:
     next_tasks: pl.DataFrame
 
 
-def _optional(con: duckdb.DuckDBPyConnection, table: str, sql: str, user: str) -> pl.DataFrame:
-    return query(con, sql, [user]) if table_exists(con, table) else pl.DataFrame()
+@dataclass(frozen=True)
+class PerformanceData:
+    """Every table the performance pages draw, read once, for the selected learners: their
+    rows of course_progress, their assessments (completed quiz attempts, graded assignments)
+    and assessment_trends, user_competencies, user_badges, task_queue (with task titles) and
+    user_progress."""
+
+    courses: pl.DataFrame
+    assessments: pl.DataFrame  # `read_assessments`: quiz attempts and graded assignments
+    trends: pl.DataFrame  # assessment_trends
+    competencies: pl.DataFrame
+    badges: pl.DataFrame
+    next_tasks: pl.DataFrame
+    totals: pl.DataFrame
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, users: list[str]) -> PerformanceData:
+        picked = pl.DataFrame({"user_id": users}, schema={"user_id": pl.String})
+        picked_only = "user_id IN (SELECT user_id FROM _picked)"
+        with registered(con, "_picked", picked):
+
+            def rows(sql: str, table: str | None = None) -> pl.DataFrame:
+                """The picked learners' rows of `sql` (empty when `table` is not built)."""
+                if table is not None and not table_exists(con, table):
+                    return pl.DataFrame(schema={"user_id": pl.String})
+                return query(con, sql.format(picked=picked_only))
+
+            return cls(
+                courses=rows(
+                    "SELECT user_id, course_id, status, percent_complete, weighted_score, "
+                    "current_lesson, time_spent_s FROM course_progress WHERE {picked} "
+                    "ORDER BY course_id"
+                ),
+                assessments=read_assessments(con, picked_only),
+                trends=rows("SELECT * FROM assessment_trends WHERE {picked}", "assessment_trends"),
+                competencies=rows(
+                    "SELECT user_id, competency_id, name, level, status, acquired_at, evidence, "
+                    "mastery_threshold * 100 AS threshold FROM user_competencies "
+                    "WHERE {picked} ORDER BY competency_id",
+                    "user_competencies",
+                ),
+                badges=rows(
+                    "SELECT user_id, name, badge_code, context, awarded_at, points "
+                    "FROM user_badges WHERE {picked} ORDER BY awarded_at, badge_code",
+                    "user_badges",
+                ),
+                next_tasks=rows(
+                    "SELECT q.user_id, q.course_id, q.queue_rank, "
+                    "coalesce(n.title, q.task_id) AS task, q.lesson_id, q.next_due_at, "
+                    "q.overdue_days FROM task_queue q LEFT JOIN (SELECT node_id, "
+                    "arg_max(title, version) AS title FROM course_nodes GROUP BY 1) n "
+                    "ON n.node_id = q.task_id WHERE q.{picked} "
+                    "ORDER BY q.course_id, q.queue_rank"
+                ),
+                totals=rows(
+                    "SELECT user_id, courses_enrolled, courses_completed, lessons_completed, "
+                    "quizzes_completed, assignments_completed, tasks_completed, points_earned, "
+                    "time_spent_s / 3600 AS hours, active_days FROM user_progress "
+                    "WHERE {picked}"
+                ),
+            )
+
+    def has_progress(self, user: str) -> bool:
+        """Whether the learner has a course-platform course (a page)."""
+        return self.courses.filter(pl.col("user_id") == user).height > 0
 
 
-def performance_report(con: duckdb.DuckDBPyConnection, user: str, key: bytes) -> PerformanceReport:
-    """Read one learner's rows of the course-platform tables."""
-    courses = query(
-        con,
-        "SELECT course_id, status, percent_complete, weighted_score, current_lesson, "
-        "time_spent_s FROM course_progress WHERE user_id = ? ORDER BY course_id",
-        [user],
-    )
-    quizzes = _optional(
-        con,
-        "quiz_attempts",
-        "SELECT completed_at AS at, 'quiz' AS kind, quiz_id AS item, score_percent, passed "
-        "FROM quiz_attempts WHERE user_id = ? AND status = 'completed'",
-        user,
-    )
-    grades = query(
-        con,
-        "SELECT occurred_at AS at, 'assignment' AS kind, node_id AS item, "
-        "score / max_score * 100 AS score_percent, NULL::BOOLEAN AS passed "
-        "FROM lms_events WHERE user_id = ? AND type = 'assignment_graded'",
-        [user],
-    )
-    assessments = (
-        pl.concat([f for f in (quizzes, grades) if f.height], how="vertical_relaxed")
-        if quizzes.height or grades.height
-        else grades
-    ).sort("at", "item")
-    competencies = _optional(
-        con,
-        "user_competencies",
-        "SELECT competency_id, name, level, status, acquired_at, evidence, "
-        "mastery_threshold * 100 AS threshold FROM user_competencies WHERE user_id = ? "
-        "ORDER BY competency_id",
-        user,
-    )
-    badges = _optional(
-        con,
-        "user_badges",
-        "SELECT name, badge_code, context, awarded_at, points FROM user_badges "
-        "WHERE user_id = ? ORDER BY awarded_at, badge_code",
-        user,
-    )
-    next_tasks = query(
-        con,
-        "SELECT q.course_id, q.queue_rank, coalesce(n.title, q.task_id) AS task, q.lesson_id, "
-        "q.next_due_at, q.overdue_days FROM task_queue q LEFT JOIN (SELECT node_id, "
-        "arg_max(title, version) AS title FROM course_nodes GROUP BY 1) n ON n.node_id = q.task_id "
-        "WHERE q.user_id = ? ORDER BY q.course_id, q.queue_rank LIMIT 20",
-        [user],
-    )
-    totals = query(
-        con,
-        "SELECT courses_enrolled, courses_completed, lessons_completed, quizzes_completed, "
-        "assignments_completed, tasks_completed, points_earned, time_spent_s / 3600 AS hours, "
-        "active_days FROM user_progress WHERE user_id = ?",
-        [user],
-    )
-    summary = totals.with_columns(
+def _of(frame: pl.DataFrame, user: str) -> pl.DataFrame:
+    """One learner's rows, without the user id (a table not built: an empty frame)."""
+    if frame.width <= 1:
+        return pl.DataFrame()
+    return frame.filter(pl.col("user_id") == user).drop("user_id")
+
+
+def performance_report(data: PerformanceData, user: str, key: bytes) -> PerformanceReport:
+    """One learner's rows of the course-platform tables."""
+    assessments = _of(data.assessments, user)
+    trend = _of(data.trends, user)
+    competencies = _of(data.competencies, user)
+    badges = _of(data.badges, user)
+    summary = _of(data.totals, user).with_columns(
         pl.lit(badges.height).alias("badges"),
         pl.lit(
             competencies.filter(pl.col("status") == "mastered").height if competencies.height else 0
         ).alias("competencies_mastered"),
         pl.lit(
-            assessments["score_percent"].cast(pl.Float64).mean() if assessments.height else None,
-            dtype=pl.Float64,
+            trend["mean_assessment_percent"][0] if trend.height else None, dtype=pl.Float64
         ).alias("mean_assessment_percent"),
     )
-    scores = assessments["score_percent"].drop_nulls().to_list() if assessments.height else []
     return PerformanceReport(
         learner=pseudonym(user, key),
         summary=summary,
-        courses=courses,
+        courses=_of(data.courses, user),
         assessments=assessments,
-        trend=assessment_trend(scores),
+        trend=trend["assessment_trend"][0] if trend.height else None,
         competencies=competencies,
         badges=badges,
-        next_tasks=next_tasks,
+        next_tasks=_of(data.next_tasks, user).head(20),
     )
 
 
@@ -247,20 +249,16 @@ def performance_sections(report: PerformanceReport) -> list[Section]:
 
 
 def build_performance_reports(
-    con: duckdb.DuckDBPyConnection,
-    folder: Path,
-    meta: PageMeta,
-    key: bytes,
-    users: list[str],
+    data: PerformanceData, folder: Path, meta: PageMeta, key: bytes, users: list[str]
 ) -> tuple[list[Path], list[tuple[str, go.Figure]]]:
     """One page per selected learner with course-platform progress, `folder/performance/
-    <pseudonym>.html`; pages of learners no longer selected are removed."""
+    <pseudonym>.html` (the asset removes the pages of learners no longer selected)."""
     pages: list[Path] = []
     figures: list[tuple[str, go.Figure]] = []
     for user in users:
-        if not query(con, "SELECT 1 FROM course_progress WHERE user_id = ? LIMIT 1", [user]).height:
+        if not data.has_progress(user):
             continue
-        report = performance_report(con, user, key)
+        report = performance_report(data, user, key)
         sections = performance_sections(report)
         title = f"Learner performance: {report.learner}"
         pages.append(write_page(folder / FOLDER / f"{report.learner}.html", title, sections, meta))
@@ -269,8 +267,4 @@ def build_performance_reports(
             for i, s in enumerate(sections)
             if s.figure is not None
         ]
-    written = {p.resolve() for p in pages}
-    for old in sorted((folder / FOLDER).glob("*.html")):
-        if old.resolve() not in written:
-            old.unlink()
     return pages, figures

@@ -13,6 +13,7 @@ learners who completed it is left out (`privacy.MIN_COHORT`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -22,9 +23,10 @@ import polars as pl
 
 from reports.pages import PageMeta, Section, share, slug, write_page
 from reports.privacy import MIN_COHORT, SUPPRESSED
+from reports.theme import LAYOUT
+from transforms.lms.tree import current_nodes, versions_as_of
 from transforms.warehouse import query, table_exists
 
-LAYOUT = {"template": "plotly_white", "height": 420, "margin": {"t": 50, "l": 60, "r": 20}}
 SHOWN_BASIS = "first"
 QUIZ_FOLDER = "quizzes"
 
@@ -33,21 +35,64 @@ def quiz_page_path(folder: Path, course: str) -> Path:
     return folder / QUIZ_FOLDER / f"{slug(course)}.html"
 
 
-def shown_quizzes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def current_course_nodes(con: duckdb.DuckDBPyConnection, as_of: datetime) -> pl.DataFrame:
+    """The nodes of each course's newest version published by `as_of` (what its pages show)."""
+    versions = query(con, "SELECT course_id, version, published_at FROM course_versions")
+    nodes = query(con, "SELECT * FROM course_nodes")
+    return current_nodes(nodes, versions_as_of(versions, as_of))
+
+
+def shown_quizzes(stats: pl.DataFrame) -> pl.DataFrame:
     """(course_id, quiz_id, n) of the quizzes whose first attempts come from at least 5
-    learners: the ones a quiz page shows."""
-    if not table_exists(con, "quiz_stats"):
-        return pl.DataFrame(schema={"course_id": pl.String, "quiz_id": pl.String, "n": pl.Int32})
-    return query(
-        con,
-        "SELECT course_id, quiz_id, n FROM quiz_stats WHERE basis = ? AND n >= ? ORDER BY 1, 2",
-        [SHOWN_BASIS, MIN_COHORT],
+    learners (`stats`: quiz_stats): the ones a quiz page shows."""
+    return (
+        stats.filter((pl.col("basis") == SHOWN_BASIS) & (pl.col("n") >= MIN_COHORT))
+        .select("course_id", "quiz_id", "n")
+        .sort("course_id", "quiz_id")
     )
 
 
-def has_quiz_page(con: duckdb.DuckDBPyConnection, course: str) -> bool:
-    """Whether the course gets a quiz page (a quiz of it has 5+ learners' first attempts)."""
-    return course in set(shown_quizzes(con)["course_id"])
+@dataclass(frozen=True)
+class QuizData:
+    """Every table the quiz pages draw, read once: `stats` and `items` (quiz_stats and
+    quiz_item_stats, every basis), each learner's first completed attempt's score, and the
+    quizzes' titles and positions in their course's current version."""
+
+    stats: pl.DataFrame
+    items: pl.DataFrame
+    first_scores: pl.DataFrame  # quiz_id, score_percent
+    titles: pl.DataFrame  # course_id, quiz_id, title, position
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, as_of: datetime) -> QuizData:
+        if not table_exists(con, "quiz_stats"):
+            return cls.empty()
+        attempts = query(
+            con, "SELECT user_id, quiz_id, status, attempt_number, score_percent FROM quiz_attempts"
+        )
+        titles = (
+            current_course_nodes(con, as_of)
+            .filter(kind="quiz")
+            .select("course_id", pl.col("node_id").alias("quiz_id"), "title", "position")
+        )
+        return cls(
+            query(con, "SELECT * FROM quiz_stats"),
+            query(con, "SELECT * FROM quiz_item_stats"),
+            first_attempt_scores(attempts),
+            titles,
+        )
+
+    @classmethod
+    def empty(cls) -> QuizData:
+        stats = pl.DataFrame(
+            schema={"course_id": pl.String, "quiz_id": pl.String, "basis": pl.String, "n": pl.Int32}
+        )
+        return cls(stats, pl.DataFrame(), pl.DataFrame(), pl.DataFrame())
+
+    def courses_with_a_page(self) -> set[str]:
+        """The courses that get a quiz page (a quiz of theirs has 5+ learners' first
+        attempts)."""
+        return set(shown_quizzes(self.stats)["course_id"])
 
 
 def score_histogram(scores: pl.Series, title: str) -> go.Figure:
@@ -188,40 +233,25 @@ def first_attempt_scores(attempts: pl.DataFrame) -> pl.DataFrame:
         .sort("attempt_number")
         .group_by("user_id", "quiz_id")
         .first()
+        .sort("quiz_id", "user_id")  # one order: the page's chart data is the same every run
         .select("quiz_id", "score_percent")
     )
 
 
 def build_quiz_reports(
-    con: duckdb.DuckDBPyConnection, folder: Path, meta: PageMeta, as_of: datetime
+    data: QuizData, folder: Path, meta: PageMeta
 ) -> tuple[list[Path], list[str], list[tuple[str, go.Figure]]]:
     """One page per course with a quiz of 5+ learners under `folder/quizzes/`; returns
     (pages, quizzes left out, figures)."""
-    if not table_exists(con, "quiz_stats"):
+    if data.stats.is_empty():
         return [], [], []
-    shown = shown_quizzes(con)
-    every = query(con, "SELECT DISTINCT quiz_id FROM quiz_stats")["quiz_id"].to_list()
+    shown = shown_quizzes(data.stats)
+    every = data.stats["quiz_id"].unique().to_list()
     suppressed = sorted(set(every) - set(shown["quiz_id"]))
-    stats = query(con, "SELECT * FROM quiz_stats")
-    items = query(con, "SELECT * FROM quiz_item_stats")
-    scores = first_attempt_scores(
-        query(
-            con, "SELECT user_id, quiz_id, status, attempt_number, score_percent FROM quiz_attempts"
-        )
-    )
-    titles = query(
-        con,
-        """
-        SELECT n.course_id, n.node_id AS quiz_id, n.title, n.position FROM course_nodes n
-        JOIN (SELECT course_id, max(version) AS version FROM course_versions
-              WHERE published_at <= ? GROUP BY 1) v USING (course_id, version)
-        WHERE n.kind = 'quiz'
-        """,
-        [as_of],
-    )
+    stats, items, scores = data.stats, data.items, data.first_scores
     pages: list[Path] = []
     figures: list[tuple[str, go.Figure]] = []
-    ordered = shown.join(titles, on=["course_id", "quiz_id"], how="left").sort(
+    ordered = shown.join(data.titles, on=["course_id", "quiz_id"], how="left").sort(
         "course_id", pl.col("position").fill_null(1 << 30), "quiz_id"
     )
     for (course,), quizzes in ordered.group_by("course_id", maintain_order=True):

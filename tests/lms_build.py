@@ -1,5 +1,5 @@
 """Build every course-platform table of a landing the way the nightly job does (course trees,
-events, progress, assessment, competencies, badges, published events), without Dagster."""
+events, progress, assessment, analytics, competencies, badges, published events), no Dagster."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from transforms.lms.achievements import (
     publish_learning_events,
     update_user_badges,
 )
+from transforms.lms.analytics import build_analytics_tables, read_analytics_parts
 from transforms.lms.assessment import build_assessment_tables
 from transforms.lms.badges import parse_badge_rules
 from transforms.lms.courses import load_courses
 from transforms.lms.ingest import ingest_events
 from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs
-from transforms.warehouse import replace_table
+from transforms.warehouse import replace_tables
 
 INGESTED_AT = datetime(2030, 1, 1)
 
@@ -38,12 +39,10 @@ def build_lms_warehouse(
     ingest_events(con, landing, INGESTED_AT)
     tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
     tables |= build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
-    for name, frame in tables.items():
-        replace_table(con, name, frame)
-    for name, frame in competency_tables(con, as_of).items():
-        replace_table(con, name, frame)
+    replace_tables(con, tables)
+    replace_tables(con, build_analytics_tables(read_analytics_parts(con, as_of)))
+    replace_tables(con, competency_tables(con, as_of))
     rules, rejects = parse_badge_rules(json_documents(landing / "badges"))
-    replace_table(con, "badge_rules", rules)
-    replace_table(con, "badge_rule_rejects", rejects)
+    replace_tables(con, {"badge_rules": rules, "badge_rule_rejects": rejects})
     update_user_badges(con, as_of)
     return publish_learning_events(con, run_id, outbox)[0]

@@ -18,9 +18,10 @@ from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
 from pipelines.defs.resources import WarehouseResource
 from tests.pipeline_run import configure
+from tests.registry_breaks import all_registry_breaks
 from tests.test_lms_achievements import BREAKS as ACHIEVEMENT_BREAKS
 from tests.test_lms_analytics import ANALYTICS_BREAKS
-from tests.test_lms_progress import ALL_CHECKS, LMS_BREAKS
+from tests.test_lms_progress import LMS_BREAKS, LMS_REGISTRY_BREAKS
 from tests.test_lms_quizzes import ASSESSMENT_BREAKS
 from transforms.metrics.tables import METRIC_TABLES
 
@@ -67,31 +68,20 @@ BREAKS: list[tuple[str, str]] = [
     ("retention_reviews_add_up", "UPDATE true_retention SET reviews = reviews + 1"),
     ("learner_status_idle_days", "UPDATE learner_status SET idle_days = -1"),
     (
+        "learned_words_one_row_per_key",
+        "INSERT INTO learned_words SELECT * FROM learned_words LIMIT 1",
+    ),
+    (
         "snapshot_learners_add_up",
         "DELETE FROM at_risk_snapshots WHERE rowid = (SELECT min(rowid) FROM at_risk_snapshots)",
     ),
     ("snapshot_learners_add_up", "DELETE FROM at_risk_backtest"),
-    # The checks every registered metric table declares (transforms/metrics/tables.py).
-    *[
-        (f"{t.name}_one_row_per_key", f'INSERT INTO "{t.name}" SELECT * FROM "{t.name}" LIMIT 1')
-        for t in METRIC_TABLES
-    ],
-    *[
-        (f"{t.name}_status_values", f"UPDATE \"{t.name}\" SET status = 'gone'")
-        for t in METRIC_TABLES
-        if t.statuses
-    ],
     (
         "headline_figures_in_range",
         "INSERT INTO headline_figures SELECT * FROM headline_figures LIMIT 1",
     ),
-    # Every column a proportion check names, pushed out of [0, 1] in both directions.
-    *[
-        (f"{t.name}_proportions_in_unit_interval", f'UPDATE "{t.name}" SET "{column}" = {value}')
-        for t in METRIC_TABLES
-        for column in t.proportions
-        for value in (1.5, -0.5)
-    ],
+    # The checks every registered metric table declares (transforms/metrics/tables.py).
+    *[(name, sql) for name, sqls in all_registry_breaks(METRIC_TABLES).items() for sql in sqls],
 ]
 
 
@@ -142,7 +132,7 @@ def broken_copy(good: Path, folder: Path, sql: str) -> Path:
 def test_every_check_has_a_breaking_test() -> None:
     """Here, or (course-platform checks, which need a course landing) in test_lms_progress,
     test_lms_quizzes and test_lms_achievements (`no_rejected_badge_rules` in its own test)."""
-    lms = {c.check_key.name for c in ALL_CHECKS} | set(LMS_BREAKS) | set(ASSESSMENT_BREAKS)
+    lms = set(LMS_REGISTRY_BREAKS) | set(LMS_BREAKS) | set(ASSESSMENT_BREAKS)
     lms |= set(ANALYTICS_BREAKS)
     lms |= set(ACHIEVEMENT_BREAKS) | {"no_rejected_badge_rules"}
     assert set(registered_checks()) == {name for name, _ in BREAKS} | lms

@@ -9,6 +9,7 @@ import pytest
 from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.definitions import defs
 from tests.pipeline_run import configure, run_all
+from tests.warehouse_tables import tables_without_an_asset
 from transforms.metrics.tables import METRIC_TABLES
 from transforms.registry import table_names
 from transforms.warehouse import connect, query, scalar
@@ -69,3 +70,7 @@ def test_pipeline_end_to_end_is_idempotent(tmp_path: Path, monkeypatch: pytest.M
     con = connect(tmp_path / "warehouse.duckdb")
     for table, before in first.items():
         assert query(con, f"SELECT * FROM {table} ORDER BY ALL").equals(before), table
+    con.close()
+    # every table the run wrote, bookkeeping included, is an asset or a declared output
+    keys = {k.to_user_string() for k in defs().resolve_asset_graph().get_all_asset_keys()}
+    assert tables_without_an_asset(tmp_path / "warehouse.duckdb", keys) == []

@@ -25,6 +25,8 @@ import pytest
 from pipelines.defs.lms import achievement_checks as checks
 from pipelines.defs.resources import WarehouseResource
 from tests.lms_build import build_lms_warehouse
+from tests.registry_breaks import all_registry_breaks
+from transforms.lms.achievements import ACHIEVEMENT_TABLES
 from transforms.warehouse import connect, query
 
 ANN = "00000000-0000-4000-8000-0000000000a1"
@@ -240,34 +242,45 @@ def test_a_rerun_publishes_nothing_and_a_new_day_only_its_consequences(days: dic
     assert (quiz["attemptId"], quiz["scorePercent"], quiz["passed"]) == ("x1", 50.0, True)
 
 
-CHECKS = [*checks.unique_checks, *[getattr(checks, n) for n in (
-    "user_competencies_consistent", "competency_params_are_probabilities",
-    "user_badges_have_a_rule", "learning_events_well_formed",
-)]]  # fmt: skip
-BREAKS = {
-    **{
-        f"{t}_one_row_per_key": f"INSERT INTO {t} SELECT * FROM {t}"
-        for t in ("competency_params", "user_competencies", "badge_rules", "user_badges")
-    },
-    "learning_events_one_row_per_key": "CREATE OR REPLACE TABLE learning_events AS "
-    "SELECT * FROM learning_events UNION ALL SELECT * FROM learning_events",
-    "user_competencies_consistent": "UPDATE user_competencies SET level = 101",
-    "competency_params_are_probabilities": "UPDATE competency_params SET guess = 0.7",
-    "user_badges_have_a_rule": "DELETE FROM badge_rules WHERE badge_code = 'logician'",
-    "learning_events_well_formed": "UPDATE learning_events SET payload = '[1]'",
+CUSTOM = (
+    "user_competencies_consistent",
+    "competency_params_are_probabilities",
+    "user_badges_have_a_rule",
+    "learning_events_well_formed",
+)
+CHECKS = {
+    c.check_key.name: c
+    for c in [*checks.registered_checks, *(getattr(checks, name) for name in CUSTOM)]
+}
+BREAKS: dict[str, list[str]] = {
+    # the checks the registry declares (transforms/lms/achievements.py)
+    **all_registry_breaks(ACHIEVEMENT_TABLES),
+    "user_competencies_consistent": [
+        "UPDATE user_competencies SET level = NULL",
+        "UPDATE user_competencies SET acquired_at = NULL WHERE status = 'mastered'",
+        "UPDATE user_competencies SET status = 'not_started' WHERE evidence > 0",
+    ],
+    "competency_params_are_probabilities": ["UPDATE competency_params SET guess = 0.7"],
+    "user_badges_have_a_rule": ["DELETE FROM badge_rules WHERE badge_code = 'logician'"],
+    "learning_events_well_formed": ["UPDATE learning_events SET payload = '[1]'"],
 }
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.check_key.name)
+def test_every_check_has_breaks() -> None:
+    assert set(CHECKS) == set(BREAKS)
+
+
+@pytest.mark.parametrize(("name", "sql"), [(n, sql) for n, sqls in BREAKS.items() for sql in sqls])
 def test_each_check_passes_then_fails_on_a_broken_table(
-    days: dict, check: object, tmp_path: Path
+    days: dict, name: str, sql: str, tmp_path: Path
 ) -> None:
+    check = CHECKS[name]
     db = tmp_path / "copy.duckdb"
     db.write_bytes(days["db"].read_bytes())
     warehouse = WarehouseResource(database=str(db))
     assert check(warehouse=warehouse).passed  # type: ignore[operator]
     con = connect(db)
-    con.execute(BREAKS[check.check_key.name])  # type: ignore[attr-defined]
+    con.execute(sql)
     con.close()
     assert not check(warehouse=warehouse).passed  # type: ignore[operator]
 

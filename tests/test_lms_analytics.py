@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -11,7 +11,10 @@ import pytest
 
 from pipelines.defs.lms import checks
 from pipelines.defs.resources import WarehouseResource
-from transforms.lms.analytics import learning_analytics
+from tests.registry_breaks import all_registry_breaks
+from transforms.lms.analytics import ANALYTICS_TABLES, learning_analytics
+from transforms.lms.assessment_trends import assessment_trends
+from transforms.lms.stops import STOP_COLUMNS, course_stop_points
 from transforms.warehouse import connect, replace_table
 
 U = "00000000-0000-4000-8000-0000000000a1"
@@ -129,25 +132,108 @@ def test_percentile_rank_of_percent_complete() -> None:
     assert table.select("user_id", "course_id", "iso_week").is_unique().all()
 
 
+STOP_AS_OF = datetime(2026, 3, 1)
+
+
+def _stop_points() -> pl.DataFrame:
+    """Six learners of py101 as of Mar 1: a withdrew and b paused at l1, c idle 20 days at l2
+    (stopped); d active 2 days ago at l2, e completed, f withdrew with no lesson to continue
+    (not stopped)."""
+    day = timedelta(days=1)
+    rows = [
+        ("a", "withdrawn", None, STOP_AS_OF - day, "l1"),
+        ("b", "paused", None, STOP_AS_OF - day, "l1"),
+        ("c", "active", None, STOP_AS_OF - 20 * day, "l2"),
+        ("d", "active", None, STOP_AS_OF - 2 * day, "l2"),
+        ("e", "withdrawn", STOP_AS_OF - day, STOP_AS_OF - day, "l2"),
+        ("f", "withdrawn", None, STOP_AS_OF - day, None),
+    ]
+    progress = pl.DataFrame(
+        [(u, C, s, done, last, lesson) for u, s, done, last, lesson in rows],
+        schema=list(STOP_COLUMNS),
+        orient="row",
+    )
+    return course_stop_points(progress, STOP_AS_OF)
+
+
+def test_course_stop_points_by_hand() -> None:
+    table = _stop_points()
+    # 3 stopped: 2 at l1 (2/3), 1 at l2 (1/3)
+    assert table.select("lesson_id", "stopped", "stopped_learners").rows() == [
+        ("l1", 2, 3),
+        ("l2", 1, 3),
+    ]
+    assert table["share"].to_list() == pytest.approx([2 / 3, 1 / 3])
+    assert (table["share_low"] < table["share"]).all() and (
+        table["share"] < table["share_high"]
+    ).all()
+
+
+def _trends() -> pl.DataFrame:
+    """a: quizzes 50, 60 (Jan 1, 2) and an assignment 80 (Jan 3); b: 80, 80.5 and a quiz
+    without a score; c: 90, 70, 50, 40."""
+    rows = [
+        ("a", 1, "quiz", 50.0), ("a", 2, "quiz", 60.0), ("a", 3, "assignment", 80.0),
+        ("b", 1, "quiz", 80.0), ("b", 2, "quiz", 80.5), ("b", 3, "quiz", None),
+        *(("c", d, "quiz", s) for d, s in ((1, 90.0), (2, 70.0), (3, 50.0), (4, 40.0))),
+    ]  # fmt: skip
+    listed = pl.DataFrame(
+        [(u, datetime(2026, 1, d), kind, f"{u}{d}", score, None) for u, d, kind, score in rows],
+        schema={"user_id": pl.String, "at": pl.Datetime, "kind": pl.String, "item": pl.String,
+                "score_percent": pl.Float64, "passed": pl.Boolean},
+        orient="row",
+    )  # fmt: skip
+    return assessment_trends(listed)
+
+
+def test_assessment_trends_by_hand() -> None:
+    table = _trends()
+    # a: slope of 50, 60, 80 = 15/assessment > 1: improving, mean 190/3; b: two scores (the
+    # third has none): too few; c: slope −17: declining, mean 62.5
+    assert table.select("user_id", "assessments", "assessment_trend").rows() == [
+        ("a", 3, "improving"),
+        ("b", 3, None),
+        ("c", 4, "declining"),
+    ]
+    assert table["mean_assessment_percent"].to_list() == pytest.approx([190 / 3, 80.25, 62.5])
+
+
 # Each learning_analytics check, with SQL that breaks what it checks.
-ANALYTICS_BREAKS = {
-    "learning_analytics_one_row_per_key": "INSERT INTO learning_analytics "
-    "SELECT * FROM learning_analytics LIMIT 1",
-    "learning_analytics_consistent": "UPDATE learning_analytics "
-    "SET minutes_lessons = minutes_total + 1",
+ANALYTICS_BREAKS: dict[str, list[str]] = {
+    **all_registry_breaks(ANALYTICS_TABLES),
+    "learning_analytics_consistent": [
+        "UPDATE learning_analytics SET minutes_lessons = minutes_total + 1",
+        "UPDATE learning_analytics SET active_days = 8",
+        "UPDATE learning_analytics SET engagement_trend = 'up'",
+    ],
+}
+CHECKS = {
+    c.check_key.name: c for c in [*checks.analytics_checks, checks.learning_analytics_consistent]
+}
+TABLES = {
+    "learning_analytics": _tables,
+    "course_stop_points": _stop_points,
+    "assessment_trends": _trends,
 }
 
 
-@pytest.mark.parametrize("name", sorted(ANALYTICS_BREAKS))
-def test_each_analytics_check_passes_then_fails(name: str, tmp_path: Path) -> None:
+def test_every_analytics_check_has_breaks() -> None:
+    assert set(CHECKS) == set(ANALYTICS_BREAKS)
+
+
+@pytest.mark.parametrize(
+    ("name", "sql"), [(n, sql) for n, sqls in ANALYTICS_BREAKS.items() for sql in sqls]
+)
+def test_each_analytics_check_passes_then_fails(name: str, sql: str, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     con = connect(db)
-    replace_table(con, "learning_analytics", _tables())
+    for table, build in TABLES.items():
+        replace_table(con, table, build())
     con.close()
-    check = getattr(checks, name.replace("learning_analytics_one_row_per_key", "analytics_unique"))
+    check = CHECKS[name]
     warehouse = WarehouseResource(database=str(db))
-    assert check(warehouse=warehouse).passed
+    assert check(warehouse=warehouse).passed  # type: ignore[operator]
     con = connect(db)
-    con.execute(ANALYTICS_BREAKS[name])
+    con.execute(sql)
     con.close()
-    assert not check(warehouse=warehouse).passed
+    assert not check(warehouse=warehouse).passed  # type: ignore[operator]

@@ -10,19 +10,20 @@ from pathlib import Path
 import pytest
 
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
-from reports.build import pick_learners
+from reports.build import pick_learners, remove_stale
 from reports.export import chromium_path
 from reports.index import link_groups
 from reports.pages import PageMeta
 from reports.performance import (
     ACTIVITY_SQL,
-    assessment_trend,
+    PerformanceData,
     build_performance_reports,
     performance_report,
 )
 from reports.privacy import pseudonym
 from tests.browser import assert_page_draws
 from tests.lms_build import build_lms_warehouse
+from transforms.lms.assessment_trends import assessment_trend
 from transforms.warehouse import connect, query
 
 AS_OF = datetime(2026, 8, 20)
@@ -48,11 +49,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], l
     build_lms_warehouse(con, root / "landing", AS_OF, root / "outbox")
     users = pick_learners(query(con, ACTIVITY_SQL), "3")
     meta = PageMeta(as_of=str(AS_OF), run_id="test")
-    pages, figures = build_performance_reports(con, root / "reports", meta, KEY, users)
-    # a learner no longer selected loses the page
-    (root / "reports" / "performance" / "learner-gone.html").write_text("old")
-    pages, figures = build_performance_reports(con, root / "reports", meta, KEY, users)
+    data = PerformanceData.read(con, users)
     con.close()
+    pages, figures = build_performance_reports(data, root / "reports", meta, KEY, users)
+    # a learner no longer selected loses the page (as the asset removes it)
+    (root / "reports" / "performance" / "learner-gone.html").write_text("old")
+    pages, figures = build_performance_reports(data, root / "reports", meta, KEY, users)
+    remove_stale(root / "reports", ("performance",), ("performance-",), pages, [])
     assert len(pages) == 3 and len(figures) == 9
     return root, pages, users
 
@@ -63,7 +66,7 @@ def test_selected_learners_under_pseudonyms(built: tuple[Path, list[Path], list[
     assert not (root / "reports" / "performance" / "learner-gone.html").exists()
     con = connect(root / "w.duckdb")
     every_user = set(query(con, "SELECT DISTINCT user_id FROM lms_events")["user_id"])
-    report = performance_report(con, users[0], KEY)
+    report = performance_report(PerformanceData.read(con, users), users[0], KEY)
     con.close()
     for page in pages:
         text = page.read_text()

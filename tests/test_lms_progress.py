@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from pipelines.defs.lms import checks
 from pipelines.defs.resources import WarehouseResource
 from tests.lms_landing import A, B, C, D, write_landing
+from tests.registry_breaks import all_registry_breaks
 from transforms.ingest.manifests import json_documents
 from transforms.lms.courses import load_courses, parse_paths
 from transforms.lms.ingest import ingest_events
@@ -239,32 +240,29 @@ def test_user_and_path_progress(built: tuple[Path, dict[str, pl.DataFrame]]) -> 
     ]
 
 
-BREAKERS = {
-    "_one_row_per_key": "INSERT INTO {t} SELECT * FROM {t} LIMIT 1",
-    "_percentages_0_100": "UPDATE {t} SET percent_complete = 101",
-    "_completed_le_total": "UPDATE {t} SET {done} = {total} + 1",
-    "_status_values": "UPDATE {t} SET status = 'finished'",
-}
-ALL_CHECKS = checks.registered_checks
-REGISTERED = {t.name: t for t in LMS_TABLES}
+ALL_CHECKS = {c.check_key.name: c for c in checks.registered_checks}
+LMS_REGISTRY_BREAKS = all_registry_breaks(LMS_TABLES)
 
 
-@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.check_key.name)
+@pytest.mark.parametrize(
+    ("name", "sql"), [(n, sql) for n, sqls in LMS_REGISTRY_BREAKS.items() for sql in sqls]
+)
 def test_each_check_passes_then_fails_on_a_broken_table(
-    built: tuple[Path, dict[str, pl.DataFrame]], check: object, tmp_path: Path
+    built: tuple[Path, dict[str, pl.DataFrame]], name: str, sql: str, tmp_path: Path
 ) -> None:
+    check = ALL_CHECKS[name]
     db = tmp_path / "copy.duckdb"
     db.write_bytes(built[0].read_bytes())
     warehouse = WarehouseResource(database=str(db))
     assert check(warehouse=warehouse).passed  # type: ignore[operator]
-    name = check.check_key.name  # type: ignore[attr-defined]
-    table = check.check_key.asset_key.path[-1]  # type: ignore[attr-defined]
-    suffix = next(s for s in BREAKERS if name.endswith(s))
-    done, total = (*REGISTERED[table].completed_le_total, ("", ""))[0]
     con = connect(db)
-    con.execute(BREAKERS[suffix].format(t=table, done=done, total=total))
+    con.execute(sql)
     con.close()
     assert not check(warehouse=warehouse).passed  # type: ignore[operator]
+
+
+def test_every_registered_check_has_breaks() -> None:
+    assert set(ALL_CHECKS) == set(LMS_REGISTRY_BREAKS)
 
 
 # The ingest and queue checks, each with SQL that breaks what it checks.

@@ -10,32 +10,22 @@ from pathlib import Path
 import pytest
 
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
-from reports.courses import build_course_reports
+from reports.courses import CourseData, build_course_reports
 from reports.export import chromium_path
 from reports.index import link_groups
 from reports.pages import PageMeta
-from reports.quizzes import build_quiz_reports
+from reports.quizzes import QuizData, build_quiz_reports
 from tests.browser import assert_page_draws
+from tests.lms_build import build_lms_warehouse
 from tests.lms_landing import write_landing
-from transforms.ingest.manifests import json_documents
-from transforms.lms.assessment import build_assessment_tables
-from transforms.lms.courses import load_courses
-from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import build_lms_progress
-from transforms.lms.read import read_lms_inputs
-from transforms.warehouse import connect, query, replace_table
+from transforms.warehouse import connect, query
 
 AS_OF = datetime(2026, 8, 20)
 
 
 def _warehouse(landing: Path, db: Path, as_of: datetime) -> None:
     con = connect(db)
-    load_courses(con, json_documents(landing / "courses"))
-    ingest_events(con, landing, datetime(2027, 1, 1))
-    tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
-    tables |= build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
-    for name, frame in tables.items():
-        replace_table(con, name, frame)
+    build_lms_warehouse(con, landing, as_of, db.parent / "outbox")
     con.close()
 
 
@@ -46,9 +36,10 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], l
     _warehouse(root / "landing", root / "w.duckdb", AS_OF)
     con = connect(root / "w.duckdb")
     meta = PageMeta(as_of=str(AS_OF), run_id="test")
-    build_course_reports(con, root / "reports", meta, AS_OF)
-    built, suppressed, figures = build_quiz_reports(con, root / "reports", meta, AS_OF)
+    courses, quizzes = CourseData.read(con, AS_OF), QuizData.read(con, AS_OF)
     con.close()
+    build_course_reports(courses, quizzes.courses_with_a_page(), root / "reports", meta)
+    built, suppressed, figures = build_quiz_reports(quizzes, root / "reports", meta)
     assert len(built) == 3 and len(figures) % 3 == 0 and figures
     return root, built, suppressed
 
@@ -85,10 +76,11 @@ def test_small_quizzes_are_left_out(tmp_path: Path) -> None:
     as_of = datetime(2026, 2, 10)
     _warehouse(landing, tmp_path / "w.duckdb", as_of)
     con = connect(tmp_path / "w.duckdb")
-    built, suppressed, _ = build_quiz_reports(
-        con, tmp_path / "reports", PageMeta(as_of=str(as_of), run_id="t"), as_of
-    )
+    data = QuizData.read(con, as_of)
     con.close()
+    built, suppressed, _ = build_quiz_reports(
+        data, tmp_path / "reports", PageMeta(as_of=str(as_of), run_id="t")
+    )
     assert built == [] and suppressed == ["py101/m1/q1"]
 
 

@@ -23,7 +23,8 @@ import pytest
 from pipelines.defs.resources import WarehouseResource
 from tests.lms_landing import A, B, C
 from tests.lms_quiz_events import QA, QB, event_frame, question, quiz_event, tree_inputs
-from transforms.lms.assessment import build_assessment_tables
+from tests.registry_breaks import all_registry_breaks
+from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.progress import LmsInputs
 from transforms.warehouse import connect, replace_table
 
@@ -107,51 +108,36 @@ def test_no_quiz_events_give_an_empty_table(tree: LmsInputs) -> None:
 
 # Every assessment check, with SQL that breaks what it checks (tests/test_checks.py reads this).
 ASSESSMENT_BREAKS: dict[str, list[str]] = {
-    "quiz_attempts_one_row_per_key": ["INSERT INTO quiz_attempts SELECT * FROM quiz_attempts"],
+    # the checks the registry declares (transforms/lms/assessment.py)
+    **all_registry_breaks(ASSESSMENT_TABLES),
     "quiz_attempts_consistent": [
         "UPDATE quiz_attempts SET unanswered = unanswered + 1",
         "UPDATE quiz_attempts SET correct = correct + 1, incorrect = incorrect - 1 "
         "WHERE attempt_id = 'z1'",
-        "UPDATE quiz_attempts SET score_percent = 100.5 WHERE attempt_id = 'k9'",
-        "UPDATE quiz_attempts SET status = 'done' WHERE attempt_id = 'k9'",
         "UPDATE quiz_attempts SET completed_at = NULL WHERE attempt_id = 'k9'",
         "UPDATE quiz_attempts SET attempt_number = 3 WHERE attempt_id = 'k9'",
-    ],
-    "quiz_stats_one_row_per_key": ["INSERT INTO quiz_stats SELECT * FROM quiz_stats"],
-    "quiz_item_stats_one_row_per_key": [
-        "INSERT INTO quiz_item_stats SELECT * FROM quiz_item_stats"
     ],
     "quiz_stats_counts_and_ranges": [
         "UPDATE quiz_stats SET n = n + 1 WHERE basis = 'all'",
         "DELETE FROM quiz_stats WHERE basis = 'first'",
         "UPDATE quiz_attempts SET status = 'abandoned' WHERE attempt_id = 'z1'",
-        "UPDATE quiz_stats SET mean = 101",
         "UPDATE quiz_stats SET basis = 'best' WHERE basis = 'highest'",
         "UPDATE quiz_stats SET cronbach_alpha = 1.5",
     ],
     "quiz_item_stats_ranges": [
-        "UPDATE quiz_item_stats SET facility = 1.2",
         "UPDATE quiz_item_stats SET discrimination_index = -101",
         "UPDATE quiz_item_stats SET unanswered = unanswered + 1",
         "UPDATE quiz_item_stats SET flags = 'hard'",
     ],
-    "assignment_submissions_one_row_per_key": [
-        "INSERT INTO assignment_submissions SELECT * FROM assignment_submissions"
-    ],
     "assignment_submissions_consistent": [
-        "UPDATE assignment_submissions SET status = 'returned' WHERE submission_id = 's1'",
+        "UPDATE assignment_submissions SET status = 'submitted' WHERE submission_id = 's1'",
         "UPDATE assignment_submissions SET graded_at = NULL WHERE submission_id = 's1'",
-        "UPDATE assignment_submissions SET score_percent = 120 WHERE submission_id = 's1'",
         "UPDATE assignment_submissions SET late = NULL WHERE submission_id = 's3'",
         "UPDATE assignment_submissions SET hours_to_grade = 1 WHERE submission_id = 's1'",
     ],
-    "task_stats_one_row_per_key": ["INSERT INTO task_stats SELECT * FROM task_stats"],
-    "task_stats_counts_and_rates": [
-        "UPDATE task_stats SET solvers = learners + 1",
-        "UPDATE task_stats SET learners = attempts + 1",
+    "task_stats_rates_within_intervals": [
         "UPDATE task_stats SET first_try_solve_rate = 1.2",
         "UPDATE task_stats SET eventual_solve_rate_low = eventual_solve_rate + 0.01",
-        "UPDATE task_stats SET recall_solved = recall_attempts + 1",
     ],
 }
 
@@ -159,7 +145,7 @@ ASSESSMENT_BREAKS: dict[str, list[str]] = {
 def assessment_checks() -> dict[str, object]:
     from pipelines.defs.lms import assessment_checks as module
 
-    found = {c.check_key.name: c for c in module.unique_checks}
+    found = {c.check_key.name: c for c in module.registered_checks}
     for name, value in vars(module).items():
         if isinstance(value, dg.AssetChecksDefinition) and name not in found:
             found[value.check_key.name] = value

@@ -11,10 +11,11 @@ import polars as pl
 import pytest
 
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
-from reports.courses import CourseTables, build_course_reports, stopped_at
+from reports.courses import CourseData, CourseTables, build_course_reports, stopped_at
 from reports.export import chromium_path
 from reports.learner_courses import LearnerCourses, course_sections, module_progress_chart
 from reports.pages import PageMeta, write_page
+from reports.quizzes import QuizData
 from tests.browser import assert_page_draws, chart_marks, rendered_dom
 from tests.lms_build import build_lms_warehouse
 from tests.lms_landing import B, write_landing
@@ -36,10 +37,11 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     generate_lms_landing(root / "landing", LmsGeneratorConfig(learners=60, days=50))
     _warehouse(root / "landing", root / "w.duckdb", AS_OF)
     con = connect(root / "w.duckdb")
-    built, suppressed, figures = build_course_reports(
-        con, root / "reports", PageMeta(as_of=str(AS_OF), run_id="test"), AS_OF
-    )
+    data, quizzes = CourseData.read(con, AS_OF), QuizData.read(con, AS_OF).courses_with_a_page()
     con.close()
+    built, suppressed, figures = build_course_reports(
+        data, quizzes, root / "reports", PageMeta(as_of=str(AS_OF), run_id="test")
+    )
     assert len(built) == 3 and not suppressed and len(figures) == 18
     return root, built
 
@@ -82,12 +84,13 @@ def test_small_courses_are_left_out_and_drop_off_by_hand(tmp_path: Path) -> None
     as_of = datetime(2026, 2, 10)
     _warehouse(landing, tmp_path / "w.duckdb", as_of)
     con = connect(tmp_path / "w.duckdb")
+    data = CourseData.read(con, as_of)
+    con.close()
     built, suppressed, _ = build_course_reports(
-        con, tmp_path / "reports", PageMeta(as_of=str(as_of), run_id="t"), as_of
+        data, set(), tmp_path / "reports", PageMeta(as_of=str(as_of), run_id="t")
     )
     # Bob paused at q1 and Carol withdrew at q1 (their "continue here"): 2 of 2 who stopped
-    ranked = stopped_at(CourseTables.read(con, "py101", as_of), as_of)
-    con.close()
+    ranked = stopped_at(CourseTables.of(data, "py101"))
     assert built == [] and suppressed == ["ds201", "py101"]  # 2 and 3 enrolled learners
     assert ranked.select("lesson_id", "stopped", "stopped_learners", "share").rows() == [
         ("py101/m1/q1", 2, 2, 1.0)

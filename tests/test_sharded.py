@@ -23,6 +23,7 @@ from polars.testing import assert_frame_equal
 
 from landing.generate.landing import GeneratorConfig, generate_landing
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
+from pipelines.defs.srs.assets import SRS_STATE
 from pipelines.sharded import LAKE_REVIEWS, LAKE_WORD_PROGRESS, shard_assets
 from transforms import lake
 from transforms.as_of import resolve_as_of
@@ -106,7 +107,7 @@ def run_sharded_in_process(
     (only when every partition ran)."""
     assets = shard_assets(buckets)
     res = resources(warehouse, lake_path, buckets)
-    assert dg.materialize(assets, selection=["lake_layout"], resources=res).success
+    assert dg.materialize(assets, selection=["lake_layout", "bucket_layout"], resources=res).success
     for bucket in range(buckets) if partitions is None else partitions:
         assert dg.materialize(
             assets,
@@ -115,7 +116,7 @@ def run_sharded_in_process(
             resources=res,
         ).success
     if partitions is None:
-        assert dg.materialize(assets, selection=list(SRS_TABLES), resources=res).success
+        assert dg.materialize(assets, selection=[*SRS_TABLES, *SRS_STATE], resources=res).success
 
 
 def test_a_bucket_is_crc32_of_the_lower_case_id_modulo_b() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from transforms.warehouse import connect, query
@@ -14,6 +15,15 @@ from transforms.warehouse import connect, query
 WALL_CLOCK_COLUMNS = {"ingested_at", "first_published_run"}
 
 
+def stored_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The names of the warehouse's tables, staging ones aside."""
+    return query(
+        con,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_name NOT LIKE '%__staging' ORDER BY 1",
+    )["table_name"].to_list()
+
+
 def warehouse_tables(
     path: Path, skip: frozenset[str] | set[str] = frozenset(), landing: Path | None = None
 ) -> dict[str, pl.DataFrame]:
@@ -21,11 +31,7 @@ def warehouse_tables(
     `landing`, its path is cut out of every text column (two runs on two folders compare)."""
     con = connect(path)
     try:
-        names = query(
-            con,
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_name NOT LIKE '%__staging' ORDER BY 1",
-        )["table_name"].to_list()
+        names = stored_tables(con)
         tables = {}
         for name in names:
             if name in skip:
@@ -40,3 +46,14 @@ def warehouse_tables(
         return tables
     finally:
         con.close()
+
+
+def tables_without_an_asset(path: Path, asset_keys: set[str]) -> list[str]:
+    """The tables of the warehouse at `path` (staging ones aside) that are no asset key of
+    `asset_keys`: every table the pipeline writes is an asset or an asset's declared output."""
+    con = connect(path)
+    try:
+        names = stored_tables(con)
+    finally:
+        con.close()
+    return [name for name in names if name not in asset_keys]

@@ -3,10 +3,13 @@ checks hold it to.
 
 A domain registers its tables as `MetricTable` records (the analytics tables in
 `transforms/metrics/tables.py`, the course-platform progress tables in
-`transforms/lms/progress.py`). Derived from the records: the Dagster asset specs (name, grain as
-description), the asset checks (one row per key, proportions in [0, 1], percentages in 0..100,
-completed <= total, status values), the tests that break each check, and the summary in
-docs/tables.md (`python -m transforms.registry` prints it; a test checks it).
+`transforms/lms/progress.py`, the assessment tables in `transforms/lms/assessment.py`,
+`learning_analytics` in `transforms/lms/analytics.py`, the competency, badge and
+published-event tables in `transforms/lms/achievements.py`). Derived from the records: the
+Dagster asset specs (name, grain as description), the asset checks (one row per key,
+proportions in [0, 1], percentages in 0..100, completed <= total, status values), the tests
+that break each check, and the summary in docs/tables.md (`python -m transforms.registry`
+prints it; a test checks it).
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ Parts = TypeVar("Parts")  # what a domain's builders share: its inputs and inter
 
 @dataclass(frozen=True)
 class MetricTable(Generic[Parts]):
-    """One derived table. `build` computes it from the domain's shared parts."""
+    """One derived table. `build` computes it from the domain's shared parts; None when the
+    asset's step writes the table itself (awards kept from earlier runs, an append-only log, a
+    fit shared by two tables): its spec, checks and docs still come from here."""
 
     name: str
     grain: str  # "One row per ...": the asset's description
-    build: Callable[[Parts], pl.DataFrame]
+    build: Callable[[Parts], pl.DataFrame] | None
     key: tuple[str, ...]  # no two rows share these columns (a check)
     proportions: tuple[str, ...] = ()  # columns within [0, 1] (a check)
     percents: tuple[str, ...] = ()  # columns within 0..100 (a check)
@@ -40,7 +45,12 @@ def table_names(tables: Iterable[MetricTable[Any]]) -> tuple[str, ...]:
 
 def build_all(tables: Iterable[MetricTable[Parts]], parts: Parts) -> dict[str, pl.DataFrame]:
     """Every table of a domain from its shared parts, keyed by warehouse name, in order."""
-    return {t.name: t.build(parts) for t in tables}
+    built = {}
+    for t in tables:
+        if t.build is None:
+            raise ValueError(f"{t.name} has no builder: its asset writes it")
+        built[t.name] = t.build(parts)
+    return built
 
 
 def _checked(table: MetricTable[Any]) -> str:
@@ -67,6 +77,8 @@ def summary_markdown(tables: Iterable[MetricTable[Any]]) -> str:
 
 def registered() -> dict[str, tuple[MetricTable[Any], ...]]:
     """Every domain's registered tables, by the docs/tables.md section that lists them."""
+    from transforms.lms.achievements import ACHIEVEMENT_TABLES
+    from transforms.lms.analytics import ANALYTICS_TABLES
     from transforms.lms.assessment import ASSESSMENT_TABLES
     from transforms.lms.progress import LMS_TABLES
     from transforms.metrics.tables import METRIC_TABLES
@@ -75,6 +87,8 @@ def registered() -> dict[str, tuple[MetricTable[Any], ...]]:
         "Analytics": METRIC_TABLES,
         "Course platforms": LMS_TABLES,
         "Course-platform assessment": ASSESSMENT_TABLES,
+        "Course-platform analytics": ANALYTICS_TABLES,
+        "Competencies, badges and published events": ACHIEVEMENT_TABLES,
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -157,6 +157,14 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     with registered(con, "_replace_frame", frame):
         con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM _replace_frame')
     return frame.height
+
+
+def replace_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame]) -> None:
+    """Replace every derived table of `tables` (warehouse name -> frame) in one transaction:
+    a step's tables change together or not at all."""
+    with transaction(con):
+        for name, frame in tables.items():
+            replace_table(con, name, frame)
 
 
 def query(

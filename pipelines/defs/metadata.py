@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from reports.export import export_pngs
-from transforms.warehouse import scalar
+from transforms.warehouse import scalar, table_exists
 
 
 def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MarkdownMetadataValue:
@@ -27,6 +27,22 @@ def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MarkdownMetadataValue:
 
 def table_counts(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, int]:
     return {t: int(str(scalar(con, f'SELECT count(*) FROM "{t}"'))) for t in tables}
+
+
+def bookkeeping_specs(grains: Mapping[str, str]) -> list[dg.AssetSpec]:
+    """The specs of a step's bookkeeping tables (`grains`: table -> "One row per ..."): the
+    state the step keeps for its next run, declared as its outputs so that every table the
+    pipeline writes is in the asset graph. Nothing downstream reads them."""
+    return [dg.AssetSpec(name, description=grain) for name, grain in grains.items()]
+
+
+def bookkeeping_results(
+    con: duckdb.DuckDBPyConnection, names: Sequence[str]
+) -> Iterator[dg.MaterializeResult]:
+    """One materialization per bookkeeping table: its rows (0 when the step has not made it)."""
+    for name in names:
+        rows = table_counts(con, [name])[name] if table_exists(con, name) else 0
+        yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": rows})
 
 
 def table_results(

@@ -17,7 +17,7 @@ from transforms.lms.badges import (
     evaluate_badges,
     merge_awards,
 )
-from transforms.lms.competencies import build_competencies
+from transforms.lms.competencies import COMPETENCY_STATUSES, build_competencies
 from transforms.lms.published import (
     PublishedInputs,
     candidate_events,
@@ -27,7 +27,58 @@ from transforms.lms.published import (
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
 from transforms.lms.tree import current_nodes, node_attributes, versions_as_of
+from transforms.registry import MetricTable
 from transforms.warehouse import insert_frame, query, table_exists, transaction
+
+# The tables of competencies, badges and published events: grain, key and checked ranges. Their
+# steps write them (no builder): `course_competencies` comes with the course trees,
+# `competency_params` and `user_competencies` from one fit (`competency_tables`), the badge
+# rules from the `badges/` files, awards and published events are kept from run to run.
+ACHIEVEMENT_TABLES: tuple[MetricTable[None], ...] = (
+    MetricTable(
+        "course_competencies",
+        "One row per (course_id, version, competency_id) a course version declares.",
+        None,
+        key=("course_id", "version", "competency_id"),
+    ),
+    MetricTable(
+        "competency_params",
+        "One row per competency with evidence: its BKT parameters.",
+        None,
+        key=("competency_id",),
+    ),
+    MetricTable(
+        "user_competencies",
+        "One row per (user_id, competency_id) with evidence or enrolled.",
+        None,
+        key=(USER, "competency_id"),
+        percents=("level",),
+        statuses=COMPETENCY_STATUSES,
+    ),
+    MetricTable(
+        "badge_rules", "One row per valid badge rule (badge_code).", None, key=("badge_code",)
+    ),
+    MetricTable(
+        "badge_rule_rejects",
+        "One row per rejected badge rule (source file, position in it).",
+        None,
+        key=("source", "item"),
+    ),
+    MetricTable(
+        "user_badges",
+        "One row per (user_id, badge_code, context): awarded at the event where the rule first "
+        "held; kept for ever (never revoked, never twice).",
+        None,
+        key=(USER, "badge_code", "context"),
+    ),
+    MetricTable(
+        "learning_events",
+        "One row per published learning event (event_id): the outbox's ledger.",
+        None,
+        key=("event_id",),
+    ),
+)
+GRAINS = {t.name: t.grain for t in ACHIEVEMENT_TABLES}
 
 FACT_EVENT_COLUMNS = (
     USER,

@@ -24,13 +24,25 @@ Where lms.md is silent this module decides (and docs/tables.md says so):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import duckdb
 import polars as pl
 
 from transforms.lms.activity import timed_events
+from transforms.lms.assessment_trends import (
+    TREND_POINTS,
+    TREND_WINDOW,
+    assessment_trends,
+    read_assessments,
+)
 from transforms.lms.progress import LmsInputs
+from transforms.lms.read import read_lms_inputs
+from transforms.lms.stops import IDLE_DAYS, STOP_COLUMNS, course_stop_points
 from transforms.lms.tree import node_attributes, versions_as_of
+from transforms.registry import MetricTable, build_all
+from transforms.warehouse import query
 
 USER = "user_id"
 KEYS = [USER, "course_id", "week_start"]
@@ -278,3 +290,69 @@ def build_learning_analytics(
     courses = in_force["course_id"].unique().to_list()
     events = timed_events(inputs.events.filter(pl.col("occurred_at") <= as_of), attrs, courses)
     return learning_analytics(events, attempts, course_progress)
+
+
+@dataclass(frozen=True)
+class AnalyticsParts:
+    """What `learning_analytics` is built from: the progress tables' inputs, the as-of time,
+    and the `quiz_attempts` and `course_progress` tables."""
+
+    inputs: LmsInputs
+    as_of: datetime
+    attempts: pl.DataFrame  # user_id, course_id, status, completed_at, score_percent
+    course_progress: pl.DataFrame  # percent_complete and `stops.STOP_COLUMNS`
+    assessments: pl.DataFrame  # `assessment_trends.read_assessments`
+
+
+ANALYTICS_TABLES: tuple[MetricTable[AnalyticsParts], ...] = (
+    MetricTable(
+        "learning_analytics",
+        "One row per (user_id, course_id, week_start: an ISO week's Monday) with an event of "
+        "the learner in the course that week: minutes by kind and part of day, active days, "
+        "sessions, quiz average and grades, engagement trend, consistency, cramming, "
+        "percentile rank of percent complete.",
+        lambda p: build_learning_analytics(p.inputs, p.as_of, p.attempts, p.course_progress),
+        key=(USER, "course_id", "week_start"),
+        percents=("percentile_rank", "quiz_average"),
+    ),
+    MetricTable(
+        "course_stop_points",
+        "One row per (course_id, lesson_id) where a learner stopped (withdrew, paused or idle "
+        f"{IDLE_DAYS}+ days without completing; the lesson they would continue at): stopped "
+        "learners, the course's, and the share with its Wilson 95% interval.",
+        lambda p: course_stop_points(p.course_progress, p.as_of),
+        key=("course_id", "lesson_id"),
+        proportions=("share", "share_low", "share_high"),
+        completed_le_total=(("stopped", "stopped_learners"),),
+    ),
+    MetricTable(
+        "assessment_trends",
+        "One row per user_id with a completed quiz attempt or a graded assignment: "
+        "assessments, their mean score and its trend (improving, steady, declining: the "
+        f"least-squares slope of the last {TREND_WINDOW} scores beyond ±{TREND_POINTS:g} "
+        "point per assessment; null with fewer than 3).",
+        lambda p: assessment_trends(p.assessments),
+        key=(USER,),
+        percents=("mean_assessment_percent",),
+    ),
+)
+
+
+def read_analytics_parts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> AnalyticsParts:
+    """The analytics tables' inputs as of `as_of`: the progress tables' inputs, `quiz_attempts`,
+    `course_progress` and every learner's assessments."""
+    return AnalyticsParts(
+        read_lms_inputs(con, as_of),
+        as_of,
+        query(
+            con,
+            "SELECT user_id, course_id, status, completed_at, score_percent FROM quiz_attempts",
+        ),
+        query(con, f"SELECT {', '.join(STOP_COLUMNS)}, percent_complete FROM course_progress"),
+        read_assessments(con),
+    )
+
+
+def build_analytics_tables(parts: AnalyticsParts) -> dict[str, pl.DataFrame]:
+    """Every course-platform analytics table, keyed by its warehouse name."""
+    return build_all(ANALYTICS_TABLES, parts)

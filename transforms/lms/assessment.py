@@ -8,10 +8,10 @@ from functools import cached_property
 
 import polars as pl
 
-from transforms.lms.assignments import assignment_submissions
+from transforms.lms.assignments import SUBMISSION_STATUSES, assignment_submissions
 from transforms.lms.progress import CourseParts, LmsInputs
 from transforms.lms.quiz_stats import quiz_statistics
-from transforms.lms.quizzes import last_answers, quiz_attempts, quiz_questions
+from transforms.lms.quizzes import ATTEMPT_STATUSES, last_answers, quiz_attempts, quiz_questions
 from transforms.lms.task_stats import task_stats
 from transforms.registry import MetricTable, build_all
 
@@ -41,6 +41,8 @@ ASSESSMENT_TABLES: tuple[MetricTable[AssessmentParts], ...] = (
         "One row per (user_id, quiz_id, attempt_id) with any event of the attempt.",
         lambda p: p.attempts,
         key=("user_id", "quiz_id", "attempt_id"),
+        percents=("score_percent",),
+        statuses=ATTEMPT_STATUSES,
     ),
     MetricTable(
         "quiz_stats",
@@ -48,6 +50,7 @@ ASSESSMENT_TABLES: tuple[MetricTable[AssessmentParts], ...] = (
         "the first/highest/last/all completed attempts.",
         lambda p: p.statistics[0],
         key=("quiz_id", "basis"),
+        percents=("mean", "median"),
     ),
     MetricTable(
         "quiz_item_stats",
@@ -55,6 +58,7 @@ ASSESSMENT_TABLES: tuple[MetricTable[AssessmentParts], ...] = (
         "facility, discrimination, efficiency, flags in words.",
         lambda p: p.statistics[1],
         key=("quiz_id", "question_id", "basis"),
+        proportions=("facility",),
     ),
     MetricTable(
         "assignment_submissions",
@@ -62,6 +66,8 @@ ASSESSMENT_TABLES: tuple[MetricTable[AssessmentParts], ...] = (
         "dueAt/dueOffsetDays, hours to grade.",
         lambda p: assignment_submissions(p.events, p.attrs),
         key=("user_id", "assignment_id", "submission_id"),
+        percents=("score_percent",),
+        statuses=SUBMISSION_STATUSES,
     ),
     MetricTable(
         "task_stats",
@@ -70,6 +76,12 @@ ASSESSMENT_TABLES: tuple[MetricTable[AssessmentParts], ...] = (
         "intervals).",
         lambda p: task_stats(p.events),
         key=("course_id", "item_id"),
+        completed_le_total=(
+            ("first_try_solvers", "solvers"),
+            ("solvers", "learners"),
+            ("learners", "attempts"),
+            ("recall_solved", "recall_attempts"),
+        ),
     ),
 )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.lms.progress import ENROLLED_AT
+
 USER = "user_id"
 SUBMISSION_KEY = [USER, "assignment_id", "submission_id"]
 SUBMISSION_STATUSES = ("submitted", "graded")
@@ -49,12 +51,7 @@ def assignment_submissions(events: pl.DataFrame, attributes: pl.DataFrame) -> pl
         percent.filter(grade).last().alias("score_percent"),
         grade.sum().cast(pl.Int32).alias("grades"),
     )
-    enrolled = events.group_by(USER, "course_id").agg(
-        pl.coalesce(
-            pl.col("occurred_at").filter(pl.col("type") == "enrolled").min(),
-            pl.col("occurred_at").min(),
-        ).alias("_enrolled_at")
-    )
+    enrolled = events.group_by(USER, "course_id").agg(ENROLLED_AT.alias("_enrolled_at"))
     info = attributes.filter(pl.col("kind") == "assignment").select(
         pl.col("node_id").alias("assignment_id"), "module_id", "due_at", "due_offset_days"
     )

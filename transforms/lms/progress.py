@@ -467,6 +467,15 @@ def _sticky(
     )
 
 
+# A learner's enrollment in a course (aggregated per user and course): the first `enrolled`
+# event, else the first event. `enrollments.enrolled_at`; assignments' offset deadlines count
+# from it.
+ENROLLED_AT = pl.coalesce(
+    pl.col("occurred_at").filter(pl.col("type") == "enrolled").min(),
+    pl.col("occurred_at").min(),
+)
+
+
 def enrollments(
     events: pl.DataFrame, in_force: pl.DataFrame, nodes: pl.DataFrame, done: pl.DataFrame
 ) -> pl.DataFrame:
@@ -493,8 +502,7 @@ def enrollments(
         events.lazy()
         .group_by(USER, "course_id")
         .agg(
-            pl.col("occurred_at").filter(pl.col("type") == "enrolled").min().alias("_enrolled"),
-            pl.col("occurred_at").min().alias("_first"),
+            ENROLLED_AT.alias("enrolled_at"),
             pl.col("occurred_at").max().alias("last_activity_at"),
             pl.col("occurred_at")
             .filter(pl.col("type") == "course_completed")
@@ -528,7 +536,7 @@ def enrollments(
         .then(pl.lit("paused"))
         .otherwise(pl.lit("active"))
         .alias("status"),
-        pl.coalesce("_enrolled", "_first").alias("enrolled_at"),
+        "enrolled_at",
         "completed_at",
         pl.when(withdrawn).then(pl.col("_state_at")).alias("withdrawn_at"),
         "last_activity_at",

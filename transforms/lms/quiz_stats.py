@@ -207,13 +207,20 @@ def item_flags() -> pl.Expr:
 def quiz_totals(marks: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
     """One row per (basis, quiz_id) with a counted attempt. mean, median, sd and
     standard_error are in percent of the quiz's max points (as Moodle shows them)."""
-    totals = marks.group_by("basis", "aid").agg(
-        (pl.col("mark") + pl.col("rest")).first().alias("total"), pl.col("qid").first()
+    # sorted: every sum below adds its terms in one order (a float sum is not associative)
+    totals = (
+        marks.group_by("basis", "aid")
+        .agg((pl.col("mark") + pl.col("rest")).first().alias("total"), pl.col("qid").first())
+        .sort("basis", "aid")
     )
-    per_item = items.group_by("basis", "quiz_id").agg(
-        pl.len().cast(pl.Int32).alias("questions"),
-        pl.col("max_points").sum(),
-        pl.col("_var").sum().alias("_sum_var"),
+    per_item = (
+        items.sort("basis", "quiz_id", "qid")
+        .group_by("basis", "quiz_id")
+        .agg(
+            pl.len().cast(pl.Int32).alias("questions"),
+            pl.col("max_points").sum(),
+            pl.col("_var").sum().alias("_sum_var"),
+        )
     )
     quiz_of = items.select("qid", "quiz_id").unique()
     t = pl.col("total")

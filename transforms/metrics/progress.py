@@ -104,6 +104,7 @@ AS_OF_COLUMNS: tuple[str, ...] = (
     "longest_streak",
     "due_now",
 )
+HISTORY_COLUMNS = tuple(c for c in PROGRESS_COLUMNS if c not in AS_OF_COLUMNS)
 
 
 def progress_history(
@@ -153,22 +154,14 @@ def progress_history(
                 "words_seen", "words_learned", "words_mature", "words_total", "levels_completed"
             ).fill_null(0)
         )
-        .select(
-            *LEARNER,
-            "level",
-            "group",
-            "levels_completed",
-            "words_seen",
-            "words_learned",
-            "words_mature",
-            "words_total",
+        .with_columns(
             pl.when(pl.col("words_total") > 0)
             .then(pl.col("words_learned") / pl.col("words_total") * 100)
             .otherwise(0.0)
             .alias("percent_complete"),
             (pl.col("_correct") / pl.col("_attempts")).alias("accuracy"),
-            "true_retention",
         )
+        .select(HISTORY_COLUMNS)
     )
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.metadata import preview, table_counts
+from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs, preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.ingest.attempts import ingest_landing_files
 from transforms.ingest.cohorts import read_cohorts
@@ -14,6 +14,13 @@ from transforms.ingest.manifests import json_documents, load_manifests
 from transforms.warehouse import replace_table
 
 INGEST = "ingest"
+# What attempt ingestion keeps for its next run (the DDL in transforms/warehouse.py)
+LEDGERS = {
+    "landing_paths": "One row per landing path seen (size, mtime, content hash): an unchanged "
+    "file is skipped without hashing it again.",
+    "postgres_rows": "One row per Postgres attempt row ingested within the lookback window (a "
+    "fingerprint of the whole row): re-reading the window adds nothing twice.",
+}
 
 
 def _ingestion_time() -> datetime:
@@ -31,6 +38,7 @@ def _ingestion_time() -> datetime:
             description="One row per ingested source: a file by content hash, or a Postgres "
             "batch; rows read = accepted + duplicates + rejected.",
         ),
+        *bookkeeping_specs(LEDGERS),
     ],
 )
 def ingest_attempts(
@@ -46,6 +54,7 @@ def ingest_attempts(
             loaded.append(ingest_postgres_attempts(con, settings.pg_dsn, now))
         new = pl.concat([f for f in loaded if f.height] or [pl.DataFrame()], how="vertical_relaxed")
         counts = table_counts(con, ["attempts", "attempt_rejects", "ingested_files"])
+        bookkeeping = list(bookkeeping_results(con, list(LEDGERS)))
         sources = new.height
         totals = (
             new.select(pl.col("rows_read", "accepted", "duplicates", "rejected").sum()).row(
@@ -74,6 +83,7 @@ def ingest_attempts(
                 ),
             },
         )
+    yield from bookkeeping
 
 
 @dg.multi_asset(

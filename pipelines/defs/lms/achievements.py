@@ -11,6 +11,7 @@ from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
 from transforms.ingest.manifests import json_documents
 from transforms.lms.achievements import (
+    GRAINS,
     competency_tables,
     publish_learning_events,
     update_user_badges,
@@ -18,7 +19,7 @@ from transforms.lms.achievements import (
 from transforms.lms.badges import parse_badge_rules
 from transforms.lms.progress import LMS_TABLES
 from transforms.registry import table_names
-from transforms.warehouse import replace_table, transaction
+from transforms.warehouse import replace_tables
 
 PROGRESS_TABLES = list(table_names(LMS_TABLES))
 
@@ -26,11 +27,8 @@ PROGRESS_TABLES = list(table_names(LMS_TABLES))
 @dg.multi_asset(
     group_name=LMS,
     specs=[
-        dg.AssetSpec("badge_rules", description="One row per valid badge rule (badge_code)."),
-        dg.AssetSpec(
-            "badge_rule_rejects",
-            description="One row per rejected badge rule (source file, position in it).",
-        ),
+        dg.AssetSpec(name, description=GRAINS[name])
+        for name in ("badge_rules", "badge_rule_rejects")
     ],
 )
 def badge_rule_tables(
@@ -39,9 +37,8 @@ def badge_rule_tables(
     """Read every `badges/*.json` (one rule or a list each); a bad rule is rejected with its
     reason, the others apply."""
     rules, rejects = parse_badge_rules(json_documents(settings.landing_path / "badges"))
-    with warehouse.connect() as con, transaction(con):
-        replace_table(con, "badge_rules", rules)
-        replace_table(con, "badge_rule_rejects", rejects)
+    with warehouse.connect() as con:
+        replace_tables(con, {"badge_rules": rules, "badge_rule_rejects": rejects})
     for row in rejects.iter_rows(named=True):
         context.log.warning(f"badge rule rejected: {row['source']}#{row['item']}: {row['message']}")
     yield dg.MaterializeResult(
@@ -59,12 +56,12 @@ def badge_rule_tables(
     specs=[
         dg.AssetSpec(
             "competency_params",
-            description="One row per competency with evidence: its BKT parameters.",
+            description=GRAINS["competency_params"],
             deps=["lms_events", "course_nodes", "course_versions", "course_competencies"],
         ),
         dg.AssetSpec(
             "user_competencies",
-            description="One row per (user_id, competency_id) with evidence or enrolled.",
+            description=GRAINS["user_competencies"],
             deps=[
                 "lms_events",
                 "course_nodes",
@@ -82,9 +79,7 @@ def competency_assets(
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         tables = competency_tables(con, as_of)
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
+        replace_tables(con, tables)
     params = tables["competency_params"]
     fitted = int(params["fitted"].sum()) if params.height else 0
     yield from table_results(tables, as_of, {"fitted_competencies": fitted})
@@ -92,6 +87,7 @@ def competency_assets(
 
 @dg.asset(
     group_name=LMS,
+    description=GRAINS["user_badges"],
     deps=[
         "badge_rules",
         "user_competencies",
@@ -120,6 +116,7 @@ def user_badges(warehouse: WarehouseResource, settings: ProgressSettings) -> dg.
 
 @dg.asset(
     group_name=LMS,
+    description=GRAINS["learning_events"],
     deps=[
         "user_badges",
         "user_competencies",

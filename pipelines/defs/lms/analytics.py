@@ -1,51 +1,45 @@
-"""`learning_analytics` (lms.md section 3): per learner, course and ISO week."""
+"""The course-platform analytics tables: `learning_analytics` (lms.md section 3, per learner,
+course and ISO week) and `course_stop_points` (where learners stop, the course pages')."""
+
+from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.defs.metadata import preview
+from pipelines.defs.metadata import table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
-from transforms.lms.analytics import build_learning_analytics
-from transforms.lms.read import read_lms_inputs
-from transforms.lms.schema import ensure_lms_tables
-from transforms.warehouse import query, replace_table, transaction
-
-
-@dg.asset(
-    group_name="lms",
-    deps=[
-        "lms_events",
-        "course_nodes",
-        "course_versions",
-        "attempts",
-        "manifest_words",
-        "manifest_versions",
-        "quiz_attempts",
-        "course_progress",
-    ],
+from transforms.lms.analytics import (
+    ANALYTICS_TABLES,
+    build_analytics_tables,
+    read_analytics_parts,
 )
-def learning_analytics(
+from transforms.lms.schema import ensure_lms_tables
+from transforms.warehouse import replace_tables
+
+UPSTREAM = [
+    "lms_events",
+    "course_nodes",
+    "course_versions",
+    "attempts",
+    "manifest_words",
+    "manifest_versions",
+    "quiz_attempts",
+    "course_progress",
+]
+
+
+@dg.multi_asset(
+    group_name="lms",
+    specs=[dg.AssetSpec(t.name, description=t.grain, deps=UPSTREAM) for t in ANALYTICS_TABLES],
+)
+def lms_analytics_tables(
     warehouse: WarehouseResource, settings: ProgressSettings
-) -> dg.MaterializeResult:
-    """One row per (user_id, course_id, week_start: an ISO week's Monday) with an event of the
-    learner in the course that week: minutes in lessons, quizzes, tasks and in all, active
-    days, sessions, minutes by part of day, quiz average and its change, grade counts,
-    engagement trend, consistent schedule, cramming, percentile rank of percent complete."""
+) -> Iterator[dg.MaterializeResult]:
+    """The course-platform analytics tables, as of one moment, from the progress tables'
+    inputs and the `quiz_attempts` and `course_progress` tables."""
     with warehouse.connect() as con:
         ensure_lms_tables(con)
         as_of = resolve_as_of(con, settings.as_of_time)
-        attempts = query(
-            con,
-            "SELECT user_id, course_id, status, completed_at, score_percent FROM quiz_attempts",
-        )
-        progress = query(con, "SELECT user_id, course_id, percent_complete FROM course_progress")
-        table = build_learning_analytics(read_lms_inputs(con, as_of), as_of, attempts, progress)
-        with transaction(con):
-            replace_table(con, "learning_analytics", table)
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": table.height,
-            "as_of": as_of.isoformat(),
-            "preview": preview(table),
-        }
-    )
+        tables = build_analytics_tables(read_analytics_parts(con, as_of))
+        replace_tables(con, tables)
+    yield from table_results(tables, as_of)

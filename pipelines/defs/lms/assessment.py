@@ -9,7 +9,7 @@ from pipelines.defs.lms.assets import LmsRefreshConfig
 from pipelines.defs.metadata import pages_result, preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.pages import PageMeta
-from reports.quizzes import build_quiz_reports
+from reports.quizzes import QuizData, build_quiz_reports
 from transforms.as_of import resolve_as_of
 from transforms.lms.assessment import ASSESSMENT_TABLES
 from transforms.lms.nightly import update_assessment
@@ -62,7 +62,14 @@ def lms_assessment_tables(
 
 @dg.asset(
     group_name=LMS,
-    deps=["quiz_stats", "quiz_item_stats", "quiz_attempts", "course_nodes", "course_reports"],
+    deps=[
+        "quiz_stats",
+        "quiz_item_stats",
+        "quiz_attempts",
+        "course_nodes",
+        "course_versions",
+        "course_reports",
+    ],
 )
 def quiz_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
@@ -74,7 +81,8 @@ def quiz_reports(
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         meta = PageMeta.of(as_of, context.run.run_id)
-        pages, suppressed, figures = build_quiz_reports(con, folder, meta, as_of)
+        data = QuizData.read(con, as_of)
+    pages, suppressed, figures = build_quiz_reports(data, folder, meta)
     suppressed_quizzes = ", ".join(suppressed) or "none"
     return pages_result(
         pages,

@@ -8,11 +8,13 @@ import polars as pl
 
 from pipelines.defs.metadata import pages_result, preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from reports.courses import build_course_reports
+from reports.courses import CourseData, build_course_reports
 from reports.pages import PageMeta
+from reports.quizzes import QuizData
 from transforms.as_of import resolve_as_of
 from transforms.incremental import CONSUMED_FILES
 from transforms.ingest.manifests import json_documents
+from transforms.lms.achievements import GRAINS
 from transforms.lms.courses import load_courses, parse_paths, store_path_rejects
 from transforms.lms.ingest import ingest_events
 from transforms.lms.nightly import LMS_STATE, TASK_MEDIANS, update_lms_progress
@@ -38,10 +40,7 @@ EVENT_TABLES = ("lms_events", "lms_event_rejects", "lms_ingested_files")
     specs=[
         dg.AssetSpec("course_versions", description="One row per (course_id, version)."),
         dg.AssetSpec("course_nodes", description="One row per (course_id, version, node_id)."),
-        dg.AssetSpec(
-            "course_competencies",
-            description="One row per (course_id, version, competency_id) declared.",
-        ),
+        dg.AssetSpec("course_competencies", description=GRAINS["course_competencies"]),
         dg.AssetSpec("course_rejects", description="One row per rejected course or path file."),
         dg.AssetSpec("learning_paths", description="One row per (path_id, position)."),
     ],
@@ -181,7 +180,19 @@ def lms_progress_tables(
         )
 
 
-@dg.asset(group_name=LMS, deps=[*table_names(LMS_TABLES), "quiz_stats", "user_badges"])
+@dg.asset(
+    group_name=LMS,
+    deps=[
+        *table_names(LMS_TABLES),
+        "course_nodes",
+        "course_versions",
+        "quiz_stats",
+        "quiz_item_stats",
+        "quiz_attempts",
+        "user_badges",
+        "course_stop_points",
+    ],
+)
 def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:
@@ -192,7 +203,9 @@ def course_reports(
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
         meta = PageMeta.of(as_of, context.run.run_id)
-        pages, suppressed, figures = build_course_reports(con, folder, meta, as_of)
+        data = CourseData.read(con, as_of)
+        quiz_courses = QuizData.read(con, as_of).courses_with_a_page()
+    pages, suppressed, figures = build_course_reports(data, quiz_courses, folder, meta)
     suppressed_courses = ", ".join(suppressed) or "none"
     return pages_result(
         pages,

@@ -6,7 +6,7 @@ from pipelines.defs.metadata import pages_result
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.build import pick_learners, pseudonym_key, remove_stale
 from reports.pages import PageMeta
-from reports.performance import ACTIVITY_SQL, build_performance_reports
+from reports.performance import ACTIVITY_SQL, PerformanceData, build_performance_reports
 from transforms.as_of import resolve_as_of
 from transforms.warehouse import query
 
@@ -23,6 +23,9 @@ REPORTING = "reporting"  # a report page, written with the other reports
         "user_competencies",
         "user_badges",
         "report_secrets",
+        "lms_events",
+        "course_nodes",
+        "assessment_trends",
     ],
 )
 def performance_reports(
@@ -37,7 +40,8 @@ def performance_reports(
         meta = PageMeta.of(as_of, context.run.run_id)
         key = pseudonym_key(con, settings.pseudonym_key)
         users = pick_learners(query(con, ACTIVITY_SQL), settings.report_learners)
-        pages, figures = build_performance_reports(con, folder, meta, key, users)
+        data = PerformanceData.read(con, users)
+    pages, figures = build_performance_reports(data, folder, meta, key, users)
     # a learner no longer selected loses their page (the index links every page there)
     stems = [stem for stem, _ in figures] if settings.export_png else []
     stale = remove_stale(folder, ("performance",), ("performance-",), pages, stems)

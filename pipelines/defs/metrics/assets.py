@@ -4,14 +4,20 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.defs.metadata import preview
+from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs, preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
+from transforms.metrics.learned import build_learned_words
 from transforms.metrics.nightly import update_metrics
-from transforms.metrics.tables import METRIC_TABLES
-from transforms.warehouse import query
+from transforms.metrics.tables import METRIC_TABLES, METRICS_STATE
+from transforms.warehouse import query, replace_table
 
 METRICS = "metrics"
+# What the step keeps for its next run (transforms/metrics/tables.py)
+STATE = {
+    METRICS_STATE: "One row: the as-of time the metric tables are up to date with and a "
+    "digest of the inputs they were built from.",
+}
 UPSTREAM = [
     "attempts",
     "reviews",
@@ -24,7 +30,10 @@ UPSTREAM = [
 
 @dg.multi_asset(
     group_name=METRICS,
-    specs=[dg.AssetSpec(t.name, description=t.grain, deps=UPSTREAM) for t in METRIC_TABLES],
+    specs=[
+        *(dg.AssetSpec(t.name, description=t.grain, deps=UPSTREAM) for t in METRIC_TABLES),
+        *bookkeeping_specs(STATE),
+    ],
 )
 def analytics_tables(
     warehouse: WarehouseResource, settings: ProgressSettings
@@ -41,6 +50,7 @@ def analytics_tables(
             t.name: query(con, f'SELECT count(*) AS n FROM "{t.name}"')["n"][0]
             for t in METRIC_TABLES
         }
+        bookkeeping = list(bookkeeping_results(con, list(STATE)))
     for name, sample in tables.items():
         yield dg.MaterializeResult(
             asset_key=name,
@@ -53,3 +63,20 @@ def analytics_tables(
                 "preview": preview(sample),
             },
         )
+    yield from bookkeeping
+
+
+@dg.asset(group_name=METRICS, deps=["reviews", "sm2_params_used"])
+def learned_words(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per card (user_id, language, word_uid) with a graded review: `learned`, whether
+    its last graded review passed (the learner pages' words)."""
+    with warehouse.connect() as con:
+        table = build_learned_words(con)
+        replace_table(con, "learned_words", table)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.height,
+            "learned": int(table["learned"].sum()),
+            "preview": preview(table),
+        }
+    )

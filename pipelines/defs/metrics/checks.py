@@ -2,14 +2,20 @@
 
 import dagster as dg
 
-from pipelines.defs.check_helpers import offending_rows_check, registry_checks
+from pipelines.defs.check_helpers import (
+    offending_rows_check,
+    one_row_per_key_check,
+    registry_checks,
+)
 from pipelines.defs.resources import WarehouseResource
+from transforms.keys import CARD
 from transforms.metrics.tables import METRIC_TABLES
 
 AS_OF = "(SELECT as_of FROM sm2_params_used)"
 
 # one row per key, proportions in [0, 1], status values: as the registry declares them
 registered_checks = registry_checks(METRIC_TABLES)
+learned_words_unique = one_row_per_key_check("learned_words", CARD, what="one row per card")
 
 
 @dg.asset_check(asset="learner_status", blocking=True)

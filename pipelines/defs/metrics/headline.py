@@ -13,7 +13,7 @@ from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
 from transforms.metrics.headline import headline_figures, weekly_active_learners
 from transforms.sm2.store import params_used
-from transforms.warehouse import query, replace_table, transaction
+from transforms.warehouse import query, replace_tables
 
 
 def _optional(
@@ -89,9 +89,7 @@ def headline_tables(
             ),
             "weekly_active_learners": weekly_active_learners(daily, as_of),
         }
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
+        replace_tables(con, tables)
     yield from table_results(tables, as_of)
 
 

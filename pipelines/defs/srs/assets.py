@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.defs.metadata import preview
+from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs, preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from pipelines.defs.srs.config import SM2ReplayConfig
 from transforms.as_of import resolve_as_of
@@ -15,6 +15,19 @@ from transforms.warehouse import query, replace_table
 SRS = "srs"
 # lms_events: "as of" is the latest attempt or course-platform event (lms.md section 3)
 UPSTREAM = ["attempts", "manifest_words", "manifest_versions", "lms_events"]
+# What the SRS step keeps for its next run (transforms/sm2/store.py, transforms/incremental.py)
+SRS_STATE = {
+    "sm2_params_used": "One row: the SM-2 parameters, as-of time and course-words fingerprint "
+    "the stored reviews and word_progress were computed with.",
+    "srs_sources": "One row per attempt source (source_id) the stored reviews and "
+    "word_progress have replayed.",
+}
+TOUCHED = {
+    "touched_cards": "One row per (consumer, user_id, language, word_uid) card whose SM-2 rows "
+    "a run changed and that the consumer has not rebuilt from yet (since: its earliest changed "
+    "attempt).",
+    "touched_all": "One row per consumer with every row pending (after a full SM-2 recompute).",
+}
 
 
 @dg.multi_asset(
@@ -32,6 +45,7 @@ UPSTREAM = ["attempts", "manifest_words", "manifest_versions", "lms_events"]
             "WordProgress on SM-2.",
             deps=UPSTREAM,
         ),
+        *bookkeeping_specs(SRS_STATE | TOUCHED),
     ],
 )
 def sm2_replay(
@@ -50,6 +64,7 @@ def sm2_replay(
             full_refresh=config.full_refresh or settings.full_refresh,
         )
         sample = query(con, "SELECT * FROM word_progress LIMIT 10")
+        bookkeeping = list(bookkeeping_results(con, [*SRS_STATE, *TOUCHED]))
     shared: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "sm2_params": dg.MetadataValue.json(params.to_dict()),
@@ -76,6 +91,7 @@ def sm2_replay(
             **shared,
         },
     )
+    yield from bookkeeping
 
 
 @dg.asset(group_name=SRS, deps=["word_progress"])

@@ -14,7 +14,7 @@ from reports.tuning_report import write_tuning_report
 from transforms.as_of import resolve_as_of
 from transforms.tuning.lab import LabResult, LabSettings, run_lab, sample_attempts
 from transforms.tuning.search import DEFAULT_SPACE, parse_space
-from transforms.warehouse import replace_table, transaction
+from transforms.warehouse import replace_tables
 
 TUNING = "tuning"
 
@@ -104,11 +104,14 @@ def tuning_lab(
         as_of = resolve_as_of(con, settings.as_of_time)
         attempts = sample_attempts(con, as_of, config.learner_sample)
         result = run_lab(attempts, base, config.lab_settings())
-        with transaction(con):
-            replace_table(con, "sm2_param_eval", result.param_eval)
-            replace_table(con, "sm2_simulation", result.simulation)
-            for name, frame in _extra_tables(result).items():
-                replace_table(con, name, frame)
+        replace_tables(
+            con,
+            {
+                "sm2_param_eval": result.param_eval,
+                "sm2_simulation": result.simulation,
+                **_extra_tables(result),
+            },
+        )
     meta = PageMeta.of(as_of, context.run.run_id)
     page = write_tuning_report(settings.reports_path, meta, result)
     best = result.param_eval.sort("log_loss").row(0, named=True)
