@@ -7,6 +7,11 @@ transaction as its own rows; a full SRS recompute records `touched_all` instead.
 its pending set, rebuilds the rows those cards reach, and clears the set in the transaction that
 writes them: a crash between the two steps leaves the set pending, so the next run catches up.
 
+A consumer of an ingested record type (the LMS events) needs no writer's help: the ingestion
+ledger names every file, so `unconsumed_sources` are the files it has not read yet (their
+rows carry the hash as `source_id`), and `mark_consumed` records the files in the consumer's
+own transaction (a crash leaves them unread, so the next run reads them again).
+
 SM-2 is causal per card: a card's reviews before `since` are the ones it had. So a table keyed
 by learner rebuilds the touched learners; a table keyed by a group (a word, a week, a cohort)
 rebuilds the groups the touched cards' attempts from `since` on fall in; `replace_keys` swaps
@@ -25,7 +30,8 @@ from transforms.warehouse import insert_frame, query, registered, scalar, table_
 
 TOUCHED_CARDS = "touched_cards"  # (consumer, user_id, language, word_uid): since
 TOUCHED_ALL = "touched_all"  # (consumer): every row pending, after a full recompute upstream
-CONSUMERS: tuple[str, ...] = ("metrics",)  # the steps that rebuild from the touched cards
+CONSUMERS: tuple[str, ...] = ("metrics", "lms_progress")  # the steps rebuilding from them
+CONSUMED_FILES = "consumed_files"  # (consumer, content_hash): ingested sources already read
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -118,3 +124,48 @@ def rows_for(
     Reads only the rows a rebuild needs."""
     with registered(con, "_keys", keys.unique()):
         return query(con, f"SELECT * FROM ({select}) t SEMI JOIN _keys {on}", params)
+
+
+def _ensure_consumed(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {CONSUMED_FILES} (consumer VARCHAR, content_hash VARCHAR)"
+    )
+
+
+def unconsumed_sources(
+    con: duckdb.DuckDBPyConnection, consumer: str, ledger: str
+) -> list[str] | None:
+    """The content hashes of the `ledger`'s ingested files that `consumer` has not read yet,
+    or `None` when it has no record at all (its first run)."""
+    if not table_exists(con, CONSUMED_FILES) or not table_exists(con, ledger):
+        return None
+    known = scalar(con, f"SELECT count(*) FROM {CONSUMED_FILES} WHERE consumer = ?", [consumer])
+    if not int(str(known)):
+        return None
+    rows = query(
+        con,
+        f"SELECT content_hash FROM {ledger} l WHERE NOT EXISTS (SELECT 1 FROM {CONSUMED_FILES} "
+        "c WHERE c.consumer = ? AND c.content_hash = l.content_hash) ORDER BY 1",
+        [consumer],
+    )
+    return [str(h) for h in rows["content_hash"]]
+
+
+def mark_consumed(
+    con: duckdb.DuckDBPyConnection, consumer: str, ledger: str, sources: list[str] | None
+) -> None:
+    """`consumer` has read `sources` (`None`: every file of the `ledger`, after a full
+    rebuild). Call it in the transaction that writes the consumer's rows."""
+    _ensure_consumed(con)
+    if sources is None:
+        con.execute(f"DELETE FROM {CONSUMED_FILES} WHERE consumer = ?", [consumer])
+        # a marker row, so an empty ledger still counts as read
+        con.execute(f"INSERT INTO {CONSUMED_FILES} VALUES (?, '')", [consumer])
+        if table_exists(con, ledger):
+            con.execute(
+                f"INSERT INTO {CONSUMED_FILES} SELECT ?, content_hash FROM {ledger}", [consumer]
+            )
+        return
+    if sources:
+        frame = pl.DataFrame({"content_hash": sources}, schema={"content_hash": pl.String})
+        insert_frame(con, CONSUMED_FILES, frame.select(pl.lit(consumer).alias("consumer"), "*"))

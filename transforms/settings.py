@@ -175,9 +175,11 @@ class Settings:
         metadata=_setting(
             "PROGRESS_FULL_REFRESH",
             parse_flag,
-            "`1` replays every card's SM-2 history and rebuilds every metric row, not only those "
-            "the new attempts reach (also `full_refresh: true` in the `sm2_replay` launchpad "
-            "config, which rebuilds the metrics too)",
+            "`1` replays every card's SM-2 history and rebuilds every metric row and every LMS "
+            "progress and assessment row, not only those the new attempts and events reach "
+            "(also `full_refresh: true` in the `sm2_replay` launchpad config, which rebuilds "
+            "the metrics and LMS progress too, or in `lms_progress_tables`' and "
+            "`lms_assessment_tables`' launchpad config)",
         ),
     )
 

@@ -687,6 +687,18 @@ def _new_since(completed: str) -> pl.Expr:
     return pl.when(pl.col(completed).is_not_null()).then(remaining).alias("new_since_completion")
 
 
+def refresh_estimates(rows: pl.DataFrame, lessons: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """`module_progress` or `course_progress` rows with `estimated_completion_date` recomputed
+    as of `as_of` from the learners' `lessons` (`user_id`, `course_id`, `completed_at`): the
+    one column that moves with the as-of time alone (the nightly run's stored rows)."""
+    return (
+        rows.drop("estimated_completion_date")
+        .join(_pace(lessons, as_of), on=[USER, "course_id"], how="left")
+        .with_columns(_estimate(as_of))
+        .select(rows.columns)
+    )
+
+
 def module_progress(
     learners: pl.DataFrame,
     events: pl.DataFrame,

@@ -5,15 +5,16 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.defs.metadata import pages_result, table_results
+from pipelines.defs.lms.assets import LmsRefreshConfig
+from pipelines.defs.metadata import pages_result, preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.pages import PageMeta
 from reports.quizzes import QuizData, build_quiz_reports
 from transforms.as_of import resolve_as_of
-from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
-from transforms.lms.read import read_lms_inputs
-from transforms.lms.schema import ensure_lms_tables
-from transforms.warehouse import replace_tables
+from transforms.lms.assessment import ASSESSMENT_TABLES
+from transforms.lms.nightly import update_assessment
+from transforms.registry import table_names
+from transforms.warehouse import query
 
 LMS = "lms"
 
@@ -22,21 +23,41 @@ LMS = "lms"
     group_name=LMS,
     specs=[
         dg.AssetSpec(
-            t.name, description=t.grain, deps=["lms_events", "course_nodes", "course_versions"]
+            t.name,
+            description=t.grain,
+            deps=["lms_events", "lms_ingested_files", "course_nodes", "course_versions"],
         )
         for t in ASSESSMENT_TABLES
     ],
 )
 def lms_assessment_tables(
-    warehouse: WarehouseResource, settings: ProgressSettings
+    config: LmsRefreshConfig, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
-    """Every assessment table from one read of the course trees and events, as of one moment."""
+    """Every assessment table as of one moment: the touched learners' attempts and
+    submissions and the touched courses' statistics (transforms/lms/nightly.py), or all of
+    them with no stored state, a change of the course versions in force, or on
+    `PROGRESS_FULL_REFRESH`. The metadata gives the whole table's rows, `rows_rebuilt`, the
+    mode, its reason and the learners rebuilt."""
     with warehouse.connect() as con:
-        ensure_lms_tables(con)
         as_of = resolve_as_of(con, settings.as_of_time)
-        tables = build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
-        replace_tables(con, tables)
-    yield from table_results(tables, as_of)
+        full = config.full_refresh or settings.full_refresh
+        run = update_assessment(con, as_of, full_refresh=full)
+        names = list(table_names(ASSESSMENT_TABLES))
+        counts = table_counts(con, names)
+        samples = {n: query(con, f'SELECT * FROM "{n}" LIMIT 10') for n in names}
+    for name in names:
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": counts[name],
+                "rows_rebuilt": run.tables[name].height if name in run.tables else 0,
+                "mode": run.mode,
+                "mode_reason": run.reason,
+                "learners_rebuilt": run.learners,
+                "as_of": as_of.isoformat(),
+                "preview": preview(samples[name]),
+            },
+        )
 
 
 @dg.asset(

@@ -6,22 +6,23 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.metadata import pages_result, table_counts, table_results
+from pipelines.defs.metadata import pages_result, preview, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.courses import CourseData, build_course_reports
 from reports.pages import PageMeta
 from reports.quizzes import QuizData
 from transforms.as_of import resolve_as_of
+from transforms.incremental import CONSUMED_FILES
 from transforms.ingest.manifests import json_documents
 from transforms.lms.achievements import GRAINS
 from transforms.lms.courses import load_courses, parse_paths, store_path_rejects
 from transforms.lms.ingest import ingest_events
-from transforms.lms.progress import LMS_TABLES, build_lms_progress
-from transforms.lms.read import read_lms_inputs
+from transforms.lms.nightly import LMS_STATE, TASK_MEDIANS, update_lms_progress
+from transforms.lms.progress import LMS_TABLES
 from transforms.lms.schema import ensure_lms_tables
 from transforms.registry import table_names
 from transforms.sm2 import SM2Params
-from transforms.warehouse import replace_table, transaction
+from transforms.warehouse import query, replace_table, transaction
 
 LMS = "lms"
 TREE_TABLES = (
@@ -106,38 +107,77 @@ def ingest_lms_events(
         )
 
 
+class LmsRefreshConfig(dg.Config):
+    """The LMS steps' launchpad: `full_refresh` rebuilds every learner's rows, not only those
+    with new data (as `PROGRESS_FULL_REFRESH=1` does)."""
+
+    full_refresh: bool = False
+
+
+PROGRESS_UPSTREAM = [
+    "lms_events",
+    "lms_ingested_files",
+    "course_nodes",
+    "course_versions",
+    "learning_paths",
+    "attempts",
+    "reviews",
+    "manifest_words",
+    "manifest_versions",
+]
+PROGRESS_BOOKKEEPING = {
+    LMS_STATE: "One row per consumer (lms_progress; lms_assessment writes its own row): the "
+    "as-of time its tables are up to date with and a digest of the course versions in force, "
+    "paths and SM-2 parameters they were built from.",
+    TASK_MEDIANS: "One row per task (node_id) attempted: its median attempt time over every "
+    "learner, which grades a first-try solve (5 below it, else 4).",
+    CONSUMED_FILES: "One row per (consumer, content_hash): an ingested file a step has read "
+    "(lms_progress; lms_assessment writes its own rows).",
+}
+
+
 @dg.multi_asset(
     group_name=LMS,
     specs=[
-        dg.AssetSpec(
-            table.name,
-            description=table.grain,
-            deps=[
-                "lms_events",
-                "course_nodes",
-                "course_versions",
-                "learning_paths",
-                "attempts",
-                "reviews",
-                "manifest_words",
-                "manifest_versions",
-            ],
-        )
-        for table in LMS_TABLES
+        *(
+            dg.AssetSpec(table.name, description=table.grain, deps=PROGRESS_UPSTREAM)
+            for table in LMS_TABLES
+        ),
+        *(
+            dg.AssetSpec(name, description=text, deps=PROGRESS_UPSTREAM)
+            for name, text in PROGRESS_BOOKKEEPING.items()
+        ),
     ],
 )
 def lms_progress_tables(
-    warehouse: WarehouseResource, settings: ProgressSettings
+    config: LmsRefreshConfig, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
-    """Every course-platform progress table from one read of the warehouse, as of one moment."""
+    """Every course-platform progress table as of one moment: the rows of the learners whose
+    data changed since the last run (transforms/lms/nightly.py), or all of them with no stored
+    state, after a change of the course versions in force, or on `PROGRESS_FULL_REFRESH`. The
+    metadata gives the whole table's rows, `rows_rebuilt`, the mode, its reason and the
+    learners rebuilt."""
     with warehouse.connect() as con:
         ensure_lms_tables(con)
         as_of = resolve_as_of(con, settings.as_of_time)
-        tables = build_lms_progress(read_lms_inputs(con, as_of), as_of, SM2Params())
-        with transaction(con):
-            for name, frame in tables.items():
-                replace_table(con, name, frame)
-    yield from table_results(tables, as_of)
+        full = config.full_refresh or settings.full_refresh
+        run = update_lms_progress(con, as_of, SM2Params(), full_refresh=full)
+        names = [*table_names(LMS_TABLES), *PROGRESS_BOOKKEEPING]
+        counts = table_counts(con, names)
+        samples = {n: query(con, f'SELECT * FROM "{n}" LIMIT 10') for n in names}
+    for name in names:
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": counts[name],
+                "rows_rebuilt": run.tables[name].height if name in run.tables else 0,
+                "mode": run.mode,
+                "mode_reason": run.reason,
+                "learners_rebuilt": run.learners,
+                "as_of": as_of.isoformat(),
+                "preview": preview(samples[name]),
+            },
+        )
 
 
 @dg.asset(
