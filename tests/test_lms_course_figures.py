@@ -70,14 +70,14 @@ def _funnel() -> pl.DataFrame:
 def test_course_funnel_by_hand() -> None:
     # ds201: 1 enrolled, f not started, n1 not completed, course not completed (no row);
     # py101: 5 enrolled, 4 started (all but e), m1 completed by 3, m2 by 1 (the other in
-    # progress), 2 completed the course (a, c)
+    # progress), 2 completed the course (a, c); enrolled on every row: ds201 1, py101 5
     assert _funnel().rows() == [
-        ("ds201", "enrolled", None, 1),
-        ("py101", "enrolled", None, 5),
-        ("py101", "started", None, 4),
-        ("py101", "module_completed", "m1", 3),
-        ("py101", "module_completed", "m2", 1),
-        ("py101", "course_completed", None, 2),
+        ("ds201", "enrolled", None, 1, 1),
+        ("py101", "enrolled", None, 5, 5),
+        ("py101", "started", None, 4, 5),
+        ("py101", "module_completed", "m1", 3, 5),
+        ("py101", "module_completed", "m2", 1, 5),
+        ("py101", "course_completed", None, 2, 5),
     ]
 
 

@@ -352,9 +352,11 @@ ANALYTICS_TABLES: tuple[MetricTable[AnalyticsParts], ...] = (
     MetricTable(
         "course_funnel",
         "One row per (course_id, stage, module_id): learners enrolled, started, completed each "
-        "module (module_id set; modules with a completion) and completed the course.",
+        "module (module_id set; modules with a completion) and completed the course, and the "
+        "course's enrolled learners.",
         lambda p: course_funnel(p.enrollments, p.course_progress, p.module_progress),
         key=("course_id", "stage", "module_id"),
+        completed_le_total=(("learners", "enrolled"),),
     ),
     MetricTable(
         "course_completion_days",

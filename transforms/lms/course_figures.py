@@ -25,7 +25,8 @@ def course_funnel(
     """One row per (course_id, stage, module_id): `learners` at the stage. Stages: `enrolled`
     (enrollments), `started` (course_progress with `started_at`), `module_completed` (one row
     per module with a completion; module_progress `status` completed), `course_completed`
-    (enrollments with `completed_at`); `module_id` is null but on module stages."""
+    (enrollments with `completed_at`); `module_id` is null but on module stages; `enrolled`
+    the course's enrolled learners on every row (no stage holds more)."""
     count = pl.len().cast(pl.Int32).alias("learners")
     module = pl.lit(None, pl.String).alias("module_id")
 
@@ -43,14 +44,16 @@ def course_funnel(
         .select("course_id", pl.lit("module_completed").alias("stage"), "module_id", "learners")
     )
     order = pl.col("stage").replace_strict(FUNNEL_STAGES, range(len(FUNNEL_STAGES)))
-    return pl.concat(
+    funnel = pl.concat(
         [
             stage(enrollments, "enrolled"),
             stage(course_progress.filter(pl.col("started_at").is_not_null()), "started"),
             modules,
             stage(enrollments.filter(pl.col("completed_at").is_not_null()), "course_completed"),
         ]
-    ).sort("course_id", order, "module_id")
+    )
+    enrolled = enrollments.group_by("course_id").agg(pl.len().cast(pl.Int32).alias("enrolled"))
+    return funnel.join(enrolled, on="course_id", how="left").sort("course_id", order, "module_id")
 
 
 def course_completion_days(enrollments: pl.DataFrame) -> pl.DataFrame:
