@@ -19,72 +19,72 @@ from reports.pages import PageMeta, Section, slug, write_page
 from reports.privacy import MIN_COHORT
 from reports.quizzes import QUIZ_FOLDER, current_course_nodes, quiz_page_path
 from reports.theme import LAYOUT
+from transforms.lms.course_figures import SERIES
 from transforms.lms.stops import IDLE_DAYS
-from transforms.warehouse import query, table_exists
-
-BADGE_SCHEMA = {"user_id": pl.String, "awarded_at": pl.Datetime, "badge_code": pl.String,
-                "name": pl.String}  # fmt: skip
+from transforms.warehouse import query
 
 
 @dataclass(frozen=True)
 class CourseData:
-    """Every table the course pages draw, read once: the progress tables, each course's
-    current nodes as of, the awards to enrolled learners."""
+    """Every table the course pages draw, read once: enrollments (the privacy rule), each
+    course's current nodes as of, and the course figure tables (`transforms/lms/
+    course_figures.py`, `course_stop_points`)."""
 
     courses: list[str]  # every course with a loaded version, in order
     enrollments: pl.DataFrame
-    module_progress: pl.DataFrame
-    course_progress: pl.DataFrame
-    lesson_progress: pl.DataFrame
     nodes: pl.DataFrame  # course_nodes of each course's newest version published by as of
-    badges: pl.DataFrame  # user_id, awarded_at, badge_code, name
+    funnel: pl.DataFrame  # course_funnel
     stop_points: pl.DataFrame  # course_stop_points
+    completion_days: pl.DataFrame  # course_completion_days
+    lesson_time: pl.DataFrame  # course_lesson_time
+    continue_positions: pl.DataFrame  # course_continue_positions
+    badges_weekly: pl.DataFrame  # course_badges_weekly
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, as_of: datetime) -> CourseData:
+        def table(name: str) -> pl.DataFrame:
+            return query(con, f'SELECT * FROM "{name}"')
+
         return cls(
             query(con, "SELECT DISTINCT course_id FROM course_versions ORDER BY 1")[
                 "course_id"
             ].to_list(),
-            query(con, "SELECT * FROM enrollments"),
-            query(con, "SELECT * FROM module_progress"),
-            query(con, "SELECT * FROM course_progress"),
-            query(con, "SELECT * FROM lesson_progress"),
+            table("enrollments"),
             current_course_nodes(con, as_of),
-            query(con, "SELECT user_id, awarded_at, badge_code, name FROM user_badges")
-            if table_exists(con, "user_badges")
-            else pl.DataFrame(schema=BADGE_SCHEMA),
-            query(con, "SELECT * FROM course_stop_points"),
+            table("course_funnel"),
+            table("course_stop_points"),
+            table("course_completion_days"),
+            table("course_lesson_time"),
+            table("course_continue_positions"),
+            table("course_badges_weekly"),
         )
 
 
 @dataclass(frozen=True)
 class CourseTables:
-    """One course's rows of the progress tables and its current lessons in course order."""
+    """One course's rows of the tables the page draws and its current lessons in course
+    order."""
 
     course_id: str
     enrollments: pl.DataFrame
-    modules: pl.DataFrame
-    courses: pl.DataFrame
-    lessons: pl.DataFrame  # lesson_progress
     order: pl.DataFrame  # lesson_id, title, module_id, position, optional (current version)
     module_order: pl.DataFrame  # module_id, title, position
-    badges: pl.DataFrame  # awarded_at, badge_code, name: awards to the course's learners
-    stop_points: pl.DataFrame  # the course's rows of course_stop_points
+    funnel: pl.DataFrame  # the course's rows of each table below
+    stop_points: pl.DataFrame
+    completion_days: pl.DataFrame
+    lesson_time: pl.DataFrame
+    continue_positions: pl.DataFrame
+    badges_weekly: pl.DataFrame
 
     @classmethod
     def of(cls, data: CourseData, course: str) -> CourseTables:
         def rows(frame: pl.DataFrame) -> pl.DataFrame:
-            return frame.filter(pl.col("course_id") == course)
+            return frame.filter(pl.col("course_id") == course).drop("course_id")
 
         nodes = rows(data.nodes)
-        enrollments = rows(data.enrollments)
         return cls(
             course,
-            enrollments,
-            rows(data.module_progress),
-            rows(data.course_progress),
-            rows(data.lesson_progress),
+            rows(data.enrollments),
             nodes.filter(pl.col("kind").is_in(["lesson", "quiz", "assignment"]))
             .select(
                 pl.col("node_id").alias("lesson_id"), "title", "module_id", "position", "optional"
@@ -93,23 +93,27 @@ class CourseTables:
             nodes.filter(kind="module")
             .select(pl.col("node_id").alias("module_id"), "title", "position")
             .sort("position"),
-            data.badges.join(enrollments.select("user_id"), on="user_id").select(
-                "awarded_at", "badge_code", "name"
-            ),
+            rows(data.funnel),
             rows(data.stop_points),
+            rows(data.completion_days),
+            rows(data.lesson_time),
+            rows(data.continue_positions),
+            rows(data.badges_weekly),
         )
 
 
 def funnel(t: CourseTables) -> go.Figure:
-    """Enrolled → started → each module completed (in course order) → course completed."""
-    started = t.courses.filter(pl.col("started_at").is_not_null()).height
-    done = t.modules.filter(status="completed").group_by("module_id").len()
-    stages = [("enrolled", t.enrollments.height), ("started", started)]
+    """Enrolled → started → each module completed (in course order) → course completed
+    (`course_funnel`)."""
+
+    def learners(stage: str) -> int:
+        return int(t.funnel.filter(stage=stage)["learners"].sum())
+
+    done = t.funnel.filter(stage="module_completed").select("module_id", "learners")
+    stages = [("enrolled", learners("enrolled")), ("started", learners("started"))]
     for row in t.module_order.join(done, on="module_id", how="left").iter_rows(named=True):
-        stages.append((f"{row['title'] or row['module_id']} completed", int(row["len"] or 0)))
-    stages.append(
-        ("course completed", t.enrollments.filter(pl.col("completed_at").is_not_null()).height)
-    )
+        stages.append((f"{row['title'] or row['module_id']} completed", int(row["learners"] or 0)))
+    stages.append(("course completed", learners("course_completed")))
     fig = go.Figure(
         go.Funnel(
             y=[s for s, _ in stages],
@@ -125,11 +129,9 @@ def stopped_at(t: CourseTables) -> pl.DataFrame:
     """The course's stop points (`course_stop_points`: learners who withdrew, paused or were
     idle without completing, by the lesson they would continue at) with the lessons' titles,
     ranked by drop-off."""
-    return (
-        t.stop_points.drop("course_id")
-        .join(t.order.select("lesson_id", "title", "position"), on="lesson_id", how="left")
-        .sort(["stopped", "position"], descending=[True, False])
-    )
+    return t.stop_points.join(
+        t.order.select("lesson_id", "title", "position"), on="lesson_id", how="left"
+    ).sort(["stopped", "position"], descending=[True, False])
 
 
 def drop_off(ranked: pl.DataFrame) -> go.Figure:
@@ -158,21 +160,15 @@ def drop_off(ranked: pl.DataFrame) -> go.Figure:
 
 
 def completion_over_time(t: CourseTables) -> go.Figure:
-    """Cumulative enrollments and course completions by day."""
+    """Cumulative enrollments and course completions by day (`course_completion_days`)."""
     fig = go.Figure()
-    for column, name in (("enrolled_at", "enrolled"), ("completed_at", "completed")):
-        days = (
-            t.enrollments.filter(pl.col(column).is_not_null())
-            .group_by(pl.col(column).dt.date().alias("day"))
-            .len()
-            .sort("day")
-            .with_columns(pl.col("len").cum_sum().alias("total"))
-        )
+    for series in SERIES:
+        days = t.completion_days.filter(series=series).sort("day")
         fig.add_trace(
             go.Scatter(
                 x=days["day"].to_list(),
                 y=days["total"].to_list(),
-                name=name,
+                name=series,
                 mode="lines",
                 line_shape="hv",
             )
@@ -182,19 +178,14 @@ def completion_over_time(t: CourseTables) -> go.Figure:
 
 
 def time_per_lesson(t: CourseTables) -> go.Figure:
-    """Median minutes learners spent on each lesson, in course order, with n."""
-    per = (
-        t.lessons.filter(pl.col("time_spent_s") > 0)
-        .group_by("lesson_id")
-        .agg((pl.col("time_spent_s").median() / 60).alias("minutes"), pl.len().alias("n"))
-        .join(t.order, on="lesson_id")
-        .sort("position")
-    )
+    """Median minutes learners spent on each lesson, in course order, with n
+    (`course_lesson_time`)."""
+    per = t.lesson_time.join(t.order, on="lesson_id").sort("position")
     fig = go.Figure(
         go.Bar(
             x=per.select(pl.coalesce("title", "lesson_id")).to_series().to_list(),
             y=per["minutes"].to_list(),
-            text=[f"n={n}" for n in per["n"]],
+            text=[f"n={n}" for n in per["learners"]],
             hovertemplate="%{x}: %{y:.1f} min (%{text})<extra></extra>",
         )
     )
@@ -203,36 +194,17 @@ def time_per_lesson(t: CourseTables) -> go.Figure:
 
 
 def continue_positions(t: CourseTables) -> go.Figure:
-    """How many learners still on the course will continue at each lesson."""
-    active = t.courses.filter(
-        pl.col("completed_at").is_null()
-        & (pl.col("enrollment_status") == "active")
-        & pl.col("current_lesson").is_not_null()
-    )
-    counts = (
-        active.group_by(pl.col("current_lesson").alias("lesson_id"))
-        .len()
-        .join(t.order, on="lesson_id", how="left")
-        .sort("position")
-    )
+    """How many learners still on the course will continue at each lesson
+    (`course_continue_positions`)."""
+    counts = t.continue_positions.join(t.order, on="lesson_id", how="left").sort("position")
     fig = go.Figure(
         go.Bar(
             x=counts.select(pl.coalesce("title", "lesson_id")).to_series().to_list(),
-            y=counts["len"].to_list(),
+            y=counts["learners"].to_list(),
         )
     )
     fig.update_layout(**LAYOUT, title='Where active learners will "continue here"')
     return fig
-
-
-def badges_per_week(t: CourseTables) -> pl.DataFrame:
-    """Awards to the course's enrolled learners per ISO week (Monday) and badge."""
-    return (
-        t.badges.with_columns(pl.col("awarded_at").dt.truncate("1w").dt.date().alias("week"))
-        .group_by("week", "badge_code", "name")
-        .agg(pl.len().alias("awards"))
-        .sort("week", "badge_code")
-    )
 
 
 def badges_figure(weekly: pl.DataFrame) -> go.Figure:
@@ -273,7 +245,7 @@ def course_sections(t: CourseTables) -> list[Section]:
         Section('"Continue here" positions', continue_positions(t)),
         Section(
             "Badges awarded per week",
-            badges_figure(badges_per_week(t)),
+            badges_figure(t.badges_weekly),
             note="Awards to this course's enrolled learners (any badge, wherever earned), by the "
             "ISO week of the event that earned them.",
         ),

@@ -40,9 +40,9 @@ def build_lms_warehouse(
     tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
     tables |= build_assessment_tables(read_lms_inputs(con, as_of, languages=False), as_of)
     replace_tables(con, tables)
-    replace_tables(con, build_analytics_tables(read_analytics_parts(con, as_of)))
     replace_tables(con, competency_tables(con, as_of))
     rules, rejects = parse_badge_rules(json_documents(landing / "badges"))
     replace_tables(con, {"badge_rules": rules, "badge_rule_rejects": rejects})
     update_user_badges(con, as_of)
+    replace_tables(con, build_analytics_tables(read_analytics_parts(con, as_of)))
     return publish_learning_events(con, run_id, outbox)[0]

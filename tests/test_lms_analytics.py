@@ -12,6 +12,13 @@ import pytest
 from pipelines.defs.lms import checks
 from pipelines.defs.resources import WarehouseResource
 from tests.registry_breaks import all_registry_breaks
+from tests.test_lms_course_figures import (
+    _badges_weekly,
+    _completion_days,
+    _continue_positions,
+    _funnel,
+    _lesson_time,
+)
 from transforms.lms.analytics import ANALYTICS_TABLES, learning_analytics
 from transforms.lms.assessment_trends import assessment_trends
 from transforms.lms.stops import STOP_COLUMNS, course_stop_points
@@ -214,6 +221,11 @@ TABLES = {
     "learning_analytics": _tables,
     "course_stop_points": _stop_points,
     "assessment_trends": _trends,
+    "course_funnel": _funnel,
+    "course_completion_days": _completion_days,
+    "course_lesson_time": _lesson_time,
+    "course_continue_positions": _continue_positions,
+    "course_badges_weekly": _badges_weekly,
 }
 
 

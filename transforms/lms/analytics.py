@@ -37,12 +37,19 @@ from transforms.lms.assessment_trends import (
     assessment_trends,
     read_assessments,
 )
+from transforms.lms.course_figures import (
+    course_badges_weekly,
+    course_completion_days,
+    course_continue_positions,
+    course_funnel,
+    course_lesson_time,
+)
 from transforms.lms.progress import LmsInputs
 from transforms.lms.read import read_lms_inputs
 from transforms.lms.stops import IDLE_DAYS, STOP_COLUMNS, course_stop_points
 from transforms.lms.tree import node_attributes, versions_as_of
 from transforms.registry import MetricTable, build_all
-from transforms.warehouse import query
+from transforms.warehouse import query, table_exists
 
 USER = "user_id"
 KEYS = [USER, "course_id", "week_start"]
@@ -55,6 +62,8 @@ CONSISTENT_WEEKS = 3
 CONSISTENT_DAYS = 4
 CRAMMING_SHARE = 0.6
 WEEK = timedelta(days=7)
+BADGE_SCHEMA = {"user_id": pl.String, "awarded_at": pl.Datetime, "badge_code": pl.String,
+                "name": pl.String}  # fmt: skip
 
 
 def _minutes(condition: pl.Expr | None = None) -> pl.Expr:
@@ -294,14 +303,19 @@ def build_learning_analytics(
 
 @dataclass(frozen=True)
 class AnalyticsParts:
-    """What `learning_analytics` is built from: the progress tables' inputs, the as-of time,
-    and the `quiz_attempts` and `course_progress` tables."""
+    """What the analytics tables are built from: the progress tables' inputs, the as-of time,
+    the `quiz_attempts`, `course_progress`, `enrollments`, `module_progress`,
+    `lesson_progress` and `user_badges` tables."""
 
     inputs: LmsInputs
     as_of: datetime
     attempts: pl.DataFrame  # user_id, course_id, status, completed_at, score_percent
-    course_progress: pl.DataFrame  # percent_complete and `stops.STOP_COLUMNS`
+    course_progress: pl.DataFrame  # percent_complete, started_at and `stops.STOP_COLUMNS`
     assessments: pl.DataFrame  # `assessment_trends.read_assessments`
+    enrollments: pl.DataFrame  # user_id, course_id, enrolled_at, completed_at
+    module_progress: pl.DataFrame  # course_id, module_id, status
+    lesson_progress: pl.DataFrame  # course_id, lesson_id, time_spent_s
+    badges: pl.DataFrame  # user_badges: user_id, awarded_at, badge_code, name
 
 
 ANALYTICS_TABLES: tuple[MetricTable[AnalyticsParts], ...] = (
@@ -335,6 +349,45 @@ ANALYTICS_TABLES: tuple[MetricTable[AnalyticsParts], ...] = (
         key=(USER,),
         percents=("mean_assessment_percent",),
     ),
+    MetricTable(
+        "course_funnel",
+        "One row per (course_id, stage, module_id): learners enrolled, started, completed each "
+        "module (module_id set; modules with a completion) and completed the course, and the "
+        "course's enrolled learners.",
+        lambda p: course_funnel(p.enrollments, p.course_progress, p.module_progress),
+        key=("course_id", "stage", "module_id"),
+        completed_le_total=(("learners", "enrolled"),),
+    ),
+    MetricTable(
+        "course_completion_days",
+        "One row per (course_id, series, day) with an enrollment (series enrolled) or a "
+        "course completion (series completed): learners that day and the running total.",
+        lambda p: course_completion_days(p.enrollments),
+        key=("course_id", "series", "day"),
+        completed_le_total=(("learners", "total"),),
+    ),
+    MetricTable(
+        "course_lesson_time",
+        "One row per (course_id, lesson_id) a learner spent time on: the median minutes of "
+        "the learners with time spent, and how many they are.",
+        lambda p: course_lesson_time(p.lesson_progress),
+        key=("course_id", "lesson_id"),
+    ),
+    MetricTable(
+        "course_continue_positions",
+        "One row per (course_id, lesson_id) at which active learners who have not completed "
+        'the course will "continue here": how many, and the active learners of the course.',
+        lambda p: course_continue_positions(p.course_progress),
+        key=("course_id", "lesson_id"),
+        completed_le_total=(("learners", "active_learners"),),
+    ),
+    MetricTable(
+        "course_badges_weekly",
+        "One row per (course_id, week: an ISO week's Monday, badge_code) with an award to a "
+        "learner enrolled in the course (wherever earned): the badge's name and its awards.",
+        lambda p: course_badges_weekly(p.enrollments, p.badges),
+        key=("course_id", "week", "badge_code"),
+    ),
 )
 
 
@@ -348,8 +401,17 @@ def read_analytics_parts(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Ana
             con,
             "SELECT user_id, course_id, status, completed_at, score_percent FROM quiz_attempts",
         ),
-        query(con, f"SELECT {', '.join(STOP_COLUMNS)}, percent_complete FROM course_progress"),
+        query(
+            con,
+            f"SELECT {', '.join(STOP_COLUMNS)}, percent_complete, started_at FROM course_progress",
+        ),
         read_assessments(con),
+        query(con, "SELECT user_id, course_id, enrolled_at, completed_at FROM enrollments"),
+        query(con, "SELECT course_id, module_id, status FROM module_progress"),
+        query(con, "SELECT course_id, lesson_id, time_spent_s FROM lesson_progress"),
+        query(con, "SELECT user_id, awarded_at, badge_code, name FROM user_badges")
+        if table_exists(con, "user_badges")
+        else pl.DataFrame(schema=BADGE_SCHEMA),
     )
 
 

@@ -1,5 +1,7 @@
 """The course-platform analytics tables: `learning_analytics` (lms.md section 3, per learner,
-course and ISO week) and `course_stop_points` (where learners stop, the course pages')."""
+course and ISO week), `assessment_trends`, and the course pages' figures (`course_stop_points`,
+`course_funnel`, `course_completion_days`, `course_lesson_time`, `course_continue_positions`,
+`course_badges_weekly`)."""
 
 from collections.abc import Iterator
 
@@ -25,6 +27,10 @@ UPSTREAM = [
     "manifest_versions",
     "quiz_attempts",
     "course_progress",
+    "enrollments",
+    "module_progress",
+    "lesson_progress",
+    "user_badges",
 ]
 
 

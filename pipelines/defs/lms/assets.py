@@ -189,15 +189,20 @@ def lms_progress_tables(
         "quiz_stats",
         "quiz_item_stats",
         "quiz_attempts",
-        "user_badges",
         "course_stop_points",
+        "course_funnel",
+        "course_completion_days",
+        "course_lesson_time",
+        "course_continue_positions",
+        "course_badges_weekly",
     ],
 )
 def course_reports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> dg.MaterializeResult:
     """One educators' page per course with at least 5 enrolled learners (funnel, where learners
-    stop, completion over time, time per lesson, "continue here" positions); the next
+    stop, completion over time, time per lesson, "continue here" positions, badges per week:
+    each drawn from its table, `lms_analytics_tables`); the next
     `report_index` links them; each links its course's quiz page."""
     folder = settings.reports_path
     with warehouse.connect() as con:
