@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -33,9 +33,8 @@ import duckdb
 import polars as pl
 
 from transforms import lake
+from transforms.lms.nightly import learner_inputs
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
-from transforms.lms.read import read_lms_inputs
-from transforms.lms.tasks import MEDIAN
 from transforms.metrics.risk import course_activity
 from transforms.metrics.status import learner_status
 from transforms.metrics.tables import (
@@ -121,26 +120,12 @@ def learner_metrics(
     return tables
 
 
-def every_learner_task_medians(con: duckdb.DuckDBPyConnection, as_of: datetime) -> pl.DataFrame:
-    """(node_id, median_time_ms): each task's median attempt time over every learner's
-    `task_attempted` events up to `as_of`, the one input of a learner's LMS rows that spans
-    learners (`tasks.attempt_quality`)."""
-    return query(
-        con,
-        f"SELECT node_id, median(time_spent_ms::DOUBLE) AS {MEDIAN} FROM lms_events "
-        "WHERE type = 'task_attempted' AND occurred_at <= ? GROUP BY node_id ORDER BY node_id",
-        [as_of],
-    )
-
-
 def bucket_progress(
     con: duckdb.DuckDBPyConnection, as_of: datetime, learners: pl.DataFrame, bucket: int
 ) -> dict[str, pl.DataFrame]:
     """Every `PROGRESS_LAKE_TABLES` row of `learners` (a bucket's), with its `bucket` column."""
     tables = learner_metrics(con, as_of, learners)
-    inputs = read_lms_inputs(con, as_of, learners=learners)
-    medians = every_learner_task_medians(con, as_of)
-    lms = build_lms_progress(replace(inputs, task_medians=medians), as_of, SM2Params())
+    lms = build_lms_progress(learner_inputs(con, as_of, learners), as_of, SM2Params())
     stamp = pl.lit(bucket, dtype=pl.Int16).alias(lake.BUCKET)
     return {name: frame.with_columns(stamp) for name, frame in (tables | lms).items()}
 
