@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from reports.export import export_pngs
-from transforms.warehouse import scalar, table_exists
+from transforms.warehouse import query, scalar, table_exists
 
 
 def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MarkdownMetadataValue:
@@ -43,6 +43,32 @@ def bookkeeping_results(
     for name in names:
         rows = table_counts(con, [name])[name] if table_exists(con, name) else 0
         yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": rows})
+
+
+def stored_table_results(
+    con: duckdb.DuckDBPyConnection,
+    names: Sequence[str],
+    as_of: datetime,
+    rebuilt: Mapping[str, pl.DataFrame],
+    extra: Mapping[str, str | int | float],
+) -> list[dg.MaterializeResult]:
+    """One materialization per table a step updates in place (a nightly run rewrites only the
+    rows it touched): the stored table's rows and preview, the rows rebuilt (`rebuilt`), the
+    as-of time and the `extra` metadata every table of the step shares."""
+    counts = table_counts(con, list(names))
+    return [
+        dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": counts[name],
+                "rows_rebuilt": rebuilt[name].height if name in rebuilt else 0,
+                "as_of": as_of.isoformat(),
+                **extra,
+                "preview": preview(query(con, f'SELECT * FROM "{name}" LIMIT 10')),
+            },
+        )
+        for name in names
+    ]
 
 
 def table_results(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from pipelines.defs.lms.assets import LmsRefreshConfig
-from pipelines.defs.metadata import pages_result, preview, table_counts
+from pipelines.defs.metadata import pages_result, stored_table_results
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.pages import PageMeta
 from reports.quizzes import QuizData, build_quiz_reports
@@ -14,7 +14,6 @@ from transforms.as_of import resolve_as_of
 from transforms.lms.assessment import ASSESSMENT_TABLES
 from transforms.lms.nightly import update_assessment
 from transforms.registry import table_names
-from transforms.warehouse import query
 
 LMS = "lms"
 
@@ -43,21 +42,13 @@ def lms_assessment_tables(
         full = config.full_refresh or settings.full_refresh
         run = update_assessment(con, as_of, full_refresh=full)
         names = list(table_names(ASSESSMENT_TABLES))
-        counts = table_counts(con, names)
-        samples = {n: query(con, f'SELECT * FROM "{n}" LIMIT 10') for n in names}
-    for name in names:
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": counts[name],
-                "rows_rebuilt": run.tables[name].height if name in run.tables else 0,
-                "mode": run.mode,
-                "mode_reason": run.reason,
-                "learners_rebuilt": run.learners,
-                "as_of": as_of.isoformat(),
-                "preview": preview(samples[name]),
-            },
-        )
+        modes: dict[str, str | int] = {
+            "mode": run.mode,
+            "mode_reason": run.reason,
+            "learners_rebuilt": run.learners,
+        }
+        results = stored_table_results(con, names, as_of, run.tables, modes)
+    yield from results
 
 
 @dg.asset(

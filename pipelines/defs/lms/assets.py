@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from pipelines.defs.metadata import pages_result, preview, table_counts
+from pipelines.defs.metadata import pages_result, stored_table_results, table_counts
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from reports.courses import CourseData, build_course_reports
 from reports.pages import PageMeta
@@ -22,7 +22,7 @@ from transforms.lms.progress import LMS_TABLES
 from transforms.lms.schema import ensure_lms_tables
 from transforms.registry import table_names
 from transforms.sm2 import SM2Params
-from transforms.warehouse import query, replace_table, transaction
+from transforms.warehouse import replace_table, transaction
 
 LMS = "lms"
 TREE_TABLES = (
@@ -163,21 +163,13 @@ def lms_progress_tables(
         full = config.full_refresh or settings.full_refresh
         run = update_lms_progress(con, as_of, SM2Params(), full_refresh=full)
         names = [*table_names(LMS_TABLES), *PROGRESS_BOOKKEEPING]
-        counts = table_counts(con, names)
-        samples = {n: query(con, f'SELECT * FROM "{n}" LIMIT 10') for n in names}
-    for name in names:
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": counts[name],
-                "rows_rebuilt": run.tables[name].height if name in run.tables else 0,
-                "mode": run.mode,
-                "mode_reason": run.reason,
-                "learners_rebuilt": run.learners,
-                "as_of": as_of.isoformat(),
-                "preview": preview(samples[name]),
-            },
-        )
+        modes: dict[str, str | int] = {
+            "mode": run.mode,
+            "mode_reason": run.reason,
+            "learners_rebuilt": run.learners,
+        }
+        results = stored_table_results(con, names, as_of, run.tables, modes)
+    yield from results
 
 
 @dg.asset(
