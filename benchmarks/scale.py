@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import peak_rss_mb  # noqa: E402
 from landing.generate.landing import GeneratorConfig, generate_landing  # noqa: E402
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing  # noqa: E402
+from transforms import lake  # noqa: E402
 from transforms.as_of import resolve_as_of  # noqa: E402
 from transforms.buckets import ensure_bucket_layout  # noqa: E402
 from transforms.ingest.attempts import ingest_landing_files  # noqa: E402
@@ -51,7 +52,6 @@ from transforms.shards import (  # noqa: E402
     ensure_progress_lake,
     progress_schemas,
     read_progress_lake,
-    write_progress_bucket,
 )
 from transforms.sm2 import SM2Params  # noqa: E402
 from transforms.sm2.shards import (  # noqa: E402
@@ -61,7 +61,6 @@ from transforms.sm2.shards import (  # noqa: E402
     export_srs_inputs,
     load_srs_from_lake,
     read_bucket,
-    write_bucket,
 )
 from transforms.sm2.store import recompute_srs  # noqa: E402
 from transforms.warehouse import connect, replace_table, scalar, transaction  # noqa: E402
@@ -97,7 +96,7 @@ def bucket_step(job: tuple[str, int]) -> tuple[int, int, float, float, float]:
     began, cpu = time.perf_counter(), time.process_time()
     inputs = read_bucket(lake_path, {}, bucket)
     frames = compute_bucket(inputs, SM2Params(), bucket, workers=1)
-    write_bucket(frames, bucket, lake_path, {})
+    lake.write_buckets(frames, bucket, lake_path, {})
     return (
         bucket,
         inputs.attempts.height,
@@ -117,7 +116,7 @@ def progress_step(job: tuple[str, str, int]) -> tuple[int, int, float, float, fl
     learners = bucket_learners(con, bucket)
     frames = bucket_progress(con, as_of, learners, bucket)
     con.close()
-    write_progress_bucket(frames, bucket, lake_path, {})
+    lake.write_buckets(frames, bucket, lake_path, {})
     return (
         bucket,
         learners.height,

@@ -43,6 +43,7 @@ from pipelines.defs.metrics.assets import STATE as METRICS_BOOKKEEPING
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from pipelines.defs.srs.assets import SRS_STATE
 from pipelines.defs.srs.config import SM2ReplayConfig
+from transforms import lake
 from transforms.as_of import resolve_as_of
 from transforms.buckets import ensure_bucket_layout
 from transforms.lms.schema import ensure_lms_tables
@@ -67,7 +68,6 @@ from transforms.shards import (
     read_progress_lake,
     record_plan,
     record_shard_state,
-    write_progress_bucket,
 )
 from transforms.sm2.shards import (
     compact_srs_lake,
@@ -76,7 +76,6 @@ from transforms.sm2.shards import (
     export_srs_inputs,
     load_srs_from_lake,
     read_bucket,
-    write_bucket,
 )
 from transforms.warehouse import replace_table, transaction
 
@@ -179,7 +178,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         frames = compute_bucket(inputs, params, bucket)
         as_of = inputs.as_of
         computed = time.perf_counter()
-        write_bucket(frames, bucket, settings.lake, settings.lake_options)
+        lake.write_buckets(frames, bucket, settings.lake, settings.lake_options)
         shared: dict[str, Any] = {
             "bucket": bucket,
             "as_of": as_of.isoformat(),
@@ -288,7 +287,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         finally:
             con.close()
         computed = time.perf_counter()
-        write_progress_bucket(frames, bucket, settings.lake, settings.lake_options)
+        lake.write_buckets(frames, bucket, settings.lake, settings.lake_options)
         shared: dict[str, Any] = {
             "bucket": bucket,
             "learners": learners.height,

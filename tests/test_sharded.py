@@ -335,11 +335,12 @@ def test_a_second_run_recomputes_only_the_buckets_with_new_data(
 
 KILLED_STEP = """
 import sys
-from transforms.sm2.shards import compute_bucket, read_bucket, write_bucket
+from transforms.lake import write_buckets
+from transforms.sm2.shards import compute_bucket, read_bucket
 from transforms.sm2 import SM2Params
 lake, bucket = sys.argv[1], int(sys.argv[2])
 frames = compute_bucket(read_bucket(lake, {}, bucket), SM2Params(), bucket)
-write_bucket(frames, bucket, lake, {})
+write_buckets(frames, bucket, lake, {})
 """
 
 

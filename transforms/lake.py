@@ -131,3 +131,37 @@ def compact_and_vacuum(uri: str, options: Mapping[str, str]) -> dict[str, int]:
         "files_added": int(metrics.get("numFilesAdded", 0)),
         "files_vacuumed": len(deleted),
     }
+
+
+def ensure_tables(
+    lake: str,
+    schemas: Mapping[str, Mapping[str, pl.DataType]],
+    options: Mapping[str, str],
+    empty: bool = False,
+) -> list[str]:
+    """Create each table of `schemas` that does not exist, and empty one whose columns are not
+    the code's (returns both: every bucket must then be recomputed); empty the others when
+    `empty` (every bucket is recomputed, maybe with another B). Run before any parallel step:
+    concurrent creation loses data."""
+    created = []
+    for table, schema in schemas.items():
+        uri = table_uri(lake, table)
+        if ensure_table(uri, schema, options):
+            created.append(table)
+        elif columns(uri, options) != list(schema):
+            clear(uri, schema, options)
+            created.append(table)
+        elif empty:
+            clear(uri, schema, options)
+    return created
+
+
+def write_buckets(
+    frames: Mapping[str, pl.DataFrame], bucket: int, lake: str, options: Mapping[str, str]
+) -> None:
+    """Replace bucket `bucket` in each lake table of `frames` (one atomic commit per table)."""
+    from transforms.failpoints import crash_point
+
+    for table, frame in frames.items():
+        crash_point("lake:bucket")
+        replace_bucket(table_uri(lake, table), frame, bucket, options)

@@ -143,28 +143,8 @@ def ensure_progress_lake(
     as_of: datetime,
     empty: bool = False,
 ) -> list[str]:
-    """Create the progress lake tables that do not exist, and empty those whose columns are not
-    the code's (returns both: every bucket must then be recomputed); empty the others when
-    `empty` (every bucket is recomputed, maybe with another B). Before any parallel step."""
-    created = []
-    for table, schema in progress_schemas(con, as_of).items():
-        uri = lake.table_uri(lake_path, table)
-        if lake.ensure_table(uri, schema, options):
-            created.append(table)
-        elif lake.columns(uri, options) != list(schema):
-            lake.clear(uri, schema, options)
-            created.append(table)
-        elif empty:
-            lake.clear(uri, schema, options)
-    return created
-
-
-def write_progress_bucket(
-    frames: Mapping[str, pl.DataFrame], bucket: int, lake_path: str, options: Mapping[str, str]
-) -> None:
-    """Replace bucket `bucket` in each progress lake table (one atomic commit per table)."""
-    for table, frame in frames.items():
-        lake.replace_bucket(lake.table_uri(lake_path, table), frame, bucket, options)
+    """`lake.ensure_tables` for the progress tables (their schemas as of `as_of`)."""
+    return lake.ensure_tables(lake_path, progress_schemas(con, as_of), options, empty)
 
 
 def read_progress_lake(

@@ -19,7 +19,6 @@ from deltalake import write_deltalake
 
 from transforms import lake
 from transforms.as_of import NO_ATTEMPTS_AS_OF
-from transforms.failpoints import crash_point
 from transforms.incremental import mark_touched
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import (
@@ -139,25 +138,8 @@ def ensure_srs_lake(
     options: Mapping[str, str],
     empty: bool = False,
 ) -> list[str]:
-    """Create the SRS lake tables that do not exist yet (returns them), and empty the others
-    when `empty` (the buckets were recomputed with another B)."""
-    created = []
-    for table, schema in srs_lake_schemas(con).items():
-        uri = lake.table_uri(lake_path, table)
-        if lake.ensure_table(uri, schema, options):
-            created.append(table)
-        elif empty:
-            lake.clear(uri, schema, options)
-    return created
-
-
-def write_bucket(
-    frames: Mapping[str, pl.DataFrame], bucket: int, lake_path: str, options: Mapping[str, str]
-) -> None:
-    """Replace bucket `bucket` in each SRS lake table (one atomic commit per table)."""
-    for table, frame in frames.items():
-        crash_point("lake:bucket")
-        lake.replace_bucket(lake.table_uri(lake_path, table), frame, bucket, options)
+    """`lake.ensure_tables` for the SRS tables."""
+    return lake.ensure_tables(lake_path, srs_lake_schemas(con), options, empty)
 
 
 def load_srs_from_lake(
