@@ -68,6 +68,11 @@ class LmsRun:
     reason: str
     learners: int
 
+    @property
+    def summary(self) -> dict[str, str | int]:
+        """The mode, why, and the learners rebuilt: what every table of the run shares."""
+        return {"mode": self.mode, "mode_reason": self.reason, "learners_rebuilt": self.learners}
+
 
 def inputs_digest(
     con: duckdb.DuckDBPyConnection, in_force: pl.DataFrame, params: SM2Params | None

@@ -42,12 +42,7 @@ def lms_assessment_tables(
         full = config.full_refresh or settings.full_refresh
         run = update_assessment(con, as_of, full_refresh=full)
         names = list(table_names(ASSESSMENT_TABLES))
-        modes: dict[str, str | int] = {
-            "mode": run.mode,
-            "mode_reason": run.reason,
-            "learners_rebuilt": run.learners,
-        }
-        results = stored_table_results(con, names, as_of, run.tables, modes)
+        results = stored_table_results(con, names, as_of, run.tables, run.summary)
     yield from results
 
 

@@ -163,12 +163,7 @@ def lms_progress_tables(
         full = config.full_refresh or settings.full_refresh
         run = update_lms_progress(con, as_of, SM2Params(), full_refresh=full)
         names = [*table_names(LMS_TABLES), *PROGRESS_BOOKKEEPING]
-        modes: dict[str, str | int] = {
-            "mode": run.mode,
-            "mode_reason": run.reason,
-            "learners_rebuilt": run.learners,
-        }
-        results = stored_table_results(con, names, as_of, run.tables, modes)
+        results = stored_table_results(con, names, as_of, run.tables, run.summary)
     yield from results
 
 
