@@ -18,6 +18,9 @@ def configure(monkeypatch: pytest.MonkeyPatch, root: Path, **extra: str) -> None
     monkeypatch.setenv("PROGRESS_OUTBOX", str(root / "outbox"))
     for key in ("PROGRESS_PG_DSN", "PROGRESS_AS_OF", "PROGRESS_SM2_PARAMS"):
         monkeypatch.delenv(key, raising=False)
+    # PNG copies of the figures cost more than the rest of a small run (a Chromium per
+    # batch); tests/test_export.py covers them, a test that wants them passes "1"
+    monkeypatch.setenv("PROGRESS_EXPORT_PNG", "0")
     for key, value in extra.items():
         monkeypatch.setenv(key, value)
 
