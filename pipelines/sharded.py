@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -54,6 +55,7 @@ from transforms.shards import (
     PROGRESS_LAKE_TABLES,
     SRS,
     TABLE_GRAINS,
+    Plan,
     SharedInputs,
     aggregate_metrics,
     bucket_learners,
@@ -93,6 +95,17 @@ PROGRESS_UPSTREAM = [
     "learning_paths",
     *UPSTREAM,
 ]
+
+
+def plan_metadata(as_of: datetime, plan: Plan, created: list[str]) -> dict[str, str | int]:
+    """What a layout step planned: the as-of time, the buckets to recompute and why, and the
+    lake tables it created (each of those makes every bucket run)."""
+    return {
+        "as_of": as_of.isoformat(),
+        "buckets_planned": len(plan.buckets),
+        "plan_reason": plan.reason,
+        "tables_created": ", ".join(created) or "none",
+    }
 
 
 def bucket_partitions(buckets: int) -> dg.StaticPartitionsDefinition:
@@ -137,14 +150,11 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         yield dg.MaterializeResult(
             asset_key="lake_layout",
             metadata={
-                "as_of": as_of.isoformat(),
+                **plan_metadata(as_of, plan, created),
                 "attempts_exported": exported,
                 "buckets": settings.buckets,
-                "buckets_planned": len(plan.buckets),
-                "plan_reason": plan.reason,
                 "rebucketed": moved,
                 "lake": settings.lake,
-                "tables_created": ", ".join(created) or "none",
             },
         )
 
@@ -249,14 +259,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             if plan.everything:  # empty every table: B may have changed
                 ensure_progress_lake(con, settings.lake, settings.lake_options, as_of, empty=True)
             record_plan(con, PROGRESS, plan)
-        return dg.MaterializeResult(
-            metadata={
-                "as_of": as_of.isoformat(),
-                "buckets_planned": len(plan.buckets),
-                "plan_reason": plan.reason,
-                "tables_created": ", ".join(created) or "none",
-            }
-        )
+        return dg.MaterializeResult(metadata=plan_metadata(as_of, plan, created))
 
     @dg.multi_asset(
         group_name=SHARDS,
