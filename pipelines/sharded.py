@@ -42,7 +42,7 @@ import dagster as dg
 from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs
 from pipelines.defs.metrics.assets import STATE as METRICS_BOOKKEEPING
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from pipelines.defs.srs.assets import SRS_STATE
+from pipelines.defs.srs.assets import SRS_STATE, TOUCHED
 from pipelines.defs.srs.config import SM2ReplayConfig
 from transforms import lake
 from transforms.as_of import resolve_as_of
@@ -53,6 +53,8 @@ from transforms.settings import Settings
 from transforms.shards import (
     PROGRESS,
     PROGRESS_LAKE_TABLES,
+    SHARD_SOURCES,
+    SHARD_STATE,
     SRS,
     TABLE_GRAINS,
     Plan,
@@ -65,6 +67,7 @@ from transforms.shards import (
     ensure_progress_lake,
     full_reason,
     plan_buckets,
+    plan_table,
     planned_buckets,
     progress_schemas,
     read_progress_lake,
@@ -97,6 +100,14 @@ PROGRESS_UPSTREAM = [
 ]
 
 
+# the state the next sharded run plans its buckets from, written by the last fan-in
+SHARD_BOOKKEEPING = {
+    SHARD_STATE: "One row: the as-of time and shared-input fingerprints of the last "
+    "successful sharded run.",
+    SHARD_SOURCES: "One row per attempt or event source (source_id) that run covered.",
+}
+
+
 def plan_metadata(as_of: datetime, plan: Plan, created: list[str]) -> dict[str, str | int]:
     """What a layout step planned: the as-of time, the buckets to recompute and why, and the
     lake tables it created (each of those makes every bucket run)."""
@@ -121,7 +132,10 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         specs=[
             dg.AssetSpec("lake_layout", deps=UPSTREAM),
             *bookkeeping_specs(
-                {"bucket_layout": "One row: the B every bucket column holds (`buckets`)."}
+                {
+                    "bucket_layout": "One row: the B every bucket column holds (`buckets`).",
+                    plan_table(SRS): "One row per bucket SM-2 recomputes this run.",
+                }
             ),
         ],
     )
@@ -130,7 +144,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
     ) -> Iterator[dg.MaterializeResult]:
         """One row of `bucket_layout` (the B every bucket column holds); the SRS lake tables
         created empty, partitioned by bucket; the buckets SM-2 recomputes planned
-        (`shard_plan`) and their inputs exported (attempts, the words in force, as of): run
+        (`shard_plan_srs`) and their inputs exported (attempts, the words in force, as of): run
         before any parallel step."""
         params = config.resolve(settings.base_sm2_params())
         with warehouse.connect() as con:
@@ -145,7 +159,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             exported = export_srs_inputs(
                 con, settings.lake, settings.lake_options, as_of, plan.buckets
             )
-            bookkeeping = list(bookkeeping_results(con, ["bucket_layout"]))
+            bookkeeping = list(bookkeeping_results(con, ["bucket_layout", plan_table(SRS)]))
         yield from bookkeeping
         yield dg.MaterializeResult(
             asset_key="lake_layout",
@@ -213,7 +227,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                 description="One row per card (user_id, language, word_uid), loaded from the lake.",
                 deps=[LAKE_REVIEWS, LAKE_WORD_PROGRESS],
             ),
-            *bookkeeping_specs(SRS_STATE),
+            *bookkeeping_specs(SRS_STATE | TOUCHED),
         ],
         name="sm2_replay",
     )
@@ -226,7 +240,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         with warehouse.connect() as con:
             as_of = resolve_as_of(con, settings.as_of_time)
             rows = load_srs_from_lake(con, settings.lake, settings.lake_options, params, as_of)
-            srs_bookkeeping = list(bookkeeping_results(con, list(SRS_STATE)))
+            srs_bookkeeping = list(bookkeeping_results(con, [*SRS_STATE, *TOUCHED]))
         files = compact_srs_lake(settings.lake, settings.lake_options)
         shared: dict[str, Any] = {
             "as_of": as_of.isoformat(),
@@ -240,13 +254,22 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             )
         yield from srs_bookkeeping
 
-    @dg.asset(group_name=SHARDS, deps=PROGRESS_UPSTREAM)
+    @dg.multi_asset(
+        group_name=SHARDS,
+        specs=[
+            dg.AssetSpec("progress_layout", deps=PROGRESS_UPSTREAM),
+            *bookkeeping_specs(
+                {plan_table(PROGRESS): "One row per bucket the progress steps recompute."}
+            ),
+        ],
+    )
     def progress_layout(
         config: SM2ReplayConfig, warehouse: WarehouseResource, settings: ProgressSettings
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult]:
         """The progress lake tables (per-learner metrics and LMS progress) created empty,
-        partitioned by bucket, and the buckets they recompute planned (`shard_plan`); a plan
-        of every bucket empties them first (B may have changed). Before any parallel step."""
+        partitioned by bucket, and the buckets they recompute planned
+        (`shard_plan_progress`); a plan of every bucket empties them first (B may have
+        changed). Before any parallel step."""
         params = config.resolve(settings.base_sm2_params())
         with warehouse.connect() as con:
             ensure_lms_tables(con)
@@ -259,7 +282,11 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             if plan.everything:  # empty every table: B may have changed
                 ensure_progress_lake(con, settings.lake, settings.lake_options, as_of, empty=True)
             record_plan(con, PROGRESS, plan)
-        return dg.MaterializeResult(metadata=plan_metadata(as_of, plan, created))
+            plan_bookkeeping = list(bookkeeping_results(con, [plan_table(PROGRESS)]))
+        yield dg.MaterializeResult(
+            asset_key="progress_layout", metadata=plan_metadata(as_of, plan, created)
+        )
+        yield from plan_bookkeeping
 
     @dg.multi_asset(
         group_name=SHARDS,
@@ -311,7 +338,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             dg.AssetSpec(name, description=grain, deps=[*lake_deps, *PROGRESS_UPSTREAM])
             for name, grain in TABLE_GRAINS.items()
         ]
-        + bookkeeping_specs(METRICS_BOOKKEEPING),
+        + bookkeeping_specs({**METRICS_BOOKKEEPING, **SHARD_BOOKKEEPING}),
         name="progress_fan_in",
     )
     def progress_fan_in(
@@ -336,7 +363,9 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                     replace_table(con, name, frame)
                 record_metrics_state(con, as_of, digest)
                 record_shard_state(con, as_of, shared)
-            metrics_bookkeeping = list(bookkeeping_results(con, list(METRICS_BOOKKEEPING)))
+            metrics_bookkeeping = list(
+                bookkeeping_results(con, [*METRICS_BOOKKEEPING, *SHARD_BOOKKEEPING])
+            )
         files = compact_progress_lake(settings.lake, settings.lake_options)
         common: dict[str, Any] = {
             "as_of": as_of.isoformat(),

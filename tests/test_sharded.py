@@ -27,8 +27,15 @@ from landing.generate.landing import GeneratorConfig, generate_landing
 from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing
 from pipelines.defs.metrics.assets import STATE as METRICS_BOOKKEEPING
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
-from pipelines.defs.srs.assets import SRS_STATE
-from pipelines.sharded import LAKE_PROGRESS, LAKE_REVIEWS, LAKE_WORD_PROGRESS, shard_assets
+from pipelines.defs.srs.assets import SRS_STATE, TOUCHED
+from pipelines.sharded import (
+    LAKE_PROGRESS,
+    LAKE_REVIEWS,
+    LAKE_WORD_PROGRESS,
+    SHARD_BOOKKEEPING,
+    shard_assets,
+)
+from tests.warehouse_tables import tables_without_an_asset
 from transforms import lake
 from transforms.as_of import resolve_as_of
 from transforms.buckets import bucket_of, ensure_bucket_layout, stored_buckets
@@ -50,6 +57,7 @@ from transforms.shards import (
     Plan,
     SharedInputs,
     plan_buckets,
+    plan_table,
     planned_buckets,
 )
 from transforms.sm2 import SM2Params
@@ -182,11 +190,13 @@ def run_sharded_in_process(
             materialize(selection, bucket)
 
     steps = [
-        lambda: materialize(["lake_layout", "bucket_layout"]),
+        lambda: materialize(["lake_layout", "bucket_layout", plan_table(SRS)]),
         lambda: shards(SRS, [LAKE_REVIEWS, LAKE_WORD_PROGRESS]),
-        lambda: materialize([*SRS_TABLES, *SRS_STATE, "progress_layout"]),
+        lambda: materialize(
+            [*SRS_TABLES, *SRS_STATE, *TOUCHED, "progress_layout", plan_table(PROGRESS)]
+        ),
         lambda: shards(PROGRESS, list(LAKE_PROGRESS.values())),
-        lambda: materialize([*TABLES[2:], *METRICS_BOOKKEEPING]),
+        lambda: materialize([*TABLES[2:], *METRICS_BOOKKEEPING, *SHARD_BOOKKEEPING]),
     ]
     for step in steps[: stages if partitions is None else min(stages, 4)]:
         step()
@@ -242,8 +252,17 @@ def _in_bucket(frame: pl.DataFrame, bucket: int, buckets: int) -> pl.DataFrame:
     )
 
 
+def sharded_graph_keys(monkeypatch: pytest.MonkeyPatch) -> set[dg.AssetKey]:
+    """The asset keys of the code location with `PROGRESS_SHARDED=1`."""
+    from pipelines.definitions import defs
+
+    monkeypatch.setenv("PROGRESS_SHARDED", "1")
+    monkeypatch.setenv("PROGRESS_BUCKETS", "8")
+    return set(defs().resolve_asset_graph().get_all_asset_keys())
+
+
 def test_b1_and_b8_and_a_bucket_alone_give_the_single_process_tables(
-    ingested: tuple[Path, Path], reference: dict, tmp_path: Path
+    ingested: tuple[Path, Path], reference: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for buckets in (1, 8):
         folder = tmp_path / f"b{buckets}"
@@ -256,6 +275,9 @@ def test_b1_and_b8_and_a_bucket_alone_give_the_single_process_tables(
         assert stored_buckets(con) == buckets
         assert query(con, "SELECT max(bucket) AS b FROM attempts")["b"][0] < buckets
         con.close()
+    # every table the sharded run wrote, its planning state included, is an asset
+    keys = {k.to_user_string() for k in sharded_graph_keys(monkeypatch)}
+    assert tables_without_an_asset(warehouse, keys) == []
     # one partition alone (B = 8): exactly its learners' rows, the other buckets absent
     folder = tmp_path / "one"
     folder.mkdir()

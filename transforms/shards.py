@@ -74,7 +74,7 @@ TABLE_GRAINS: dict[str, str] = {t.name: t.grain for t in METRIC_TABLES} | {
 SRS, PROGRESS = "srs", "progress"  # the two bucket stages
 SHARD_STATE = "shard_state"  # one row: the as of and shared inputs of the last successful run
 SHARD_SOURCES = "shard_sources"  # one row per source (attempts and events) that run covered
-SHARD_PLAN = "shard_plan"  # one row per (stage, bucket) the current run recomputes
+SHARD_PLAN = "shard_plan"  # shard_plan_<stage>: one row per bucket the stage recomputes this run
 
 
 def connect_read_only(
@@ -293,23 +293,27 @@ def full_reason(full_refresh: bool, created: list[str]) -> str:
     return f"lake tables created or reshaped: {', '.join(created)}" if created else ""
 
 
+def plan_table(stage: str) -> str:
+    """The table of the buckets `stage` recomputes this run (one per stage, so each is the
+    declared output of its own layout step)."""
+    return f"{SHARD_PLAN}_{stage}"
+
+
 def record_plan(con: duckdb.DuckDBPyConnection, stage: str, plan: Plan) -> None:
     """Store the buckets `stage` recomputes this run (the driver reads them)."""
-    con.execute(f"CREATE TABLE IF NOT EXISTS {SHARD_PLAN} (stage VARCHAR, bucket INTEGER)")
+    table = plan_table(stage)
     with transaction(con):
-        con.execute(f"DELETE FROM {SHARD_PLAN} WHERE stage = ?", [stage])
+        con.execute(f"CREATE OR REPLACE TABLE {table} (bucket INTEGER NOT NULL)")
         if plan.buckets:
-            con.executemany(
-                f"INSERT INTO {SHARD_PLAN} VALUES (?, ?)", [[stage, b] for b in plan.buckets]
-            )
+            con.executemany(f"INSERT INTO {table} VALUES (?)", [[b] for b in plan.buckets])
 
 
 def planned_buckets(con: duckdb.DuckDBPyConnection, stage: str) -> list[int]:
     """The buckets `record_plan` stored for `stage`."""
-    if not table_exists(con, SHARD_PLAN):
+    table = plan_table(stage)
+    if not table_exists(con, table):
         return []
-    rows = query(con, f"SELECT bucket FROM {SHARD_PLAN} WHERE stage = ? ORDER BY 1", [stage])
-    return [int(b) for b in rows["bucket"]]
+    return [int(b) for b in query(con, f"SELECT bucket FROM {table} ORDER BY 1")["bucket"]]
 
 
 def record_shard_state(
