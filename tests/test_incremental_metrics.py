@@ -15,12 +15,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tests.warehouse_tables import deliver_attempts
 from transforms.as_of import resolve_as_of
 from transforms.metrics.nightly import update_metrics
 from transforms.metrics.tables import METRIC_TABLES
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import update_srs
-from transforms.warehouse import connect, insert_frame, query
+from transforms.warehouse import connect, query
 
 START = datetime(2026, 3, 2)  # a Monday
 DAYS = 30
@@ -31,33 +32,28 @@ COMPARED = (*(t.name for t in METRIC_TABLES), "reviews", "word_progress")
 def _history(seed: int = 7) -> pl.DataFrame:
     """About 1,500 attempts by 24 learners on 2 languages x 10 words over 30 days."""
     rng = np.random.default_rng(seed)
-    n = 1500
-    user = rng.integers(0, 24, n)
+    user = rng.integers(0, 24, 1500)
+    return _attempt_rows(rng, "a", user, rng.integers(0, DAYS * 86400, user.size))
+
+
+def _attempt_rows(
+    rng: np.random.Generator, prefix: str, user: np.ndarray, seconds: np.ndarray
+) -> pl.DataFrame:
+    """One attempt per entry of `user` at START + `seconds`: learners whose number is a
+    multiple of 3 study fr, the others es; 10 words, two step types, 75% correct."""
+    n = user.size
     return pl.DataFrame(
         {
-            "uuid_local": [f"a{i:05d}" for i in range(n)],
+            "uuid_local": [f"{prefix}{i:05d}" for i in range(n)],
             "user_id": [f"user-{u:02d}" for u in user],
             "language": np.where(user % 3 == 0, "fr", "es"),
             "word_uid": [f"w{w}" for w in rng.integers(0, 10, n)],
             "step_type": rng.choice(["typing", "choice"], n),
             "correct": rng.random(n) < 0.75,
             "response_time_ms": rng.integers(500, 9000, n),
-            "attempted_at": [
-                START + timedelta(seconds=int(s)) for s in rng.integers(0, DAYS * 86400, n)
-            ],
+            "attempted_at": [START + timedelta(seconds=int(s)) for s in seconds],
             "source_row": np.arange(n),
         }
-    )
-
-
-def _deliver(con: duckdb.DuckDBPyConnection, source: str, rows: pl.DataFrame) -> None:
-    """Land `rows` as one ingested file `source`."""
-    insert_frame(con, "attempts", rows.with_columns(pl.lit(source).alias("source_id")))
-    con.execute(
-        "INSERT INTO ingested_files (content_hash, source_kind, path, status, rows_read, "
-        "accepted, duplicates, rejected, ingested_at) VALUES (?, 'file', ?, 'ingested', ?, ?, "
-        "0, 0, TIMESTAMP '2026-01-01')",
-        [source, source, rows.height, rows.height],
     )
 
 
@@ -90,12 +86,12 @@ def test_nights_with_a_late_file_equal_one_full_recompute(tmp_path: Path, review
 
     nightly = connect(tmp_path / "nightly.duckdb")
     _setup(nightly)
-    _deliver(nightly, "first-20-days", on_time.filter(night_of < 20))
+    deliver_attempts(nightly, "first-20-days", on_time.filter(night_of < 20))
     modes = [_nightly(nightly, params)]
     for night in range(20, DAYS + 1):
-        _deliver(nightly, f"night-{night}", on_time.filter(night_of == night))
+        deliver_attempts(nightly, f"night-{night}", on_time.filter(night_of == night))
         if night == 25:
-            _deliver(nightly, "late", history.filter(late))
+            deliver_attempts(nightly, "late", history.filter(late))
         modes.append(_nightly(nightly, params))
     modes.append(_nightly(nightly, params))  # a night without new attempts
     assert modes[0] == "full/full"
@@ -103,7 +99,7 @@ def test_nights_with_a_late_file_equal_one_full_recompute(tmp_path: Path, review
 
     whole = connect(tmp_path / "whole.duckdb")
     _setup(whole)
-    _deliver(whole, "everything", history)
+    deliver_attempts(whole, "everything", history)
     assert _nightly(whole, params) == "full/full"
 
     got, want = _tables(nightly), _tables(whole)
@@ -115,9 +111,9 @@ def test_nights_with_a_late_file_equal_one_full_recompute(tmp_path: Path, review
 def test_a_parameter_change_or_full_refresh_recomputes_everything(tmp_path: Path) -> None:
     con = connect(tmp_path / "w.duckdb")
     history = _history()
-    _deliver(con, "a", history.head(1000))
+    deliver_attempts(con, "a", history.head(1000))
     assert _nightly(con, SM2Params()) == "full/full"
-    _deliver(con, "b", history.tail(500))
+    deliver_attempts(con, "b", history.tail(500))
     assert _nightly(con, SM2Params()) == "incremental/incremental"
     assert _nightly(con, SM2Params(pass_quality=4)) == "full/full"  # parameters changed
     assert _nightly(con, SM2Params(pass_quality=4)) == "incremental/incremental"
@@ -137,20 +133,7 @@ def _spells(seed: int = 11) -> pl.DataFrame:
     length = np.where(np.arange(learners) >= 80, 10, rng.integers(5, 36, learners))
     user = rng.integers(0, learners, 3600)
     seconds = start[user] * 86400 + (rng.random(3600) * length[user] * 86400).astype(int)
-    n = user.size
-    return pl.DataFrame(
-        {
-            "uuid_local": [f"b{i:05d}" for i in range(n)],
-            "user_id": [f"user-{u:02d}" for u in user],
-            "language": np.where(user % 3 == 0, "fr", "es"),
-            "word_uid": [f"w{w}" for w in rng.integers(0, 10, n)],
-            "step_type": rng.choice(["typing", "choice"], n),
-            "correct": rng.random(n) < 0.75,
-            "response_time_ms": rng.integers(500, 9000, n),
-            "attempted_at": [START + timedelta(seconds=int(s)) for s in seconds],
-            "source_row": np.arange(n),
-        }
-    )
+    return _attempt_rows(rng, "b", user, seconds)
 
 
 def test_nights_score_the_at_risk_backtest_and_age_untouched_cohorts(tmp_path: Path) -> None:
@@ -174,19 +157,19 @@ def test_nights_score_the_at_risk_backtest_and_age_untouched_cohorts(tmp_path: P
 
     nightly = connect(tmp_path / "nightly.duckdb")
     setup(nightly)
-    _deliver(nightly, "first-40-days", on_time.filter(night_of < 40))
+    deliver_attempts(nightly, "first-40-days", on_time.filter(night_of < 40))
     modes = [_nightly(nightly, params)]
     for night in range(40, 53):
-        _deliver(nightly, f"night-{night}", on_time.filter(night_of == night))
+        deliver_attempts(nightly, f"night-{night}", on_time.filter(night_of == night))
         if night == 46:
-            _deliver(nightly, "late", late_rows)
+            deliver_attempts(nightly, "late", late_rows)
         modes.append(_nightly(nightly, params))
     assert modes[0] == "full/full"
     assert set(modes[1:]) == {"incremental/incremental"}, modes
 
     whole = connect(tmp_path / "whole.duckdb")
     setup(whole)
-    _deliver(whole, "everything", history)
+    deliver_attempts(whole, "everything", history)
     assert _nightly(whole, params) == "full/full"
 
     got, want = _tables(nightly), _tables(whole)

@@ -17,6 +17,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from landing.generate.lms import PATHS, LmsGeneratorConfig, simulate
+from tests.warehouse_tables import deliver_attempts
 from transforms.as_of import resolve_as_of
 from transforms.incremental import CONSUMED_FILES
 from transforms.ingest.manifests import json_documents
@@ -233,16 +234,6 @@ def _attempts(n: int = 500, seed: int = 3) -> pl.DataFrame:
     )
 
 
-def _deliver_attempts(con: duckdb.DuckDBPyConnection, source: str, rows: pl.DataFrame) -> None:
-    insert_frame(con, "attempts", rows.with_columns(pl.lit(source).alias("source_id")))
-    con.execute(
-        "INSERT INTO ingested_files (content_hash, source_kind, path, status, rows_read, "
-        "accepted, duplicates, rejected, ingested_at) VALUES (?, 'file', ?, 'ingested', ?, ?, "
-        "0, 0, TIMESTAMP '2026-01-01')",
-        [source, source, rows.height, rows.height],
-    )
-
-
 def test_language_courses_follow_the_changed_cards(tmp_path: Path) -> None:
     """Nights of attempts (one learner's first days late): the SM-2 step's changed cards
     name the learners whose `lang:fr` rows are rebuilt."""
@@ -254,9 +245,9 @@ def test_language_courses_follow_the_changed_cards(tmp_path: Path) -> None:
         modes = []
         for night in range(6, 13):
             part = history.filter(~late & (day < night) & (day >= (0 if night == 6 else night - 1)))
-            _deliver_attempts(con, f"night-{night}", part)
+            deliver_attempts(con, f"night-{night}", part)
             if night == 9:
-                _deliver_attempts(con, "late", history.filter(late))
+                deliver_attempts(con, "late", history.filter(late))
             as_of = resolve_as_of(con, None)
             update_srs(con, SM2Params(), as_of, batches=1)
             modes.append(update_lms_progress(con, as_of).mode)
@@ -264,7 +255,7 @@ def test_language_courses_follow_the_changed_cards(tmp_path: Path) -> None:
     assert modes[0] == "full" and set(modes[1:]) == {"incremental"}, modes
     with connect(tmp_path / "full.duckdb") as con:
         _language_setup(con)
-        _deliver_attempts(con, "all", history)
+        deliver_attempts(con, "all", history)
         update_srs(con, SM2Params(), as_of, batches=1)
         want = build_lms_progress(read_lms_inputs(con, as_of), as_of)
     assert want["course_progress"]["course_id"].unique().to_list() == ["lang:fr"]
