@@ -44,6 +44,7 @@ from transforms.sm2.tables import (
 from transforms.warehouse import (
     insert_frame,
     query,
+    registered,
     replace_table,
     scalar,
     table_exists,
@@ -347,13 +348,14 @@ def _resume_or_replay(
     resumed_keys = cards.filter("resumed").select(CARD)
     replayed_keys = cards.filter(~pl.col("resumed")).select(CARD)
     # the last review's time of each resumed card with stored reviews
-    last_reviews = rows_for(
-        con,
-        "SELECT user_id, language, word_uid, max(reviewed_at) AS last_reviewed_at FROM reviews "
-        "GROUP BY ALL",
-        progress_rows.join(resumed_keys, on=CARD, how="semi").select(CARD),
-        CARD_KEYS,
-    )
+    with registered(con, "_keys", progress_rows.join(resumed_keys, on=CARD, how="semi")):
+        # the semi join before the aggregate: only the resumed cards' reviews are grouped
+        last_reviews = query(
+            con,
+            "SELECT user_id, language, word_uid, max(reviewed_at) AS last_reviewed_at "
+            f"FROM reviews SEMI JOIN (SELECT {', '.join(CARD)} FROM _keys) k {CARD_KEYS} "
+            "GROUP BY ALL",
+        )
     stored_cards = progress_rows.join(last_reviews, on=CARD)
     resumed_attempts = new.join(resumed_keys, on=CARD, how="semi", maintain_order="left")
     replayed_attempts = (
