@@ -123,7 +123,7 @@ ATTEMPT = st.tuples(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     attempts=st.lists(ATTEMPT, min_size=1, max_size=30),
     late=st.lists(st.booleans(), min_size=30, max_size=30),
