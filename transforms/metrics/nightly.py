@@ -4,26 +4,35 @@
 What a nightly run rebuilds, table by table (keys in brackets):
 - `accuracy_daily` (user_id, language, day): each touched learner's days from the day of their
   earliest changed attempt on (a card's first attempt can only move to such a day);
-- `user_language_progress` (user_id, language): the history columns of the touched learners;
-  the as-of columns (`AS_OF_COLUMNS`: due now, today's words, streaks) of every learner, from
-  `accuracy_daily` and the cards' `next_review_at`, as they move with the as-of time;
+- `user_language_progress` (user_id, language): the history columns of the touched learners,
+  from their cards (`word_progress`) and the stored per-learner and per-card state
+  (`learner_state.py`: attempt totals, first reviews), never their reviews; the as-of columns
+  (`AS_OF_COLUMNS`: due now, today's words, streaks) of every learner, from that state, the
+  as-of day's `accuracy_daily` rows and the cards' `next_review_at`;
+- `learner_history_state` (user_id, language): every learner's first and last day, last run,
+  longest streak and attempt totals, the touched learners' advanced from their changed days;
+  `card_first_reviews` (card): the touched cards whose first review the night replayed;
 - `true_retention` (language, cohort, period_week): the weeks of the touched learners' changed
   attempts in their cohort, and every week of both cohorts for a learner whose cohort moved;
 - `word_difficulty` (language, word_uid): the touched words; `accuracy_by_step` (language,
   step_type) and `forgetting_curve` (language): the groups of the changed attempts, and their
   per-cohort forms (`accuracy_by_step_cohort`, `forgetting_curve_cohort`) every cohort of them;
-- `learner_cohorts`: whole, from `accuracy_daily` (one row per learner);
-- `cohort_retention` (language, cohort): the touched learners' cohorts (and the cohort a late
-  first day moved them from) rebuilt from their learners' days; every other cohort's stored
-  rows aged to the new as-of time (`retention.cohort_retention_later`: later weeks with nobody
-  active, `complete` moved);
-- `learner_status`: every learner, from `accuracy_daily`'s last day per learner (cheap);
+- `learner_cohorts`: whole, from `learner_history_state`'s first days (one row per learner);
+- `cohort_retention` (language, cohort): the cohorts of a learner whose first day a late file
+  moved (and the cohort it moved them from) rebuilt from their learners' days; every other
+  cohort from its stored counts plus the weeks the night made its touched learners active in
+  (`retention.cohort_retention_moved_on`), `complete` and new weeks moved to the as-of time;
+- `learner_status`: every learner, from `learner_history_state`'s last days (cheap);
 - `at_risk_snapshots` (snapshot_day): the model's stored training rows; a touched learner's
   rows from 14 days before their first changed day, and a Monday whose outcome became known for
   every learner (its overdue cards counted in SQL); `at_risk_backtest` rescored from the
   earliest changed Monday on; `at_risk_learners` from today's features, computed for every
   learner from `accuracy_daily`, the last 14 days' reviews and the cards' `next_review_at`
   (no review older than 14 days is read), scored by the model fitted on the stored snapshots.
+A night reads the touched learners' rows from their first changed day on, the last 63 days of
+`accuracy_daily`, one row per learner and per touched learner's card: flat as the history
+grows. Only a night that adds a snapshot Monday, or whose late file reaches a stored one or
+moves a learner's first day, reads whole histories (`DaysOf.every`, `touched_reviews`).
 Everything is rebuilt when the stored state says so: no state yet, a full SRS recompute
 upstream, a change of pass quality, cohorts or course words, or the as-of time moving back.
 """
@@ -62,7 +71,7 @@ from transforms.metrics.progress import (
 from transforms.metrics.retention import (
     COHORT_KEYS,
     cohort_retention,
-    cohort_retention_later,
+    cohort_retention_moved_on,
     forgetting_curve,
 )
 from transforms.metrics.retention import true_retention as build_true_retention
@@ -171,6 +180,8 @@ class DaysOf:
         state: pl.DataFrame,
         rows: pl.DataFrame,
         learner_keys: pl.DataFrame,
+        old_rows: pl.DataFrame,
+        before_state: pl.DataFrame,
     ) -> None:
         self.con, self.as_of, self.state, self.rows, self.learner_keys = (
             con,
@@ -179,6 +190,8 @@ class DaysOf:
             rows,
             learner_keys,
         )
+        self.old_rows = old_rows  # the touched learners' rows the night replaces
+        self.before_state = before_state  # the touched learners' stored state
         cutoff = as_of.date() - timedelta(days=RECENT_REACH_DAYS)
         recent = query(con, "SELECT * FROM accuracy_daily WHERE day > ?", [cutoff])
         self.recent = self._merged(recent, rows.filter(pl.col("day") > pl.lit(cutoff)))
@@ -386,7 +399,8 @@ def _learner_days(
     advanced = advance_learner_state(touched_stored, from_day, old_rows, daily_rows, earlier_days)
     state = pl.concat([stored.join(learner_keys, on=LEARNER, how="anti"), advanced]).sort(LEARNER)
     before = learner_cohorts(touched_stored.select(*LEARNER, "first_day"), cohorts)
-    return daily_rows, DaysOf(con, as_of, state, daily_rows, learner_keys), before
+    days_of = DaysOf(con, as_of, state, daily_rows, learner_keys, old_rows, touched_stored)
+    return daily_rows, days_of, before
 
 
 def _touched_progress_history(
@@ -423,31 +437,116 @@ def _studied_today(days_of: DaysOf) -> pl.DataFrame:
     )
 
 
+def _week_changes(
+    con: duckdb.DuckDBPyConnection, days_of: DaysOf, kept: pl.DataFrame, from_day: pl.DataFrame
+) -> pl.DataFrame:
+    """(language, cohort, week_offset, active, on_or_after): per touched learner whose first
+    day stands (`kept`: user_id, language, cohort, first_day) and per week of theirs from the
+    week of their first changed day on, 1 where the night made them active in the week, and
+    where it made them active in it or later. A new learner counts from week 0. Reads their
+    days in that week before their first changed day (at most six per learner)."""
+    offset = ((pl.col("day") - pl.col("first_day")).dt.total_days() // 7).cast(pl.Int32)
+    keys = kept.join(from_day, on=LEARNER).with_columns(
+        pl.col("from_day").cast(pl.Date),
+        (
+            pl.col("first_day")
+            + pl.duration(
+                days=(pl.col("from_day").cast(pl.Date) - pl.col("first_day")).dt.total_days()
+                // 7
+                * 7
+            )
+        ).alias("week_day"),
+    )
+    before_from = rows_for(
+        con,
+        "SELECT user_id, language, day FROM accuracy_daily",
+        keys.select(*LEARNER, "week_day", "from_day"),
+        "ON t.user_id = _keys.user_id AND t.language = _keys.language "
+        "AND t.day >= _keys.week_day AND t.day < _keys.from_day",
+    )
+
+    def weeks(days: pl.DataFrame) -> pl.DataFrame:
+        return (
+            days.join(kept, on=LEARNER)
+            .select(*LEARNER, "cohort", offset.alias("week_offset"))
+            .unique()
+        )
+
+    had = pl.concat([weeks(days_of.old_rows), weeks(before_from)]).unique()
+    active = weeks(days_of.rows).join(had, on=[*LEARNER, "cohort", "week_offset"], how="anti")
+    old_last = days_of.before_state.select(*LEARNER, pl.col("last_day").alias("_old_last"))
+    last = (
+        days_of.state.join(kept, on=LEARNER)
+        .join(old_last, on=LEARNER, how="left")
+        .select(
+            "language",
+            "cohort",
+            pl.int_ranges(
+                ((pl.col("_old_last") - pl.col("first_day")).dt.total_days() // 7 + 1).fill_null(0),
+                (pl.col("last_day") - pl.col("first_day")).dt.total_days() // 7 + 1,
+                dtype=pl.Int32,
+            ).alias("week_offset"),
+        )
+        .explode("week_offset")
+        .drop_nulls("week_offset")
+    )
+    return pl.concat(
+        [
+            active.select(
+                "language",
+                "cohort",
+                "week_offset",
+                pl.lit(1).alias("active"),
+                pl.lit(0).alias("on_or_after"),
+            ),
+            last.select(
+                "language",
+                "cohort",
+                "week_offset",
+                pl.lit(0).alias("active"),
+                pl.lit(1).alias("on_or_after"),
+            ),
+        ]
+    )
+
+
 def _cohort_retention(
     con: duckdb.DuckDBPyConnection,
     days_of: DaysOf,
     by_learner: pl.DataFrame,
     before: pl.DataFrame,
-    touched: pl.DataFrame,
+    from_day: pl.DataFrame,
     as_of: datetime,
 ) -> pl.DataFrame:
-    """`cohort_retention`: the cohorts of the touched learners (now, and before a late first
-    day moved them) rebuilt from their learners' days; every other cohort's stored rows brought
-    to as of (`cohort_retention_later`)."""
+    """`cohort_retention`: the cohorts of a learner whose first day moved (a late file; now,
+    and before) rebuilt from their learners' days; every other cohort from its stored rows and
+    the weeks the night made its touched learners active in (`cohort_retention_moved_on`)."""
     group = ["language", "cohort"]
+    touched = by_learner.join(from_day, on=LEARNER, how="semi")
+    moved = touched.join(
+        before.select(*LEARNER, pl.col("first_day").alias("_before")), on=LEARNER
+    ).filter(pl.col("first_day") != pl.col("_before"))
     groups = pl.concat(
         [
-            by_learner.join(touched, on=LEARNER, how="semi").select(group),
-            before.select(group),
+            moved.select(group),
+            before.join(moved, on=LEARNER, how="semi").select(group),
         ]
     ).unique()
+    stored = query(con, "SELECT * FROM cohort_retention").join(groups, on=group, how="anti")
+    kept = touched.join(moved, on=LEARNER, how="anti").select(*LEARNER, "cohort", "first_day")
+    moved_on = cohort_retention_moved_on(
+        stored,
+        by_learner.join(groups, on=group, how="anti"),
+        _week_changes(con, days_of, kept, from_day),
+        as_of,
+    )
+    if groups.height == 0:
+        return moved_on
     members = by_learner.join(groups, on=group, how="semi")
     rebuilt = cohort_retention(
         days_of.every().join(members, on=LEARNER, how="semi"), members, as_of
     )
-    stored = query(con, "SELECT * FROM cohort_retention").join(groups, on=group, how="anti")
-    later = cohort_retention_later(stored, by_learner.join(groups, on=group, how="anti"), as_of)
-    return pl.concat([rebuilt, later], how="vertical_relaxed").sort(COHORT_KEYS)
+    return pl.concat([rebuilt, moved_on], how="vertical_relaxed").sort(COHORT_KEYS)
 
 
 def update_metrics(
@@ -600,7 +699,7 @@ def _incremental(
     lap("user_language_progress")
     risk, snapshot_keys = _risk_nightly(con, as_of, pq, days_of, learners, streak, due)
     lap("learner_status, at_risk_*")
-    retention_by_cohort = _cohort_retention(con, days_of, by_learner, before, learner_keys, as_of)
+    retention_by_cohort = _cohort_retention(con, days_of, by_learner, before, from_day, as_of)
     lap("cohort_retention")
     # A group's rows depend on that group's input rows only, and the inputs hold every row of
     # the touched groups (and more): build over them and keep the touched groups' output rows,
