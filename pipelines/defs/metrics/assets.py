@@ -8,8 +8,8 @@ from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs, prev
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
 from transforms.metrics.learned import build_learned_words
-from transforms.metrics.nightly import update_metrics
 from transforms.metrics.learner_state import STATE_GRAINS
+from transforms.metrics.nightly import update_metrics
 from transforms.metrics.tables import METRIC_TABLES, METRICS_STATE
 from transforms.warehouse import query, replace_table
 
