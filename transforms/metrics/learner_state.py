@@ -11,8 +11,8 @@ A night advances them exactly (the tests compare with a full recompute): attempt
 removed, so a touched learner's days before their first changed day (`from_day`) stand, and the
 days from it on are the rebuilt `accuracy_daily` rows. The totals take the old rows of those
 days off and the new ones on; the streak runs need only the stored last run, whose days are
-consecutive, unless a late file lands on or before its first day (then that learner's earlier
-days are read). SM-2 is causal per card, so a card's first review changes only when it lies
+consecutive, unless a late file lands before its first day (then that learner's earlier days
+are read). SM-2 is causal per card, so a card's first review changes only when it lies
 at or after the card's `since`, and then it is among the night's reviews.
 """
 
@@ -90,11 +90,12 @@ def learner_history_state(daily: pl.DataFrame) -> pl.DataFrame:
 
 
 def needs_earlier_days(stored: pl.DataFrame, from_day: pl.DataFrame) -> pl.DataFrame:
-    """(user_id, language, from_day): the touched learners whose changed days reach back to the
-    first day of their stored last run or before (a late file): their earlier days are read."""
+    """(user_id, language, from_day): the touched learners whose changed days reach back before
+    the first day of their stored last run (a late file): their earlier days are read. (From
+    that first day on, the day before it stays without study, so every earlier run stands.)"""
     return (
         from_day.join(stored.select(*LEARNER, "run_start"), on=LEARNER)
-        .filter(pl.col("from_day").cast(pl.Date) <= pl.col("run_start"))
+        .filter(pl.col("from_day").cast(pl.Date) < pl.col("run_start"))
         .select(*LEARNER, "from_day")
     )
 
