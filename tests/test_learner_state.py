@@ -21,6 +21,7 @@ from transforms.metrics.learner_state import (
 )
 from transforms.metrics.nightly import _progress_history
 from transforms.metrics.progress import learned_words, progress_history, streaks
+from transforms.metrics.retention import cohort_retention, cohort_retention_moved_on
 from transforms.sm2 import SM2Params, replay
 
 DAY0 = date(2026, 1, 1)
@@ -197,3 +198,46 @@ def test_cards_give_the_reviews_history_columns(
         (pl.col("reviews") - 1 - pl.col("lapses") + (~pl.col("first_passed")).cast(pl.Int64)).sum()
     )
     assert identity.item() == passed
+
+
+def test_cohort_retention_moves_on_from_stored_counts_by_hand() -> None:
+    """A cohort of A (first day Mon 5 Jan) and B (Tue 6 Jan), stored as of 19 Jan: A active in
+    weeks 0 and 1, B in week 0 only. The night adds B on 20 Jan, B's week (20 - 6) // 7 = 2:
+    week 2 gains one active learner, and B now has activity in weeks 1 and 2 or later (B's
+    last week went from 0 to 2), so on-or-after gains one in weeks 1 and 2."""
+    learners = pl.DataFrame(
+        {
+            "user_id": ["A", "B"],
+            "language": "es",
+            "cohort": "c",
+            "first_day": [date(2026, 1, 5), date(2026, 1, 6)],
+        }
+    )
+    old = pl.DataFrame(
+        {
+            "user_id": ["A", "A", "B"],
+            "language": "es",
+            "day": [date(2026, 1, 5), date(2026, 1, 13), date(2026, 1, 6)],
+        }
+    )
+    new = pl.concat(
+        [old, pl.DataFrame({"user_id": ["B"], "language": "es", "day": [date(2026, 1, 20)]})]
+    )
+    stored = cohort_retention(old, learners, datetime(2026, 1, 19, 12))
+    changes = pl.DataFrame(
+        {
+            "language": "es",
+            "cohort": "c",
+            "week_offset": [2, 1, 2],
+            "active": [1, 0, 0],
+            "on_or_after": [0, 1, 1],
+        }
+    )
+    as_of = datetime(2026, 1, 21, 12)
+    moved_on = cohort_retention_moved_on(stored, learners, changes, as_of)
+    # weeks 0..2 ((21 - 5) // 7 = 2): active 2, 1, 0 + 1 of 2; on or after: stored 2, 1
+    # (A), 0 (A's last week is 1), plus B in weeks 1 and 2: 2, 2, 1
+    assert moved_on["active_learners"].to_list() == [2, 1, 1]
+    assert moved_on["retention_on_or_after"].to_list() == [1.0, 1.0, 0.5]
+    assert moved_on["retention"].to_list() == [1.0, 0.5, 0.5]
+    assert_frame_equal(moved_on, cohort_retention(new, learners, as_of))
