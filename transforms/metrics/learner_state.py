@@ -36,6 +36,14 @@ STATE_GRAINS: dict[str, str] = {
     CARD_STATE: "One row per card (user_id, language, word_uid) with a graded review: whether "
     "its first graded review passed (the nightly run's per-card state).",
 }
+SCORER_STATE = "at_risk_scorer"
+# the state a night may go without (it is then rebuilt): declared with the tables above
+KEPT_GRAINS: dict[str, str] = {
+    **STATE_GRAINS,
+    SCORER_STATE: "One row: the at-risk model fitted on every stored snapshot and its flag "
+    "threshold (pickled `risk.Scorer`), and the as-of time of the run that fitted it; a night "
+    "whose snapshots did not change scores with it rather than fit again.",
+}
 LEARNER_STATE_SCHEMA: dict[str, pl.DataType] = {
     "user_id": pl.String(),
     "language": pl.String(),
@@ -221,5 +229,5 @@ def write_learner_state(
 def forget_learner_state(con: duckdb.DuckDBPyConnection) -> None:
     """A writer of the metric tables that keeps no such state (the sharded fan-in) drops it,
     so the next nightly run recomputes everything rather than advance a stale state."""
-    for table in STATE_GRAINS:
+    for table in KEPT_GRAINS:
         con.execute(f'DROP TABLE IF EXISTS "{table}"')

@@ -17,6 +17,7 @@ from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_d
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.learner_state import (
     CARD_STATE,
+    SCORER_STATE,
     card_first_reviews,
     learner_history_state,
     write_learner_state,
@@ -284,5 +285,6 @@ def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Metric
             replace_table(con, name, frame)
         replace_table(con, CARD_STATE, first_reviews)
         write_learner_state(con, state, None)
+        con.execute(f"DROP TABLE IF EXISTS {SCORER_STATE}")  # fitted on other snapshots
         record_metrics_state(con, as_of, digest)
     return MetricsRun(tables, read - began, built - read, time.perf_counter() - built)
