@@ -18,6 +18,7 @@ at or after the card's `since`, and then it is among the night's reviews.
 
 from __future__ import annotations
 
+import pickle
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -25,7 +26,8 @@ import polars as pl
 
 from transforms.incremental import replace_keys
 from transforms.keys import CARD, LEARNER
-from transforms.warehouse import replace_table
+from transforms.metrics.risk import Scorer
+from transforms.warehouse import query, replace_table, table_exists
 
 LEARNER_STATE = "learner_history_state"
 CARD_STATE = "card_first_reviews"
@@ -231,3 +233,24 @@ def forget_learner_state(con: duckdb.DuckDBPyConnection) -> None:
     so the next nightly run recomputes everything rather than advance a stale state."""
     for table in KEPT_GRAINS:
         con.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+
+def kept_scorer(
+    con: duckdb.DuckDBPyConnection, stored: tuple[datetime, str] | None
+) -> Scorer | None:
+    """The at-risk scorer the last run fitted, when that run left the tables: its as-of time
+    is the stored one (`stored`: `metrics_state`'s as-of and digest)."""
+    if stored is None or not table_exists(con, SCORER_STATE):
+        return None
+    rows = query(con, f"SELECT as_of, scorer FROM {SCORER_STATE}").rows()
+    if len(rows) != 1 or rows[0][0] != stored[0]:
+        return None
+    scorer = pickle.loads(rows[0][1])  # written by `keep_scorer` into this warehouse
+    return scorer if isinstance(scorer, Scorer) else None
+
+
+def keep_scorer(con: duckdb.DuckDBPyConnection, as_of: datetime, scorer: Scorer | None) -> None:
+    """Inside the metrics' writing transaction: the scorer for the next night (None: none)."""
+    con.execute(f"CREATE OR REPLACE TABLE {SCORER_STATE} (as_of TIMESTAMP, scorer BLOB)")
+    if scorer is not None:
+        con.execute(f"INSERT INTO {SCORER_STATE} VALUES (?, ?)", [as_of, pickle.dumps(scorer)])

@@ -39,7 +39,6 @@ upstream, a change of pass quality, cohorts or course words, or the as-of time m
 
 from __future__ import annotations
 
-import pickle
 import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -55,10 +54,11 @@ from transforms.metrics.common import learner_cohorts, week_start
 from transforms.metrics.learner_state import (
     CARD_STATE,
     LEARNER_STATE,
-    SCORER_STATE,
     STATE_GRAINS,
     advance_learner_state,
     changed_first_reviews,
+    keep_scorer,
+    kept_scorer,
     needs_earlier_days,
     streaks_from_state,
     write_learner_state,
@@ -268,25 +268,6 @@ def _progress_history(
     )
 
 
-def _kept_scorer(con: duckdb.DuckDBPyConnection) -> Scorer | None:
-    """The scorer the last run fitted, when that run left the tables (its as-of time is the
-    stored one; a full recompute drops it, as its snapshots may differ)."""
-    stored = _stored_as_of(con)
-    if stored is None or not table_exists(con, SCORER_STATE):
-        return None
-    rows = query(con, f"SELECT as_of, scorer FROM {SCORER_STATE}").rows()
-    if len(rows) != 1 or rows[0][0] != stored[0]:
-        return None
-    scorer = pickle.loads(rows[0][1])  # written by `_keep_scorer` into this warehouse
-    return scorer if isinstance(scorer, Scorer) else None
-
-
-def _keep_scorer(con: duckdb.DuckDBPyConnection, as_of: datetime, scorer: Scorer) -> None:
-    """Inside the writing transaction: the scorer for the next night."""
-    con.execute(f"CREATE OR REPLACE TABLE {SCORER_STATE} (as_of TIMESTAMP, scorer BLOB)")
-    con.execute(f"INSERT INTO {SCORER_STATE} VALUES (?, ?)", [as_of, pickle.dumps(scorer)])
-
-
 def _risk_nightly(
     con: duckdb.DuckDBPyConnection,
     as_of: datetime,
@@ -324,7 +305,7 @@ def _risk_nightly(
     reaches = since is not None and any(
         d >= since.date() - timedelta(days=HORIZON_DAYS) for d in stored_days
     )
-    kept = None if new_days or reaches else _kept_scorer(con)
+    kept = None if new_days or reaches else kept_scorer(con, _stored_as_of(con))
     # no snapshot changes: the kept scorer scores, and no snapshot row is read
     stored = (
         query(con, "SELECT * FROM at_risk_snapshots").filter(pl.col("snapshot_day").is_in(days))
@@ -778,7 +759,7 @@ def _incremental(
         for name, frame in whole.items():
             replace_table(con, name, frame)
         write_learner_state(con, state, first_reviews)
-        _keep_scorer(con, as_of, scorer)
+        keep_scorer(con, as_of, scorer)
         record_metrics_state(con, as_of, digest)
     lap("write")
     tables = {name: frame for name, (frame, _) in grouped.items()} | whole

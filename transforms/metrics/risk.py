@@ -619,6 +619,7 @@ class RiskTables:
     at_risk: pl.DataFrame
     backtest: pl.DataFrame
     snapshots: pl.DataFrame  # SNAPSHOT_SCHEMA: the model's training rows (`at_risk_snapshots`)
+    scorer: Scorer | None = None  # what scored `at_risk` (kept for the next night)
 
 
 @dataclass(frozen=True)
@@ -700,5 +701,6 @@ def risk_tables(
     snapshots = labelled_snapshots(history, snapshot_days(history.daily, as_of_day))
     backtest = at_risk_backtest(snapshots)
     current = features_at(history, as_of_day, as_of)
-    at_risk = score_learners(current, backtest.snapshots)
-    return RiskTables(status, at_risk, backtest.table, backtest.snapshots)
+    scorer = fit_scorer(backtest.snapshots)
+    at_risk = score_learners(current, backtest.snapshots, scorer)
+    return RiskTables(status, at_risk, backtest.table, backtest.snapshots, scorer)
