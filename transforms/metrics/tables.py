@@ -15,6 +15,7 @@ from transforms.incremental import clear_pending
 from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts
+from transforms.metrics.group_sums import forget_group_sums, full_group_sums
 from transforms.metrics.progress import user_language_progress
 from transforms.metrics.retention import (
     cohort_retention,
@@ -260,6 +261,7 @@ def record_metrics_state(con: duckdb.DuckDBPyConnection, as_of: datetime, digest
     con.execute(f"CREATE OR REPLACE TABLE {METRICS_STATE} (as_of TIMESTAMP, inputs VARCHAR)")
     con.execute(f"INSERT INTO {METRICS_STATE} VALUES (?, ?)", [as_of, digest])
     clear_pending(con, METRICS_CONSUMER)
+    forget_group_sums(con)  # a writer that keeps them up to date records them after
 
 
 def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> MetricsRun:
@@ -270,9 +272,17 @@ def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Metric
     digest = metrics_inputs_digest(con, as_of)
     read = time.perf_counter()
     tables = build_metrics(inputs, as_of)
+    sums = full_group_sums(
+        inputs.attempts,
+        inputs.reviews,
+        inputs.word_progress,
+        tables["learner_cohorts"].select(*LEARNER, "cohort"),
+        inputs.pass_quality,
+    )
     built = time.perf_counter()
     with transaction(con):
         for name, frame in tables.items():
             replace_table(con, name, frame)
         record_metrics_state(con, as_of, digest)
+        sums.write_sums(con, as_of)
     return MetricsRun(tables, read - began, built - read, time.perf_counter() - built)
