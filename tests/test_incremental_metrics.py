@@ -17,6 +17,8 @@ from polars.testing import assert_frame_equal
 
 from tests.warehouse_tables import deliver_attempts
 from transforms.as_of import resolve_as_of
+from transforms.metrics.group_sums import GROUP_SUMS_SOURCES, GROUP_SUMS_STATE, GROUP_SUMS_TABLES
+from transforms.metrics.learned import update_learned_words
 from transforms.metrics.nightly import update_metrics
 from transforms.metrics.tables import METRIC_TABLES
 from transforms.sm2 import SM2Params
@@ -26,7 +28,8 @@ from transforms.warehouse import connect, query
 START = datetime(2026, 3, 2)  # a Monday
 DAYS = 30
 LATE_LEARNER = "user-07"  # their first 9 days arrive late: their cohort week moves
-COMPARED = (*(t.name for t in METRIC_TABLES), "reviews", "word_progress")
+SUMS = tuple(t for t in GROUP_SUMS_TABLES if t not in (GROUP_SUMS_STATE, GROUP_SUMS_SOURCES))
+COMPARED = (*(t.name for t in METRIC_TABLES), *SUMS, "learned_words", "reviews", "word_progress")
 
 
 def _history(seed: int = 7) -> pl.DataFrame:
@@ -58,10 +61,12 @@ def _attempt_rows(
 
 
 def _nightly(con: duckdb.DuckDBPyConnection, params: SM2Params, full: bool = False) -> str:
-    """One night: SRS then metrics; the modes they took."""
+    """One night: SRS, metrics and learned_words; the modes SRS and metrics took (learned_words
+    follows the metrics' mode)."""
     as_of = resolve_as_of(con, None)
     srs = update_srs(con, params, as_of, batches=2, full_refresh=full)
     metrics = update_metrics(con, as_of, full_refresh=full)
+    assert update_learned_words(con, full_refresh=full).mode == metrics.mode
     return f"{srs.mode}/{metrics.mode}"
 
 
