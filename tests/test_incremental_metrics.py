@@ -20,7 +20,7 @@ from transforms.as_of import resolve_as_of
 from transforms.metrics.group_sums import GROUP_SUMS_SOURCES, GROUP_SUMS_STATE, GROUP_SUMS_TABLES
 from transforms.metrics.learned import update_learned_words
 from transforms.metrics.nightly import update_metrics
-from transforms.metrics.tables import METRIC_TABLES
+from transforms.metrics.tables import METRIC_TABLES, metrics_inputs_digest, record_metrics_state
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import update_srs
 from transforms.warehouse import connect, query
@@ -125,6 +125,14 @@ def test_a_parameter_change_or_full_refresh_recomputes_everything(tmp_path: Path
     assert _nightly(con, SM2Params(pass_quality=4), full=True) == "full/full"
     as_of = resolve_as_of(con, None)
     assert update_metrics(con, as_of, full_refresh=True).reason == "full refresh requested"
+    # a writer of the metric tables that does not keep the partial sums (the sharded run's
+    # fan-in) records the metrics state, which forgets the sums: the next run recomputes
+    record_metrics_state(con, as_of, metrics_inputs_digest(con, as_of))
+    again = update_metrics(con, as_of)
+    assert (again.mode, again.reason) == (
+        "full",
+        "the group tables' partial sums are missing or out of date",
+    )
 
 
 def _spells(seed: int = 11) -> pl.DataFrame:
