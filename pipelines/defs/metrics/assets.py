@@ -9,6 +9,7 @@ from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
 from transforms.metrics.group_sums import GROUP_SUMS_TABLES
 from transforms.metrics.learned import update_learned_words
+from transforms.metrics.learner_state import STATE_GRAINS
 from transforms.metrics.nightly import update_metrics
 from transforms.metrics.tables import METRIC_TABLES, METRICS_STATE
 from transforms.warehouse import query
@@ -18,6 +19,7 @@ METRICS = "metrics"
 STATE = {
     METRICS_STATE: "One row: the as-of time the metric tables are up to date with and a "
     "digest of the inputs they were built from.",
+    **STATE_GRAINS,
 }
 # The group tables' partial sums a night updates (transforms/metrics/group_sums.py); the sharded
 # run does not keep them (the night after it recomputes them whole).
