@@ -17,8 +17,10 @@ from polars.testing import assert_frame_equal
 
 from tests.warehouse_tables import deliver_attempts
 from transforms.as_of import resolve_as_of
+from transforms.metrics.group_sums import GROUP_SUMS_SOURCES, GROUP_SUMS_STATE, GROUP_SUMS_TABLES
+from transforms.metrics.learned import update_learned_words
 from transforms.metrics.nightly import update_metrics
-from transforms.metrics.tables import METRIC_TABLES
+from transforms.metrics.tables import METRIC_TABLES, metrics_inputs_digest, record_metrics_state
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import update_srs
 from transforms.warehouse import connect, query
@@ -26,7 +28,8 @@ from transforms.warehouse import connect, query
 START = datetime(2026, 3, 2)  # a Monday
 DAYS = 30
 LATE_LEARNER = "user-07"  # their first 9 days arrive late: their cohort week moves
-COMPARED = (*(t.name for t in METRIC_TABLES), "reviews", "word_progress")
+SUMS = tuple(t for t in GROUP_SUMS_TABLES if t not in (GROUP_SUMS_STATE, GROUP_SUMS_SOURCES))
+COMPARED = (*(t.name for t in METRIC_TABLES), *SUMS, "learned_words", "reviews", "word_progress")
 
 
 def _history(seed: int = 7) -> pl.DataFrame:
@@ -63,13 +66,14 @@ def _nightly(
     full: bool = False,
     cards: list[tuple[int | None, int | None]] | None = None,
 ) -> str:
-    """One night: SRS then metrics; the modes they took. `cards` collects the SRS step's
-    cards resumed and replayed."""
+    """One night: SRS, metrics and learned_words; the modes SRS and metrics took (learned_words
+    follows the metrics' mode). `cards` collects the SRS step's cards resumed and replayed."""
     as_of = resolve_as_of(con, None)
     srs = update_srs(con, params, as_of, batches=2, full_refresh=full)
     if cards is not None:
         cards.append((srs.cards_resumed, srs.cards_replayed))
     metrics = update_metrics(con, as_of, full_refresh=full)
+    assert update_learned_words(con, full_refresh=full).mode == metrics.mode
     return f"{srs.mode}/{metrics.mode}"
 
 
@@ -138,6 +142,14 @@ def test_a_parameter_change_or_full_refresh_recomputes_everything(tmp_path: Path
     assert _nightly(con, SM2Params(pass_quality=4), full=True) == "full/full"
     as_of = resolve_as_of(con, None)
     assert update_metrics(con, as_of, full_refresh=True).reason == "full refresh requested"
+    # a writer of the metric tables that does not keep the partial sums (the sharded run's
+    # fan-in) records the metrics state, which forgets the sums: the next run recomputes
+    record_metrics_state(con, as_of, metrics_inputs_digest(con, as_of))
+    again = update_metrics(con, as_of)
+    assert (again.mode, again.reason) == (
+        "full",
+        "the group tables' partial sums are missing or out of date",
+    )
 
 
 def _spells(seed: int = 11) -> pl.DataFrame:

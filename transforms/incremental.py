@@ -30,7 +30,8 @@ from transforms.warehouse import insert_frame, query, registered, scalar, table_
 
 TOUCHED_CARDS = "touched_cards"  # (consumer, user_id, language, word_uid): since
 TOUCHED_ALL = "touched_all"  # (consumer): every row pending, after a full recompute upstream
-CONSUMERS: tuple[str, ...] = ("metrics", "lms_progress")  # the steps rebuilding from them
+# the steps rebuilding from them
+CONSUMERS: tuple[str, ...] = ("metrics", "lms_progress", "learned_words")
 CONSUMED_FILES = "consumed_files"  # (consumer, content_hash): ingested sources already read
 
 

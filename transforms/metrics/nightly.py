@@ -49,8 +49,9 @@ import polars as pl
 
 from transforms.incremental import Touched, pending, replace_keys, rows_for
 from transforms.keys import CARD, LEARNER
-from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
-from transforms.metrics.common import learner_cohorts, week_start
+from transforms.metrics.accuracy import accuracy_daily
+from transforms.metrics.common import learner_cohorts
+from transforms.metrics.group_sums import group_sums_as_of, nightly_group_sums
 from transforms.metrics.learner_state import (
     CARD_STATE,
     LEARNER_STATE,
@@ -74,9 +75,7 @@ from transforms.metrics.retention import (
     COHORT_KEYS,
     cohort_retention,
     cohort_retention_moved_on,
-    forgetting_curve,
 )
-from transforms.metrics.retention import true_retention as build_true_retention
 from transforms.metrics.risk import (
     HORIZON_DAYS,
     KEYS,
@@ -109,7 +108,7 @@ from transforms.metrics.tables import (
     record_metrics_state,
 )
 from transforms.sm2.store import current_words, params_used
-from transforms.warehouse import query, registered, replace_table, table_exists, transaction
+from transforms.warehouse import query, replace_table, table_exists, transaction
 
 DAY_KEYS = ["user_id", "language", "day"]
 RECENT_REACH_DAYS = CHURN_DAYS + WINDOW_DAYS + RECENT_DAYS  # today's features read no older day
@@ -585,6 +584,8 @@ def update_metrics(
         if stored[1] != digest
         else "as-of time moved back"
         if as_of < stored[0]
+        else "the group tables' partial sums are missing or out of date"
+        if group_sums_as_of(con) != stored[0]
         else ""
     )
     if reason or touched is None:
@@ -619,7 +620,6 @@ def _incremental(
     new_cards = rows_for(con, WORD_PROGRESS_READ, from_day, _from_day("first_attempted_at"))
     old_progress = query(con, "SELECT * FROM user_language_progress")
     due = query(con, DUE_NOW, [as_of])
-    all_reviews = query(con, REVIEWS_READ, [as_of])
     recent_reviews = rows_for(con, REVIEWS_READ, from_day, _from_day("reviewed_at"), [as_of])
     lap("read")
     daily_rows, days_of, before = _learner_days(
@@ -630,68 +630,14 @@ def _incremental(
     by_learner = learner_cohorts(state.select(*LEARNER, "first_day"), cohorts)
     lap("accuracy_daily, learner_history_state")
 
-    # true_retention: the touched learners' weeks in their cohort; a learner whose cohort
-    # moved (a late first attempt) moves every week of theirs between two cohorts
     cohort_of = by_learner.select(*LEARNER, "cohort")
-    week = week_start(pl.col("attempted_at").dt.date()).alias("period_week")
-    groups = [recent_attempts.select(*LEARNER, week).join(cohort_of, on=LEARNER)]
-    moved = cohort_of.join(
-        before.select(*LEARNER, pl.col("cohort").alias("_before")), on=LEARNER
-    ).filter(pl.col("cohort") != pl.col("_before"))
-    if moved.height:
-        weeks = (
-            days_of.touched_reviews()
-            .join(moved, on=LEARNER)
-            .select(*LEARNER, week_start(pl.col("reviewed_at").dt.date()).alias("period_week"))
-        )
-        for column in ("cohort", "_before"):
-            groups.append(
-                weeks.join(moved.select(*LEARNER, pl.col(column).alias("cohort")), on=LEARNER)
-            )
-    retention_keys = pl.concat(
-        [g.select("language", "cohort", "period_week") for g in groups]
-    ).unique()
-    week_reviews = (
-        all_reviews.with_columns(week_start(pl.col("reviewed_at").dt.date()).alias("period_week"))
-        .join(
-            retention_keys.select("language", "period_week").unique(),
-            on=["language", "period_week"],
-            how="semi",
-        )
-        .drop("period_week")
+    group_sums = nightly_group_sums(
+        con, as_of, touched.cards, cohort_of, before.select(*LEARNER, "cohort"), pq
     )
-    lap("learner_cohorts, true_retention keys")
-    word_keys = touched.cards.select("language", "word_uid").unique()
-    step_keys = recent_attempts.select("language", "step_type").unique()
-    if moved.height:  # a learner changes cohort in every step type they ever took
-        step_keys = pl.concat(
-            [
-                step_keys,
-                rows_for(con, ATTEMPTS_READ, moved.select(LEARNER), BY_LEARNER, [as_of]).select(
-                    "language", "step_type"
-                ),
-            ]
-        ).unique()
-    language_keys = learners.select("language").unique()
-    # one read of the attempts either group table needs; the reviews are all read already
-    with registered(con, "_words", word_keys), registered(con, "_steps", step_keys):
-        group_attempts = query(
-            con,
-            f"""SELECT * FROM ({ATTEMPTS_READ}) t
-            WHERE EXISTS (SELECT 1 FROM _words w
-                          WHERE w.language = t.language AND w.word_uid = t.word_uid)
-               OR EXISTS (SELECT 1 FROM _steps s
-                          WHERE s.language = t.language AND s.step_type = t.step_type)""",
-            [as_of],
-        )
-
-    lap("read: attempts of the touched words and step types")
+    lap("group tables from their partial sums")
 
     def of(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
         return frame.join(keys, on=keys.columns, how="semi")
-
-    def with_cohort(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.join(cohort_of, on=LEARNER, how="left", maintain_order="left")
 
     history_rows, first_reviews = _touched_progress_history(
         con, touched, recent_reviews, state, words, pq
@@ -720,31 +666,12 @@ def _incremental(
     # the touched groups (and more): build over them and keep the touched groups' output rows,
     # rather than filtering millions of input rows by key.
     grouped = {
-        "true_retention": (build_true_retention(week_reviews, by_learner, pq), retention_keys),
-        "word_difficulty": (
-            word_difficulty(
-                group_attempts,
-                all_reviews,
-                rows_for(con, WORD_PROGRESS_READ, word_keys, "USING (language, word_uid)"),
-                pq,
-            ),
-            word_keys,
-        ),
-        "accuracy_by_step": (accuracy_by_step(group_attempts), step_keys),
-        "forgetting_curve": (forgetting_curve(all_reviews, pq), language_keys),
-        "accuracy_by_step_cohort": (
-            accuracy_by_step(with_cohort(group_attempts), by=("cohort",)),
-            step_keys,
-        ),
-        "forgetting_curve_cohort": (
-            forgetting_curve(with_cohort(all_reviews), pq, by=("cohort",)),
-            language_keys,
-        ),
         "accuracy_daily": (daily_rows, day_keys),
         "at_risk_snapshots": (risk.snapshots, snapshot_keys),
     }
     grouped = {name: (of(frame, keys), keys) for name, (frame, keys) in grouped.items()}
-    lap("true_retention, word_difficulty, accuracy_by_step*, forgetting_curve*")
+    grouped |= group_sums.published()
+    lap("accuracy_daily, at_risk_snapshots rows")
     whole = {
         "cohort_retention": retention_by_cohort,
         "learner_cohorts": by_learner.select(*LEARNER, "first_day", "cohort").sort(LEARNER),
@@ -761,6 +688,7 @@ def _incremental(
         write_learner_state(con, state, first_reviews)
         keep_scorer(con, as_of, scorer)
         record_metrics_state(con, as_of, digest)
+        group_sums.write_sums(con, as_of)
     lap("write")
     tables = {name: frame for name, (frame, _) in grouped.items()} | whole
     steps = lap.steps

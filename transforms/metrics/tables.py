@@ -15,6 +15,7 @@ from transforms.incremental import clear_pending
 from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts
+from transforms.metrics.group_sums import forget_group_sums, full_group_sums
 from transforms.metrics.learner_state import (
     CARD_STATE,
     card_first_reviews,
@@ -267,6 +268,7 @@ def record_metrics_state(con: duckdb.DuckDBPyConnection, as_of: datetime, digest
     con.execute(f"CREATE OR REPLACE TABLE {METRICS_STATE} (as_of TIMESTAMP, inputs VARCHAR)")
     con.execute(f"INSERT INTO {METRICS_STATE} VALUES (?, ?)", [as_of, digest])
     clear_pending(con, METRICS_CONSUMER)
+    forget_group_sums(con)  # a writer that keeps them up to date records them after
 
 
 def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> MetricsRun:
@@ -278,6 +280,13 @@ def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Metric
     read = time.perf_counter()
     parts = MetricParts(inputs, as_of)
     tables = build_all(METRIC_TABLES, parts)
+    sums = full_group_sums(
+        inputs.attempts,
+        inputs.reviews,
+        inputs.word_progress,
+        tables["learner_cohorts"].select(*LEARNER, "cohort"),
+        inputs.pass_quality,
+    )
     built = time.perf_counter()
     state = learner_history_state(tables["accuracy_daily"])
     first_reviews = card_first_reviews(inputs.reviews, inputs.pass_quality)
@@ -288,4 +297,5 @@ def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Metric
         write_learner_state(con, state, None)
         keep_scorer(con, as_of, parts.risk.scorer)
         record_metrics_state(con, as_of, digest)
+        sums.write_sums(con, as_of)
     return MetricsRun(tables, read - began, built - read, time.perf_counter() - built)

@@ -7,11 +7,12 @@ import dagster as dg
 from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs, preview
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
-from transforms.metrics.learned import build_learned_words
+from transforms.metrics.group_sums import GROUP_SUMS_TABLES
+from transforms.metrics.learned import update_learned_words
 from transforms.metrics.learner_state import KEPT_GRAINS
 from transforms.metrics.nightly import update_metrics
 from transforms.metrics.tables import METRIC_TABLES, METRICS_STATE
-from transforms.warehouse import query, replace_table
+from transforms.warehouse import query
 
 METRICS = "metrics"
 # What the step keeps for its next run (transforms/metrics/tables.py)
@@ -20,6 +21,9 @@ STATE = {
     "digest of the inputs they were built from.",
     **KEPT_GRAINS,
 }
+# The group tables' partial sums a night updates (transforms/metrics/group_sums.py); the sharded
+# run does not keep them (the night after it recomputes them whole).
+SUMS = {**STATE, **GROUP_SUMS_TABLES}
 UPSTREAM = [
     "attempts",
     "reviews",
@@ -34,7 +38,7 @@ UPSTREAM = [
     group_name=METRICS,
     specs=[
         *(dg.AssetSpec(t.name, description=t.grain, deps=UPSTREAM) for t in METRIC_TABLES),
-        *bookkeeping_specs(STATE),
+        *bookkeeping_specs(SUMS),
     ],
 )
 def analytics_tables(
@@ -52,7 +56,7 @@ def analytics_tables(
             t.name: query(con, f'SELECT count(*) AS n FROM "{t.name}"')["n"][0]
             for t in METRIC_TABLES
         }
-        bookkeeping = list(bookkeeping_results(con, list(STATE)))
+        bookkeeping = list(bookkeeping_results(con, list(SUMS)))
     for name, sample in tables.items():
         yield dg.MaterializeResult(
             asset_key=name,
@@ -68,17 +72,23 @@ def analytics_tables(
     yield from bookkeeping
 
 
-@dg.asset(group_name=METRICS, deps=["reviews", "sm2_params_used"])
-def learned_words(warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(group_name=METRICS, deps=["reviews", "sm2_params_used", "touched_cards"])
+def learned_words(warehouse: WarehouseResource, settings: ProgressSettings) -> dg.MaterializeResult:
     """One row per card (user_id, language, word_uid) with a graded review: `learned`, whether
-    its last graded review passed (the learner pages' words)."""
+    its last graded review passed (the learner pages' words). A night rebuilds the cards SM-2
+    changed (transforms/metrics/learned.py)."""
     with warehouse.connect() as con:
-        table = build_learned_words(con)
-        replace_table(con, "learned_words", table)
+        run = update_learned_words(con, full_refresh=settings.full_refresh)
+        counts = query(
+            con,
+            "SELECT count(*) AS n, count(*) FILTER (WHERE learned) AS learned FROM learned_words",
+        )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": table.height,
-            "learned": int(table["learned"].sum()),
-            "preview": preview(table),
+            "dagster/row_count": int(counts["n"][0]),
+            "learned": int(counts["learned"][0]),
+            "rows_rebuilt": run.rows.height,
+            "mode": run.mode,
+            "preview": preview(run.rows),
         }
     )
