@@ -21,6 +21,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User plus system CPU seconds this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_child(script: str, *args: str) -> dict[str, float]:
     """Run `script --child *args` in a fresh process (so the peak memory it prints is its own)
     and return the JSON object its last line printed; exit with its stderr if it failed."""

@@ -10,8 +10,12 @@ then each step runs in a child process so the peak memory printed is its own. Wi
 the landing files and the ingested warehouses are kept there and reused by later runs (the
 progress step alone, `--steps progress`, needs one format's warehouse). Wall and CPU seconds
 are both printed: on a shared machine the CPU time is the steadier figure. Issue 12's targets:
-ingestion within 2× the attempts' rate (benchmarks/ingest.py), progress tables within 3× the
-floor, under 6 GB.
+ingestion within 2× the attempts' rate, progress tables within 3× the floor, under 6 GB.
+
+The ingest step also ingests as many attempts, in the same format, as the attempts' own
+ingestion does (benchmarks/ingest.py's child; the attempts synthesized vectorized and written by
+the landing generator's writers, gzip as the iOS app's JSONL gzipped), and prints the ratio of
+the two rates.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
+from benchmarks import ingest as attempts_bench  # noqa: E402
 from benchmarks.common import peak_rss_mb, run_child  # noqa: E402
 from landing.generate.learners import uuids  # noqa: E402
 
@@ -249,6 +254,19 @@ def main() -> None:
                     (landing / "courses" / f"{c}.json").write_text(json.dumps(course_doc(c)))
                 written.write_text(str(write(frame, landing / "events", fmt)))
         frame = None
+        if "ingest" in steps:  # the attempts to compare with, as many, in the same formats
+            for fmt in formats:
+                written = work / fmt / "attempts.done"
+                if not written.exists():
+                    if frame is None:
+                        began = time.perf_counter()
+                        frame = attempts_bench.synthesize_attempts(args.events, args.learners)
+                        print(f"  attempts synthesized in {time.perf_counter() - began:.1f}s")
+                    folder = work / fmt / "attempts-landing" / "attempts"
+                    shutil.rmtree(folder, ignore_errors=True)
+                    size = attempts_bench.write_attempts(frame, folder, fmt, FILE_ROWS)
+                    written.write_text(str(size))
+            frame = None
         last_warehouse = ""
         for fmt in formats:
             landing = work / fmt / "landing"
@@ -267,6 +285,27 @@ def main() -> None:
                     f"({ing['seconds'] / floor['seconds']:.1f}x wall, "
                     f"{ing['cpu_s'] / floor['cpu_s']:.1f}x CPU), "
                     f"peak {floor['peak_rss_mb']:,.0f} MiB"
+                )
+                att_warehouse = work / fmt / "attempts.duckdb"
+                att_warehouse.unlink(missing_ok=True)
+                att = run_child(
+                    attempts_bench.__file__,
+                    str(work / fmt / "attempts-landing"),
+                    str(att_warehouse),
+                )
+                att_warehouse.unlink(missing_ok=True)
+                att_size = int((work / fmt / "attempts.done").read_text())
+                events_rate = ing["rows"] / ing["seconds"]
+                attempts_rate = att["rows_read"] / att["seconds"]
+                events_per_cpu = ing["rows"] / ing["cpu_s"]
+                attempts_per_cpu = att["rows_read"] / att["cpu_s"]
+                print(
+                    f"{'':>8}  {att['rows_read']:,.0f} attempts ({att['accepted']:,.0f} accepted, "
+                    f"{att_size / 2**20:,.0f} MiB) "
+                    f"ingested in {att['seconds']:.1f}s (CPU {att['cpu_s']:.1f}s) = "
+                    f"{attempts_rate:,.0f} attempts/s, peak {att['peak_rss_mb']:,.0f} MiB | "
+                    f"events/attempts rate: {events_rate / attempts_rate:.2f} wall, "
+                    f"{events_per_cpu / attempts_per_cpu:.2f} CPU (target >= 0.5)"
                 )
             if warehouse.exists():
                 last_warehouse = str(warehouse)

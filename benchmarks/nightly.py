@@ -10,6 +10,13 @@ of learners (10M / 700, as in `benchmarks/sm2.py`), the history's days growing w
 the assets call) as the baseline; then one new day of `--day-share` x 10M attempts (1%: 100k)
 by `--day-learner-share` of the learners, landed as one file, and the nightly run over it.
 Prints wall and CPU seconds (CPU: all threads of this process) and peak memory.
+
+A history above `--part` attempts (10M: a full recompute of 10M peaks at about 8 GB, so 30M
+does not fit in 24 GB) is landed in parts of its own days, one after the other: the full
+recompute runs over the first part, and each later part is one big nightly run (every learner
+touched) that builds the stored state; the baseline printed for it is the full recompute of the
+first part, a lower bound of the whole history's. Last, the growth of the night with the
+history, step by step (`MetricsRun.steps` and SM-2).
 """
 
 from __future__ import annotations
@@ -71,20 +78,29 @@ def _timed(step: Callable[[], T]) -> tuple[Timed, T]:
     return Timed(time.perf_counter() - wall, time.process_time() - cpu), result
 
 
-def run(history: int, day_share: float, day_learner_share: float, batches: int) -> None:
+def run(
+    history: int, day_share: float, day_learner_share: float, batches: int, part: int
+) -> dict[str, float]:
     days = max(1, round(DAYS_PER_BASE * history / BASE_ATTEMPTS))
     day_attempts = int(BASE_ATTEMPTS * day_share)
     day_learners = max(1, int(LEARNERS * day_learner_share))
     params = SM2Params()
+    parts = max(1, -(-history // part))
     with tempfile.TemporaryDirectory() as tmp:
         con = connect(Path(tmp) / "warehouse.duckdb")
-        _land(
-            con,
-            "history",
-            f"SELECT i, i % ? AS u, {START} + to_microseconds((random() * ? * 86400e6)::BIGINT) "
-            "AS attempted FROM range(?) t(i)",
-            [LEARNERS, days, history],
-        )
+
+        def land_part(k: int) -> None:
+            first, last = days * k // parts, days * (k + 1) // parts
+            _land(
+                con,
+                f"history-{k}",
+                f"SELECT i, i % ? AS u, {START} + INTERVAL (?) DAY "
+                "+ to_microseconds((random() * ? * 86400e6)::BIGINT) AS attempted "
+                "FROM range(?, ?) t(i)",
+                [LEARNERS, first, last - first, history * k // parts, history * (k + 1) // parts],
+            )
+
+        land_part(0)
 
         def nightly(full: bool) -> tuple[Timed, Timed, str, MetricsRun]:
             as_of = resolve_as_of(con, None)
@@ -93,6 +109,14 @@ def run(history: int, day_share: float, day_learner_share: float, batches: int) 
             return srs_t, met_t, f"{srs.mode}: {srs.reason} / {met.mode}: {met.reason}", met
 
         full_srs, full_met, _, _ = nightly(full=True)
+        built: list[str] = []
+        for k in range(1, parts):
+            land_part(k)
+            srs_t, met_t, part_modes, _ = nightly(full=False)
+            built.append(
+                f"  part {k + 1} of {parts} as one nightly run: SM-2 {srs_t.wall:.1f} s, metrics "
+                f"{met_t.wall:.1f} s wall, {srs_t.cpu + met_t.cpu:.1f} s CPU ({part_modes})"
+            )
         _land(
             con,
             "day",
@@ -115,10 +139,14 @@ def run(history: int, day_share: float, day_learner_share: float, batches: int) 
         f"history {history:,} attempts ({days} days, {LEARNERS:,} learners) + a day of "
         f"{day_attempts:,} by {day_learners:,} learners = {total:,}"
     )
+    label = "history" if parts == 1 else f"first part, {history // parts:,} attempts"
     print(
-        f"  full recompute (history):  {full:7.1f} s wall {full_srs.cpu + full_met.cpu:7.1f} s CPU"
+        f"  full recompute ({label}):  {full:7.1f} s wall "
+        f"{full_srs.cpu + full_met.cpu:7.1f} s CPU"
         f"  (SM-2 {full_srs.wall:.1f} s, metrics {full_met.wall:.1f} s)"
     )
+    for line in built:
+        print(line)
     print(
         f"  nightly run (the day):     {night:7.1f} s wall "
         f"{night_srs.cpu + night_met.cpu:7.1f} s CPU  (SM-2 {night_srs.wall:.1f} s, "
@@ -134,6 +162,7 @@ def run(history: int, day_share: float, day_learner_share: float, batches: int) 
         f"{monday.steps['learner_status, at_risk_*']:.2f} s"
     )
     print(f"  peak RSS so far: {peak_rss_mb():,.0f} MiB")
+    return {"SM-2": night_srs.wall, **steps, "night (wall)": night}
 
 
 def main() -> None:
@@ -142,9 +171,22 @@ def main() -> None:
     parser.add_argument("--day-share", type=float, default=0.01)
     parser.add_argument("--day-learner-share", type=float, default=0.1)
     parser.add_argument("--batches", type=int, default=4)
+    parser.add_argument("--part", type=int, default=BASE_ATTEMPTS)
     args = parser.parse_args()
-    for history in args.history:
-        run(history, args.day_share, args.day_learner_share, args.batches)
+    nights = {
+        history: run(history, args.day_share, args.day_learner_share, args.batches, args.part)
+        for history in args.history
+    }
+    sizes = list(nights)
+    print("the night by step, wall s: " + " | ".join(f"{h:,}" for h in sizes))
+    for name in nights[sizes[0]]:
+        figures = "  ".join(f"{nights[h].get(name, 0.0):6.2f}" for h in sizes)
+        growth = (
+            f"  x{nights[sizes[-1]].get(name, 0.0) / nights[sizes[0]][name]:.2f}"
+            if len(sizes) > 1 and nights[sizes[0]][name] > 0
+            else ""
+        )
+        print(f"  {name:<72} {figures}{growth}")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from transforms import lake
 from transforms.as_of import resolve_as_of
 from transforms.buckets import ensure_bucket_layout
 from transforms.lms.schema import ensure_lms_tables
+from transforms.metrics.learner_state import forget_learner_state
 from transforms.metrics.tables import metrics_inputs_digest, record_metrics_state
 from transforms.settings import Settings
 from transforms.shards import (
@@ -362,6 +363,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
                 for name, frame in tables.items():
                     replace_table(con, name, frame)
                 record_metrics_state(con, as_of, digest)
+                forget_learner_state(con)
                 record_shard_state(con, as_of, shared)
             metrics_bookkeeping = list(
                 bookkeeping_results(con, [*METRICS_BOOKKEEPING, *SHARD_BOOKKEEPING])

@@ -22,8 +22,9 @@ NOT_COMPARED = {"srs_sources", "landing_paths"}  # bookkeeping that names the la
 PUBLISHED = "learning_events"
 
 
-def _run_tables() -> list[str]:
-    """Run every asset the nightly job runs but the reports; the SRS and metrics modes used."""
+def _run_tables() -> tuple[str, str]:
+    """Run every asset the nightly job runs but the reports; the SRS and metrics modes used,
+    and the SRS step's cards resumed/replayed."""
     definitions = defs()
     graph = definitions.resolve_asset_graph()
     keys = [
@@ -36,13 +37,15 @@ def _run_tables() -> list[str]:
     )
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
-    modes = [
-        str(m.metadata["mode"].value)
+    materialized = [
+        m
         for node, key in (("sm2_replay", "reviews"), ("analytics_tables", "accuracy_daily"))
         for m in result.asset_materializations_for_node(node)
         if m.asset_key == dg.AssetKey(key)
     ]
-    return ["/".join(modes)]
+    modes = "/".join(str(m.metadata["mode"].value) for m in materialized)
+    srs = materialized[0].metadata
+    return modes, f"{srs['cards_resumed'].value}/{srs['cards_replayed'].value}"
 
 
 def _tables(warehouse: Path, landing: Path) -> dict[str, pl.DataFrame]:
@@ -94,13 +97,20 @@ def test_daily_runs_with_a_late_file_equal_one_run_over_everything(
         shutil.copytree(source / folder, landing / folder)
     configure(monkeypatch, tmp_path / "daily")
     modes: list[str] = []
+    cards: list[str] = []
     for day in days:
         shutil.copytree(source / "attempts" / day, landing / "attempts" / day)
         if day == days[-1]:
             shutil.copy2(late, landing / "attempts" / days[1] / late.name)
-        modes += _run_tables()
+        mode, resumed_replayed = _run_tables()
+        modes.append(mode)
+        cards.append(resumed_replayed)
     # the late night took the cheap path, in SM-2 and in the metric tables
     assert modes[-1] == "incremental/incremental", modes
+    # SM-2: an incremental night before the late one resumed every changed card (attempts
+    # arrive in time order); the nights a course version comes into force recompute everything
+    on_time = [c for c, m in zip(cards[:-1], modes[:-1], strict=True) if m.startswith("incr")]
+    assert on_time and all(c.endswith("/0") and not c.startswith("0/") for c in on_time), cards
     got = _tables(tmp_path / "daily" / "warehouse.duckdb", landing)
     # every event one run over everything publishes was published by the daily runs too (and
     # those also published what held for a while, e.g. a lesson completed until a word lapsed)

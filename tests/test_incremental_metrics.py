@@ -57,10 +57,18 @@ def _attempt_rows(
     )
 
 
-def _nightly(con: duckdb.DuckDBPyConnection, params: SM2Params, full: bool = False) -> str:
-    """One night: SRS then metrics; the modes they took."""
+def _nightly(
+    con: duckdb.DuckDBPyConnection,
+    params: SM2Params,
+    full: bool = False,
+    cards: list[tuple[int | None, int | None]] | None = None,
+) -> str:
+    """One night: SRS then metrics; the modes they took. `cards` collects the SRS step's
+    cards resumed and replayed."""
     as_of = resolve_as_of(con, None)
     srs = update_srs(con, params, as_of, batches=2, full_refresh=full)
+    if cards is not None:
+        cards.append((srs.cards_resumed, srs.cards_replayed))
     metrics = update_metrics(con, as_of, full_refresh=full)
     return f"{srs.mode}/{metrics.mode}"
 
@@ -87,15 +95,25 @@ def test_nights_with_a_late_file_equal_one_full_recompute(tmp_path: Path, review
     nightly = connect(tmp_path / "nightly.duckdb")
     _setup(nightly)
     deliver_attempts(nightly, "first-20-days", on_time.filter(night_of < 20))
-    modes = [_nightly(nightly, params)]
+    cards: list[tuple[int | None, int | None]] = []
+    modes = [_nightly(nightly, params, cards=cards)]
     for night in range(20, DAYS + 1):
         deliver_attempts(nightly, f"night-{night}", on_time.filter(night_of == night))
         if night == 25:
             deliver_attempts(nightly, "late", history.filter(late))
-        modes.append(_nightly(nightly, params))
-    modes.append(_nightly(nightly, params))  # a night without new attempts
+        modes.append(_nightly(nightly, params, cards=cards))
+    modes.append(_nightly(nightly, params, cards=cards))  # a night without new attempts
     assert modes[0] == "full/full"
     assert set(modes[1:]) == {"incremental/incremental"}, modes
+    resumed = [r or 0 for r, _ in cards[1:]]
+    replayed = [p or 0 for _, p in cards[1:]]
+    if review_unit == "day":
+        # every changed card resumes but the late file's (night 25): those replay
+        assert sum(resumed) > 0 and replayed == [0] * 5 + [replayed[5]] + [0] * 6, cards
+        assert replayed[5] > 0, cards
+    else:  # sessions span cards: every changed card replays
+        assert sum(resumed) == 0 and sum(replayed) > 0, cards
+    assert cards[-1] == (0, 0)  # a night without new attempts changes nothing
 
     whole = connect(tmp_path / "whole.duckdb")
     _setup(whole)

@@ -4,26 +4,35 @@
 What a nightly run rebuilds, table by table (keys in brackets):
 - `accuracy_daily` (user_id, language, day): each touched learner's days from the day of their
   earliest changed attempt on (a card's first attempt can only move to such a day);
-- `user_language_progress` (user_id, language): the history columns of the touched learners;
-  the as-of columns (`AS_OF_COLUMNS`: due now, today's words, streaks) of every learner, from
-  `accuracy_daily` and the cards' `next_review_at`, as they move with the as-of time;
+- `user_language_progress` (user_id, language): the history columns of the touched learners,
+  from their cards (`word_progress`) and the stored per-learner and per-card state
+  (`learner_state.py`: attempt totals, first reviews), never their reviews; the as-of columns
+  (`AS_OF_COLUMNS`: due now, today's words, streaks) of every learner, from that state, the
+  as-of day's `accuracy_daily` rows and the cards' `next_review_at`;
+- `learner_history_state` (user_id, language): every learner's first and last day, last run,
+  longest streak and attempt totals, the touched learners' advanced from their changed days;
+  `card_first_reviews` (card): the touched cards whose first review the night replayed;
 - `true_retention` (language, cohort, period_week): the weeks of the touched learners' changed
   attempts in their cohort, and every week of both cohorts for a learner whose cohort moved;
 - `word_difficulty` (language, word_uid): the touched words; `accuracy_by_step` (language,
   step_type) and `forgetting_curve` (language): the groups of the changed attempts, and their
   per-cohort forms (`accuracy_by_step_cohort`, `forgetting_curve_cohort`) every cohort of them;
-- `learner_cohorts`: whole, from `accuracy_daily` (one row per learner);
-- `cohort_retention` (language, cohort): the touched learners' cohorts (and the cohort a late
-  first day moved them from) rebuilt from their learners' days; every other cohort's stored
-  rows aged to the new as-of time (`retention.cohort_retention_later`: later weeks with nobody
-  active, `complete` moved);
-- `learner_status`: every learner, from `accuracy_daily`'s last day per learner (cheap);
+- `learner_cohorts`: whole, from `learner_history_state`'s first days (one row per learner);
+- `cohort_retention` (language, cohort): the cohorts of a learner whose first day a late file
+  moved (and the cohort it moved them from) rebuilt from their learners' days; every other
+  cohort from its stored counts plus the weeks the night made its touched learners active in
+  (`retention.cohort_retention_moved_on`), `complete` and new weeks moved to the as-of time;
+- `learner_status`: every learner, from `learner_history_state`'s last days (cheap);
 - `at_risk_snapshots` (snapshot_day): the model's stored training rows; a touched learner's
   rows from 14 days before their first changed day, and a Monday whose outcome became known for
   every learner (its overdue cards counted in SQL); `at_risk_backtest` rescored from the
   earliest changed Monday on; `at_risk_learners` from today's features, computed for every
   learner from `accuracy_daily`, the last 14 days' reviews and the cards' `next_review_at`
   (no review older than 14 days is read), scored by the model fitted on the stored snapshots.
+A night reads the touched learners' rows from their first changed day on, the last 63 days of
+`accuracy_daily`, one row per learner and per touched learner's card: flat as the history
+grows. Only a night that adds a snapshot Monday, or whose late file reaches a stored one or
+moves a learner's first day, reads whole histories (`DaysOf.every`, `touched_reviews`).
 Everything is rebuilt when the stored state says so: no state yet, a full SRS recompute
 upstream, a change of pass quality, cohorts or course words, or the as-of time moving back.
 """
@@ -39,22 +48,30 @@ import duckdb
 import polars as pl
 
 from transforms.incremental import Touched, pending, replace_keys, rows_for
-from transforms.keys import LEARNER
+from transforms.keys import CARD, LEARNER
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts, week_start
+from transforms.metrics.learner_state import (
+    CARD_STATE,
+    LEARNER_STATE,
+    STATE_GRAINS,
+    advance_learner_state,
+    changed_first_reviews,
+    needs_earlier_days,
+    streaks_from_state,
+    write_learner_state,
+)
 from transforms.metrics.progress import (
     AS_OF_COLUMNS,
     PROGRESS_COLUMNS,
+    history_columns,
     join_progress,
     progress_as_of,
-    progress_history,
-    streaks,
 )
 from transforms.metrics.retention import (
     COHORT_KEYS,
     cohort_retention,
-    cohort_retention_later,
-    first_days,
+    cohort_retention_moved_on,
     forgetting_curve,
 )
 from transforms.metrics.retention import true_retention as build_true_retention
@@ -149,13 +166,110 @@ def _overdue_at(con: duckdb.DuckDBPyConnection, moment: datetime) -> pl.DataFram
     return query(con, OVERDUE_AT, [moment, moment])
 
 
+class DaysOf:
+    """A night's `accuracy_daily` after its rebuilt rows (`rows`: the touched learners' days
+    from their first changed day on) and every learner's `learner_history_state` (`state`):
+    the recent days every night needs, read once, and the whole table and the touched
+    learners' whole reviews, read only when a night asks for them (a new or rebuilt snapshot
+    day, a cohort rebuilt from its learners' days)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        as_of: datetime,
+        state: pl.DataFrame,
+        rows: pl.DataFrame,
+        learner_keys: pl.DataFrame,
+        old_rows: pl.DataFrame,
+        before_state: pl.DataFrame,
+    ) -> None:
+        self.con, self.as_of, self.state, self.rows, self.learner_keys = (
+            con,
+            as_of,
+            state,
+            rows,
+            learner_keys,
+        )
+        self.old_rows = old_rows  # the touched learners' rows the night replaces
+        self.before_state = before_state  # the touched learners' stored state
+        cutoff = as_of.date() - timedelta(days=RECENT_REACH_DAYS)
+        recent = query(con, "SELECT * FROM accuracy_daily WHERE day > ?", [cutoff])
+        self.recent = self._merged(recent, rows.filter(pl.col("day") > pl.lit(cutoff)))
+        self._every: pl.DataFrame | None = None
+        self._reviews: pl.DataFrame | None = None
+
+    def _merged(self, old: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+        return pl.concat(
+            [old.join(self.rows.select(DAY_KEYS), on=DAY_KEYS, how="anti"), rows],
+            how="vertical_relaxed",
+        ).sort(DAY_KEYS)
+
+    def every(self) -> pl.DataFrame:
+        """Every learner's every day."""
+        if self._every is None:
+            self._every = self._merged(query(self.con, "SELECT * FROM accuracy_daily"), self.rows)
+        return self._every
+
+    def touched_reviews(self) -> pl.DataFrame:
+        """The touched learners' every review."""
+        if self._reviews is None:
+            self._reviews = rows_for(
+                self.con, REVIEWS_READ, self.learner_keys, BY_LEARNER, [self.as_of]
+            )
+        return self._reviews
+
+
+# The touched learners' cards with what their history columns need (`history_columns`).
+PROGRESS_CARDS_READ = (
+    "SELECT user_id, language, word_uid, interval_days, repetitions, reviews, lapses "
+    "FROM word_progress"
+)
+
+
+def _progress_history(
+    cards: pl.DataFrame,
+    first_reviews: pl.DataFrame,
+    state: pl.DataFrame,
+    current_words: pl.DataFrame,
+) -> pl.DataFrame:
+    """`progress_history` of the touched learners from their cards and state, not their
+    reviews: a card's last review passed exactly when SM-2 left its `repetitions` above 0 (a
+    pass adds one, a fail sets 0); its graded non-first reviews are `reviews` - 1, of which
+    `lapses` failed, less the first review's fail (`card_first_reviews`); accuracy from the
+    stored attempt totals."""
+    with_first = cards.join(first_reviews, on=CARD, how="left")
+    graded = (
+        with_first.group_by(LEARNER)
+        .agg(
+            (pl.col("reviews").cast(pl.Int64) - 1).sum().alias("_graded"),
+            (
+                pl.col("reviews").cast(pl.Int64)
+                - 1
+                - pl.col("lapses").cast(pl.Int64)
+                + (~pl.col("first_passed")).cast(pl.Int64)
+            )
+            .sum()
+            .alias("_passed"),
+        )
+        .filter(pl.col("_graded") > 0)
+        .select(*LEARNER, (pl.col("_passed") / pl.col("_graded")).alias("true_retention"))
+    )
+    return history_columns(
+        cards.with_columns((pl.col("repetitions") > 0).alias("_learned")),
+        state.select(
+            *LEARNER, pl.col("correct").alias("_correct"), pl.col("attempts").alias("_attempts")
+        ),
+        graded,
+        current_words,
+    )
+
+
 def _risk_nightly(
     con: duckdb.DuckDBPyConnection,
     as_of: datetime,
     pass_quality: int,
-    daily: pl.DataFrame,
+    days_of: DaysOf,
     touched: pl.DataFrame,
-    touched_reviews: pl.DataFrame,
     streak: pl.DataFrame,
     due: pl.DataFrame,
 ) -> tuple[RiskTables, pl.DataFrame]:
@@ -167,12 +281,16 @@ def _risk_nightly(
       learner, its overdue cards counted in SQL and its reviews read for its 14 days only;
     - the backtest is scored again from the earliest snapshot day that changed on;
     - today's features of every learner come from `accuracy_daily`, the recent reviews and the
-      cards' due dates, and the model fitted on the stored snapshots scores them."""
+      cards' due dates, and the model fitted on the stored snapshots scores them.
+    Only a night that adds a snapshot day or rebuilds one reads whole histories (`days_of`)."""
     as_of_day = as_of.date()
-    course_daily = daily.filter(pl.col("day") <= as_of_day).with_columns(
-        language_course(pl.col("language")).alias("course")
-    )
-    days = snapshot_days(course_daily, as_of_day)
+
+    def with_course(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("day") <= as_of_day).with_columns(
+            language_course(pl.col("language")).alias("course")
+        )
+
+    days = snapshot_days(days_of.state.select(pl.col("first_day").alias("day")), as_of_day)
     stored = query(con, "SELECT * FROM at_risk_snapshots").filter(
         pl.col("snapshot_day").is_in(days)
     )
@@ -193,10 +311,10 @@ def _risk_nightly(
                 stored.join(is_touched.filter(mine), on=[*KEYS, "snapshot_day"], how="anti"),
                 labelled_snapshots(
                     History.of(
-                        daily.join(touched.select(LEARNER), on=LEARNER, how="semi").filter(
-                            pl.col("day") <= as_of_day
-                        ),
-                        touched_reviews,
+                        days_of.every()
+                        .join(touched.select(LEARNER), on=LEARNER, how="semi")
+                        .filter(pl.col("day") <= as_of_day),
+                        days_of.touched_reviews(),
                         pass_quality,
                     ),
                     redo,
@@ -205,7 +323,7 @@ def _risk_nightly(
     for day in new_days:
         parts.append(
             labelled_snapshots(
-                _window_history(con, course_daily, day, as_of, pass_quality),
+                _window_history(con, with_course(days_of.every()), day, as_of, pass_quality),
                 [day],
                 lambda moment: _overdue_at(con, moment),
             )
@@ -230,9 +348,8 @@ def _risk_nightly(
     rebuilt_days = pl.DataFrame({"snapshot_day": changed and days[days.index(min(changed)) :]})
     # today's features reach back at most 63 days for a learner not churned (idle <= 28 days,
     # then the 28 days before the last active day, or the 35 of the accuracy windows)
-    recent = pl.col("day") > pl.lit(as_of_day - timedelta(days=RECENT_REACH_DAYS))
     current = features_at(
-        _window_history(con, course_daily.filter(recent), as_of_day, as_of, pass_quality),
+        _window_history(con, with_course(days_of.recent), as_of_day, as_of, pass_quality),
         as_of_day,
         as_of,
         overdue=due.select(
@@ -244,58 +361,192 @@ def _risk_nightly(
             "user_id", language_course(pl.col("language")).alias("course"), "current_streak"
         ),
     )
-    status = learner_status(course_activity(course_daily), as_of_day)
+    status = learner_status(
+        course_activity(days_of.state.select(*LEARNER, pl.col("last_day").alias("day"))),
+        as_of_day,
+    )
     tables = RiskTables(
         status, score_learners(current, snapshots), backtest.sort("snapshot_day"), rebuilt
     )
     return tables, rebuilt_days.cast({"snapshot_day": pl.Date()})
 
 
-def _streaks(
-    daily: pl.DataFrame, old_progress: pl.DataFrame, touched: pl.DataFrame, as_of: datetime
+def _learner_days(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    learners: pl.DataFrame,
+    from_day: pl.DataFrame,
+    night: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
+    cohorts: pl.DataFrame,
+) -> tuple[pl.DataFrame, DaysOf, pl.DataFrame]:
+    """The touched learners' rebuilt `accuracy_daily` rows (from the night's attempts, reviews
+    and new cards), every learner's `learner_history_state` after the night, the night's view of
+    `accuracy_daily`, and the touched learners' cohorts before the night. Reads the stored
+    state, the touched learners' old rows of their changed days, and (a late file only) the days
+    before them."""
+    stored = query(con, f"SELECT * FROM {LEARNER_STATE}")
+    learner_keys = learners.select(LEARNER)
+    old_rows = rows_for(con, "SELECT * FROM accuracy_daily", from_day, _from_day("day"))
+    daily_rows = accuracy_daily(*night)
+    earlier = needs_earlier_days(stored, from_day)
+    earlier_days = rows_for(
+        con,
+        "SELECT user_id, language, day FROM accuracy_daily",
+        earlier,
+        "ON t.user_id = _keys.user_id AND t.language = _keys.language AND t.day < _keys.from_day",
+    )
+    touched_stored = stored.join(learner_keys, on=LEARNER, how="semi")
+    advanced = advance_learner_state(touched_stored, from_day, old_rows, daily_rows, earlier_days)
+    state = pl.concat([stored.join(learner_keys, on=LEARNER, how="anti"), advanced]).sort(LEARNER)
+    before = learner_cohorts(touched_stored.select(*LEARNER, "first_day"), cohorts)
+    days_of = DaysOf(con, as_of, state, daily_rows, learner_keys, old_rows, touched_stored)
+    return daily_rows, days_of, before
+
+
+def _touched_progress_history(
+    con: duckdb.DuckDBPyConnection,
+    touched: Touched,
+    night_reviews: pl.DataFrame,
+    state: pl.DataFrame,
+    current_words: pl.DataFrame,
+    pass_quality: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The touched learners' history columns of `user_language_progress`, and the
+    `card_first_reviews` rows the night changed; reads their cards and cards' state."""
+    keys = touched.learners.select(LEARNER)
+    cards = rows_for(con, PROGRESS_CARDS_READ, keys, BY_LEARNER)
+    stored_first = rows_for(con, f"SELECT * FROM {CARD_STATE}", keys, BY_LEARNER)
+    changed = changed_first_reviews(night_reviews, touched.cards, pass_quality)
+    first = pl.concat([stored_first.join(changed, on=CARD, how="anti"), changed])
+    history = _progress_history(
+        cards, first, state.join(keys, on=LEARNER, how="semi"), current_words
+    )
+    return history, changed
+
+
+def _studied_today(days_of: DaysOf) -> pl.DataFrame:
+    """(user_id, language, words_studied_today) of every learner (0 without a row today)."""
+    today = days_of.recent.filter(pl.col("day") == pl.lit(days_of.as_of.date()))
+    studied = today.group_by(LEARNER).agg(
+        pl.col("words_studied").sum().cast(pl.Int64).alias("words_studied_today")
+    )
+    return (
+        days_of.state.select(LEARNER)
+        .join(studied, on=LEARNER, how="left")
+        .with_columns(pl.col("words_studied_today").fill_null(0))
+    )
+
+
+def _week_changes(
+    con: duckdb.DuckDBPyConnection, days_of: DaysOf, kept: pl.DataFrame, from_day: pl.DataFrame
 ) -> pl.DataFrame:
-    """`progress.streaks` of every learner without sorting every learner's days: the touched
-    learners' from their days; another learner's days are those the stored progress saw, so
-    their longest streak and last study date stand, and their current streak (the run ending on
-    the last study date) stays only while that date is the as-of day or the day before."""
-    columns = ["current_streak", "longest_streak", "last_study_date"]
-    rebuilt = streaks(daily.join(touched, on=LEARNER, how="semi"), as_of)
-    ongoing = pl.col("last_study_date") >= pl.lit(as_of.date() - timedelta(days=1))
-    kept = old_progress.join(touched, on=LEARNER, how="anti").select(
-        *LEARNER,
-        pl.when(ongoing).then(pl.col("current_streak")).otherwise(0).alias("current_streak"),
-        "longest_streak",
-        "last_study_date",
+    """(language, cohort, week_offset, active, on_or_after): per touched learner whose first
+    day stands (`kept`: user_id, language, cohort, first_day) and per week of theirs from the
+    week of their first changed day on, 1 where the night made them active in the week, and
+    where it made them active in it or later. A new learner counts from week 0. Reads their
+    days in that week before their first changed day (at most six per learner)."""
+    offset = ((pl.col("day") - pl.col("first_day")).dt.total_days() // 7).cast(pl.Int32)
+    keys = kept.join(from_day, on=LEARNER).with_columns(
+        pl.col("from_day").cast(pl.Date),
+        (
+            pl.col("first_day")
+            + pl.duration(
+                days=(pl.col("from_day").cast(pl.Date) - pl.col("first_day")).dt.total_days()
+                // 7
+                * 7
+            )
+        ).alias("week_day"),
+    )
+    before_from = rows_for(
+        con,
+        "SELECT user_id, language, day FROM accuracy_daily",
+        keys.select(*LEARNER, "week_day", "from_day"),
+        "ON t.user_id = _keys.user_id AND t.language = _keys.language "
+        "AND t.day >= _keys.week_day AND t.day < _keys.from_day",
+    )
+
+    def weeks(days: pl.DataFrame) -> pl.DataFrame:
+        return (
+            days.join(kept, on=LEARNER)
+            .select(*LEARNER, "cohort", offset.alias("week_offset"))
+            .unique()
+        )
+
+    had = pl.concat([weeks(days_of.old_rows), weeks(before_from)]).unique()
+    active = weeks(days_of.rows).join(had, on=[*LEARNER, "cohort", "week_offset"], how="anti")
+    old_last = days_of.before_state.select(*LEARNER, pl.col("last_day").alias("_old_last"))
+    last = (
+        days_of.state.join(kept, on=LEARNER)
+        .join(old_last, on=LEARNER, how="left")
+        .select(
+            "language",
+            "cohort",
+            pl.int_ranges(
+                ((pl.col("_old_last") - pl.col("first_day")).dt.total_days() // 7 + 1).fill_null(0),
+                (pl.col("last_day") - pl.col("first_day")).dt.total_days() // 7 + 1,
+                dtype=pl.Int32,
+            ).alias("week_offset"),
+        )
+        .explode("week_offset")
+        .drop_nulls("week_offset")
     )
     return pl.concat(
-        [rebuilt.select(*LEARNER, *columns), kept.cast(rebuilt.select(columns).schema)],  # type: ignore[arg-type]
-        how="vertical_relaxed",
+        [
+            active.select(
+                "language",
+                "cohort",
+                "week_offset",
+                pl.lit(1).alias("active"),
+                pl.lit(0).alias("on_or_after"),
+            ),
+            last.select(
+                "language",
+                "cohort",
+                "week_offset",
+                pl.lit(0).alias("active"),
+                pl.lit(1).alias("on_or_after"),
+            ),
+        ]
     )
 
 
 def _cohort_retention(
     con: duckdb.DuckDBPyConnection,
-    daily: pl.DataFrame,
+    days_of: DaysOf,
     by_learner: pl.DataFrame,
     before: pl.DataFrame,
-    touched: pl.DataFrame,
+    from_day: pl.DataFrame,
     as_of: datetime,
 ) -> pl.DataFrame:
-    """`cohort_retention`: the cohorts of the touched learners (now, and before a late first
-    day moved them) rebuilt from their learners' days; every other cohort's stored rows brought
-    to as of (`cohort_retention_later`)."""
+    """`cohort_retention`: the cohorts of a learner whose first day moved (a late file; now,
+    and before) rebuilt from their learners' days; every other cohort from its stored rows and
+    the weeks the night made its touched learners active in (`cohort_retention_moved_on`)."""
     group = ["language", "cohort"]
+    touched = by_learner.join(from_day, on=LEARNER, how="semi")
+    moved = touched.join(
+        before.select(*LEARNER, pl.col("first_day").alias("_before")), on=LEARNER
+    ).filter(pl.col("first_day") != pl.col("_before"))
     groups = pl.concat(
         [
-            by_learner.join(touched, on=LEARNER, how="semi").select(group),
-            before.select(group),
+            moved.select(group),
+            before.join(moved, on=LEARNER, how="semi").select(group),
         ]
     ).unique()
-    members = by_learner.join(groups, on=group, how="semi")
-    rebuilt = cohort_retention(daily.join(members, on=LEARNER, how="semi"), members, as_of)
     stored = query(con, "SELECT * FROM cohort_retention").join(groups, on=group, how="anti")
-    later = cohort_retention_later(stored, by_learner.join(groups, on=group, how="anti"), as_of)
-    return pl.concat([rebuilt, later], how="vertical_relaxed").sort(COHORT_KEYS)
+    kept = touched.join(moved, on=LEARNER, how="anti").select(*LEARNER, "cohort", "first_day")
+    moved_on = cohort_retention_moved_on(
+        stored,
+        by_learner.join(groups, on=group, how="anti"),
+        _week_changes(con, days_of, kept, from_day),
+        as_of,
+    )
+    if groups.height == 0:
+        return moved_on
+    members = by_learner.join(groups, on=group, how="semi")
+    rebuilt = cohort_retention(
+        days_of.every().join(members, on=LEARNER, how="semi"), members, as_of
+    )
+    return pl.concat([rebuilt, moved_on], how="vertical_relaxed").sort(COHORT_KEYS)
 
 
 def update_metrics(
@@ -312,7 +563,7 @@ def update_metrics(
         else "no stored metrics state"
         if stored is None
         else "a metric table is missing"
-        if not all(table_exists(con, t.name) for t in METRIC_TABLES)
+        if not all(table_exists(con, t) for t in (*(t.name for t in METRIC_TABLES), *STATE_GRAINS))
         else "every card changed upstream (a full SRS recompute)"
         if touched is None
         else "pass quality, cohorts or course words changed"
@@ -351,28 +602,18 @@ def _incremental(
     from_day = learners.select(*LEARNER, pl.col("since").dt.truncate("1d").alias("from_day"))
     recent_attempts = rows_for(con, ATTEMPTS_READ, from_day, _from_day("attempted_at"), [as_of])
     new_cards = rows_for(con, WORD_PROGRESS_READ, from_day, _from_day("first_attempted_at"))
-    old_daily = query(con, "SELECT * FROM accuracy_daily")
-    learner_cards = rows_for(con, WORD_PROGRESS_READ, learner_keys, BY_LEARNER)
     old_progress = query(con, "SELECT * FROM user_language_progress")
     due = query(con, DUE_NOW, [as_of])
     all_reviews = query(con, REVIEWS_READ, [as_of])
-    learner_reviews = rows_for(con, REVIEWS_READ, learner_keys, BY_LEARNER, [as_of])
-    recent_reviews = (
-        learner_reviews.join(from_day, on=LEARNER)
-        .filter(pl.col("reviewed_at") >= pl.col("from_day"))
-        .drop("from_day")
-    )
+    recent_reviews = rows_for(con, REVIEWS_READ, from_day, _from_day("reviewed_at"), [as_of])
     lap("read")
-
-    daily_rows = accuracy_daily(recent_attempts, recent_reviews, new_cards)
-    day_keys = daily_rows.select(DAY_KEYS)
-    daily = pl.concat(
-        [old_daily.join(day_keys, on=DAY_KEYS, how="anti"), daily_rows], how="vertical_relaxed"
-    ).sort(DAY_KEYS)
-    by_learner = learner_cohorts(first_days(daily), cohorts)
-    before = learner_cohorts(
-        first_days(old_daily.join(learner_keys, on=LEARNER, how="semi")), cohorts
+    daily_rows, days_of, before = _learner_days(
+        con, as_of, learners, from_day, (recent_attempts, recent_reviews, new_cards), cohorts
     )
+    state = days_of.state
+    day_keys = daily_rows.select(DAY_KEYS)
+    by_learner = learner_cohorts(state.select(*LEARNER, "first_day"), cohorts)
+    lap("accuracy_daily, learner_history_state")
 
     # true_retention: the touched learners' weeks in their cohort; a learner whose cohort
     # moved (a late first attempt) moves every week of theirs between two cohorts
@@ -383,8 +624,10 @@ def _incremental(
         before.select(*LEARNER, pl.col("cohort").alias("_before")), on=LEARNER
     ).filter(pl.col("cohort") != pl.col("_before"))
     if moved.height:
-        weeks = learner_reviews.join(moved, on=LEARNER).select(
-            *LEARNER, week_start(pl.col("reviewed_at").dt.date()).alias("period_week")
+        weeks = (
+            days_of.touched_reviews()
+            .join(moved, on=LEARNER)
+            .select(*LEARNER, week_start(pl.col("reviewed_at").dt.date()).alias("period_week"))
         )
         for column in ("cohort", "_before"):
             groups.append(
@@ -402,7 +645,7 @@ def _incremental(
         )
         .drop("period_week")
     )
-    lap("accuracy_daily, learner_cohorts")
+    lap("learner_cohorts, true_retention keys")
     word_keys = touched.cards.select("language", "word_uid").unique()
     step_keys = recent_attempts.select("language", "step_type").unique()
     if moved.height:  # a learner changes cohort in every step type they ever took
@@ -435,12 +678,8 @@ def _incremental(
     def with_cohort(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.join(cohort_of, on=LEARNER, how="left", maintain_order="left")
 
-    history_rows = progress_history(
-        learner_cards,
-        learner_reviews,
-        daily.join(learner_keys, on=LEARNER, how="semi"),
-        words,
-        pq,
+    history_rows, first_reviews = _touched_progress_history(
+        con, touched, recent_reviews, state, words, pq
     )
     history_columns = [c for c in PROGRESS_COLUMNS if c not in AS_OF_COLUMNS]
     history = pl.concat(
@@ -450,16 +689,17 @@ def _incremental(
         ],
         how="vertical_relaxed",
     )
-    streak = _streaks(daily, old_progress, learner_keys, as_of)
+    streak = streaks_from_state(state, as_of)
     progress = join_progress(
-        history, progress_as_of(due.head(0), daily, as_of, due=due, streak=streak)
+        history,
+        progress_as_of(
+            due.head(0), daily_rows, as_of, due=due, streak=streak, today=_studied_today(days_of)
+        ),
     )
     lap("user_language_progress")
-    risk, snapshot_keys = _risk_nightly(
-        con, as_of, pq, daily, learners, learner_reviews, streak, due
-    )
+    risk, snapshot_keys = _risk_nightly(con, as_of, pq, days_of, learners, streak, due)
     lap("learner_status, at_risk_*")
-    retention_by_cohort = _cohort_retention(con, daily, by_learner, before, learner_keys, as_of)
+    retention_by_cohort = _cohort_retention(con, days_of, by_learner, before, from_day, as_of)
     lap("cohort_retention")
     # A group's rows depend on that group's input rows only, and the inputs hold every row of
     # the touched groups (and more): build over them and keep the touched groups' output rows,
@@ -503,6 +743,7 @@ def _incremental(
             replace_keys(con, name, frame, keys)
         for name, frame in whole.items():
             replace_table(con, name, frame)
+        write_learner_state(con, state, first_reviews)
         record_metrics_state(con, as_of, digest)
     lap("write")
     tables = {name: frame for name, (frame, _) in grouped.items()} | whole

@@ -120,6 +120,28 @@ def progress_history(
     cards = word_progress.join(last_passed, on=[*LEARNER, "word_uid"], how="left").with_columns(
         pl.col("_learned").fill_null(False)
     )
+    activity = daily.group_by(LEARNER).agg(
+        pl.col("correct").sum().alias("_correct"),
+        pl.col("attempts").sum().alias("_attempts"),
+    )
+    graded = (
+        graded_non_first(reviews, pass_quality)
+        .group_by(LEARNER)
+        .agg(pl.col("passed").mean().alias("true_retention"))
+    )
+    return history_columns(cards, activity, graded, current_words)
+
+
+def history_columns(
+    cards: pl.DataFrame,
+    activity: pl.DataFrame,
+    graded: pl.DataFrame,
+    current_words: pl.DataFrame,
+) -> pl.DataFrame:
+    """`progress_history` from its parts: `cards` (user_id, language, word_uid, interval_days,
+    `_learned`: the last review passed), `activity` (user_id, language, `_correct`,
+    `_attempts` over all days) and `graded` (user_id, language, `true_retention` over graded
+    non-first reviews, absent without any)."""
     in_course = cards.join(
         current_words.select("language", "word_uid"), on=["language", "word_uid"], how="semi"
     )
@@ -131,15 +153,6 @@ def progress_history(
         .sum()
         .cast(pl.Int64)
         .alias("words_mature"),
-    )
-    activity = daily.group_by(LEARNER).agg(
-        pl.col("correct").sum().alias("_correct"),
-        pl.col("attempts").sum().alias("_attempts"),
-    )
-    graded = (
-        graded_non_first(reviews, pass_quality)
-        .group_by(LEARNER)
-        .agg(pl.col("passed").mean().alias("true_retention"))
     )
     return (
         cards.select(LEARNER)
@@ -179,19 +192,25 @@ def progress_as_of(
     as_of: datetime,
     due: pl.DataFrame | None = None,
     streak: pl.DataFrame | None = None,
+    today: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The columns of `user_language_progress` that move with the as-of time (AS_OF_COLUMNS),
     one row per (user_id, language) with a card, from the cards' `next_review_at`
     (`next_reviews`: user_id, language, next_review_at) and `accuracy_daily`: cheap inputs, so
-    a nightly run recomputes them for every learner. `due` (`due_counts`) and `streak`
-    (`streaks`) are used instead when the caller has them."""
+    a nightly run recomputes them for every learner. `due` (`due_counts`), `streak`
+    (`streaks`) and `today` (user_id, language, words_studied_today) are used instead when the
+    caller has them."""
     due = due_counts(next_reviews, as_of) if due is None else due
-    today = daily.group_by(LEARNER).agg(
-        pl.col("words_studied")
-        .filter(pl.col("day") == as_of.date())
-        .sum()
-        .cast(pl.Int64)
-        .alias("words_studied_today"),
+    today = (
+        today
+        if today is not None
+        else daily.group_by(LEARNER).agg(
+            pl.col("words_studied")
+            .filter(pl.col("day") == as_of.date())
+            .sum()
+            .cast(pl.Int64)
+            .alias("words_studied_today"),
+        )
     )
     return (
         due.join(today, on=LEARNER, how="left")

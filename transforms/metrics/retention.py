@@ -198,16 +198,52 @@ def cohort_retention_later(
     there stand (nobody studied since), the weeks begun since have nobody active in them or
     after (every learner's such week starts after their last activity), and `complete` moves
     with as of. `cohorts_by_learner` are those cohorts' learners."""
-    horizon = _cohort_horizon(cohorts_by_learner, as_of)
-    begun = horizon.join(stored, on=COHORT_KEYS, how="anti").with_columns(
-        pl.lit(0, pl.Int64).alias("active_learners"), pl.lit(0, pl.Int64).alias("_on_or_after")
+    no_changes = pl.DataFrame(
+        schema={
+            "language": pl.String,
+            "cohort": pl.String,
+            "week_offset": pl.Int32,
+            "active": pl.Int32,
+            "on_or_after": pl.Int32,
+        }
     )
-    kept = (
-        stored.drop("complete")
-        .join(horizon.select(*COHORT_KEYS, "_last"), on=COHORT_KEYS)
-        .with_columns(_complete(as_of))
+    return cohort_retention_moved_on(stored, cohorts_by_learner, no_changes, as_of)
+
+
+def cohort_retention_moved_on(
+    stored: pl.DataFrame,
+    cohorts_by_learner: pl.DataFrame,
+    week_changes: pl.DataFrame,
+    as_of: datetime,
+) -> pl.DataFrame:
+    """`cohort_retention` of cohorts whose learners kept their first day, from their stored
+    rows and what a night changed: `week_changes` (language, cohort, week_offset, `active`,
+    `on_or_after`) are the learners that became active in a week, and that now have activity
+    in it or later, which they had not before (days are only ever added, so both only grow).
+    The stored `_on_or_after` count is `retention_on_or_after` x the stored `cohort_size`
+    rounded (a float of k / n times n is k within an ulp). Weeks begun since, and learners
+    who joined, count as the changes say; `cohort_size`, the weeks and `complete` come from
+    `cohorts_by_learner` (those cohorts' learners now), as in a full build."""
+    counts = stored.select(
+        *COHORT_KEYS,
+        pl.col("active_learners").alias("_active"),
+        (pl.col("retention_on_or_after") * pl.col("cohort_size"))
+        .round(0)
+        .cast(pl.Int64)
+        .alias("_after"),
     )
-    return pl.concat(
-        [kept.select(COHORT_RETENTION_COLUMNS), _retention_rows(begun, as_of)],
-        how="vertical_relaxed",
-    ).sort(COHORT_KEYS)
+    changes = week_changes.group_by(COHORT_KEYS).agg(
+        pl.col("active").sum().cast(pl.Int64).alias("_d_active"),
+        pl.col("on_or_after").sum().cast(pl.Int64).alias("_d_after"),
+    )
+    counted = (
+        _cohort_horizon(cohorts_by_learner, as_of)
+        .join(counts, on=COHORT_KEYS, how="left")
+        .join(changes, on=COHORT_KEYS, how="left")
+        .with_columns(pl.col("_active", "_after", "_d_active", "_d_after").fill_null(0))
+        .with_columns(
+            (pl.col("_active") + pl.col("_d_active")).alias("active_learners"),
+            (pl.col("_after") + pl.col("_d_after")).alias("_on_or_after"),
+        )
+    )
+    return _retention_rows(counted, as_of)

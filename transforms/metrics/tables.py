@@ -15,6 +15,12 @@ from transforms.incremental import clear_pending
 from transforms.keys import LEARNER
 from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_difficulty
 from transforms.metrics.common import learner_cohorts
+from transforms.metrics.learner_state import (
+    CARD_STATE,
+    card_first_reviews,
+    learner_history_state,
+    write_learner_state,
+)
 from transforms.metrics.progress import user_language_progress
 from transforms.metrics.retention import (
     cohort_retention,
@@ -271,8 +277,12 @@ def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Metric
     read = time.perf_counter()
     tables = build_metrics(inputs, as_of)
     built = time.perf_counter()
+    state = learner_history_state(tables["accuracy_daily"])
+    first_reviews = card_first_reviews(inputs.reviews, inputs.pass_quality)
     with transaction(con):
         for name, frame in tables.items():
             replace_table(con, name, frame)
+        replace_table(con, CARD_STATE, first_reviews)
+        write_learner_state(con, state, None)
         record_metrics_state(con, as_of, digest)
     return MetricsRun(tables, read - began, built - read, time.perf_counter() - built)

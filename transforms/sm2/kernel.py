@@ -168,10 +168,21 @@ def replay_cards(
     out_lapses: np.ndarray,
     out_interval: np.ndarray,
     out_due: np.ndarray,
+    start_ef: np.ndarray,
+    start_reps: np.ndarray,
+    start_interval: np.ndarray,
+    start_lapses: np.ndarray,
+    start_reviews: np.ndarray,
+    start_t: np.ndarray,
 ) -> None:
     """One set (row 0 of the parameters), every card: review `i` of the card order is row
     `rows[i]` of `t` (epoch microseconds), `q` and every output (NaN where section 4 has no
     value: a card's first review); an empty `rows` means the rows already are in card order.
+
+    Card `c` starts from the state before its first review, unless the `start_*` arrays (one
+    entry per card, in card order; empty: every card starts new) say it resumes: EF,
+    repetitions, interval, lapses, reviews done and the last review's time (epoch
+    microseconds) after its stored reviews (`start_reviews[c]` = 0: the card starts new).
 
     The parallel loop runs over CHUNKS contiguous chunks of cards, each card's reviews walked
     in order. The update's loop leaves `elapsed / interval` in
@@ -184,18 +195,23 @@ def replay_cards(
     on_fail, ef_old, rounding = ints[0, EF_UPDATE_ON_FAIL], ints[0, EF_OLD], ints[0, ROUNDING]
     n_cards, n = len(starts) - 1, len(t)
     indirect = len(rows) > 0
+    resumes = len(start_reviews) > 0
     chunks = CHUNKS
     for chunk in prange(chunks):
         for c in range(chunk * n_cards // chunks, (chunk + 1) * n_cards // chunks):
             ef, reps, interval, lapses = floats[0, EF_INIT], 0, 0.0, 0
-            first_i = starts[c]
+            done = 0
             last_t = np.int64(0)
+            if resumes and start_reviews[c] > 0:
+                ef, reps, interval = start_ef[c], start_reps[c], start_interval[c]
+                lapses, done, last_t = start_lapses[c], start_reviews[c], start_t[c]
+            first_i = starts[c]
             for i in range(first_i, starts[c + 1]):
                 r = rows[i] if indirect else i
                 t_r = t[r]
-                out_index[r] = i - first_i + 1
+                out_index[r] = i - first_i + 1 + done
                 out_ef_before[r] = ef
-                if i == first_i:
+                if i == first_i and done == 0:
                     out_elapsed[r] = np.nan
                     out_before[r] = np.nan
                     out_p[r] = np.nan

@@ -4,10 +4,14 @@ A full recompute splits learners by a hash of `user_id` into `batches`; each bat
 histories are read, replayed and written to staging tables, which replace the live tables in
 one transaction at the end. Memory is bounded by a batch, not by the whole history.
 
-A nightly update replays only the learners whose history changed since the tables were
+A nightly update computes only the cards whose history changed since the tables were
 computed (an attempt from a source not yet replayed, or one that the later as-of time now
-includes), each over their full history, and swaps their rows in one transaction: the result
-is the full recompute's, at a cost that follows the night's learners. It falls back to the full
+includes). A card whose new attempts all come after its last stored attempt resumes from its
+stored state (its `word_progress` row and last review time) on the new attempts alone, and its
+new reviews are appended; any other changed card (a late attempt) replays its whole history,
+and its reviews are replaced (under review unit "session", every changed card replays). One
+transaction writes them: the result is the full recompute's, at a cost that follows the
+night's attempts. It falls back to the full
 recompute when the parameters, the course words in force or the as-of time moved backwards.
 """
 
@@ -35,6 +39,7 @@ from transforms.sm2.tables import (
     build_word_progress,
     learner_parts,
     newest_manifest_words,
+    resume_word_progress,
 )
 from transforms.warehouse import (
     insert_frame,
@@ -61,6 +66,8 @@ class SrsSummary:
     mode: str = "full"  # "full" recompute, or "incremental" over the changed learners
     reason: str = ""  # why this mode
     learners_replayed: int | None = None  # incremental: the learners whose rows were replaced
+    cards_resumed: int | None = None  # incremental: cards continued from their stored state
+    cards_replayed: int | None = None  # incremental: cards replayed over their whole history
     read_s: float = 0.0
     compute_s: float = 0.0
     write_s: float = 0.0
@@ -183,12 +190,20 @@ def _compute_parts(
     params: SM2Params,
     words: pl.DataFrame,
     workers: int,
+    stored: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """`reviews` and `word_progress` of card-sorted attempts, in parallel learner pieces."""
+    """`reviews` and `word_progress` of card-sorted attempts, in parallel learner pieces; with
+    `stored` (the cards' stored `word_progress` rows and `last_reviewed_at`), the attempts are
+    new ones that all come after their cards' stored ones, and the cards resume."""
 
     def compute(part: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        reviews = build_reviews(part, params)
-        return reviews.drop("card_key"), build_word_progress(part, reviews, words)
+        if stored is None:
+            reviews = build_reviews(part, params)
+            return reviews.drop("card_key"), build_word_progress(part, reviews, words)
+        keyed = part.select("card_key", *CARD).unique(maintain_order=True).join(stored, on=CARD)
+        reviews = build_reviews(part, params, keyed)
+        progress = resume_word_progress(part, reviews, keyed, words)
+        return reviews.drop("card_key"), progress
 
     # NumPy runs on one core: the batch's learners are computed in parallel pieces
     pieces = list(pool.map(compute, learner_parts(attempts, workers)))
@@ -227,6 +242,12 @@ def recompute_srs(
     return summary
 
 
+NEW_ATTEMPTS = (
+    f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? AND "
+    "(attempted_at > ? OR source_id NOT IN (SELECT source_id FROM srs_sources))"
+)  # the attempts up to as of (?) that the stored tables, as of (?), have not replayed
+
+
 def changed_cards(
     con: duckdb.DuckDBPyConnection, stored: SrsState, as_of: datetime, params: SM2Params
 ) -> pl.DataFrame:
@@ -235,11 +256,7 @@ def changed_cards(
     as-of time), with `since`, the earliest such attempt. With `review_unit` "session" a
     learner's sessions span cards, so every card of such a learner is changed, since the
     learner's earliest new attempt."""
-    new = (
-        "SELECT user_id, language, word_uid, attempted_at FROM attempts "
-        "WHERE attempted_at <= ? AND "
-        "(attempted_at > ? OR source_id NOT IN (SELECT source_id FROM srs_sources))"
-    )
+    new = NEW_ATTEMPTS
     if params.review_unit != "session":
         sql = f"SELECT user_id, language, word_uid, min(attempted_at) AS since FROM ({new}) "
         return query(con, f"{sql} GROUP BY ALL ORDER BY ALL", [as_of, stored.as_of])
@@ -265,8 +282,9 @@ def update_srs(
     workers: int = COMPUTE_WORKERS,
 ) -> SrsSummary:
     """Bring `reviews` and `word_progress` up to `as_of`: the tables a full recompute would
-    give, replaying only the cards whose history changed (each over its whole history) when
-    the stored state allows. The changed cards are recorded for the steps downstream
+    give, computing only the cards whose history changed when the stored state allows (each
+    resumed from its stored state on its new attempts, or replayed over its whole history:
+    `resumable`). The changed cards are recorded for the steps downstream
     (`transforms.incremental`)."""
     stored = _stored_state(con)
     words = current_words(con, as_of)
@@ -288,10 +306,132 @@ def update_srs(
         summary = recompute_srs(con, params, as_of, batches, workers)
         summary.reason = reason
         return summary
+    if params.review_unit == "session":
+        return _replay_changed(con, params, stored, state, words, workers)
+    return _resume_or_replay(con, params, stored, state, words, workers)
+
+
+def resumable() -> pl.Expr:
+    """`resumed`: whether each changed card (`since`, its earliest new attempt;
+    `last_attempted_at`, its last stored attempt, null for a new card) resumes from its
+    stored state: all its new attempts come strictly after its last stored attempt. Then its
+    stored reviews stand: under review unit "day" a new attempt on the day of the last stored
+    one is practice (that day's review is stored) and one on a later day starts a new review;
+    under "attempt" every new attempt is a new review. A new attempt at the very time of the
+    last stored one (whatever `uuid_local` says) or before it replays the card."""
+    last = pl.col("last_attempted_at")
+    return (last.is_null() | (pl.col("since") > last)).alias("resumed")
+
+
+def _resume_or_replay(
+    con: duckdb.DuckDBPyConnection,
+    params: SM2Params,
+    stored: SrsState,
+    state: SrsState,
+    words: pl.DataFrame,
+    workers: int,
+) -> SrsSummary:
+    """The nightly update under review units "day" and "attempt": each changed card resumes
+    from its stored state on its new attempts (`resumable`) or replays its whole history; the
+    resumed cards' reviews are appended, the replayed cards' replaced."""
     began = time.perf_counter()
+    as_of = state.as_of
+    order = [*CARD, "attempted_at", "uuid_local"]
+    new = query(con, NEW_ATTEMPTS, [as_of, stored.as_of]).sort(order)
+    cards = new.group_by(CARD).agg(pl.col("attempted_at").min().alias("since")).sort(CARD)
+    keys = cards.select(CARD)
+    progress_rows = rows_for(con, "SELECT * FROM word_progress", keys, CARD_KEYS)
+    cards = cards.join(
+        progress_rows.select(*CARD, "last_attempted_at"), on=CARD, how="left"
+    ).with_columns(resumable())
+    resumed_keys = cards.filter("resumed").select(CARD)
+    replayed_keys = cards.filter(~pl.col("resumed")).select(CARD)
+    # the last review's time of each resumed card with stored reviews
+    last_reviews = rows_for(
+        con,
+        "SELECT user_id, language, word_uid, max(reviewed_at) AS last_reviewed_at FROM reviews "
+        "GROUP BY ALL",
+        progress_rows.join(resumed_keys, on=CARD, how="semi").select(CARD),
+        CARD_KEYS,
+    )
+    stored_cards = progress_rows.join(last_reviews, on=CARD)
+    resumed_attempts = new.join(resumed_keys, on=CARD, how="semi", maintain_order="left")
+    replayed_attempts = (
+        rows_for(
+            con,
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ?",
+            replayed_keys,
+            CARD_KEYS,
+            [as_of],
+        ).sort(order)
+        if replayed_keys.height
+        else new.clear()
+    )
+    read = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        resumed_reviews, resumed_progress = _compute_parts(
+            pool, resumed_attempts, params, words, workers, stored_cards
+        )
+        replayed_reviews, replayed_progress = _compute_parts(
+            pool, replayed_attempts, params, words, workers
+        )
+    computed = time.perf_counter()
+    progress = pl.concat([resumed_progress, replayed_progress])
+    with transaction(con):
+        insert_frame(con, "reviews", resumed_reviews)
+        replace_keys(con, "reviews", replayed_reviews, replayed_keys)
+        crash_point("srs:incremental")
+        replace_keys(con, "word_progress", progress, keys)
+        crash_point("srs:incremental")
+        _record_state(con, state, ALL_SOURCES)
+        mark_touched(con, cards.select(*CARD, "since"))
+    learners = cards["user_id"].n_unique()
+    summary = SrsSummary(
+        batches=1,
+        mode="incremental",
+        learners_replayed=learners,
+        cards_resumed=resumed_keys.height,
+        cards_replayed=replayed_keys.height,
+    )
+    summary.reason = (
+        f"{cards.height} card(s) of {learners} learner(s) with new attempts: "
+        f"{resumed_keys.height} resumed, {replayed_keys.height} replayed"
+    )
+    summary.read_s = read - began
+    summary.compute_s = computed - read
+    summary.write_s = time.perf_counter() - computed
+    summary.add_batch(
+        resumed_attempts.height + replayed_attempts.height,
+        resumed_reviews.height + replayed_reviews.height,
+        progress.height,
+    )
+    summary.reviews = int(str(scalar(con, "SELECT count(*) FROM reviews")))
+    summary.cards = int(str(scalar(con, "SELECT count(*) FROM word_progress")))
+    return summary
+
+
+def _replay_changed(
+    con: duckdb.DuckDBPyConnection,
+    params: SM2Params,
+    stored: SrsState,
+    state: SrsState,
+    words: pl.DataFrame,
+    workers: int,
+) -> SrsSummary:
+    """The nightly update under review unit "session": a learner's sessions span cards and
+    (derived ones) are cut by the gaps between all their attempts, so every changed card
+    replays its whole history."""
+    began = time.perf_counter()
+    as_of = state.as_of
     cards = changed_cards(con, stored, as_of, params)
     learners = cards["user_id"].n_unique()
-    summary = SrsSummary(batches=1, mode="incremental", learners_replayed=learners)
+    summary = SrsSummary(
+        batches=1,
+        mode="incremental",
+        learners_replayed=learners,
+        cards_resumed=0,
+        cards_replayed=cards.height,
+    )
     summary.reason = f"{cards.height} card(s) of {learners} learner(s) with new attempts"
     keys = cards.select(CARD)
     attempts = rows_for(

@@ -15,6 +15,7 @@ import polars as pl
 from transforms.keys import CARD
 from transforms.sm2 import SM2Params, replay, replay_leitner, select_reviews
 from transforms.sm2.card_order import CardOrder
+from transforms.sm2.replay import CardStart
 
 FORECAST_DAYS = 30
 
@@ -48,29 +49,69 @@ def learner_parts(attempts: pl.DataFrame, parts: int) -> list[pl.DataFrame]:
     ] or [with_card_keys(attempts, presorted=True)]
 
 
-def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
+# The stored state a resumed card continues from: its `word_progress` row, and its last
+# review's time (`last_reviewed_at`, from `reviews`)
+LAST_REVIEWED_AT = "last_reviewed_at"
+
+
+def _card_starts(stored: pl.DataFrame) -> pl.DataFrame:
+    """`CardStart.of`'s states from stored cards (`card_key`, `word_progress` columns and
+    `last_reviewed_at`): the state after each card's last review."""
+    return stored.select(
+        pl.col("card_key").alias("card_id"),
+        pl.col("easiness").alias("ef_after"),
+        pl.col("repetitions").alias("reps_after"),
+        "interval_days",
+        pl.col("lapses").alias("lapses_after"),
+        pl.col("reviews").alias("review_index"),
+        pl.col(LAST_REVIEWED_AT).alias("reviewed_at"),
+        pl.col("leitner_level").alias("box_after"),
+    )
+
+
+def build_reviews(
+    attempts: pl.DataFrame, params: SM2Params, stored: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per graded review: who, which word, its quality, SM-2's replay, and Leitner's box
     and predicted recall on the same review (`leitner_box`, `leitner_p_recall`).
 
-    Keeps `card_key` when the attempts carry one (see `with_card_keys`)."""
+    Keeps `card_key` when the attempts carry one (see `with_card_keys`). With `stored` (one row
+    per card of `attempts` that has stored reviews: `card_key`, its `word_progress` columns
+    and `last_reviewed_at`), `attempts` are attempts that all come after those cards' last
+    stored attempt: their reviews continue the stored ones (review unit "day" or "attempt";
+    with "day", an attempt on the day of the last stored attempt is practice, that day's
+    review being stored)."""
     keyed = attempts if "card_key" in attempts.columns else with_card_keys(attempts)
-    selected = (
-        select_reviews(keyed, params, presorted=True)
-        .select(
-            *CARD,
-            "uuid_local",
-            "step_type",
-            "correct",
-            "response_time_ms",
-            pl.col("attempted_at").alias("reviewed_at"),
-            "quality",
-            pl.col("card_key").alias("card_id"),
-            pl.col("uuid_local").alias("tiebreak"),
-        )
-        .collect()
-    )
+    candidates = select_reviews(keyed, params, presorted=True)
+    if stored is not None:
+        if params.review_unit == "session":
+            raise ValueError("cards resume under the review units 'day' and 'attempt' only")
+        if params.review_unit == "day":
+            covered = stored.lazy().select(
+                "card_key", pl.col("last_attempted_at").dt.date().alias("_covered")
+            )
+            candidates = (
+                candidates.join(covered, on="card_key", how="left", maintain_order="left")
+                .filter(
+                    pl.col("_covered").is_null()
+                    | (pl.col("attempted_at").dt.date() != pl.col("_covered"))
+                )
+                .drop("_covered")
+            )
+    selected = candidates.select(
+        *CARD,
+        "uuid_local",
+        "step_type",
+        "correct",
+        "response_time_ms",
+        pl.col("attempted_at").alias("reviewed_at"),
+        "quality",
+        pl.col("card_key").alias("card_id"),
+        pl.col("uuid_local").alias("tiebreak"),
+    ).collect()
     order = CardOrder.of(selected)
-    sm2 = replay(selected, params, order)
+    start = None if stored is None else CardStart.of(selected, order, _card_starts(stored), params)
+    sm2 = replay(selected, params, order, start)
     leitner = replay_leitner(
         selected.select(
             "card_id",
@@ -80,6 +121,7 @@ def build_reviews(attempts: pl.DataFrame, params: SM2Params) -> pl.DataFrame:
         ),
         target_recall=params.target_recall,
         order=order,
+        start=start,
     )
     return (
         sm2.with_columns(
@@ -125,16 +167,9 @@ def _card_ends(
     )
 
 
-def build_word_progress(
-    attempts: pl.DataFrame, reviews: pl.DataFrame, current_words: pl.DataFrame
-) -> pl.DataFrame:
-    """One row per card (user_id, language, word_uid): the app's `WordProgress` on SM-2, in the
-    order of `attempts`.
-
-    `attempts` are sorted by card and time, and `reviews` are a subset of them in the same order,
-    both carrying `card_key` (see `with_card_keys`, `build_reviews`): every per-card figure is
-    read off a card's first and last rows, without grouping.
-    """
+def _attempt_figures(attempts: pl.DataFrame) -> pl.DataFrame:
+    """One row per card of card-sorted `attempts` (with `card_key`), in their order: the
+    attempt counts and times of `word_progress`, read off each card's first and last rows."""
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     first, last = _card_ends(
         attempts,
@@ -147,7 +182,7 @@ def build_word_progress(
             pl.when(~pl.col("correct")).then(row).forward_fill().fill_null(-1).alias("_miss"),
         ],
     )
-    from_attempts = pl.concat(
+    return pl.concat(
         [
             first.select(
                 "card_key",
@@ -178,6 +213,22 @@ def build_word_progress(
         "first_attempted_at",
         "last_attempted_at",
     )
+
+
+# `word_progress`'s columns that its card's last review gives
+REVIEW_FIGURES = (
+    "easiness",
+    "repetitions",
+    "interval_days",
+    "next_review_at",
+    "lapses",
+    "reviews",
+    "leitner_level",
+)
+
+
+def _review_figures(reviews: pl.DataFrame) -> pl.DataFrame:
+    """One row per card of card-sorted `reviews` (with `card_key`): REVIEW_FIGURES."""
     _, from_reviews = _card_ends(
         reviews,
         [
@@ -190,30 +241,86 @@ def build_word_progress(
             pl.col("leitner_box").alias("leitner_level"),
         ],
     )
+    return from_reviews
+
+
+def _word_progress_columns(cards: pl.DataFrame, current_words: pl.DataFrame) -> pl.DataFrame:
+    """`word_progress` from its per-card figures, with `in_current_manifest`."""
     current = current_words.select("language", "word_uid", pl.lit(True).alias("_current"))
-    return (
-        from_reviews.join(from_attempts, on="card_key", how="inner", maintain_order="right")
-        .join(current, on=["language", "word_uid"], how="left", maintain_order="left")
-        .select(
+    return cards.join(
+        current, on=["language", "word_uid"], how="left", maintain_order="left"
+    ).select(
+        *CARD,
+        *REVIEW_FIGURES[:-1],
+        "total_attempts",
+        "correct_attempts",
+        pl.when(pl.col("total_attempts") > 0)
+        .then(pl.col("correct_attempts") / pl.col("total_attempts"))
+        .otherwise(0.0)
+        .alias("accuracy_rate"),
+        "consecutive_correct",
+        "first_attempted_at",
+        "last_attempted_at",
+        "leitner_level",
+        pl.col("_current").fill_null(False).alias("in_current_manifest"),
+    )
+
+
+def build_word_progress(
+    attempts: pl.DataFrame, reviews: pl.DataFrame, current_words: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per card (user_id, language, word_uid): the app's `WordProgress` on SM-2, in the
+    order of `attempts`.
+
+    `attempts` are sorted by card and time, and `reviews` are a subset of them in the same order,
+    both carrying `card_key` (see `with_card_keys`, `build_reviews`): every per-card figure is
+    read off a card's first and last rows, without grouping.
+    """
+    cards = _review_figures(reviews).join(
+        _attempt_figures(attempts), on="card_key", how="inner", maintain_order="right"
+    )
+    return _word_progress_columns(cards, current_words)
+
+
+def resume_word_progress(
+    attempts: pl.DataFrame,
+    reviews: pl.DataFrame,
+    stored: pl.DataFrame,
+    current_words: pl.DataFrame,
+) -> pl.DataFrame:
+    """`build_word_progress` for resumed cards: `attempts` all come after the stored ones of
+    their cards, `reviews` are theirs (`build_reviews` with `stored`), and `stored` has the
+    cards' stored `word_progress` rows (with `card_key`; a new card has none). Counts add up;
+    the trailing correct run continues the stored one unless a new attempt missed; a card
+    whose new attempts were all practice keeps its stored review figures."""
+    old = stored.select("card_key", pl.all().exclude("card_key", *CARD).name.suffix("_old"))
+    new_reviews = _review_figures(reviews).with_columns(pl.lit(True).alias("_reviewed"))
+    cards = (
+        _attempt_figures(attempts)
+        .join(new_reviews, on="card_key", how="left", maintain_order="left")
+        .join(old, on="card_key", how="left", maintain_order="left")
+    )
+    no_miss = pl.col("consecutive_correct") == pl.col("total_attempts")
+    return _word_progress_columns(
+        cards.select(
+            "card_key",
             *CARD,
-            "easiness",
-            "repetitions",
-            "interval_days",
-            "next_review_at",
-            "lapses",
-            "reviews",
-            "total_attempts",
-            "correct_attempts",
-            pl.when(pl.col("total_attempts") > 0)
-            .then(pl.col("correct_attempts") / pl.col("total_attempts"))
-            .otherwise(0.0)
-            .alias("accuracy_rate"),
-            "consecutive_correct",
-            "first_attempted_at",
+            *[
+                pl.when(pl.col("_reviewed")).then(pl.col(c)).otherwise(pl.col(f"{c}_old")).alias(c)
+                for c in REVIEW_FIGURES
+            ],
+            *[
+                (pl.col(c) + pl.col(f"{c}_old").fill_null(0)).alias(c)
+                for c in ("total_attempts", "correct_attempts")
+            ],
+            pl.when(no_miss)
+            .then(pl.col("consecutive_correct") + pl.col("consecutive_correct_old").fill_null(0))
+            .otherwise(pl.col("consecutive_correct"))
+            .alias("consecutive_correct"),
+            pl.coalesce("first_attempted_at_old", "first_attempted_at").alias("first_attempted_at"),
             "last_attempted_at",
-            "leitner_level",
-            pl.col("_current").fill_null(False).alias("in_current_manifest"),
-        )
+        ),
+        current_words,
     )
 
 

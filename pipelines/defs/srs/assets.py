@@ -51,8 +51,9 @@ TOUCHED = {
 def sm2_replay(
     config: SM2ReplayConfig, warehouse: WarehouseResource, settings: ProgressSettings
 ) -> Iterator[dg.MaterializeResult]:
-    """Every card's SM-2 state over its full history: the learners with new attempts are
-    replayed (all of them after a change of parameters or course, or on a full refresh)."""
+    """Every card's SM-2 state over its full history: the cards with new attempts resume from
+    their stored state, or replay their history when an attempt arrived late (all cards
+    replay after a change of parameters or course, or on a full refresh)."""
     params = config.resolve(settings.base_sm2_params())
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, settings.as_of_time)
@@ -73,6 +74,9 @@ def sm2_replay(
         "learners_replayed": summary.learners_replayed
         if summary.learners_replayed is not None
         else "all",
+        # incremental: changed cards resumed from their stored state / replayed in full
+        "cards_resumed": summary.cards_resumed if summary.cards_resumed is not None else 0,
+        "cards_replayed": summary.cards_replayed if summary.cards_replayed is not None else "all",
         "attempts_replayed": summary.attempts,
         "batches": summary.batches,
         "largest_batch_attempts": summary.largest_batch_attempts,
