@@ -261,6 +261,12 @@ def test_language_courses_follow_the_changed_cards(tmp_path: Path) -> None:
         deliver_attempts(con, "all", history)
         update_srs(con, SM2Params(), as_of, batches=1)
         want = build_lms_progress(read_lms_inputs(con, as_of), as_of)
+        # a full build in groups of learners (their attempts and reviews) is the same build
+        medians = task_medians(con, as_of, ["lang:fr"])
+        assert len(learner_groups(con, as_of, 150)) > 3
+        grouped = build_progress(con, as_of, None, medians, rows_per_group=150)
+    for name, frame in want.items():
+        assert_frame_equal(grouped[name], frame)
     assert want["course_progress"]["course_id"].unique().to_list() == ["lang:fr"]
     _assert_same(got, {n: f.sort(f.columns, nulls_last=True) for n, f in want.items()})
 
