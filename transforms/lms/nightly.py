@@ -17,7 +17,10 @@ lessons completed in the last 28 days (`lesson_progress`); `task_queue` whole fr
 due as of (`task_state`) and `enrollments`, since every queued task's `overdue_days` moves.
 Everything is rebuilt when there is no stored state, a full SM-2 recompute upstream, a change
 of the course versions in force, the language manifests, the learning paths or the SM-2
-parameters, the as-of time moving back, or on `PROGRESS_FULL_REFRESH`.
+parameters, the as-of time moving back, or on `PROGRESS_FULL_REFRESH`. A full build reads
+and builds a group of learners at a time (`build_progress`, about `GROUP_ROWS` input rows,
+each group with every learner's task medians): every table is per learner, so the groups'
+rows, in `user_id` order, are one build's, and only one group's events sit in memory.
 """
 
 from __future__ import annotations
