@@ -18,6 +18,7 @@ at or after the card's `since`, and then it is among the night's reviews.
 
 from __future__ import annotations
 
+import pickle
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -25,7 +26,8 @@ import polars as pl
 
 from transforms.incremental import replace_keys
 from transforms.keys import CARD, LEARNER
-from transforms.warehouse import replace_table
+from transforms.metrics.risk import Scorer
+from transforms.warehouse import query, replace_table, table_exists
 
 LEARNER_STATE = "learner_history_state"
 CARD_STATE = "card_first_reviews"
@@ -35,6 +37,14 @@ STATE_GRAINS: dict[str, str] = {
     "attempts and correct over all days (the nightly run's per-learner state).",
     CARD_STATE: "One row per card (user_id, language, word_uid) with a graded review: whether "
     "its first graded review passed (the nightly run's per-card state).",
+}
+SCORER_STATE = "at_risk_scorer"
+# the state a night may go without (it is then rebuilt): declared with the tables above
+KEPT_GRAINS: dict[str, str] = {
+    **STATE_GRAINS,
+    SCORER_STATE: "One row: the at-risk model fitted on every stored snapshot and its flag "
+    "threshold (pickled `risk.Scorer`), and the as-of time of the run that fitted it; a night "
+    "whose snapshots did not change scores with it rather than fit again.",
 }
 LEARNER_STATE_SCHEMA: dict[str, pl.DataType] = {
     "user_id": pl.String(),
@@ -221,5 +231,26 @@ def write_learner_state(
 def forget_learner_state(con: duckdb.DuckDBPyConnection) -> None:
     """A writer of the metric tables that keeps no such state (the sharded fan-in) drops it,
     so the next nightly run recomputes everything rather than advance a stale state."""
-    for table in STATE_GRAINS:
+    for table in KEPT_GRAINS:
         con.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+
+def kept_scorer(
+    con: duckdb.DuckDBPyConnection, stored: tuple[datetime, str] | None
+) -> Scorer | None:
+    """The at-risk scorer the last run fitted, when that run left the tables: its as-of time
+    is the stored one (`stored`: `metrics_state`'s as-of and digest)."""
+    if stored is None or not table_exists(con, SCORER_STATE):
+        return None
+    rows = query(con, f"SELECT as_of, scorer FROM {SCORER_STATE}").rows()
+    if len(rows) != 1 or rows[0][0] != stored[0]:
+        return None
+    scorer = pickle.loads(rows[0][1])  # written by `keep_scorer` into this warehouse
+    return scorer if isinstance(scorer, Scorer) else None
+
+
+def keep_scorer(con: duckdb.DuckDBPyConnection, as_of: datetime, scorer: Scorer | None) -> None:
+    """Inside the metrics' writing transaction: the scorer for the next night (None: none)."""
+    con.execute(f"CREATE OR REPLACE TABLE {SCORER_STATE} (as_of TIMESTAMP, scorer BLOB)")
+    if scorer is not None:
+        con.execute(f"INSERT INTO {SCORER_STATE} VALUES (?, ?)", [as_of, pickle.dumps(scorer)])

@@ -57,6 +57,8 @@ from transforms.metrics.learner_state import (
     STATE_GRAINS,
     advance_learner_state,
     changed_first_reviews,
+    keep_scorer,
+    kept_scorer,
     needs_earlier_days,
     streaks_from_state,
     write_learner_state,
@@ -84,9 +86,11 @@ from transforms.metrics.risk import (
     WINDOW_DAYS,
     History,
     RiskTables,
+    Scorer,
     at_risk_backtest,
     course_activity,
     features_at,
+    fit_scorer,
     labelled_snapshots,
     score_learners,
     snapshot_days,
@@ -272,8 +276,9 @@ def _risk_nightly(
     touched: pl.DataFrame,
     streak: pl.DataFrame,
     due: pl.DataFrame,
-) -> tuple[RiskTables, pl.DataFrame]:
-    """The at-risk tables, and the snapshot days whose `at_risk_snapshots` rows are rebuilt:
+) -> tuple[RiskTables, pl.DataFrame, Scorer]:
+    """The at-risk tables, the snapshot days whose `at_risk_snapshots` rows are rebuilt, and
+    the scorer of today's learners (kept from the last run while no snapshot changes):
     - a snapshot day's rows of a learner not touched do not change (features as of that day,
       outcome in the 14 days after, both already known); a touched learner's rows change from
       14 days before their first changed day on, rebuilt from their own history;
@@ -291,17 +296,26 @@ def _risk_nightly(
         )
 
     days = snapshot_days(days_of.state.select(pl.col("first_day").alias("day")), as_of_day)
-    stored = query(con, "SELECT * FROM at_risk_snapshots").filter(
-        pl.col("snapshot_day").is_in(days)
-    )
-    stored_days = set(stored["snapshot_day"].to_list())
+    stored_days = set(
+        query(con, "SELECT DISTINCT snapshot_day FROM at_risk_snapshots")["snapshot_day"]
+    ).intersection(days)
     new_days = [d for d in days if d not in stored_days]
+    since = touched["since"].min() if touched.height else None
+    assert since is None or isinstance(since, datetime)
+    reaches = since is not None and any(
+        d >= since.date() - timedelta(days=HORIZON_DAYS) for d in stored_days
+    )
+    kept = None if new_days or reaches else kept_scorer(con, _stored_as_of(con))
+    # no snapshot changes: the kept scorer scores, and no snapshot row is read
+    stored = (
+        query(con, "SELECT * FROM at_risk_snapshots").filter(pl.col("snapshot_day").is_in(days))
+        if kept is None
+        else pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+    )
     touched_courses = touched.select("user_id", language_course(pl.col("language")).alias("course"))
     parts = [stored]
     redo: list[date] = []
-    if touched.height:
-        since = touched["since"].min()
-        assert isinstance(since, datetime)
+    if since is not None:
         touched_from = since.date() - timedelta(days=HORIZON_DAYS)
         redo = [d for d in days if d in stored_days and d >= touched_from]
         if redo:
@@ -365,10 +379,11 @@ def _risk_nightly(
         course_activity(days_of.state.select(*LEARNER, pl.col("last_day").alias("day"))),
         as_of_day,
     )
+    scorer = fit_scorer(snapshots) if kept is None else kept
     tables = RiskTables(
-        status, score_learners(current, snapshots), backtest.sort("snapshot_day"), rebuilt
+        status, score_learners(current, snapshots, scorer), backtest.sort("snapshot_day"), rebuilt
     )
-    return tables, rebuilt_days.cast({"snapshot_day": pl.Date()})
+    return tables, rebuilt_days.cast({"snapshot_day": pl.Date()}), scorer
 
 
 def _learner_days(
@@ -697,7 +712,7 @@ def _incremental(
         ),
     )
     lap("user_language_progress")
-    risk, snapshot_keys = _risk_nightly(con, as_of, pq, days_of, learners, streak, due)
+    risk, snapshot_keys, scorer = _risk_nightly(con, as_of, pq, days_of, learners, streak, due)
     lap("learner_status, at_risk_*")
     retention_by_cohort = _cohort_retention(con, days_of, by_learner, before, from_day, as_of)
     lap("cohort_retention")
@@ -744,6 +759,7 @@ def _incremental(
         for name, frame in whole.items():
             replace_table(con, name, frame)
         write_learner_state(con, state, first_reviews)
+        keep_scorer(con, as_of, scorer)
         record_metrics_state(con, as_of, digest)
     lap("write")
     tables = {name: frame for name, (frame, _) in grouped.items()} | whole

@@ -619,14 +619,40 @@ class RiskTables:
     at_risk: pl.DataFrame
     backtest: pl.DataFrame
     snapshots: pl.DataFrame  # SNAPSHOT_SCHEMA: the model's training rows (`at_risk_snapshots`)
+    scorer: Scorer | None = None  # what scored `at_risk` (kept for the next night)
 
 
-def score_learners(current: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
+@dataclass(frozen=True)
+class Scorer:
+    """What scores today's learners, from every labelled snapshot with its out-of-sample
+    `backtest_risk`: the model fitted on them all, and the flag threshold the backtest's
+    predictions give (None: no model, or no risk reaches precision 0.5). The same snapshots
+    give the same scorer, so a night whose snapshots did not change can keep it."""
+
+    fitted: Fitted
+    threshold: float | None
+
+
+def fit_scorer(snapshots: pl.DataFrame) -> Scorer:
+    fitted = fit_model(snapshots)
+    if fitted.pipeline is None:
+        return Scorer(fitted, None)
+    backtest = _scored(snapshots)
+    return Scorer(
+        fitted, precision_threshold(backtest["risk"].to_numpy(), backtest["label"].to_numpy())
+    )
+
+
+def score_learners(
+    current: pl.DataFrame, snapshots: pl.DataFrame, scorer: Scorer | None = None
+) -> pl.DataFrame:
     """`at_risk_learners` from today's features (`features_at`) and every labelled snapshot
     with its out-of-sample `backtest_risk` (SNAPSHOT_SCHEMA): the model fitted on all the
     snapshots scores today's learners, flagged at the threshold the backtest's predictions give;
-    the rules when there is no model."""
-    fitted = fit_model(snapshots)
+    the rules when there is no model. `scorer`: those snapshots' `fit_scorer`, when the caller
+    kept it."""
+    scorer = fit_scorer(snapshots) if scorer is None else scorer
+    fitted = scorer.fitted
     phrases = current.select(**{name: expr for name, expr in PHRASES.items()})
     if fitted.pipeline is None or current.height == 0:
         scored = current.with_columns(
@@ -637,8 +663,7 @@ def score_learners(current: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFra
         )
     else:
         risk = _risk(fitted.pipeline, current)
-        backtest = _scored(snapshots)
-        threshold = precision_threshold(backtest["risk"].to_numpy(), backtest["label"].to_numpy())
+        threshold = scorer.threshold
         threshold = top_share_threshold(risk) if threshold is None else threshold
         scored = current.with_columns(
             pl.Series("risk", risk, pl.Float64),
@@ -676,5 +701,6 @@ def risk_tables(
     snapshots = labelled_snapshots(history, snapshot_days(history.daily, as_of_day))
     backtest = at_risk_backtest(snapshots)
     current = features_at(history, as_of_day, as_of)
-    at_risk = score_learners(current, backtest.snapshots)
-    return RiskTables(status, at_risk, backtest.table, backtest.snapshots)
+    scorer = fit_scorer(backtest.snapshots)
+    at_risk = score_learners(current, backtest.snapshots, scorer)
+    return RiskTables(status, at_risk, backtest.table, backtest.snapshots, scorer)

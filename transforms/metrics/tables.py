@@ -18,6 +18,7 @@ from transforms.metrics.common import learner_cohorts
 from transforms.metrics.learner_state import (
     CARD_STATE,
     card_first_reviews,
+    keep_scorer,
     learner_history_state,
     write_learner_state,
 )
@@ -275,7 +276,8 @@ def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Metric
     inputs = read_inputs(con, as_of)
     digest = metrics_inputs_digest(con, as_of)
     read = time.perf_counter()
-    tables = build_metrics(inputs, as_of)
+    parts = MetricParts(inputs, as_of)
+    tables = build_all(METRIC_TABLES, parts)
     built = time.perf_counter()
     state = learner_history_state(tables["accuracy_daily"])
     first_reviews = card_first_reviews(inputs.reviews, inputs.pass_quality)
@@ -284,5 +286,6 @@ def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Metric
             replace_table(con, name, frame)
         replace_table(con, CARD_STATE, first_reviews)
         write_learner_state(con, state, None)
+        keep_scorer(con, as_of, parts.risk.scorer)
         record_metrics_state(con, as_of, digest)
     return MetricsRun(tables, read - began, built - read, time.perf_counter() - built)

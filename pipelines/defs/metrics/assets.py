@@ -8,7 +8,7 @@ from pipelines.defs.metadata import bookkeeping_results, bookkeeping_specs, prev
 from pipelines.defs.resources import ProgressSettings, WarehouseResource
 from transforms.as_of import resolve_as_of
 from transforms.metrics.learned import build_learned_words
-from transforms.metrics.learner_state import STATE_GRAINS
+from transforms.metrics.learner_state import KEPT_GRAINS
 from transforms.metrics.nightly import update_metrics
 from transforms.metrics.tables import METRIC_TABLES, METRICS_STATE
 from transforms.warehouse import query, replace_table
@@ -18,7 +18,7 @@ METRICS = "metrics"
 STATE = {
     METRICS_STATE: "One row: the as-of time the metric tables are up to date with and a "
     "digest of the inputs they were built from.",
-    **STATE_GRAINS,
+    **KEPT_GRAINS,
 }
 UPSTREAM = [
     "attempts",
