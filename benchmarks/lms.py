@@ -173,8 +173,9 @@ def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
     from transforms.ingest.manifests import json_documents
     from transforms.lms.courses import load_courses
     from transforms.lms.ingest import ingest_events
-    from transforms.lms.progress import build_lms_progress
-    from transforms.lms.read import read_lms_inputs
+    from transforms.lms.nightly import build_progress, task_medians
+    from transforms.lms.read import course_tree
+    from transforms.lms.tree import versions_as_of
     from transforms.warehouse import connect, replace_table, transaction
 
     # the clocks start after the imports: the floor's child imports DuckDB alone
@@ -203,7 +204,10 @@ def child(step: str, landing: str, warehouse: str, fmt: str) -> None:
         con = connect(warehouse)
         began = time.perf_counter()
         as_of = resolve_as_of(con, None)
-        tables = build_lms_progress(read_lms_inputs(con, as_of), as_of)
+        # the full run of `update_lms_progress`: every learner's task medians, then the tables
+        # built a group of learners at a time
+        courses = versions_as_of(course_tree(con)[0], as_of)["course_id"].unique().to_list()
+        tables = build_progress(con, as_of, None, task_medians(con, as_of, courses))
         with transaction(con):
             for name, frame in tables.items():
                 replace_table(con, name, frame)

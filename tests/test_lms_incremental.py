@@ -27,7 +27,10 @@ from transforms.lms.ingest import ingest_events
 from transforms.lms.nightly import (
     LMS_STATE,
     TASK_MEDIANS,
+    build_progress,
+    learner_groups,
     learner_inputs,
+    task_medians,
     update_assessment,
     update_lms_progress,
 )
@@ -258,6 +261,12 @@ def test_language_courses_follow_the_changed_cards(tmp_path: Path) -> None:
         deliver_attempts(con, "all", history)
         update_srs(con, SM2Params(), as_of, batches=1)
         want = build_lms_progress(read_lms_inputs(con, as_of), as_of)
+        # a full build in groups of learners (their attempts and reviews) is the same build
+        medians = task_medians(con, as_of, ["lang:fr"])
+        assert len(learner_groups(con, as_of, 150)) > 3
+        grouped = build_progress(con, as_of, None, medians, rows_per_group=150)
+    for name, frame in want.items():
+        assert_frame_equal(grouped[name], frame)
     assert want["course_progress"]["course_id"].unique().to_list() == ["lang:fr"]
     _assert_same(got, {n: f.sort(f.columns, nulls_last=True) for n, f in want.items()})
 
@@ -279,3 +288,22 @@ def test_a_shard_of_learners_gets_their_rows_of_the_whole_build(
         assert want.height > 0 or name == "learning_path_progress", name
         got = shard[name].sort(frame.columns, nulls_last=True)
         assert_frame_equal(got, want.sort(frame.columns, nulls_last=True), check_dtypes=False)
+
+
+def test_a_build_in_groups_of_learners_is_the_whole_build(
+    nightly: tuple[Path, Path, list[str]],
+) -> None:
+    """`build_progress` cut into groups of about 100 input rows (several groups) gives the
+    tables, rows in the same order and types, of one build over everyone."""
+    _, warehouse, _ = nightly
+    with connect(warehouse) as con:
+        as_of = resolve_as_of(con, None)
+        courses = query(con, "SELECT DISTINCT course_id FROM course_versions")["course_id"]
+        medians = task_medians(con, as_of, courses.to_list())
+        groups = learner_groups(con, as_of, 100)
+        grouped = build_progress(con, as_of, None, medians, rows_per_group=100)
+        whole = build_lms_progress(read_lms_inputs(con, as_of), as_of)
+    assert len(groups) > 3
+    assert pl.concat(groups)["user_id"].is_sorted()
+    for name, frame in whole.items():
+        assert_frame_equal(grouped[name], frame)

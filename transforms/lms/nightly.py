@@ -17,7 +17,10 @@ lessons completed in the last 28 days (`lesson_progress`); `task_queue` whole fr
 due as of (`task_state`) and `enrollments`, since every queued task's `overdue_days` moves.
 Everything is rebuilt when there is no stored state, a full SM-2 recompute upstream, a change
 of the course versions in force, the language manifests, the learning paths or the SM-2
-parameters, the as-of time moving back, or on `PROGRESS_FULL_REFRESH`.
+parameters, the as-of time moving back, or on `PROGRESS_FULL_REFRESH`. A full build reads
+and builds a group of learners at a time (`build_progress`, about `GROUP_ROWS` input rows,
+each group with every learner's task medians): every table is per learner, so the groups'
+rows, in `user_id` order, are one build's, and only one group's events sit in memory.
 """
 
 from __future__ import annotations
@@ -119,6 +122,53 @@ def learner_inputs(
     return replace(read_lms_inputs(con, as_of, learners=learners), task_medians=medians)
 
 
+# A full build reads and builds this many input rows (events and attempts) at a time: groups
+# of whole learners, in user_id order, so only one group's rows sit in memory.
+GROUP_ROWS = 2_000_000
+
+
+def learner_groups(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, rows_per_group: int = GROUP_ROWS
+) -> list[pl.DataFrame]:
+    """Every learner with an event, attempt or review up to `as_of`, in `user_id` order, cut
+    into runs (one column, `user_id`) of about `rows_per_group` input rows each."""
+    inputs = [
+        "SELECT user_id, count(*) AS n FROM lms_events WHERE occurred_at <= $1 GROUP BY ALL",
+        "SELECT user_id, count(*) AS n FROM attempts WHERE attempted_at <= $1 GROUP BY ALL",
+    ]
+    if table_exists(con, "reviews"):
+        inputs.append(
+            "SELECT user_id, count(*) AS n FROM reviews WHERE reviewed_at <= $1 GROUP BY ALL"
+        )
+    union = " UNION ALL ".join(inputs)
+    counts = query(con, f"SELECT user_id, sum(n) AS n FROM ({union}) GROUP BY ALL", [as_of])
+    grouped = counts.sort(USER).with_columns(
+        ((pl.col("n").cum_sum() - pl.col("n")) // rows_per_group).alias("_group")
+    )
+    return [group.select(USER) for group in grouped.partition_by("_group", maintain_order=True)]
+
+
+def build_progress(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    params: SM2Params | None,
+    medians: pl.DataFrame,
+    rows_per_group: int = GROUP_ROWS,
+) -> dict[str, pl.DataFrame]:
+    """`build_lms_progress` over every learner, built one group of learners at a time
+    (`learner_groups`, each with every learner's task `medians`): every table is per learner
+    and sorted by `user_id` first, so the groups' rows, in order, are the whole build's."""
+    groups = learner_groups(con, as_of, rows_per_group)
+    if len(groups) <= 1:
+        inputs = replace(read_lms_inputs(con, as_of), task_medians=medians)
+        return build_lms_progress(inputs, as_of, params)
+    parts = [
+        build_lms_progress(learner_inputs(con, as_of, group, medians), as_of, params)
+        for group in groups
+    ]
+    return {name: pl.concat([part[name] for part in parts]) for name in parts[0]}
+
+
 def _stored(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[datetime, str] | None:
     if not table_exists(con, LMS_STATE):
         return None
@@ -212,8 +262,7 @@ def update_lms_progress(
     courses = in_force["course_id"].unique().sort().to_list()
     if reason or touched is None or sources is None:
         medians = task_medians(con, as_of, courses)
-        inputs = replace(read_lms_inputs(con, as_of), task_medians=medians)
-        tables = build_lms_progress(inputs, as_of, params)
+        tables = build_progress(con, as_of, params, medians)
         with transaction(con):
             for name, frame in tables.items():
                 replace_table(con, name, frame)
