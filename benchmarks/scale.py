@@ -186,6 +186,7 @@ def dagster_run(root: Path, warehouse: Path, buckets: int, workers: int) -> tupl
         "PROGRESS_LAKE": str(root / f"lake-dagster-{workers}"),
         "PROGRESS_LANDING": str(root / "landing"),
         "PROGRESS_REPORTS": str(root / "reports"),
+        "PROGRESS_OUTBOX": str(root / "outbox"),
         "PROGRESS_EXPORT_PNG": "0",
         "DAGSTER_HOME": str(root / "dagster_home"),
     }

@@ -9,6 +9,23 @@ from transforms.metrics.common import wilson
 DAY = pl.col("attempted_at").dt.date().alias("day")
 
 
+# `word_difficulty`'s columns after its keys (language, word_uid), in order
+WORD_DIFFICULTY_COLUMNS = [
+    "learners",
+    "attempts",
+    "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "first_review_pass_rate",
+    "first_review_pass_rate_low",
+    "first_review_pass_rate_high",
+    "lapse_rate",
+    "lapse_rate_low",
+    "lapse_rate_high",
+    "mean_easiness",
+]
+
+
 def accuracy_daily(
     attempts: pl.DataFrame, reviews: pl.DataFrame, word_progress: pl.DataFrame
 ) -> pl.DataFrame:
@@ -107,18 +124,7 @@ def word_difficulty(
         )
         .select(
             *keys,
-            "learners",
-            "attempts",
-            "accuracy",
-            "accuracy_low",
-            "accuracy_high",
-            "first_review_pass_rate",
-            "first_review_pass_rate_low",
-            "first_review_pass_rate_high",
-            "lapse_rate",
-            "lapse_rate_low",
-            "lapse_rate_high",
-            "mean_easiness",
+            *WORD_DIFFICULTY_COLUMNS,
         )
         .sort(keys)
     )

@@ -33,8 +33,9 @@ import polars as pl
 
 from transforms.incremental import replace_keys
 from transforms.keys import CARD, LEARNER
+from transforms.metrics.accuracy import WORD_DIFFICULTY_COLUMNS
 from transforms.metrics.common import graded_non_first, week_start, wilson
-from transforms.metrics.retention import ELAPSED_EDGES, ELAPSED_LABELS
+from transforms.metrics.retention import ELAPSED_EDGES, ELAPSED_LABELS, FORGETTING_CURVE_COLUMNS
 from transforms.warehouse import query, registered, replace_table, table_exists
 
 CARD_WORD_SUMS = "card_word_sums"
@@ -230,18 +231,7 @@ def word_difficulty_of(sums: pl.DataFrame) -> pl.DataFrame:
         )
         .select(
             *keys,
-            "learners",
-            "attempts",
-            "accuracy",
-            "accuracy_low",
-            "accuracy_high",
-            "first_review_pass_rate",
-            "first_review_pass_rate_low",
-            "first_review_pass_rate_high",
-            "lapse_rate",
-            "lapse_rate_low",
-            "lapse_rate_high",
-            "mean_easiness",
+            *WORD_DIFFICULTY_COLUMNS,
         )
         .sort(keys)
     )
@@ -271,16 +261,7 @@ def forgetting_curve_of(sums: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.Data
         )
         .with_columns(wilson("passed", "reviews", "recall_rate"))
         .sort("language", *by, "bin_index")
-        .select(
-            "language",
-            *by,
-            "elapsed_bin",
-            "reviews",
-            "recall_rate",
-            "recall_rate_low",
-            "recall_rate_high",
-            "mean_p_recall",
-        )
+        .select("language", *by, *FORGETTING_CURVE_COLUMNS)
     )
 
 

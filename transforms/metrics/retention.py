@@ -22,6 +22,17 @@ ELAPSED_LABELS: tuple[str, ...] = (
 )
 
 
+# `forgetting_curve`'s columns after its keys (language, and cohort in its per-cohort form)
+FORGETTING_CURVE_COLUMNS = [
+    "elapsed_bin",
+    "reviews",
+    "recall_rate",
+    "recall_rate_low",
+    "recall_rate_high",
+    "mean_p_recall",
+]
+
+
 def first_days(daily: pl.DataFrame) -> pl.DataFrame:
     """(user_id, language, first_day) from `accuracy_daily`."""
     return daily.group_by("user_id", "language").agg(pl.col("day").min().alias("first_day"))
@@ -82,16 +93,7 @@ def forgetting_curve(
         )
         .with_columns(wilson("_passed", "reviews", "recall_rate"))
         .sort("language", *by, "bin_index")
-        .select(
-            "language",
-            *by,
-            "elapsed_bin",
-            "reviews",
-            "recall_rate",
-            "recall_rate_low",
-            "recall_rate_high",
-            "mean_p_recall",
-        )
+        .select("language", *by, *FORGETTING_CURVE_COLUMNS)
     )
 
 
