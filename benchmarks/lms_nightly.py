@@ -158,22 +158,18 @@ def main() -> None:
         print(_line(f"the night's ingestion ({ingest['rows']:,.0f} events)", ingest))
         copy = work / "full.duckdb"
         shutil.copy(warehouse, copy)
-        nightly = run_child(__file__, "nightly", str(landing), str(warehouse))
-        full = run_child(__file__, "full", str(landing), str(copy))
-        print(_line(f"progress nightly ({nightly['mode']}: {nightly['reason']})", nightly))
-        print(_line("progress full rebuild", full))
-        print(
-            f"progress nightly / full: {nightly['seconds'] / full['seconds']:.0%} wall, "
-            f"{nightly['cpu_s'] / full['cpu_s']:.0%} CPU"
-        )
-        nightly = run_child(__file__, "assessment", str(landing), str(warehouse))
-        full = run_child(__file__, "assessment_full", str(landing), str(copy))
-        print(_line(f"assessment nightly ({nightly['mode']}: {nightly['reason']})", nightly))
-        print(_line("assessment full rebuild", full))
-        print(
-            f"assessment nightly / full: {nightly['seconds'] / full['seconds']:.0%} wall, "
-            f"{nightly['cpu_s'] / full['cpu_s']:.0%} CPU"
-        )
+        for name, nightly_step, full_step in (
+            ("progress", "nightly", "full"),
+            ("assessment", "assessment", "assessment_full"),
+        ):
+            nightly = run_child(__file__, nightly_step, str(landing), str(warehouse))
+            full = run_child(__file__, full_step, str(landing), str(copy))
+            print(_line(f"{name} nightly ({nightly['mode']}: {nightly['reason']})", nightly))
+            print(_line(f"{name} full rebuild", full))
+            print(
+                f"{name} nightly / full: {nightly['seconds'] / full['seconds']:.0%} wall, "
+                f"{nightly['cpu_s'] / full['cpu_s']:.0%} CPU"
+            )
         if args.whole:
             whole = run_child(__file__, "whole", str(landing), str(copy))
             print(

@@ -9,6 +9,15 @@ from transforms.metrics.common import wilson
 DAY = pl.col("attempted_at").dt.date().alias("day")
 
 
+# `accuracy_by_step`'s columns after its keys (language, [cohort,] step_type), in order
+ACCURACY_BY_STEP_COLUMNS = [
+    "attempts",
+    "correct",
+    "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "median_response_ms",
+]
 # `word_difficulty`'s columns after its keys (language, word_uid), in order
 WORD_DIFFICULTY_COLUMNS = [
     "learners",
@@ -75,15 +84,7 @@ def accuracy_by_step(attempts: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.Dat
             pl.col("response_time_ms").median().alias("median_response_ms"),
         )
         .with_columns(wilson("correct", "attempts", "accuracy"))
-        .select(
-            *keys,
-            "attempts",
-            "correct",
-            "accuracy",
-            "accuracy_low",
-            "accuracy_high",
-            "median_response_ms",
-        )
+        .select(*keys, *ACCURACY_BY_STEP_COLUMNS)
         .sort(keys)
     )
 

@@ -33,7 +33,7 @@ import polars as pl
 
 from transforms.incremental import replace_keys
 from transforms.keys import CARD, LEARNER
-from transforms.metrics.accuracy import WORD_DIFFICULTY_COLUMNS
+from transforms.metrics.accuracy import ACCURACY_BY_STEP_COLUMNS, WORD_DIFFICULTY_COLUMNS
 from transforms.metrics.common import graded_non_first, week_start, wilson
 from transforms.metrics.retention import ELAPSED_EDGES, ELAPSED_LABELS, FORGETTING_CURVE_COLUMNS
 from transforms.warehouse import query, registered, replace_table, table_exists
@@ -299,15 +299,7 @@ def accuracy_by_step_of(counts: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.Da
         .agg(pl.col("attempts", "correct").sum().cast(pl.Int64))
         .join(histogram_median(grouped, keys), on=keys, how="left", nulls_equal=True)
         .with_columns(wilson("correct", "attempts", "accuracy"))
-        .select(
-            *keys,
-            "attempts",
-            "correct",
-            "accuracy",
-            "accuracy_low",
-            "accuracy_high",
-            "median_response_ms",
-        )
+        .select(*keys, *ACCURACY_BY_STEP_COLUMNS)
         .sort(keys)
     )
 
