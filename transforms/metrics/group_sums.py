@@ -31,7 +31,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from transforms.incremental import replace_keys
+from transforms.incremental import replace_keys, rows_for
 from transforms.keys import CARD, LEARNER
 from transforms.metrics.accuracy import ACCURACY_BY_STEP_COLUMNS, WORD_DIFFICULTY_COLUMNS
 from transforms.metrics.common import graded_non_first, week_start, wilson
@@ -387,13 +387,6 @@ WHERE is_new OR EXISTS (SELECT 1 FROM _moved m WHERE m.user_id = t.user_id
 """
 
 
-def _read(
-    con: duckdb.DuckDBPyConnection, sql: str, keys: pl.DataFrame, params: list[object] | None
-) -> pl.DataFrame:
-    with registered(con, "_keys", keys.unique()):
-        return query(con, sql, params)
-
-
 def nightly_group_sums(
     con: duckdb.DuckDBPyConnection,
     as_of: datetime,
@@ -435,48 +428,40 @@ def nightly_group_sums(
         ]
     )
     step_keys = histogram_delta.select("language", "step_type").unique()
-    stored_counts = _read(
-        con,
-        f"SELECT * FROM {STEP_RESPONSE_COUNTS} SEMI JOIN _keys USING (language, step_type)",
-        step_keys,
-        None,
+    stored_counts = rows_for(
+        con, f"SELECT * FROM {STEP_RESPONSE_COUNTS}", step_keys, "USING (language, step_type)"
     )
     counts = add_sums(stored_counts, histogram_delta, HISTOGRAM, "attempts")
     step_cohort_keys = histogram_delta.select(STEP_GROUP).unique()
 
     # word_difficulty: the cards SM-2 replaced and the cards with new attempts
     refresh = pl.concat([touched_cards.select(CARD), fresh.select(CARD)]).unique()
-    old_cards = _read(
-        con, f"SELECT * FROM {CARD_WORD_SUMS} SEMI JOIN _keys {CARDS_ON}", refresh, None
-    )
+    old_cards = rows_for(con, f"SELECT * FROM {CARD_WORD_SUMS}", refresh, CARDS_ON)
     counted = attempt_counts(fresh)
     new_counts = (
         pl.concat([old_cards.select(*CARD, "attempts", "correct"), counted])
         .group_by(CARD)
         .agg(pl.col("attempts", "correct").sum())
     )
-    first = _read(
+    first = rows_for(
         con,
         "SELECT user_id, language, word_uid, quality, review_index FROM reviews "
-        f"SEMI JOIN _keys {CARDS_ON} WHERE review_index = 1 AND reviewed_at <= ?",
+        "WHERE review_index = 1 AND reviewed_at <= ?",
         refresh,
+        CARDS_ON,
         [as_of],
     )
-    progress = _read(
+    progress = rows_for(
         con,
-        f"SELECT user_id, language, word_uid, lapses, reviews, easiness FROM word_progress "
-        f"SEMI JOIN _keys {CARDS_ON}",
+        "SELECT user_id, language, word_uid, lapses, reviews, easiness FROM word_progress",
         refresh,
-        None,
+        CARDS_ON,
     )
     new_cards = card_word_sums(new_counts, first, progress, pass_quality)
     word_delta = pl.concat([word_sums(new_cards), minus(word_sums(old_cards), WORD_SUM_COLUMNS)])
     word_keys = word_delta.select(WORD).unique()
-    stored_words = _read(
-        con,
-        f"SELECT * FROM {WORD_SUMS} SEMI JOIN _keys USING (language, word_uid)",
-        word_keys,
-        None,
+    stored_words = rows_for(
+        con, f"SELECT * FROM {WORD_SUMS}", word_keys, "USING (language, word_uid)"
     )
     words = add_sums(
         stored_words, word_delta, WORD, "cards"
@@ -484,27 +469,22 @@ def nightly_group_sums(
 
     # review sums: the replaced cards' contributions, and a moved learner's in their new cohort
     touched = touched_cards.select(CARD)
-    moved_cards = _read(
-        con,
-        f"SELECT * FROM {CARD_REVIEW_SUMS} SEMI JOIN _keys USING (user_id, language)",
-        moved.select(LEARNER),
-        None,
+    moved_cards = rows_for(
+        con, f"SELECT * FROM {CARD_REVIEW_SUMS}", moved.select(LEARNER), "USING (user_id, language)"
     )
     old_reviews = pl.concat(
         [
-            _read(
-                con, f"SELECT * FROM {CARD_REVIEW_SUMS} SEMI JOIN _keys {CARDS_ON}", touched, None
-            ),
+            rows_for(con, f"SELECT * FROM {CARD_REVIEW_SUMS}", touched, CARDS_ON),
             moved_cards.join(touched, on=CARD, how="anti"),
         ]
     )
     new_reviews = card_review_sums(
-        _read(
+        rows_for(
             con,
             "SELECT user_id, language, word_uid, reviewed_at, quality, review_index, "
-            f"elapsed_days, interval_before, p_recall FROM reviews SEMI JOIN _keys {CARDS_ON} "
-            "WHERE reviewed_at <= ?",
+            "elapsed_days, interval_before, p_recall FROM reviews WHERE reviewed_at <= ?",
             touched,
+            CARDS_ON,
             [as_of],
         ),
         pass_quality,

@@ -19,7 +19,7 @@ at or after the card's `since`, and then it is among the night's reviews.
 from __future__ import annotations
 
 import pickle
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import duckdb
 import polars as pl
@@ -210,22 +210,20 @@ def changed_first_reviews(
     return card_first_reviews(first.filter(pl.col("reviewed_at") >= pl.col("since")), pass_quality)
 
 
-def first_day_of(state: pl.DataFrame) -> date | None:
-    """The first study day of anyone (None with no learner)."""
-    first = state["first_day"].min()
-    assert first is None or isinstance(first, date)
-    return first
-
-
 def write_learner_state(
-    con: duckdb.DuckDBPyConnection, state: pl.DataFrame, first_reviews: pl.DataFrame | None
+    con: duckdb.DuckDBPyConnection,
+    state: pl.DataFrame,
+    first_reviews: pl.DataFrame,
+    whole: bool = False,
 ) -> None:
     """Inside the metrics' writing transaction: every learner's state, and the
-    `card_first_reviews` rows given (None: the whole table, after a full recompute)."""
+    `card_first_reviews` rows given (`whole`: they are the whole table, after a full
+    recompute; else they replace their cards' rows)."""
     replace_table(con, LEARNER_STATE, state)
-    if first_reviews is None:
-        return
-    replace_keys(con, CARD_STATE, first_reviews, first_reviews.select(CARD))
+    if whole:
+        replace_table(con, CARD_STATE, first_reviews)
+    else:
+        replace_keys(con, CARD_STATE, first_reviews, first_reviews.select(CARD))
 
 
 def forget_learner_state(con: duckdb.DuckDBPyConnection) -> None:

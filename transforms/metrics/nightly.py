@@ -65,8 +65,7 @@ from transforms.metrics.learner_state import (
     write_learner_state,
 )
 from transforms.metrics.progress import (
-    AS_OF_COLUMNS,
-    PROGRESS_COLUMNS,
+    HISTORY_COLUMNS,
     history_columns,
     join_progress,
     progress_as_of,
@@ -380,7 +379,7 @@ def _risk_nightly(
     )
     scorer = fit_scorer(snapshots) if kept is None else kept
     tables = RiskTables(
-        status, score_learners(current, snapshots, scorer), backtest.sort("snapshot_day"), rebuilt
+        status, score_learners(current, scorer), backtest.sort("snapshot_day"), rebuilt
     )
     return tables, rebuilt_days.cast({"snapshot_day": pl.Date()}), scorer
 
@@ -642,10 +641,9 @@ def _incremental(
     history_rows, first_reviews = _touched_progress_history(
         con, touched, recent_reviews, state, words, pq
     )
-    history_columns = [c for c in PROGRESS_COLUMNS if c not in AS_OF_COLUMNS]
     history = pl.concat(
         [
-            old_progress.select(history_columns).join(learner_keys, on=LEARNER, how="anti"),
+            old_progress.select(HISTORY_COLUMNS).join(learner_keys, on=LEARNER, how="anti"),
             history_rows,
         ],
         how="vertical_relaxed",

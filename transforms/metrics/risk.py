@@ -643,15 +643,11 @@ def fit_scorer(snapshots: pl.DataFrame) -> Scorer:
     )
 
 
-def score_learners(
-    current: pl.DataFrame, snapshots: pl.DataFrame, scorer: Scorer | None = None
-) -> pl.DataFrame:
-    """`at_risk_learners` from today's features (`features_at`) and every labelled snapshot
-    with its out-of-sample `backtest_risk` (SNAPSHOT_SCHEMA): the model fitted on all the
-    snapshots scores today's learners, flagged at the threshold the backtest's predictions give;
-    the rules when there is no model. `scorer`: those snapshots' `fit_scorer`, when the caller
-    kept it."""
-    scorer = fit_scorer(snapshots) if scorer is None else scorer
+def score_learners(current: pl.DataFrame, scorer: Scorer) -> pl.DataFrame:
+    """`at_risk_learners` from today's features (`features_at`), scored by `scorer`
+    (`fit_scorer` of every labelled snapshot with its out-of-sample `backtest_risk`: the model
+    fitted on all the snapshots, flagged at the threshold the backtest's predictions give); the
+    rules when there is no model."""
     fitted = scorer.fitted
     phrases = current.select(**{name: expr for name, expr in PHRASES.items()})
     if fitted.pipeline is None or current.height == 0:
@@ -702,5 +698,5 @@ def risk_tables(
     backtest = at_risk_backtest(snapshots)
     current = features_at(history, as_of_day, as_of)
     scorer = fit_scorer(backtest.snapshots)
-    at_risk = score_learners(current, backtest.snapshots, scorer)
+    at_risk = score_learners(current, scorer)
     return RiskTables(status, at_risk, backtest.table, backtest.snapshots, scorer)

@@ -17,7 +17,6 @@ from transforms.metrics.accuracy import accuracy_by_step, accuracy_daily, word_d
 from transforms.metrics.common import learner_cohorts
 from transforms.metrics.group_sums import forget_group_sums, full_group_sums
 from transforms.metrics.learner_state import (
-    CARD_STATE,
     card_first_reviews,
     keep_scorer,
     learner_history_state,
@@ -229,11 +228,6 @@ METRIC_TABLES: tuple[MetricTable[MetricParts], ...] = (
 )
 
 
-def build_metrics(inputs: WarehouseInputs, as_of: datetime) -> dict[str, pl.DataFrame]:
-    """Every metric table, keyed by its warehouse name."""
-    return build_all(METRIC_TABLES, MetricParts(inputs, as_of))
-
-
 @dataclass(frozen=True)
 class MetricsRun:
     """The tables a run wrote (an incremental run: the rows it rebuilt), and where its time
@@ -293,8 +287,7 @@ def recompute_metrics(con: duckdb.DuckDBPyConnection, as_of: datetime) -> Metric
     with transaction(con):
         for name, frame in tables.items():
             replace_table(con, name, frame)
-        replace_table(con, CARD_STATE, first_reviews)
-        write_learner_state(con, state, None)
+        write_learner_state(con, state, first_reviews, whole=True)
         keep_scorer(con, as_of, parts.risk.scorer)
         record_metrics_state(con, as_of, digest)
         sums.write_sums(con, as_of)
