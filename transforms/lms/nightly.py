@@ -97,14 +97,22 @@ def task_medians(
     """(node_id, median_time_ms): each task's median attempt time over every learner's
     `task_attempted` events up to `as_of` in `courses` (as `tasks.attempt_quality` takes it
     over every learner), of every task or of `tasks` (one column, `node_id`)."""
-    select = (
-        f"SELECT node_id, median(time_spent_ms::DOUBLE) AS {MEDIAN} FROM lms_events "
-        "WHERE type = 'task_attempted' AND occurred_at <= ? AND list_contains(?, course_id) "
-        "GROUP BY node_id"
-    )
+    where = "WHERE type = 'task_attempted' AND occurred_at <= ? AND list_contains(?, course_id)"
+    median = f"median(time_spent_ms::DOUBLE) AS {MEDIAN}"
     if tasks is None:
-        return query(con, f"{select} ORDER BY node_id", [as_of, courses])
-    return rows_for(con, select, tasks, "USING (node_id)", [as_of, courses]).sort("node_id")
+        return query(
+            con,
+            f"SELECT node_id, {median} FROM lms_events {where} GROUP BY node_id ORDER BY node_id",
+            [as_of, courses],
+        )
+    # the semi join before the aggregate: only the tasks asked for are grouped
+    with registered(con, "_tasks", tasks.select("node_id").unique()):
+        return query(
+            con,
+            f"SELECT node_id, {median} FROM lms_events SEMI JOIN _tasks USING (node_id) "
+            f"{where} GROUP BY node_id ORDER BY node_id",
+            [as_of, courses],
+        )
 
 
 def learner_inputs(

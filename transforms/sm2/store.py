@@ -250,20 +250,18 @@ NEW_ATTEMPTS = (
 
 
 def changed_cards(
-    con: duckdb.DuckDBPyConnection, stored: SrsState, as_of: datetime, params: SM2Params
+    con: duckdb.DuckDBPyConnection, stored: SrsState, as_of: datetime
 ) -> pl.DataFrame:
-    """The cards (`user_id`, `language`, `word_uid`) with an attempt up to `as_of` that the
-    stored tables have not replayed (from a source not in `srs_sources`, or after the stored
-    as-of time), with `since`, the earliest such attempt. With `review_unit` "session" a
-    learner's sessions span cards, so every card of such a learner is changed, since the
-    learner's earliest new attempt."""
-    new = NEW_ATTEMPTS
-    if params.review_unit != "session":
-        sql = f"SELECT user_id, language, word_uid, min(attempted_at) AS since FROM ({new}) "
-        return query(con, f"{sql} GROUP BY ALL ORDER BY ALL", [as_of, stored.as_of])
+    """Under review unit "session" (whose sessions span a learner's cards): every card, with an
+    attempt up to `as_of`, of a learner with an attempt the stored tables have not replayed
+    (from a source not in `srs_sources`, or after the stored as-of time), with `since`, that
+    learner's earliest such attempt. (The other units take each card's own new attempts,
+    `_resume_or_replay`.)"""
     return query(
         con,
-        f"""WITH learners AS (SELECT user_id, min(attempted_at) AS since FROM ({new}) GROUP BY 1)
+        f"""WITH learners AS (
+            SELECT user_id, min(attempted_at) AS since FROM ({NEW_ATTEMPTS}) GROUP BY 1
+        )
         SELECT DISTINCT a.user_id, a.language, a.word_uid, l.since
         FROM attempts a JOIN learners l USING (user_id) WHERE a.attempted_at <= ?
         ORDER BY ALL""",
@@ -425,7 +423,7 @@ def _replay_changed(
     replays its whole history."""
     began = time.perf_counter()
     as_of = state.as_of
-    cards = changed_cards(con, stored, as_of, params)
+    cards = changed_cards(con, stored, as_of)
     learners = cards["user_id"].n_unique()
     summary = SrsSummary(
         batches=1,
