@@ -27,6 +27,18 @@ from transforms.metrics.tables import METRIC_TABLES
 
 SKIPPED_GROUPS = {"reporting", "tuning"}  # no check reads their tables
 
+# the nightly metrics run's state and partial sums, each checked one row per key
+STATE_TABLES = [
+    "learner_history_state",
+    "card_first_reviews",
+    "card_word_sums",
+    "card_review_sums",
+    "word_sums",
+    "review_sums",
+    "step_response_counts",
+    "group_sums_sources",
+]
+
 # (check name, SQL that breaks what it checks). Several rows may break one check in ways.
 BREAKS: list[tuple[str, str]] = [
     ("rows_read_balance", "UPDATE ingested_files SET rows_read = rows_read + 1"),
@@ -71,6 +83,11 @@ BREAKS: list[tuple[str, str]] = [
         "learned_words_one_row_per_key",
         "INSERT INTO learned_words SELECT * FROM learned_words LIMIT 1",
     ),
+    # the nightly run's state and partial sums: a key twice
+    *[
+        (f"{table}_one_row_per_key", f"INSERT INTO {table} SELECT * FROM {table} LIMIT 1")
+        for table in STATE_TABLES
+    ],
     (
         "snapshot_learners_add_up",
         "DELETE FROM at_risk_snapshots WHERE rowid = (SELECT min(rowid) FROM at_risk_snapshots)",

@@ -8,7 +8,20 @@ from pipelines.defs.check_helpers import (
     registry_checks,
 )
 from pipelines.defs.resources import WarehouseResource
-from transforms.keys import CARD
+from transforms.keys import CARD, LEARNER
+from transforms.metrics.group_sums import (
+    CARD_REVIEW_KEYS,
+    CARD_REVIEW_SUMS,
+    CARD_WORD_SUMS,
+    GROUP_SUMS_SOURCES,
+    HISTOGRAM,
+    REVIEW_GROUP,
+    REVIEW_SUMS,
+    STEP_RESPONSE_COUNTS,
+    WORD,
+    WORD_SUMS,
+)
+from transforms.metrics.learner_state import CARD_STATE, LEARNER_STATE
 from transforms.metrics.tables import METRIC_TABLES
 
 AS_OF = "(SELECT as_of FROM sm2_params_used)"
@@ -16,6 +29,20 @@ AS_OF = "(SELECT as_of FROM sm2_params_used)"
 # one row per key, proportions in [0, 1], status values: as the registry declares them
 registered_checks = registry_checks(METRIC_TABLES)
 learned_words_unique = one_row_per_key_check("learned_words", CARD, what="one row per card")
+# the nightly run's state and partial sums: a duplicated key would count a contribution twice
+state_unique = [
+    one_row_per_key_check(table, keys, what="the nightly run's state, one row per key")
+    for table, keys in (
+        (LEARNER_STATE, LEARNER),
+        (CARD_STATE, CARD),
+        (CARD_WORD_SUMS, CARD),
+        (CARD_REVIEW_SUMS, CARD_REVIEW_KEYS),
+        (WORD_SUMS, WORD),
+        (REVIEW_SUMS, REVIEW_GROUP),
+        (STEP_RESPONSE_COUNTS, HISTOGRAM),
+        (GROUP_SUMS_SOURCES, ["source_id"]),
+    )
+]
 
 
 @dg.asset_check(asset="learner_status", blocking=True)
