@@ -8,7 +8,7 @@ import dagster as dg
 
 from pipelines.defs.resources import WarehouseResource
 from transforms.registry import MetricTable
-from transforms.warehouse import query
+from transforms.warehouse import query, table_exists
 
 
 def offending_rows_check(
@@ -55,9 +55,11 @@ def one_row_per_key_check(
     keys: list[str] | tuple[str, ...],
     name: str | None = None,
     what: str | None = None,
+    may_be_absent: bool = False,
 ) -> dg.AssetChecksDefinition:
     """A blocking check (`<table>_one_row_per_key` unless `name`d): no two rows of `table`
-    share `keys`."""
+    share `keys`. `may_be_absent`: a state table a writer may drop (the next run rebuilds it)
+    passes while it does not exist."""
     columns = ", ".join(keys)
 
     @dg.asset_check(
@@ -67,6 +69,12 @@ def one_row_per_key_check(
         description=f"`{table}` has one row per ({columns}): {what or 'its grain'}.",
     )
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        if may_be_absent:
+            with warehouse.connect() as con:
+                if not table_exists(con, table):
+                    return dg.AssetCheckResult(
+                        passed=True, description=f"`{table}` is absent: the next run rebuilds it"
+                    )
         return offending_rows_check(
             warehouse,
             f'SELECT {columns}, count(*) AS rows FROM "{table}" GROUP BY ALL HAVING count(*) > 1',
