@@ -11,6 +11,10 @@ the assets call) as the baseline; then one new day of `--day-share` x 10M attemp
 by `--day-learner-share` of the learners, landed as one file, and the nightly run over it.
 Prints wall and CPU seconds (CPU: all threads of this process) and peak memory.
 
+`--keep DIR` saves each built history (the warehouse before the day lands, and the full
+recompute's figures) in DIR and reuses it on the next run, so measuring a change to the night
+takes seconds instead of rebuilding the history (minutes at 30M).
+
 A history above `--part` attempts (10M: a full recompute of 10M peaks at about 8 GB, so 30M
 does not fit in 24 GB) is landed in parts of its own days, one after the other: the full
 recompute runs over the first part, and each later part is one big nightly run (every learner
@@ -22,6 +26,8 @@ history, step by step (`MetricsRun.steps` and SM-2).
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
 import tempfile
 import time
@@ -79,7 +85,12 @@ def _timed(step: Callable[[], T]) -> tuple[Timed, T]:
 
 
 def run(
-    history: int, day_share: float, day_learner_share: float, batches: int, part: int
+    history: int,
+    day_share: float,
+    day_learner_share: float,
+    batches: int,
+    part: int,
+    keep: Path | None = None,
 ) -> dict[str, float]:
     days = max(1, round(DAYS_PER_BASE * history / BASE_ATTEMPTS))
     day_attempts = int(BASE_ATTEMPTS * day_share)
@@ -100,7 +111,8 @@ def run(
                 [LEARNERS, first, last - first, history * k // parts, history * (k + 1) // parts],
             )
 
-        land_part(0)
+        kept = None if keep is None else keep / f"history-{history}.duckdb"
+        kept_figures = None if kept is None else kept.with_suffix(".json")
 
         def nightly(full: bool) -> tuple[Timed, Timed, str, MetricsRun]:
             as_of = resolve_as_of(con, None)
@@ -108,15 +120,33 @@ def run(
             met_t, met = _timed(lambda: update_metrics(con, as_of, full))
             return srs_t, met_t, f"{srs.mode}: {srs.reason} / {met.mode}: {met.reason}", met
 
-        full_srs, full_met, _, _ = nightly(full=True)
-        built: list[str] = []
-        for k in range(1, parts):
-            land_part(k)
-            srs_t, met_t, part_modes, _ = nightly(full=False)
-            built.append(
-                f"  part {k + 1} of {parts} as one nightly run: SM-2 {srs_t.wall:.1f} s, metrics "
-                f"{met_t.wall:.1f} s wall, {srs_t.cpu + met_t.cpu:.1f} s CPU ({part_modes})"
-            )
+        if kept is not None and kept_figures is not None and kept_figures.exists():
+            con.close()
+            shutil.copyfile(kept, Path(tmp) / "warehouse.duckdb")
+            con = connect(Path(tmp) / "warehouse.duckdb")
+            figures = json.loads(kept_figures.read_text())
+            full_srs, full_met = Timed(**figures["srs"]), Timed(**figures["metrics"])
+            built = [*figures["built"], f"  (history reused from {kept})"]
+        else:
+            land_part(0)
+            full_srs, full_met, _, _ = nightly(full=True)
+            built = []
+            for k in range(1, parts):
+                land_part(k)
+                srs_t, met_t, part_modes, _ = nightly(full=False)
+                built.append(
+                    f"  part {k + 1} of {parts} as one nightly run: SM-2 {srs_t.wall:.1f} s, "
+                    f"metrics {met_t.wall:.1f} s wall, {srs_t.cpu + met_t.cpu:.1f} s CPU "
+                    f"({part_modes})"
+                )
+            if kept is not None and kept_figures is not None:
+                con.close()
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(tmp) / "warehouse.duckdb", kept)
+                kept_figures.write_text(
+                    json.dumps({"srs": vars(full_srs), "metrics": vars(full_met), "built": built})
+                )
+                con = connect(Path(tmp) / "warehouse.duckdb")
         _land(
             con,
             "day",
@@ -172,9 +202,12 @@ def main() -> None:
     parser.add_argument("--day-learner-share", type=float, default=0.1)
     parser.add_argument("--batches", type=int, default=4)
     parser.add_argument("--part", type=int, default=BASE_ATTEMPTS)
+    parser.add_argument("--keep", type=Path, default=None, help="save/reuse built histories")
     args = parser.parse_args()
     nights = {
-        history: run(history, args.day_share, args.day_learner_share, args.batches, args.part)
+        history: run(
+            history, args.day_share, args.day_learner_share, args.batches, args.part, args.keep
+        )
         for history in args.history
     }
     sizes = list(nights)
