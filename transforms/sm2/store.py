@@ -260,7 +260,7 @@ def changed_cards(
     """Under review unit "session" (whose sessions span a learner's cards): every card, with an
     attempt up to `as_of`, of a learner with an attempt the stored tables have not replayed
     (`_new_attempts`), with `since`, that learner's earliest such attempt. (The other units
-    take each card's own new attempts, `_resume_or_replay`.)"""
+    take each card's own new attempts, `_update_changed`.)"""
     new = _new_attempts(con, stored, as_of, "SELECT user_id, attempted_at FROM attempts")
     learners = new.group_by("user_id").agg(pl.col("attempted_at").min().alias("since"))
     with registered(con, "_learners", learners):
@@ -309,9 +309,7 @@ def update_srs(
         summary = recompute_srs(con, params, as_of, batches, workers)
         summary.reason = reason
         return summary
-    if params.review_unit == "session":
-        return _replay_changed(con, params, stored, state, words, workers)
-    return _resume_or_replay(con, params, stored, state, words, workers)
+    return _update_changed(con, params, stored, state, words, workers)
 
 
 def resumable() -> pl.Expr:
@@ -326,7 +324,7 @@ def resumable() -> pl.Expr:
     return (last.is_null() | (pl.col("since") > last)).alias("resumed")
 
 
-def _resume_or_replay(
+def _update_changed(
     con: duckdb.DuckDBPyConnection,
     params: SM2Params,
     stored: SrsState,
@@ -334,38 +332,45 @@ def _resume_or_replay(
     words: pl.DataFrame,
     workers: int,
 ) -> SrsSummary:
-    """The nightly update under review units "day" and "attempt": each changed card resumes
-    from its stored state on its new attempts (`resumable`) or replays its whole history; the
-    resumed cards' reviews are appended, the replayed cards' replaced."""
+    """The nightly update: each changed card resumes from its stored state on its new attempts
+    (`resumable`) or replays its whole history; the resumed cards' reviews are appended, the
+    replayed cards' replaced. Under review unit "session" every changed card replays: a
+    learner's sessions span cards and (derived ones) are cut by the gaps between all their
+    attempts (`changed_cards`)."""
     began = time.perf_counter()
     as_of = state.as_of
     order = [*CARD, "attempted_at", "uuid_local"]
-    new = _new_attempts(con, stored, as_of, f"SELECT {ATTEMPT_COLUMNS} FROM attempts").sort(order)
-    cards = new.group_by(CARD).agg(pl.col("attempted_at").min().alias("since")).sort(CARD)
+    read_all = f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ?"
+    if params.review_unit == "session":
+        cards = changed_cards(con, stored, as_of).with_columns(pl.lit(False).alias("resumed"))
+        new = None
+        stored_cards = None
+    else:
+        new = _new_attempts(con, stored, as_of, f"SELECT {ATTEMPT_COLUMNS} FROM attempts")
+        new = new.sort(order)
+        cards = new.group_by(CARD).agg(pl.col("attempted_at").min().alias("since")).sort(CARD)
+        progress_rows = rows_for(con, "SELECT * FROM word_progress", cards.select(CARD), CARD_KEYS)
+        cards = cards.join(
+            progress_rows.select(*CARD, "last_attempted_at"), on=CARD, how="left"
+        ).with_columns(resumable())
+        # each resumed card with stored reviews, with its last review's time
+        stored_cards = (
+            progress_rows.join(cards.filter("resumed"), on=CARD, how="semi")
+            .filter(pl.col("next_review_at").is_not_null())
+            .with_columns(last_reviewed_at())
+        )
     keys = cards.select(CARD)
-    progress_rows = rows_for(con, "SELECT * FROM word_progress", keys, CARD_KEYS)
-    cards = cards.join(
-        progress_rows.select(*CARD, "last_attempted_at"), on=CARD, how="left"
-    ).with_columns(resumable())
     resumed_keys = cards.filter("resumed").select(CARD)
     replayed_keys = cards.filter(~pl.col("resumed")).select(CARD)
-    # each resumed card with stored reviews, with its last review's time
-    stored_cards = (
-        progress_rows.join(resumed_keys, on=CARD, how="semi")
-        .filter(pl.col("next_review_at").is_not_null())
-        .with_columns(last_reviewed_at())
-    )
-    resumed_attempts = new.join(resumed_keys, on=CARD, how="semi", maintain_order="left")
     replayed_attempts = (
-        rows_for(
-            con,
-            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ?",
-            replayed_keys,
-            CARD_KEYS,
-            [as_of],
-        ).sort(order)
-        if replayed_keys.height
+        rows_for(con, read_all, replayed_keys, CARD_KEYS, [as_of]).sort(order)
+        if replayed_keys.height or new is None
         else new.clear()
+    )
+    resumed_attempts = (
+        replayed_attempts.clear()
+        if new is None
+        else new.join(resumed_keys, on=CARD, how="semi", maintain_order="left")
     )
     read = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
@@ -405,56 +410,6 @@ def _resume_or_replay(
         resumed_reviews.height + replayed_reviews.height,
         progress.height,
     )
-    summary.reviews = int(str(scalar(con, "SELECT count(*) FROM reviews")))
-    summary.cards = int(str(scalar(con, "SELECT count(*) FROM word_progress")))
-    return summary
-
-
-def _replay_changed(
-    con: duckdb.DuckDBPyConnection,
-    params: SM2Params,
-    stored: SrsState,
-    state: SrsState,
-    words: pl.DataFrame,
-    workers: int,
-) -> SrsSummary:
-    """The nightly update under review unit "session": a learner's sessions span cards and
-    (derived ones) are cut by the gaps between all their attempts, so every changed card
-    replays its whole history."""
-    began = time.perf_counter()
-    as_of = state.as_of
-    cards = changed_cards(con, stored, as_of)
-    learners = cards["user_id"].n_unique()
-    summary = SrsSummary(
-        batches=1,
-        mode="incremental",
-        learners_replayed=learners,
-        cards_resumed=0,
-        cards_replayed=cards.height,
-    )
-    summary.reason = f"{cards.height} card(s) of {learners} learner(s) with new attempts"
-    keys = cards.select(CARD)
-    attempts = rows_for(
-        con,
-        f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ?",
-        keys,
-        CARD_KEYS,
-        [as_of],
-    ).sort("user_id", "language", "word_uid", "attempted_at", "uuid_local")
-    read = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        reviews, progress = _compute_parts(pool, attempts, params, words, workers)
-    computed = time.perf_counter()
-    with transaction(con):
-        for table, frame in (("reviews", reviews), ("word_progress", progress)):
-            replace_keys(con, table, frame, keys)
-            crash_point("srs:incremental")
-        _record_state(con, state, ALL_SOURCES)
-        mark_touched(con, cards)
-    summary.read_s = read - began
-    summary.compute_s = computed - read
-    summary.write_s = time.perf_counter() - computed
-    summary.add_batch(attempts.height, reviews.height, progress.height)
     summary.reviews = int(str(scalar(con, "SELECT count(*) FROM reviews")))
     summary.cards = int(str(scalar(con, "SELECT count(*) FROM word_progress")))
     return summary
