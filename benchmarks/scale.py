@@ -48,6 +48,8 @@ from transforms.shards import (  # noqa: E402
     ensure_progress_lake,
     progress_schemas,
     read_progress_lake,
+    record_task_medians,
+    stored_task_medians,
 )
 from transforms.sm2 import SM2Params  # noqa: E402
 from transforms.sm2.shards import (  # noqa: E402
@@ -110,7 +112,7 @@ def progress_step(job: tuple[str, str, int]) -> tuple[int, int, float, float, fl
     con = connect_read_only(warehouse)
     as_of = resolve_as_of(con, None)
     learners = bucket_learners(con, bucket)
-    frames = bucket_progress(con, as_of, learners, bucket)
+    frames = bucket_progress(con, as_of, learners, bucket, stored_task_medians(con))
     con.close()
     lake.write_buckets(frames, bucket, lake_path, {})
     return (
@@ -225,6 +227,7 @@ def main() -> None:
             con = connect(warehouse)
             ensure_srs_lake(con, lake_path, {})
             ensure_progress_lake(con, lake_path, {}, as_of, empty=False)
+            record_task_medians(con, as_of)  # as the progress layout step does
             _, export_wall, export_cpu = timed(
                 partial(export_srs_inputs, con, lake_path, {}, as_of)
             )

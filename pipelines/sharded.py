@@ -15,7 +15,8 @@ With the setting on, `pipelines.definitions` swaps the single-process `sm2_repla
 - `sm2_replay` (a fan-in, the warehouse's only writer of these tables): the lake's live rows
   into `reviews` and `word_progress`, then compaction and vacuum of the lake;
 - `progress_layout` (unpartitioned): the progress lake tables exist, the buckets the
-  per-learner tables recompute are planned;
+  per-learner tables recompute are planned, every learner's task medians are stored once for
+  the buckets (`shard_task_medians`);
 - `progress_bucket` (partitioned): one bucket's learners' per-learner metrics and LMS progress
   tables, from the warehouse opened read-only (any number of readers at once), into the lake;
 - `progress_fan_in`: the lake's per-learner rows into the warehouse, the tables that span
@@ -56,6 +57,7 @@ from transforms.shards import (
     PROGRESS_LAKE_TABLES,
     SHARD_SOURCES,
     SHARD_STATE,
+    SHARD_TASK_MEDIANS,
     SRS,
     TABLE_GRAINS,
     Plan,
@@ -74,6 +76,8 @@ from transforms.shards import (
     read_progress_lake,
     record_plan,
     record_shard_state,
+    record_task_medians,
+    stored_task_medians,
 )
 from transforms.sm2.shards import (
     compact_srs_lake,
@@ -260,7 +264,12 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         specs=[
             dg.AssetSpec("progress_layout", deps=PROGRESS_UPSTREAM),
             *bookkeeping_specs(
-                {plan_table(PROGRESS): "One row per bucket the progress steps recompute."}
+                {
+                    plan_table(PROGRESS): "One row per bucket the progress steps recompute.",
+                    SHARD_TASK_MEDIANS: "One row per task attempted up to the run's as of: "
+                    "every learner's median attempt time, computed once for the progress "
+                    "buckets.",
+                }
             ),
         ],
     )
@@ -270,7 +279,8 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         """The progress lake tables (per-learner metrics and LMS progress) created empty,
         partitioned by bucket, and the buckets they recompute planned
         (`shard_plan_progress`); a plan of every bucket empties them first (B may have
-        changed). Before any parallel step."""
+        changed). Every learner's task medians, which each bucket reads
+        (`shard_task_medians`). Before any parallel step."""
         params = config.resolve(settings.base_sm2_params())
         with warehouse.connect() as con:
             ensure_lms_tables(con)
@@ -283,7 +293,10 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
             if plan.everything:  # empty every table: B may have changed
                 ensure_progress_lake(con, settings.lake, settings.lake_options, as_of, empty=True)
             record_plan(con, PROGRESS, plan)
-            plan_bookkeeping = list(bookkeeping_results(con, [plan_table(PROGRESS)]))
+            record_task_medians(con, as_of)
+            plan_bookkeeping = list(
+                bookkeeping_results(con, [plan_table(PROGRESS), SHARD_TASK_MEDIANS])
+            )
         yield dg.MaterializeResult(
             asset_key="progress_layout", metadata=plan_metadata(as_of, plan, created)
         )
@@ -314,7 +327,7 @@ def shard_assets(buckets: int) -> list[dg.AssetsDefinition]:
         try:
             as_of = resolve_as_of(con, settings.as_of_time)
             learners = bucket_learners(con, bucket)
-            frames = bucket_progress(con, as_of, learners, bucket)
+            frames = bucket_progress(con, as_of, learners, bucket, stored_task_medians(con))
         finally:
             con.close()
         computed = time.perf_counter()

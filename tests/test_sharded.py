@@ -49,6 +49,7 @@ from transforms.shards import (
     LMS_TABLE_NAMES,
     PROGRESS,
     PROGRESS_LAKE_TABLES,
+    SHARD_TASK_MEDIANS,
     SRS,
     Plan,
     SharedInputs,
@@ -178,7 +179,14 @@ def run_sharded_in_process(
         lambda: materialize(["lake_layout", "bucket_layout", plan_table(SRS)]),
         lambda: shards(SRS, [LAKE_REVIEWS, LAKE_WORD_PROGRESS]),
         lambda: materialize(
-            [*SRS_TABLES, *SRS_STATE, *TOUCHED, "progress_layout", plan_table(PROGRESS)]
+            [
+                *SRS_TABLES,
+                *SRS_STATE,
+                *TOUCHED,
+                "progress_layout",
+                plan_table(PROGRESS),
+                SHARD_TASK_MEDIANS,
+            ]
         ),
         lambda: shards(PROGRESS, list(LAKE_PROGRESS.values())),
         lambda: materialize([*TABLES[2:], *METRICS_BOOKKEEPING, *SHARD_BOOKKEEPING]),

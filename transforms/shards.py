@@ -33,8 +33,11 @@ import duckdb
 import polars as pl
 
 from transforms import lake
-from transforms.lms.nightly import learner_inputs
+from transforms.lms.nightly import learner_inputs, task_medians
 from transforms.lms.progress import LMS_TABLES, build_lms_progress
+from transforms.lms.read import course_tree
+from transforms.lms.tasks import MEDIAN
+from transforms.lms.tree import versions_as_of
 from transforms.metrics.risk import course_activity
 from transforms.metrics.status import learner_status
 from transforms.metrics.tables import (
@@ -50,7 +53,14 @@ from transforms.registry import build_all, table_names
 from transforms.settings import Settings
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import current_words, params_used
-from transforms.warehouse import duckdb_config, query, scalar, table_exists, transaction
+from transforms.warehouse import (
+    duckdb_config,
+    query,
+    replace_table,
+    scalar,
+    table_exists,
+    transaction,
+)
 
 # the language metrics keyed by learner: one bucket's learners give exactly their rows
 LEARNER_METRICS: tuple[str, ...] = (
@@ -120,12 +130,36 @@ def learner_metrics(
     return tables
 
 
+# One row per task attempted up to the run's as of: every learner's median attempt time
+# (`task_medians`), computed once before the progress buckets, which each read it: a bucket's
+# learners' task state needs the medians over every learner.
+SHARD_TASK_MEDIANS = "shard_task_medians"
+
+
+def record_task_medians(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
+    """Every learner's task medians as of `as_of` into `SHARD_TASK_MEDIANS`; their count."""
+    courses = versions_as_of(course_tree(con)[0], as_of)["course_id"].unique().to_list()
+    medians = task_medians(con, as_of, courses)
+    replace_table(con, SHARD_TASK_MEDIANS, medians)
+    return medians.height
+
+
+def stored_task_medians(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The medians `record_task_medians` stored for this run."""
+    return query(con, f"SELECT * FROM {SHARD_TASK_MEDIANS}")
+
+
 def bucket_progress(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, learners: pl.DataFrame, bucket: int
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    learners: pl.DataFrame,
+    bucket: int,
+    medians: pl.DataFrame,
 ) -> dict[str, pl.DataFrame]:
-    """Every `PROGRESS_LAKE_TABLES` row of `learners` (a bucket's), with its `bucket` column."""
+    """Every `PROGRESS_LAKE_TABLES` row of `learners` (a bucket's), with its `bucket` column;
+    `medians`, every learner's task medians (`stored_task_medians`)."""
     tables = learner_metrics(con, as_of, learners)
-    lms = build_lms_progress(learner_inputs(con, as_of, learners), as_of, SM2Params())
+    lms = build_lms_progress(learner_inputs(con, as_of, learners, medians), as_of, SM2Params())
     stamp = pl.lit(bucket, dtype=pl.Int16).alias(lake.BUCKET)
     return {name: frame.with_columns(stamp) for name, frame in (tables | lms).items()}
 
@@ -133,7 +167,8 @@ def bucket_progress(
 def progress_schemas(con: duckdb.DuckDBPyConnection, as_of: datetime) -> dict[str, pl.Schema]:
     """Each progress table's schema: what `bucket_progress` gives for no learners."""
     none = pl.DataFrame(schema={"user_id": pl.String})
-    return {name: f.schema for name, f in bucket_progress(con, as_of, none, -1).items()}
+    no_medians = pl.DataFrame(schema={"node_id": pl.String, MEDIAN: pl.Float64})
+    return {name: f.schema for name, f in bucket_progress(con, as_of, none, -1, no_medians).items()}
 
 
 def ensure_progress_lake(
