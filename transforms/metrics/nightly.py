@@ -69,6 +69,7 @@ from transforms.metrics.progress import (
     history_columns,
     join_progress,
     progress_as_of,
+    streaks,
 )
 from transforms.metrics.retention import (
     COHORT_KEYS,
@@ -110,6 +111,7 @@ from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, replace_table, table_exists, transaction
 
 DAY_KEYS = ["user_id", "language", "day"]
+DAILY_READ = "SELECT * FROM accuracy_daily"
 RECENT_REACH_DAYS = CHURN_DAYS + WINDOW_DAYS + RECENT_DAYS  # today's features read no older day
 BY_LEARNER = "USING (user_id, language)"
 
@@ -129,13 +131,22 @@ def _stored_as_of(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str] | None
     return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
 
 
-# The cards overdue at a moment (`risk.overdue_at` over every review's spell, in SQL): each
-# card's last review by then, whose due date has come.
+# The cards overdue at a moment (`risk.overdue_at` over every review's spell), in SQL, from
+# the cards' state and the reviews after the moment only: a card's last review by the moment
+# is its last review (`word_progress.next_review_at` is its due date) when none came after,
+# else the review just before its first one after the moment.
 OVERDUE_AT = """
+WITH after AS (
+  SELECT user_id, language, word_uid, min(review_index) - 1 AS review_index FROM reviews
+  WHERE reviewed_at > ? GROUP BY ALL),
+due AS (
+  SELECT user_id, language, r.due_at AS due FROM reviews r SEMI JOIN after
+    USING (user_id, language, word_uid, review_index)
+  UNION ALL
+  SELECT user_id, language, next_review_at FROM word_progress ANTI JOIN after
+    USING (user_id, language, word_uid))
 SELECT user_id, 'lang:' || language AS course, count(*)::BIGINT AS overdue_reviews
-FROM (SELECT user_id, language, arg_max_null(due_at, reviewed_at) AS due FROM reviews
-      WHERE reviewed_at <= ? GROUP BY user_id, language, word_uid)
-WHERE due <= ? GROUP BY ALL
+FROM due WHERE due <= ? GROUP BY ALL
 """
 # Graded non-first reviews of the days whose 14-day retention a snapshot day needs.
 GRADED_BETWEEN = """
@@ -197,7 +208,6 @@ class DaysOf:
         cutoff = as_of.date() - timedelta(days=RECENT_REACH_DAYS)
         recent = query(con, "SELECT * FROM accuracy_daily WHERE day > ?", [cutoff])
         self.recent = self._merged(recent, rows.filter(pl.col("day") > pl.lit(cutoff)))
-        self._every: pl.DataFrame | None = None
         self._reviews: pl.DataFrame | None = None
 
     def _merged(self, old: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
@@ -206,11 +216,21 @@ class DaysOf:
             how="vertical_relaxed",
         ).sort(DAY_KEYS)
 
-    def every(self) -> pl.DataFrame:
-        """Every learner's every day."""
-        if self._every is None:
-            self._every = self._merged(query(self.con, "SELECT * FROM accuracy_daily"), self.rows)
-        return self._every
+    def between(self, start: date, end: date) -> pl.DataFrame:
+        """Every learner's days after `start` up to `end`."""
+        day = pl.col("day")
+        return self._merged(
+            query(self.con, f"{DAILY_READ} WHERE day > ? AND day <= ?", [start, end]),
+            self.rows.filter((day > pl.lit(start)) & (day <= pl.lit(end))),
+        )
+
+    def of_learners(self, learners: pl.DataFrame) -> pl.DataFrame:
+        """Every day of `learners` (user_id, language, ...)."""
+        keys = learners.select(LEARNER).unique()
+        return self._merged(
+            rows_for(self.con, "SELECT * FROM accuracy_daily", keys, BY_LEARNER),
+            self.rows.join(keys, on=LEARNER, how="semi"),
+        )
 
     def touched_reviews(self) -> pl.DataFrame:
         """The touched learners' every review."""
@@ -263,6 +283,78 @@ def _progress_history(
         ),
         graded,
         current_words,
+    )
+
+
+def _new_snapshot(
+    con: duckdb.DuckDBPyConnection, days_of: DaysOf, day: date, pass_quality: int
+) -> pl.DataFrame:
+    """`labelled_snapshots` of a snapshot day not stored yet, for every learner, from the days
+    its features and label reach (`RECENT_REACH_DAYS` before it to `HORIZON_DAYS` after), its
+    14 days' graded reviews and its overdue cards counted from the cards' state: a day's cost
+    follows the learners, not their histories. A learner not churned that day was active in
+    the 28 days before it, so the 63 days hold every feature but a current streak that fills
+    them (`_streaks_on`)."""
+    as_of = days_of.as_of
+    start = day - timedelta(days=RECENT_REACH_DAYS)
+    end = min(day + timedelta(days=HORIZON_DAYS), as_of.date())
+    window = days_of.between(start, end)
+
+    streak = _streaks_on(days_of, window.filter(pl.col("day") <= day), day, start)
+    history = _window_history(
+        con,
+        window.with_columns(language_course(pl.col("language")).alias("course")),
+        day,
+        as_of,
+        pass_quality,
+    )
+    return labelled_snapshots(
+        history,
+        [day],
+        lambda moment: _overdue_at(con, moment),
+        lambda _: streak.select(
+            "user_id", language_course(pl.col("language")).alias("course"), "current_streak"
+        ),
+    )
+
+
+def _streaks_on(days_of: DaysOf, days: pl.DataFrame, day: date, start: date) -> pl.DataFrame:
+    """(user_id, language, current_streak) on `day`, from every learner's `days` after `start`
+    up to `day`: a run that reaches back to the first of them may begin earlier. When it is
+    the learner's last run (`learner_history_state`: it began by then and lasts to its last
+    day), it began on the stored `run_start`; else (a gap since) that learner's whole days
+    give it."""
+    on = streaks(days, datetime.combine(day, clock()))
+    began = pl.col("last_study_date") - pl.duration(days=pl.col("current_streak") - 1)
+    reaching = on.filter((pl.col("current_streak") > 0) & (began <= pl.lit(start + timedelta(1))))
+    state = days_of.state.select(*LEARNER, "run_start", "last_day")
+    last_run = reaching.join(state, on=LEARNER).filter(
+        (pl.col("run_start") <= pl.lit(start + timedelta(1)))
+        & (pl.col("last_day") >= pl.col("last_study_date"))
+    )
+    from_state = last_run.select(
+        *LEARNER,
+        ((pl.col("last_study_date") - pl.col("run_start")).dt.total_days() + 1)
+        .cast(pl.Int32)
+        .alias("current_streak"),
+    )
+    other = reaching.join(last_run, on=LEARNER, how="anti")
+    whole = (
+        streaks(
+            days_of.of_learners(other).filter(pl.col("day") <= day),
+            datetime.combine(day, clock()),
+        ).select(*LEARNER, pl.col("current_streak").cast(pl.Int32))
+        if other.height
+        else from_state.head(0)
+    )
+    return pl.concat(
+        [
+            on.join(reaching, on=LEARNER, how="anti").select(
+                *LEARNER, pl.col("current_streak").cast(pl.Int32)
+            ),
+            from_state,
+            whole,
+        ]
     )
 
 
@@ -323,9 +415,7 @@ def _risk_nightly(
                 stored.join(is_touched.filter(mine), on=[*KEYS, "snapshot_day"], how="anti"),
                 labelled_snapshots(
                     History.of(
-                        days_of.every()
-                        .join(touched.select(LEARNER), on=LEARNER, how="semi")
-                        .filter(pl.col("day") <= as_of_day),
+                        days_of.of_learners(touched).filter(pl.col("day") <= as_of_day),
                         days_of.touched_reviews(),
                         pass_quality,
                     ),
@@ -333,13 +423,7 @@ def _risk_nightly(
                 ),
             ]
     for day in new_days:
-        parts.append(
-            labelled_snapshots(
-                _window_history(con, with_course(days_of.every()), day, as_of, pass_quality),
-                [day],
-                lambda moment: _overdue_at(con, moment),
-            )
-        )
+        parts.append(_new_snapshot(con, days_of, day, pass_quality))
     snapshots = (
         pl.concat(parts, how="diagonal_relaxed").select(list(SNAPSHOT_SCHEMA)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
     )
@@ -556,9 +640,7 @@ def _cohort_retention(
     if groups.height == 0:
         return moved_on
     members = by_learner.join(groups, on=group, how="semi")
-    rebuilt = cohort_retention(
-        days_of.every().join(members, on=LEARNER, how="semi"), members, as_of
-    )
+    rebuilt = cohort_retention(days_of.of_learners(members), members, as_of)
     return pl.concat([rebuilt, moved_on], how="vertical_relaxed").sort(COHORT_KEYS)
 
 

@@ -384,13 +384,19 @@ def labelled_snapshots(
     history: History,
     days: list[date],
     overdue: Callable[[datetime], pl.DataFrame] | None = None,
+    streak: Callable[[date], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The features of every learner at every snapshot day, with `snapshot_day` and `label`
     (True: no activity in the 14 days after). `overdue` gives the overdue counts at a moment
-    (`features_at`) when `history` has no spells."""
+    (`features_at`) when `history` has no spells, `streak` the current streaks on a day when
+    `history` holds only some of the days before it."""
     frames = [
         features_at(
-            history, s, snapshot_moment(s), None if overdue is None else overdue(snapshot_moment(s))
+            history,
+            s,
+            snapshot_moment(s),
+            None if overdue is None else overdue(snapshot_moment(s)),
+            None if streak is None else streak(s),
         ).with_columns(pl.lit(s).alias("snapshot_day"))
         for s in days
     ]
