@@ -26,7 +26,7 @@ subtracting, so their means agree with a recompute to float rounding (about 1e-1
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import polars as pl
@@ -318,6 +318,7 @@ class GroupSums:
 
     tables: dict[str, tuple[pl.DataFrame, pl.DataFrame | None]] = field(default_factory=dict)
     sums: dict[str, tuple[pl.DataFrame, pl.DataFrame | None]] = field(default_factory=dict)
+    from_week: date | None = None  # a night's: no `card_review_sums` row before it changes
 
     def published(self) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
         """The group tables' rebuilt rows with the keys they replace (a nightly run's)."""
@@ -331,6 +332,8 @@ class GroupSums:
         for name, (frame, keys) in self.sums.items():
             if keys is None:
                 replace_table(con, name, frame)
+            elif name == CARD_REVIEW_SUMS and self.from_week is not None:
+                replace_keys(con, name, frame, keys, ("period_week", self.from_week))
             else:
                 replace_keys(con, name, frame, keys)
         con.execute(
@@ -373,7 +376,8 @@ def full_group_sums(
     return GroupSums(
         sums={
             CARD_WORD_SUMS: (cards, None),
-            CARD_REVIEW_SUMS: (card_reviews, None),
+            # in week order: a night's keyed delete of recent weeks skips the older row groups
+            CARD_REVIEW_SUMS: (card_reviews.sort("period_week", *CARD), None),
             WORD_SUMS: (word_sums(cards), None),
             REVIEW_SUMS: (review_sums(card_reviews, cohort_of), None),
             STEP_RESPONSE_COUNTS: (step_response_counts(attempts, cohort_of), None),
@@ -446,18 +450,18 @@ CARD_WEEKS_ON = (
 def nightly_group_sums(
     con: duckdb.DuckDBPyConnection,
     as_of: datetime,
+    sums_as_of: datetime,
     touched_cards: pl.DataFrame,
     cohort_of: pl.DataFrame,
     cohort_before: pl.DataFrame,
     pass_quality: int,
 ) -> GroupSums:
     """The group tables' rows a night changes, from the stored sums and the night's rows:
+    `sums_as_of` (the as-of time the stored sums are up to date with, `group_sums_as_of`),
     `touched_cards` (the cards whose reviews and state SM-2 replaced, with `since`),
     `cohort_of` (every learner's cohort now), `cohort_before` (the touched learners' cohorts
     before this run). Reads the touched cards' reviews and review sums from the week of their
     `since` on, and the attempts not counted yet."""
-    sums_as_of = group_sums_as_of(con)
-    assert sums_as_of is not None
     moved = (
         cohort_of.join(
             cohort_before.select(*LEARNER, pl.col("cohort").alias("_before")), on=LEARNER
@@ -497,6 +501,8 @@ def nightly_group_sums(
         *CARD, week_start(pl.col("since").dt.date()).cast(pl.Datetime("us")).alias("from_week")
     )
     first_week = weeks["from_week"].min()
+    assert first_week is None or isinstance(first_week, datetime)
+    from_week = None if first_week is None else first_week.date()
     changed_reviews = rows_for(
         con,
         "SELECT user_id, language, word_uid, reviewed_at, quality, review_index, "
@@ -549,7 +555,7 @@ def nightly_group_sums(
         f"SELECT * FROM {CARD_REVIEW_SUMS} WHERE period_week >= ?",
         weeks.with_columns(pl.col("from_week").cast(pl.Date)),
         CARD_WEEKS_ON.format(column="period_week"),
-        [first_week.date() if isinstance(first_week, datetime) else first_week],
+        [from_week],
     )
     new_reviews = card_review_sums(changed_reviews, pass_quality)
     moved_rest = (
@@ -607,4 +613,5 @@ def nightly_group_sums(
             ),
             REVIEW_SUMS: (of(all_reviews, review_keys), review_keys),
         },
+        from_week=from_week,
     )

@@ -25,14 +25,17 @@ What a nightly run rebuilds, table by table (keys in brackets):
 - `learner_status`: every learner, from `learner_history_state`'s last days (cheap);
 - `at_risk_snapshots` (snapshot_day): the model's stored training rows; a touched learner's
   rows from 14 days before their first changed day, and a Monday whose outcome became known for
-  every learner (its overdue cards counted in SQL); `at_risk_backtest` rescored from the
+  every learner (from the days around it and the cards' state); `at_risk_backtest` rescored from the
   earliest changed Monday on; `at_risk_learners` from today's features, computed for every
   learner from `accuracy_daily`, the last 14 days' reviews and the cards' `next_review_at`
   (no review older than 14 days is read), scored by the model fitted on the stored snapshots.
 A night reads the touched learners' rows from their first changed day on, the last 63 days of
 `accuracy_daily`, one row per learner and per touched learner's card: flat as the history
-grows. Only a night that adds a snapshot Monday, or whose late file reaches a stored one or
-moves a learner's first day, reads whole histories (`DaysOf.every`, `touched_reviews`).
+grows. A night that adds a snapshot Monday reads the 77 days around it, its 14 days' reviews
+and the cards' state (`_new_snapshot`), and still one pass over `reviews` for the last review
+before the Monday of the cards reviewed since (`OVERDUE_AT`). Only a night whose late file
+reaches a stored snapshot or moves a learner's first day reads those learners' whole histories
+(`DaysOf.of_learners`, `touched_reviews`).
 Everything is rebuilt when the stored state says so: no state yet, a full SRS recompute
 upstream, a change of pass quality, cohorts or course words, or the as-of time moving back.
 """
@@ -85,7 +88,6 @@ from transforms.metrics.risk import (
     WINDOW_DAYS,
     History,
     RiskTables,
-    Scorer,
     at_risk_backtest,
     course_activity,
     features_at,
@@ -182,9 +184,9 @@ def _overdue_at(con: duckdb.DuckDBPyConnection, moment: datetime) -> pl.DataFram
 class DaysOf:
     """A night's `accuracy_daily` after its rebuilt rows (`rows`: the touched learners' days
     from their first changed day on) and every learner's `learner_history_state` (`state`):
-    the recent days every night needs, read once, and the whole table and the touched
-    learners' whole reviews, read only when a night asks for them (a new or rebuilt snapshot
-    day, a cohort rebuilt from its learners' days)."""
+    the recent days every night needs, read once; the days in a range (a new snapshot day), some
+    learners' every day and the touched learners' every review, read when a night asks for them
+    (a rebuilt snapshot day, a cohort rebuilt from its learners' days)."""
 
     def __init__(
         self,
@@ -361,14 +363,16 @@ def _streaks_on(days_of: DaysOf, days: pl.DataFrame, day: date, start: date) -> 
 def _risk_nightly(
     con: duckdb.DuckDBPyConnection,
     as_of: datetime,
+    stored_as_of: datetime,
     pass_quality: int,
     days_of: DaysOf,
     touched: pl.DataFrame,
     streak: pl.DataFrame,
     due: pl.DataFrame,
-) -> tuple[RiskTables, pl.DataFrame, Scorer]:
-    """The at-risk tables, the snapshot days whose `at_risk_snapshots` rows are rebuilt, and
-    the scorer of today's learners (kept from the last run while no snapshot changes):
+) -> tuple[RiskTables, pl.DataFrame]:
+    """The at-risk tables with the scorer of today's learners (`RiskTables.scorer`: kept
+    from the last run, as of `stored_as_of`, while no snapshot changes), and the snapshot days
+    whose `at_risk_snapshots` rows are rebuilt:
     - a snapshot day's rows of a learner not touched do not change (features as of that day,
       outcome in the 14 days after, both already known); a touched learner's rows change from
       14 days before their first changed day on, rebuilt from their own history;
@@ -377,7 +381,8 @@ def _risk_nightly(
     - the backtest is scored again from the earliest snapshot day that changed on;
     - today's features of every learner come from `accuracy_daily`, the recent reviews and the
       cards' due dates, and the model fitted on the stored snapshots scores them.
-    Only a night that adds a snapshot day or rebuilds one reads whole histories (`days_of`)."""
+    Only a night that rebuilds a stored snapshot day reads whole histories: the touched
+    learners' (`days_of`)."""
     as_of_day = as_of.date()
 
     def with_course(frame: pl.DataFrame) -> pl.DataFrame:
@@ -395,7 +400,7 @@ def _risk_nightly(
     reaches = since is not None and any(
         d >= since.date() - timedelta(days=HORIZON_DAYS) for d in stored_days
     )
-    kept = None if new_days or reaches else kept_scorer(con, _stored_as_of(con))
+    kept = None if new_days or reaches else kept_scorer(con, stored_as_of)
     # no snapshot changes: the kept scorer scores, and no snapshot row is read
     stored = (
         query(con, "SELECT * FROM at_risk_snapshots").filter(pl.col("snapshot_day").is_in(days))
@@ -463,9 +468,9 @@ def _risk_nightly(
     )
     scorer = fit_scorer(snapshots) if kept is None else kept
     tables = RiskTables(
-        status, score_learners(current, scorer), backtest.sort("snapshot_day"), rebuilt
+        status, score_learners(current, scorer), backtest.sort("snapshot_day"), rebuilt, scorer
     )
-    return tables, rebuilt_days.cast({"snapshot_day": pl.Date()}), scorer
+    return tables, rebuilt_days.cast({"snapshot_day": pl.Date()})
 
 
 def _learner_days(
@@ -669,9 +674,9 @@ def update_metrics(
         if group_sums_as_of(con) != stored[0]
         else ""
     )
-    if reason or touched is None:
+    if reason or touched is None or stored is None:
         return replace(recompute_metrics(con, as_of), reason=reason)
-    return _incremental(con, as_of, touched, digest)
+    return _incremental(con, as_of, touched, digest, stored[0])
 
 
 class Laps:
@@ -688,8 +693,14 @@ class Laps:
 
 
 def _incremental(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, touched: Touched, digest: str
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    touched: Touched,
+    digest: str,
+    stored_as_of: datetime,
 ) -> MetricsRun:
+    """A night from the state stored as of `stored_as_of` (the metric tables', the partial
+    sums' and the kept scorer's)."""
     lap = Laps()
     pq = params_used(con).pass_quality
     words = current_words(con, as_of)
@@ -713,7 +724,7 @@ def _incremental(
 
     cohort_of = by_learner.select(*LEARNER, "cohort")
     group_sums = nightly_group_sums(
-        con, as_of, touched.cards, cohort_of, before.select(*LEARNER, "cohort"), pq
+        con, as_of, stored_as_of, touched.cards, cohort_of, before.select(*LEARNER, "cohort"), pq
     )
     lap("group tables from their partial sums")
 
@@ -738,7 +749,9 @@ def _incremental(
         ),
     )
     lap("user_language_progress")
-    risk, snapshot_keys, scorer = _risk_nightly(con, as_of, pq, days_of, learners, streak, due)
+    risk, snapshot_keys = _risk_nightly(
+        con, as_of, stored_as_of, pq, days_of, learners, streak, due
+    )
     lap("learner_status, at_risk_*")
     retention_by_cohort = _cohort_retention(con, days_of, by_learner, before, from_day, as_of)
     lap("cohort_retention")
@@ -766,7 +779,7 @@ def _incremental(
         for name, frame in whole.items():
             replace_table(con, name, frame)
         write_learner_state(con, state, first_reviews)
-        keep_scorer(con, as_of, scorer)
+        keep_scorer(con, as_of, risk.scorer)
         record_metrics_state(con, as_of, digest)
         group_sums.write_sums(con, as_of)
     lap("write")
