@@ -36,11 +36,7 @@ from landing.generate.lms import LmsGeneratorConfig, generate_lms_landing  # noq
 from transforms import lake  # noqa: E402
 from transforms.as_of import resolve_as_of  # noqa: E402
 from transforms.buckets import ensure_bucket_layout  # noqa: E402
-from transforms.ingest.attempts import ingest_landing_files  # noqa: E402
-from transforms.ingest.cohorts import read_cohorts  # noqa: E402
-from transforms.ingest.manifests import json_documents, load_manifests  # noqa: E402
-from transforms.lms.courses import load_courses, parse_paths  # noqa: E402
-from transforms.lms.ingest import ingest_events  # noqa: E402
+from transforms.ingest.landing import ingest_landing  # noqa: E402
 from transforms.lms.progress import build_lms_progress  # noqa: E402
 from transforms.lms.read import read_lms_inputs  # noqa: E402
 from transforms.metrics.tables import recompute_metrics  # noqa: E402
@@ -147,16 +143,6 @@ def describe(steps: list[tuple], unit: str) -> str:
     )
 
 
-def ingest(con: Any, landing: Path) -> None:
-    """Everything the sharded run reads, as the ingestion assets load it."""
-    ingest_landing_files(con, landing / "attempts", datetime(2027, 1, 1))
-    load_manifests(con, json_documents(landing / "manifests"))
-    replace_table(con, "cohorts", read_cohorts(landing / "cohorts")[0])
-    load_courses(con, json_documents(landing / "courses"))
-    replace_table(con, "learning_paths", parse_paths(json_documents(landing / "paths"))[0])
-    ingest_events(con, landing, datetime(2027, 1, 1))
-
-
 def single_process_progress(con: Any, as_of: datetime) -> None:
     """The single-process metrics and LMS progress recompute (the baseline)."""
     recompute_metrics(con, as_of)
@@ -209,7 +195,7 @@ def main() -> None:
         generate_lms_landing(root / "landing", LmsGeneratorConfig(learners=args.lms_learners))
         warehouse = root / "w.duckdb"
         con = connect(warehouse)
-        ingest(con, root / "landing")
+        ingest_landing(con, root / "landing", datetime(2027, 1, 1))
         ensure_bucket_layout(con, args.buckets)
         attempts = int(str(scalar(con, "SELECT count(*) FROM attempts")))
         events = int(str(scalar(con, "SELECT count(*) FROM lms_events")))

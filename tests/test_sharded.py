@@ -39,11 +39,7 @@ from tests.warehouse_tables import tables_without_an_asset
 from transforms import lake
 from transforms.as_of import resolve_as_of
 from transforms.buckets import bucket_of, ensure_bucket_layout, stored_buckets
-from transforms.ingest.attempts import ingest_landing_files
-from transforms.ingest.cohorts import read_cohorts
-from transforms.ingest.manifests import json_documents, load_manifests
-from transforms.lms.courses import load_courses, parse_paths
-from transforms.lms.ingest import ingest_events
+from transforms.ingest.landing import ingest_landing
 from transforms.lms.progress import build_lms_progress
 from transforms.lms.read import read_lms_inputs
 from transforms.metrics.tables import recompute_metrics
@@ -91,17 +87,6 @@ def assert_same_tables(got: dict[str, pl.DataFrame], expected: dict[str, pl.Data
         assert_frame_equal(got[table], expected[table], check_column_order=False)
 
 
-def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
-    """Attempts, manifests, cohorts, course trees, paths and learning events, as the ingestion
-    assets load them."""
-    ingest_landing_files(con, landing / "attempts", datetime(2026, 11, 1))
-    load_manifests(con, json_documents(landing / "manifests"))
-    replace_table(con, "cohorts", read_cohorts(landing / "cohorts")[0])
-    load_courses(con, json_documents(landing / "courses"))
-    replace_table(con, "learning_paths", parse_paths(json_documents(landing / "paths"))[0])
-    ingest_events(con, landing, datetime(2026, 11, 1))
-
-
 def single_process(path: Path) -> dict[str, pl.DataFrame]:
     """The single-process full recompute (SM-2, metrics, LMS progress) of the warehouse at
     `path`, in place; its tables."""
@@ -126,7 +111,7 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     )
     generate_lms_landing(landing, LmsGeneratorConfig(learners=15, days=14, xapi_share=0.0))
     con = connect(root / "ingested.duckdb")
-    ingest_landing(con, landing)
+    ingest_landing(con, landing, datetime(2026, 11, 1))
     con.close()
     return root / "ingested.duckdb", landing
 
