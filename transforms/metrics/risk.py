@@ -549,7 +549,7 @@ def at_risk_backtest(snapshots: pl.DataFrame, from_day: date | None = None) -> B
     if "backtest_risk" not in snapshots.columns:
         snapshots = snapshots.with_columns(pl.lit(None, pl.Float64).alias("backtest_risk"))
     done = pl.lit(True) if from_day is None else pl.col("snapshot_day") < pl.lit(from_day)
-    scored: list[pl.DataFrame] = [_scored(snapshots.filter(~done))] if from_day else []
+    scored: list[pl.DataFrame] = [_scored(snapshots.filter(done))] if from_day else []
     scored.append(pl.DataFrame(schema=SCORED_SCHEMA))
     out: list[pl.DataFrame] = [pl.DataFrame(schema=SNAPSHOT_SCHEMA)]
     todo = snapshots if from_day is None else snapshots.filter(~done)
