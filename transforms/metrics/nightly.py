@@ -213,10 +213,12 @@ class DaysOf:
         self._reviews: pl.DataFrame | None = None
 
     def _merged(self, old: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+        """The stored `old` days with the night's `rows` in place of theirs, in no order (every
+        reader groups, or sorts what it needs in order)."""
         return pl.concat(
             [old.join(self.rows.select(DAY_KEYS), on=DAY_KEYS, how="anti"), rows],
             how="vertical_relaxed",
-        ).sort(DAY_KEYS)
+        )
 
     def between(self, start: date, end: date) -> pl.DataFrame:
         """Every learner's days after `start` up to `end`."""
