@@ -490,7 +490,14 @@ def _learner_days(
     before them."""
     stored = query(con, f"SELECT * FROM {LEARNER_STATE}")
     learner_keys = learners.select(LEARNER)
-    old_rows = rows_for(con, "SELECT * FROM accuracy_daily", from_day, _from_day("day"))
+    # the earliest changed day bounds the scan first (a column filter, before the key join)
+    old_rows = rows_for(
+        con,
+        f"{DAILY_READ} WHERE day >= ?",
+        from_day,
+        _from_day("day"),
+        [from_day["from_day"].cast(pl.Date).min()],
+    )
     daily_rows = accuracy_daily(*night)
     earlier = needs_earlier_days(stored, from_day)
     earlier_days = rows_for(
