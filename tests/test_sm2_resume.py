@@ -16,8 +16,10 @@ from polars.testing import assert_frame_equal
 
 from tests.warehouse_tables import deliver_attempts
 from transforms.as_of import resolve_as_of
+from transforms.keys import CARD
 from transforms.sm2 import SM2Params
 from transforms.sm2.store import SrsSummary, update_srs
+from transforms.sm2.tables import LAST_REVIEWED_AT, last_reviewed_at
 from transforms.warehouse import connect, query
 
 START = datetime(2026, 3, 2)
@@ -64,12 +66,43 @@ def _nightly_vs_full(
     update_srs(whole, params, resolve_as_of(whole, None), batches=1)
     for got, want in zip(_tables(nightly), _tables(whole), strict=True):
         assert_frame_equal(got, want)
+    # the resume's last review times, derived from `word_progress`, are the reviews' own
+    derived = (
+        query(whole, "SELECT * FROM word_progress")
+        .select(*CARD, last_reviewed_at())
+        .filter(pl.col(LAST_REVIEWED_AT).is_not_null())
+        .sort(CARD)
+    )
+    last = query(
+        whole,
+        f"SELECT {', '.join(CARD)}, max(reviewed_at) AS {LAST_REVIEWED_AT} FROM reviews "
+        "GROUP BY ALL ORDER BY ALL",
+    )
+    assert_frame_equal(derived, last)
     nightly.close()
     whole.close()
     return summary
 
 
 DAY = 24 * 60
+
+
+def test_last_reviewed_at_subtracts_the_kernels_due_interval() -> None:
+    """next_review_at = last review + rint(interval_days x 86,400,000,000) µs: 2.5 days is
+    216,000,000,000 µs, so 2026-03-10 12:00 - 2.5 d = 2026-03-08 00:00; 1/3 day is
+    28,800,000,000.000004 µs, rounded to 28,800,000,000 (8 h): 09:00 - 8 h = 01:00; a card
+    without a review (no next_review_at) has none."""
+    progress = pl.DataFrame(
+        {
+            "next_review_at": [datetime(2026, 3, 10, 12), datetime(2026, 3, 2, 9), None],
+            "interval_days": [2.5, 1 / 3, None],
+        }
+    )
+    assert progress.select(last_reviewed_at())[LAST_REVIEWED_AT].to_list() == [
+        datetime(2026, 3, 8),
+        datetime(2026, 3, 2, 1),
+        None,
+    ]
 
 
 def test_which_cards_resume_and_which_replay(tmp_path: Path) -> None:

@@ -180,3 +180,24 @@ def mark_consumed(
     if sources:
         frame = pl.DataFrame({"content_hash": sources}, schema={"content_hash": pl.String})
         insert_frame(con, CONSUMED_FILES, frame.select(pl.lit(consumer).alias("consumer"), "*"))
+
+
+def attempts_not_in(
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    new_sources: list[str],
+    since: object,
+    as_of: object,
+) -> pl.DataFrame:
+    """`select` (SQL over `attempts`, no WHERE) of the attempts up to `as_of` that a stored
+    result computed as of `since` did not include: after `since`, or from one of
+    `new_sources` (ingested files it had not read). Read by conditions DuckDB prunes row
+    groups on (an attempted_at range; a few source ids, as files are appended whole), never a
+    pass over every attempt, so the cost follows the new attempts, not the history."""
+    sql = f"{select} WHERE attempted_at > ? AND attempted_at <= ?"
+    params: list[object] = [since, as_of]
+    if new_sources:
+        listed = ", ".join("?" * len(new_sources))
+        sql += f" UNION ALL {select} WHERE source_id IN ({listed}) AND attempted_at <= ?"
+        params += [*new_sources, since]
+    return query(con, sql, params)

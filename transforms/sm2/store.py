@@ -29,7 +29,7 @@ import duckdb
 import polars as pl
 
 from transforms.failpoints import crash_point
-from transforms.incremental import mark_touched, replace_keys, rows_for
+from transforms.incremental import attempts_not_in, mark_touched, replace_keys, rows_for
 from transforms.ingest.fields import READ_COLUMNS
 from transforms.keys import CARD
 from transforms.sm2 import SM2Params
@@ -37,6 +37,7 @@ from transforms.sm2.tables import (
     build_due_forecast,
     build_reviews,
     build_word_progress,
+    last_reviewed_at,
     learner_parts,
     newest_manifest_words,
     resume_word_progress,
@@ -243,10 +244,14 @@ def recompute_srs(
     return summary
 
 
-NEW_ATTEMPTS = (
-    f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE attempted_at <= ? AND "
-    "(attempted_at > ? OR source_id NOT IN (SELECT source_id FROM srs_sources))"
-)  # the attempts up to as of (?) that the stored tables, as of (?), have not replayed
+def _new_attempts(
+    con: duckdb.DuckDBPyConnection, stored: SrsState, as_of: datetime, select: str
+) -> pl.DataFrame:
+    """`select` (SQL over `attempts`) of the attempts up to `as_of` the stored tables, as of
+    `stored.as_of`, have not replayed: after that time, or from a file `srs_sources` lacks."""
+    sources = query(con, f"{ALL_SOURCES} EXCEPT SELECT source_id FROM srs_sources")
+    new_sources = sorted(str(h) for h in sources["source_id"])
+    return attempts_not_in(con, select, new_sources, stored.as_of, as_of)
 
 
 def changed_cards(
@@ -254,19 +259,18 @@ def changed_cards(
 ) -> pl.DataFrame:
     """Under review unit "session" (whose sessions span a learner's cards): every card, with an
     attempt up to `as_of`, of a learner with an attempt the stored tables have not replayed
-    (from a source not in `srs_sources`, or after the stored as-of time), with `since`, that
-    learner's earliest such attempt. (The other units take each card's own new attempts,
-    `_resume_or_replay`.)"""
-    return query(
-        con,
-        f"""WITH learners AS (
-            SELECT user_id, min(attempted_at) AS since FROM ({NEW_ATTEMPTS}) GROUP BY 1
+    (`_new_attempts`), with `since`, that learner's earliest such attempt. (The other units
+    take each card's own new attempts, `_resume_or_replay`.)"""
+    new = _new_attempts(con, stored, as_of, "SELECT user_id, attempted_at FROM attempts")
+    learners = new.group_by("user_id").agg(pl.col("attempted_at").min().alias("since"))
+    with registered(con, "_learners", learners):
+        return query(
+            con,
+            """SELECT DISTINCT a.user_id, a.language, a.word_uid, l.since
+            FROM attempts a JOIN _learners l USING (user_id) WHERE a.attempted_at <= ?
+            ORDER BY ALL""",
+            [as_of],
         )
-        SELECT DISTINCT a.user_id, a.language, a.word_uid, l.since
-        FROM attempts a JOIN learners l USING (user_id) WHERE a.attempted_at <= ?
-        ORDER BY ALL""",
-        [as_of, stored.as_of, as_of],
-    )
 
 
 CARD_KEYS = "USING (user_id, language, word_uid)"
@@ -336,7 +340,7 @@ def _resume_or_replay(
     began = time.perf_counter()
     as_of = state.as_of
     order = [*CARD, "attempted_at", "uuid_local"]
-    new = query(con, NEW_ATTEMPTS, [as_of, stored.as_of]).sort(order)
+    new = _new_attempts(con, stored, as_of, f"SELECT {ATTEMPT_COLUMNS} FROM attempts").sort(order)
     cards = new.group_by(CARD).agg(pl.col("attempted_at").min().alias("since")).sort(CARD)
     keys = cards.select(CARD)
     progress_rows = rows_for(con, "SELECT * FROM word_progress", keys, CARD_KEYS)
@@ -345,16 +349,12 @@ def _resume_or_replay(
     ).with_columns(resumable())
     resumed_keys = cards.filter("resumed").select(CARD)
     replayed_keys = cards.filter(~pl.col("resumed")).select(CARD)
-    # the last review's time of each resumed card with stored reviews
-    with registered(con, "_keys", progress_rows.join(resumed_keys, on=CARD, how="semi")):
-        # the semi join before the aggregate: only the resumed cards' reviews are grouped
-        last_reviews = query(
-            con,
-            "SELECT user_id, language, word_uid, max(reviewed_at) AS last_reviewed_at "
-            f"FROM reviews SEMI JOIN (SELECT {', '.join(CARD)} FROM _keys) k {CARD_KEYS} "
-            "GROUP BY ALL",
-        )
-    stored_cards = progress_rows.join(last_reviews, on=CARD)
+    # each resumed card with stored reviews, with its last review's time
+    stored_cards = (
+        progress_rows.join(resumed_keys, on=CARD, how="semi")
+        .filter(pl.col("next_review_at").is_not_null())
+        .with_columns(last_reviewed_at())
+    )
     resumed_attempts = new.join(resumed_keys, on=CARD, how="semi", maintain_order="left")
     replayed_attempts = (
         rows_for(

@@ -15,6 +15,7 @@ import polars as pl
 from transforms.keys import CARD
 from transforms.sm2 import SM2Params, replay, replay_leitner, select_reviews
 from transforms.sm2.card_order import CardOrder
+from transforms.sm2.kernel import MICROS_PER_DAY
 from transforms.sm2.replay import CardStart
 
 FORECAST_DAYS = 30
@@ -50,8 +51,19 @@ def learner_parts(attempts: pl.DataFrame, parts: int) -> list[pl.DataFrame]:
 
 
 # The stored state a resumed card continues from: its `word_progress` row, and its last
-# review's time (`last_reviewed_at`, from `reviews`)
+# review's time (`last_reviewed_at`, `last_reviewed_at()`)
 LAST_REVIEWED_AT = "last_reviewed_at"
+
+
+def last_reviewed_at() -> pl.Expr:
+    """`last_reviewed_at` of `word_progress` rows, null for a card without a review: its last
+    review's time. `next_review_at` is that review's due time, which the kernel computes as the
+    review's time plus `rint(interval_days x microseconds per day)` whole microseconds, so
+    subtracting the same integer gives the time back exactly, without reading `reviews`."""
+    micros = (pl.col("interval_days") * MICROS_PER_DAY).round(0, mode="half_to_even")
+    return (pl.col("next_review_at") - pl.duration(microseconds=micros.cast(pl.Int64))).alias(
+        LAST_REVIEWED_AT
+    )
 
 
 def _card_starts(stored: pl.DataFrame) -> pl.DataFrame:
