@@ -31,7 +31,7 @@ from datetime import date, datetime
 import duckdb
 import polars as pl
 
-from transforms.incremental import replace_keys, rows_for
+from transforms.incremental import attempts_not_in, replace_keys, rows_for
 from transforms.keys import CARD, LEARNER
 from transforms.metrics.accuracy import ACCURACY_BY_STEP_COLUMNS, WORD_DIFFICULTY_COLUMNS
 from transforms.metrics.common import graded_non_first, week_start, wilson
@@ -408,20 +408,14 @@ def _new_attempts(
     con: duckdb.DuckDBPyConnection, sums_as_of: datetime, as_of: datetime, moved: pl.DataFrame
 ) -> pl.DataFrame:
     """The attempts up to `as_of` the sums have not counted (`is_new`: after `sums_as_of`, or
-    from a file not counted yet), and every attempt of the `moved` learners. Each part is read
-    by conditions DuckDB prunes row groups on (the attempted_at or source_id of a row group's
-    range), never a pass over every attempt."""
+    from a file not counted yet), and every attempt of the `moved` learners (a late first
+    attempt: rare, read by learner). The new ones are read by conditions DuckDB prunes row
+    groups on, never a pass over every attempt (`attempts_not_in`)."""
     sources = _uncounted_sources(con)
     in_sources = f"source_id IN ({', '.join('?' * len(sources))})" if sources else "false"
     is_new = f"coalesce(attempted_at > ? OR {in_sources}, false)"
     parts = [
-        query(
-            con,
-            f"{ATTEMPT_SUMS_READ} WHERE attempted_at > ? AND attempted_at <= ?"
-            + (f" UNION ALL {ATTEMPT_SUMS_READ} WHERE {in_sources} AND attempted_at <= ?")
-            * bool(sources),
-            [sums_as_of, as_of, *((*sources, sums_as_of) if sources else ())],
-        )
+        attempts_not_in(con, ATTEMPT_SUMS_READ, sources, sums_as_of, as_of)
         .join(moved, on=LEARNER, how="anti")
         .with_columns(pl.lit(True).alias("is_new"))
     ]
