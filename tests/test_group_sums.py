@@ -25,6 +25,7 @@ from transforms.metrics.group_sums import (
     attempt_counts,
     card_review_sums,
     card_word_sums,
+    first_review_counts,
     forgetting_curve_of,
     histogram_median,
     minus,
@@ -152,7 +153,9 @@ def test_word_sums_by_hand() -> None:
             "easiness": [2.5, 2.1],
         }
     )
-    row = word_sums(card_word_sums(counts, first, state, PASS)).row(0, named=True)
+    row = word_sums(card_word_sums(counts, first_review_counts(first, PASS), state)).row(
+        0, named=True
+    )
     # 2 cards, both attempted; 3 + 1 attempts, 2 + 0 correct; one first review, passed (4 >= 3);
     # lapses 1 + 0 of reviews 4 + 1; easiness 2.5 + 2.1 = 4.6 over 2 cards
     assert row == {
@@ -169,7 +172,9 @@ def test_word_sums_by_hand() -> None:
         "easiness_sum": 4.6,
         "easiness_cards": 2,
     }
-    published = word_difficulty_of(word_sums(card_word_sums(counts, first, state, PASS)))
+    published = word_difficulty_of(
+        word_sums(card_word_sums(counts, first_review_counts(first, PASS), state))
+    )
     assert published["accuracy"][0] == 2 / 4 and published["lapse_rate"][0] == 1 / 5
     assert published["mean_easiness"][0] == 4.6 / 2
 
@@ -229,7 +234,7 @@ def test_word_difficulty_from_its_sums(seed: int, n: int) -> None:
         pl.Series("reviews", rng.integers(3, 6, cards.height)),
         pl.Series("easiness", rng.random(cards.height) + 1.3),
     )
-    cards = card_word_sums(attempt_counts(attempts), reviews, progress, PASS)
+    cards = card_word_sums(attempt_counts(attempts), first_review_counts(reviews, PASS), progress)
     _same(word_difficulty_of(word_sums(cards)), word_difficulty(attempts, reviews, progress, PASS))
     # a random half of the cards' contributions taken out, then added back
     first, _ = _split(cards, seed)

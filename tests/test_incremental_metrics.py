@@ -6,7 +6,7 @@ into another cohort week), under both review units; a change of SM-2 parameters 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -208,5 +208,44 @@ def test_nights_score_the_at_risk_backtest_and_age_untouched_cohorts(tmp_path: P
     assert want["at_risk_snapshots"]["backtest_risk"].drop_nulls().len() > 50
     assert want["cohort_retention"].filter(pl.col("cohort") == "class B").height > 4
     for name in COMPARED:
+        assert want[name].height > 0, name
+        assert_frame_equal(got[name], want[name], check_exact=False, rel_tol=1e-12)
+
+
+def test_a_new_monday_past_the_window_equals_one_full_recompute(tmp_path: Path) -> None:
+    """A snapshot Monday a night adds reads only the 63 days before it (and 14 after): over 105
+    days, learners who study every day (current streaks longer than the window, some of them
+    broken since) and learners who stopped long before it give the snapshots, backtest and
+    at-risk rows of one full run."""
+    params = SM2Params()
+    rng = np.random.default_rng(3)
+    days = 105
+    # 12 learners: 0-3 every day to the end; 4-7 every day to day 85, then again from day 90
+    # (their run on the Monday of day 84 is not their last); 8-11 on random days until day 20
+    rows = []
+    for u in range(12):
+        if u < 8:
+            studied = [d for d in range(days) if u < 4 or not 85 < d < 90]
+        else:
+            studied = sorted(set(rng.integers(0, 20, 8).tolist()))
+        rows += [(u, d * 86400 + int(rng.integers(0, 86400))) for d in studied]
+    user = np.array([u for u, _ in rows])
+    history = _attempt_rows(rng, "w", user, np.array([s for _, s in rows]))
+    night_of = (pl.col("attempted_at") - pl.lit(START)).dt.total_days()
+    nightly = connect(tmp_path / "nightly.duckdb")
+    deliver_attempts(nightly, "first", history.filter(night_of < 96))
+    modes = [_nightly(nightly, params)]
+    for night in range(96, days):  # night 99 adds the Monday of day 84 (START is a Monday)
+        deliver_attempts(nightly, f"night-{night}", history.filter(night_of == night))
+        modes.append(_nightly(nightly, params))
+    assert set(modes[1:]) == {"incremental/incremental"}, modes
+    whole = connect(tmp_path / "whole.duckdb")
+    deliver_attempts(whole, "everything", history)
+    assert _nightly(whole, params) == "full/full"
+    got, want = _tables(nightly), _tables(whole)
+    # streaks of 85 days on the Monday of day 84 (learners 0-7: days 0 to 84)
+    snapshots = want["at_risk_snapshots"].filter(pl.col("snapshot_day") == date(2026, 5, 25))
+    assert snapshots.filter(pl.col("current_streak") == 85).height == 8
+    for name in ("at_risk_snapshots", "at_risk_backtest", "at_risk_learners", "learner_status"):
         assert want[name].height > 0, name
         assert_frame_equal(got[name], want[name], check_exact=False, rel_tol=1e-12)

@@ -13,7 +13,7 @@ from transforms.metrics.common import learner_cohorts, wilson
 from transforms.metrics.progress import streaks, user_language_progress
 from transforms.metrics.retention import (
     cohort_retention,
-    cohort_retention_later,
+    cohort_retention_moved_on,
     first_days,
     forgetting_curve,
     true_retention,
@@ -343,7 +343,7 @@ def test_position_is_the_furthest_word_attempted_not_the_first_unlearned() -> No
     assert got.rows() == [(U1, 2, "h", 1, 2), (U2, 1, "g", 1, 2)]
 
 
-def test_cohort_retention_later_ages_stored_rows_by_hand() -> None:
+def test_cohort_retention_moved_on_ages_stored_rows_by_hand() -> None:
     """The same learners, nobody studying after 17 Mar: the 20 Mar rows aged to 2 Apr equal
     the table computed on 2 Apr."""
     d0 = date(2026, 3, 2)
@@ -359,7 +359,16 @@ def test_cohort_retention_later_ages_stored_rows_by_hand() -> None:
         first_days(daily), pl.DataFrame({"user_id": [U1, U2], "cohort": ["c", "c"]})
     )
     stored = cohort_retention(daily, learners, datetime(2026, 3, 20, 12))
-    later = cohort_retention_later(stored, learners, datetime(2026, 4, 2, 12))
+    nobody_studied = pl.DataFrame(
+        schema={
+            "language": pl.String,
+            "cohort": pl.String,
+            "week_offset": pl.Int32,
+            "active": pl.Int32,
+            "on_or_after": pl.Int32,
+        }
+    )
+    later = cohort_retention_moved_on(stored, learners, nobody_studied, datetime(2026, 4, 2, 12))
     assert_frame_equal(later, cohort_retention(daily, learners, datetime(2026, 4, 2, 12)))
     # 2 Apr is day 31 of U1 (first 2 Mar): weeks 0..4 have begun; week 3 and 4 are new, with
     # nobody active (0 of 2); week 2 (U2's ends 26 Mar) is now complete, week 3's (U2's ends

@@ -99,17 +99,27 @@ def clear_pending(con: duckdb.DuckDBPyConnection, consumer: str) -> None:
 
 
 def replace_keys(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, keys: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    keys: pl.DataFrame,
+    from_value: tuple[str, object] | None = None,
 ) -> int:
     """Delete the rows of `table` whose key columns (the columns of `keys`) match a row of
     `keys`, then insert the rows of `frame` with such keys; returns the rows inserted. Call it
-    inside a transaction, so readers see the old rows or the new ones."""
+    inside a transaction, so readers see the old rows or the new ones. `from_value` (column,
+    value): every key has that column at or above the value, so the delete reads only the row
+    groups that reach it (a table appended in that column's order: the recent rows)."""
     on = keys.columns
     keys = keys.unique()
     rows = frame.join(keys, on=on, how="semi", nulls_equal=True)
     match = " AND ".join(f'"{table}"."{c}" IS NOT DISTINCT FROM _keys."{c}"' for c in on)
+    params: list[object] = []
+    if from_value is not None:
+        match += f' AND "{table}"."{from_value[0]}" >= ?'
+        params.append(from_value[1])
     with registered(con, "_keys", keys):
-        con.execute(f'DELETE FROM "{table}" USING _keys WHERE {match}')
+        con.execute(f'DELETE FROM "{table}" USING _keys WHERE {match}', params)
     return insert_frame(con, table, rows)
 
 

@@ -26,17 +26,17 @@ subtracting, so their means agree with a recompute to float rounding (about 1e-1
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import polars as pl
 
-from transforms.incremental import replace_keys, rows_for
+from transforms.incremental import attempts_not_in, replace_keys, rows_for
 from transforms.keys import CARD, LEARNER
 from transforms.metrics.accuracy import ACCURACY_BY_STEP_COLUMNS, WORD_DIFFICULTY_COLUMNS
 from transforms.metrics.common import graded_non_first, week_start, wilson
 from transforms.metrics.retention import ELAPSED_EDGES, ELAPSED_LABELS, FORGETTING_CURVE_COLUMNS
-from transforms.warehouse import query, registered, replace_table, table_exists
+from transforms.warehouse import query, replace_table, table_exists
 
 CARD_WORD_SUMS = "card_word_sums"
 CARD_REVIEW_SUMS = "card_review_sums"
@@ -94,15 +94,10 @@ CARD_WORD_COLUMNS = [
 # --- per-card contributions ---------------------------------------------------------------
 
 
-def card_word_sums(
-    attempt_counts: pl.DataFrame,
-    reviews: pl.DataFrame,
-    word_progress: pl.DataFrame,
-    pass_quality: int,
-) -> pl.DataFrame:
-    """One row per card: `attempt_counts` (card, attempts, correct), its first review (0 or
-    1, passed or not) and its current state (lapses, reviews, easiness; null without one)."""
-    first = (
+def first_review_counts(reviews: pl.DataFrame, pass_quality: int) -> pl.DataFrame:
+    """(card, first_reviews, first_passed) of the cards whose first review (`review_index` 1)
+    is among `reviews`: 1, and 1 when it passed."""
+    return (
         reviews.filter(pl.col("review_index") == 1)
         .group_by(CARD)
         .agg(
@@ -110,6 +105,14 @@ def card_word_sums(
             (pl.col("quality") >= pass_quality).sum().cast(pl.Int64).alias("first_passed"),
         )
     )
+
+
+def card_word_sums(
+    attempt_counts: pl.DataFrame, first: pl.DataFrame, word_progress: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per card: `attempt_counts` (card, attempts, correct), its first review
+    (`first_review_counts`: 0 or 1, passed or not) and its current state (lapses, reviews,
+    easiness; null without one)."""
     state = word_progress.select(
         *CARD,
         pl.col("lapses").cast(pl.Int64),
@@ -119,9 +122,9 @@ def card_word_sums(
     counts = attempt_counts.select(
         *CARD, pl.col("attempts").cast(pl.Int64), pl.col("correct").cast(pl.Int64)
     )
-    joined = counts.join(first, on=CARD, how="full", coalesce=True).join(
-        state, on=CARD, how="full", coalesce=True
-    )
+    joined = counts.join(
+        first.select(*CARD, "first_reviews", "first_passed"), on=CARD, how="full", coalesce=True
+    ).join(state, on=CARD, how="full", coalesce=True)
     ints = [c for c in CARD_WORD_COLUMNS if c != "easiness"]
     return joined.with_columns(pl.col(ints).fill_null(0)).select(*CARD, *CARD_WORD_COLUMNS)
 
@@ -315,6 +318,7 @@ class GroupSums:
 
     tables: dict[str, tuple[pl.DataFrame, pl.DataFrame | None]] = field(default_factory=dict)
     sums: dict[str, tuple[pl.DataFrame, pl.DataFrame | None]] = field(default_factory=dict)
+    from_week: date | None = None  # a night's: no `card_review_sums` row before it changes
 
     def published(self) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
         """The group tables' rebuilt rows with the keys they replace (a nightly run's)."""
@@ -328,6 +332,8 @@ class GroupSums:
         for name, (frame, keys) in self.sums.items():
             if keys is None:
                 replace_table(con, name, frame)
+            elif name == CARD_REVIEW_SUMS and self.from_week is not None:
+                replace_keys(con, name, frame, keys, ("period_week", self.from_week))
             else:
                 replace_keys(con, name, frame, keys)
         con.execute(
@@ -363,12 +369,15 @@ def full_group_sums(
     pass_quality: int,
 ) -> GroupSums:
     """Every partial sum, from all the inputs (the full recompute's)."""
-    cards = card_word_sums(attempt_counts(attempts), reviews, word_progress, pass_quality)
+    cards = card_word_sums(
+        attempt_counts(attempts), first_review_counts(reviews, pass_quality), word_progress
+    )
     card_reviews = card_review_sums(reviews, pass_quality)
     return GroupSums(
         sums={
             CARD_WORD_SUMS: (cards, None),
-            CARD_REVIEW_SUMS: (card_reviews, None),
+            # in week order: a night's keyed delete of recent weeks skips the older row groups
+            CARD_REVIEW_SUMS: (card_reviews.sort("period_week", *CARD), None),
             WORD_SUMS: (word_sums(cards), None),
             REVIEW_SUMS: (review_sums(card_reviews, cohort_of), None),
             STEP_RESPONSE_COUNTS: (step_response_counts(attempts, cohort_of), None),
@@ -377,29 +386,76 @@ def full_group_sums(
 
 
 CARDS_ON = "USING (user_id, language, word_uid)"
-NEW_ATTEMPTS = f"""
-SELECT user_id, language, word_uid, step_type, correct, response_time_ms, is_new FROM (
-  SELECT *, coalesce(attempted_at > ? OR source_id NOT IN
-                     (SELECT source_id FROM {GROUP_SUMS_SOURCES}), false) AS is_new
-  FROM attempts WHERE attempted_at <= ?) t
-WHERE is_new OR EXISTS (SELECT 1 FROM _moved m WHERE m.user_id = t.user_id
-                                              AND m.language = t.language)
-"""
+BY_LEARNER = "USING (user_id, language)"
+ATTEMPT_SUMS_READ = (
+    "SELECT user_id, language, word_uid, step_type, correct, response_time_ms FROM attempts"
+)
+
+
+def _uncounted_sources(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The ingested files whose attempts the sums have not counted."""
+    if not table_exists(con, "ingested_files"):
+        return []
+    rows = query(
+        con,
+        "SELECT content_hash FROM ingested_files "
+        f"EXCEPT SELECT source_id FROM {GROUP_SUMS_SOURCES}",
+    )
+    return sorted(str(h) for h in rows["content_hash"])
+
+
+def _new_attempts(
+    con: duckdb.DuckDBPyConnection, sums_as_of: datetime, as_of: datetime, moved: pl.DataFrame
+) -> pl.DataFrame:
+    """The attempts up to `as_of` the sums have not counted (`is_new`: after `sums_as_of`, or
+    from a file not counted yet), and every attempt of the `moved` learners (a late first
+    attempt: rare, read by learner). The new ones are read by conditions DuckDB prunes row
+    groups on, never a pass over every attempt (`attempts_not_in`)."""
+    sources = _uncounted_sources(con)
+    in_sources = f"source_id IN ({', '.join('?' * len(sources))})" if sources else "false"
+    is_new = f"coalesce(attempted_at > ? OR {in_sources}, false)"
+    parts = [
+        attempts_not_in(con, ATTEMPT_SUMS_READ, sources, sums_as_of, as_of)
+        .join(moved, on=LEARNER, how="anti")
+        .with_columns(pl.lit(True).alias("is_new"))
+    ]
+    if moved.height:
+        parts.append(
+            rows_for(
+                con,
+                f"SELECT user_id, language, word_uid, step_type, correct, response_time_ms, "
+                f"{is_new} AS is_new FROM attempts WHERE attempted_at <= ?",
+                moved,
+                BY_LEARNER,
+                [sums_as_of, *sources, as_of],
+            )
+        )
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+# A touched card's graded reviews from the week of its `since` on (the weeks SM-2 may have
+# changed: its reviews before `since` stand).
+CARD_WEEKS_ON = (
+    "ON t.user_id = _keys.user_id AND t.language = _keys.language "
+    "AND t.word_uid = _keys.word_uid AND t.{column} >= _keys.from_week"
+)
 
 
 def nightly_group_sums(
     con: duckdb.DuckDBPyConnection,
     as_of: datetime,
+    sums_as_of: datetime,
     touched_cards: pl.DataFrame,
     cohort_of: pl.DataFrame,
     cohort_before: pl.DataFrame,
     pass_quality: int,
 ) -> GroupSums:
     """The group tables' rows a night changes, from the stored sums and the night's rows:
-    `touched_cards` (the cards whose reviews and state SM-2 replaced), `cohort_of` (every
-    learner's cohort now), `cohort_before` (the touched learners' cohorts before this run)."""
-    sums_as_of = group_sums_as_of(con)
-    assert sums_as_of is not None
+    `sums_as_of` (the as-of time the stored sums are up to date with, `group_sums_as_of`),
+    `touched_cards` (the cards whose reviews and state SM-2 replaced, with `since`),
+    `cohort_of` (every learner's cohort now), `cohort_before` (the touched learners' cohorts
+    before this run). Reads the touched cards' reviews and review sums from the week of their
+    `since` on, and the attempts not counted yet."""
     moved = (
         cohort_of.join(
             cohort_before.select(*LEARNER, pl.col("cohort").alias("_before")), on=LEARNER
@@ -411,11 +467,11 @@ def nightly_group_sums(
         *LEARNER, pl.coalesce("_before", "cohort").alias("cohort")
     )
     # attempts: the ones not counted yet, and every attempt of a learner whose cohort moved
-    with registered(con, "_moved", moved.select(LEARNER)):
-        attempts = query(con, NEW_ATTEMPTS, [sums_as_of, as_of])
-    attempts = attempts.join(
-        moved.select(*LEARNER, pl.lit(True).alias("_moved")), on=LEARNER, how="left"
-    ).with_columns(pl.col("_moved").fill_null(False))
+    attempts = (
+        _new_attempts(con, sums_as_of, as_of, moved.select(LEARNER))
+        .join(moved.select(*LEARNER, pl.lit(True).alias("_moved")), on=LEARNER, how="left")
+        .with_columns(pl.col("_moved").fill_null(False))
+    )
     is_moved = pl.col("_moved")
     fresh = attempts.filter("is_new")
     histogram_delta = pl.concat(
@@ -434,6 +490,23 @@ def nightly_group_sums(
     counts = add_sums(stored_counts, histogram_delta, HISTOGRAM, "attempts")
     step_cohort_keys = histogram_delta.select(STEP_GROUP).unique()
 
+    # the touched cards' reviews from the week of their `since` on
+    weeks = touched_cards.select(
+        *CARD, week_start(pl.col("since").dt.date()).cast(pl.Datetime("us")).alias("from_week")
+    )
+    first_week = weeks["from_week"].min()
+    assert first_week is None or isinstance(first_week, datetime)
+    from_week = None if first_week is None else first_week.date()
+    changed_reviews = rows_for(
+        con,
+        "SELECT user_id, language, word_uid, reviewed_at, quality, review_index, "
+        "elapsed_days, interval_before, p_recall FROM reviews "
+        "WHERE reviewed_at >= ? AND reviewed_at <= ?",
+        weeks,
+        CARD_WEEKS_ON.format(column="reviewed_at"),
+        [first_week, as_of],
+    )
+
     # word_difficulty: the cards SM-2 replaced and the cards with new attempts
     refresh = pl.concat([touched_cards.select(CARD), fresh.select(CARD)]).unique()
     old_cards = rows_for(con, f"SELECT * FROM {CARD_WORD_SUMS}", refresh, CARDS_ON)
@@ -443,13 +516,15 @@ def nightly_group_sums(
         .group_by(CARD)
         .agg(pl.col("attempts", "correct").sum())
     )
-    first = rows_for(
-        con,
-        "SELECT user_id, language, word_uid, quality, review_index FROM reviews "
-        "WHERE review_index = 1 AND reviewed_at <= ?",
-        refresh,
-        CARDS_ON,
-        [as_of],
+    # a card's first review changes only at or after its `since`: among the reviews read
+    changed_first = first_review_counts(changed_reviews, pass_quality)
+    first = pl.concat(
+        [
+            old_cards.select(*CARD, "first_reviews", "first_passed").join(
+                changed_first, on=CARD, how="anti"
+            ),
+            changed_first,
+        ]
     )
     progress = rows_for(
         con,
@@ -457,7 +532,7 @@ def nightly_group_sums(
         refresh,
         CARDS_ON,
     )
-    new_cards = card_word_sums(new_counts, first, progress, pass_quality)
+    new_cards = card_word_sums(new_counts, first, progress)
     word_delta = pl.concat([word_sums(new_cards), minus(word_sums(old_cards), WORD_SUM_COLUMNS)])
     word_keys = word_delta.select(WORD).unique()
     stored_words = rows_for(
@@ -467,33 +542,27 @@ def nightly_group_sums(
         stored_words, word_delta, WORD, "cards"
     )  # a word's row lasts while cards count
 
-    # review sums: the replaced cards' contributions, and a moved learner's in their new cohort
-    touched = touched_cards.select(CARD)
-    moved_cards = rows_for(
-        con, f"SELECT * FROM {CARD_REVIEW_SUMS}", moved.select(LEARNER), "USING (user_id, language)"
+    # review sums: the touched cards' weeks from their `since` on, and a moved learner's
+    # every card's in their new cohort
+    old_touched = rows_for(
+        con,
+        f"SELECT * FROM {CARD_REVIEW_SUMS} WHERE period_week >= ?",
+        weeks.with_columns(pl.col("from_week").cast(pl.Date)),
+        CARD_WEEKS_ON.format(column="period_week"),
+        [from_week],
     )
-    old_reviews = pl.concat(
-        [
-            rows_for(con, f"SELECT * FROM {CARD_REVIEW_SUMS}", touched, CARDS_ON),
-            moved_cards.join(touched, on=CARD, how="anti"),
-        ]
+    new_reviews = card_review_sums(changed_reviews, pass_quality)
+    moved_rest = (
+        rows_for(con, f"SELECT * FROM {CARD_REVIEW_SUMS}", moved.select(LEARNER), BY_LEARNER).join(
+            old_touched, on=CARD_REVIEW_KEYS, how="anti"
+        )
+        if moved.height
+        else old_touched.head(0)
     )
-    new_reviews = card_review_sums(
-        rows_for(
-            con,
-            "SELECT user_id, language, word_uid, reviewed_at, quality, review_index, "
-            "elapsed_days, interval_before, p_recall FROM reviews WHERE reviewed_at <= ?",
-            touched,
-            CARDS_ON,
-            [as_of],
-        ),
-        pass_quality,
-    )
+    old_reviews = pl.concat([old_touched, moved_rest])
     review_delta = pl.concat(
         [
-            review_sums(
-                pl.concat([new_reviews, moved_cards.join(touched, on=CARD, how="anti")]), cohort_of
-            ),
+            review_sums(pl.concat([new_reviews, moved_rest], how="vertical_relaxed"), cohort_of),
             minus(review_sums(old_reviews, old_cohort_of), REVIEW_SUM_COLUMNS),
         ]
     )
@@ -531,8 +600,12 @@ def nightly_group_sums(
             WORD_SUMS: (words, word_keys),
             CARD_REVIEW_SUMS: (
                 new_reviews,
-                touched,
+                pl.concat(
+                    [old_touched.select(CARD_REVIEW_KEYS), new_reviews.select(CARD_REVIEW_KEYS)],
+                    how="vertical_relaxed",
+                ),
             ),
             REVIEW_SUMS: (of(all_reviews, review_keys), review_keys),
         },
+        from_week=from_week,
     )

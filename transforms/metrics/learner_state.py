@@ -233,15 +233,13 @@ def forget_learner_state(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'DROP TABLE IF EXISTS "{table}"')
 
 
-def kept_scorer(
-    con: duckdb.DuckDBPyConnection, stored: tuple[datetime, str] | None
-) -> Scorer | None:
+def kept_scorer(con: duckdb.DuckDBPyConnection, stored_as_of: datetime) -> Scorer | None:
     """The at-risk scorer the last run fitted, when that run left the tables: its as-of time
-    is the stored one (`stored`: `metrics_state`'s as-of and digest)."""
-    if stored is None or not table_exists(con, SCORER_STATE):
+    is the stored one (`stored_as_of`: `metrics_state`'s as-of)."""
+    if not table_exists(con, SCORER_STATE):
         return None
     rows = query(con, f"SELECT as_of, scorer FROM {SCORER_STATE}").rows()
-    if len(rows) != 1 or rows[0][0] != stored[0]:
+    if len(rows) != 1 or rows[0][0] != stored_as_of:
         return None
     scorer = pickle.loads(rows[0][1])  # written by `keep_scorer` into this warehouse
     return scorer if isinstance(scorer, Scorer) else None

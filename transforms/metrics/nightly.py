@@ -25,14 +25,17 @@ What a nightly run rebuilds, table by table (keys in brackets):
 - `learner_status`: every learner, from `learner_history_state`'s last days (cheap);
 - `at_risk_snapshots` (snapshot_day): the model's stored training rows; a touched learner's
   rows from 14 days before their first changed day, and a Monday whose outcome became known for
-  every learner (its overdue cards counted in SQL); `at_risk_backtest` rescored from the
+  every learner (from the days around it and the cards' state); `at_risk_backtest` rescored from the
   earliest changed Monday on; `at_risk_learners` from today's features, computed for every
   learner from `accuracy_daily`, the last 14 days' reviews and the cards' `next_review_at`
   (no review older than 14 days is read), scored by the model fitted on the stored snapshots.
 A night reads the touched learners' rows from their first changed day on, the last 63 days of
 `accuracy_daily`, one row per learner and per touched learner's card: flat as the history
-grows. Only a night that adds a snapshot Monday, or whose late file reaches a stored one or
-moves a learner's first day, reads whole histories (`DaysOf.every`, `touched_reviews`).
+grows. A night that adds a snapshot Monday reads the 77 days around it, its 14 days' reviews
+and the cards' state (`_new_snapshot`), and still one pass over `reviews` for the last review
+before the Monday of the cards reviewed since (`OVERDUE_AT`). Only a night whose late file
+reaches a stored snapshot or moves a learner's first day reads those learners' whole histories
+(`DaysOf.of_learners`, `touched_reviews`).
 Everything is rebuilt when the stored state says so: no state yet, a full SRS recompute
 upstream, a change of pass quality, cohorts or course words, or the as-of time moving back.
 """
@@ -69,6 +72,7 @@ from transforms.metrics.progress import (
     history_columns,
     join_progress,
     progress_as_of,
+    streaks,
 )
 from transforms.metrics.retention import (
     COHORT_KEYS,
@@ -84,7 +88,6 @@ from transforms.metrics.risk import (
     WINDOW_DAYS,
     History,
     RiskTables,
-    Scorer,
     at_risk_backtest,
     course_activity,
     features_at,
@@ -110,6 +113,7 @@ from transforms.sm2.store import current_words, params_used
 from transforms.warehouse import query, replace_table, table_exists, transaction
 
 DAY_KEYS = ["user_id", "language", "day"]
+DAILY_READ = "SELECT * FROM accuracy_daily"
 RECENT_REACH_DAYS = CHURN_DAYS + WINDOW_DAYS + RECENT_DAYS  # today's features read no older day
 BY_LEARNER = "USING (user_id, language)"
 
@@ -129,13 +133,22 @@ def _stored_as_of(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str] | None
     return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
 
 
-# The cards overdue at a moment (`risk.overdue_at` over every review's spell, in SQL): each
-# card's last review by then, whose due date has come.
+# The cards overdue at a moment (`risk.overdue_at` over every review's spell), in SQL, from
+# the cards' state and the reviews after the moment only: a card's last review by the moment
+# is its last review (`word_progress.next_review_at` is its due date) when none came after,
+# else the review just before its first one after the moment.
 OVERDUE_AT = """
+WITH after AS (
+  SELECT user_id, language, word_uid, min(review_index) - 1 AS review_index FROM reviews
+  WHERE reviewed_at > ? GROUP BY ALL),
+due AS (
+  SELECT user_id, language, r.due_at AS due FROM reviews r SEMI JOIN after
+    USING (user_id, language, word_uid, review_index)
+  UNION ALL
+  SELECT user_id, language, next_review_at FROM word_progress ANTI JOIN after
+    USING (user_id, language, word_uid))
 SELECT user_id, 'lang:' || language AS course, count(*)::BIGINT AS overdue_reviews
-FROM (SELECT user_id, language, arg_max_null(due_at, reviewed_at) AS due FROM reviews
-      WHERE reviewed_at <= ? GROUP BY user_id, language, word_uid)
-WHERE due <= ? GROUP BY ALL
+FROM due WHERE due <= ? GROUP BY ALL
 """
 # Graded non-first reviews of the days whose 14-day retention a snapshot day needs.
 GRADED_BETWEEN = """
@@ -171,9 +184,9 @@ def _overdue_at(con: duckdb.DuckDBPyConnection, moment: datetime) -> pl.DataFram
 class DaysOf:
     """A night's `accuracy_daily` after its rebuilt rows (`rows`: the touched learners' days
     from their first changed day on) and every learner's `learner_history_state` (`state`):
-    the recent days every night needs, read once, and the whole table and the touched
-    learners' whole reviews, read only when a night asks for them (a new or rebuilt snapshot
-    day, a cohort rebuilt from its learners' days)."""
+    the recent days every night needs, read once; the days in a range (a new snapshot day), some
+    learners' every day and the touched learners' every review, read when a night asks for them
+    (a rebuilt snapshot day, a cohort rebuilt from its learners' days)."""
 
     def __init__(
         self,
@@ -197,20 +210,31 @@ class DaysOf:
         cutoff = as_of.date() - timedelta(days=RECENT_REACH_DAYS)
         recent = query(con, "SELECT * FROM accuracy_daily WHERE day > ?", [cutoff])
         self.recent = self._merged(recent, rows.filter(pl.col("day") > pl.lit(cutoff)))
-        self._every: pl.DataFrame | None = None
         self._reviews: pl.DataFrame | None = None
 
     def _merged(self, old: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+        """The stored `old` days with the night's `rows` in place of theirs, in no order (every
+        reader groups, or sorts what it needs in order)."""
         return pl.concat(
             [old.join(self.rows.select(DAY_KEYS), on=DAY_KEYS, how="anti"), rows],
             how="vertical_relaxed",
-        ).sort(DAY_KEYS)
+        )
 
-    def every(self) -> pl.DataFrame:
-        """Every learner's every day."""
-        if self._every is None:
-            self._every = self._merged(query(self.con, "SELECT * FROM accuracy_daily"), self.rows)
-        return self._every
+    def between(self, start: date, end: date) -> pl.DataFrame:
+        """Every learner's days after `start` up to `end`."""
+        day = pl.col("day")
+        return self._merged(
+            query(self.con, f"{DAILY_READ} WHERE day > ? AND day <= ?", [start, end]),
+            self.rows.filter((day > pl.lit(start)) & (day <= pl.lit(end))),
+        )
+
+    def of_learners(self, learners: pl.DataFrame) -> pl.DataFrame:
+        """Every day of `learners` (user_id, language, ...)."""
+        keys = learners.select(LEARNER).unique()
+        return self._merged(
+            rows_for(self.con, "SELECT * FROM accuracy_daily", keys, BY_LEARNER),
+            self.rows.join(keys, on=LEARNER, how="semi"),
+        )
 
     def touched_reviews(self) -> pl.DataFrame:
         """The touched learners' every review."""
@@ -266,17 +290,91 @@ def _progress_history(
     )
 
 
+def _new_snapshot(
+    con: duckdb.DuckDBPyConnection, days_of: DaysOf, day: date, pass_quality: int
+) -> pl.DataFrame:
+    """`labelled_snapshots` of a snapshot day not stored yet, for every learner, from the days
+    its features and label reach (`RECENT_REACH_DAYS` before it to `HORIZON_DAYS` after), its
+    14 days' graded reviews and its overdue cards counted from the cards' state: a day's cost
+    follows the learners, not their histories. A learner not churned that day was active in
+    the 28 days before it, so the 63 days hold every feature but a current streak that fills
+    them (`_streaks_on`)."""
+    as_of = days_of.as_of
+    start = day - timedelta(days=RECENT_REACH_DAYS)
+    end = min(day + timedelta(days=HORIZON_DAYS), as_of.date())
+    window = days_of.between(start, end)
+
+    streak = _streaks_on(days_of, window.filter(pl.col("day") <= day), day, start)
+    history = _window_history(
+        con,
+        window.with_columns(language_course(pl.col("language")).alias("course")),
+        day,
+        as_of,
+        pass_quality,
+    )
+    return labelled_snapshots(
+        history,
+        [day],
+        lambda moment: _overdue_at(con, moment),
+        lambda _: streak.select(
+            "user_id", language_course(pl.col("language")).alias("course"), "current_streak"
+        ),
+    )
+
+
+def _streaks_on(days_of: DaysOf, days: pl.DataFrame, day: date, start: date) -> pl.DataFrame:
+    """(user_id, language, current_streak) on `day`, from every learner's `days` after `start`
+    up to `day`: a run that reaches back to the first of them may begin earlier. When it is
+    the learner's last run (`learner_history_state`: it began by then and lasts to its last
+    day), it began on the stored `run_start`; else (a gap since) that learner's whole days
+    give it."""
+    on = streaks(days, datetime.combine(day, clock()))
+    began = pl.col("last_study_date") - pl.duration(days=pl.col("current_streak") - 1)
+    reaching = on.filter((pl.col("current_streak") > 0) & (began <= pl.lit(start + timedelta(1))))
+    state = days_of.state.select(*LEARNER, "run_start", "last_day")
+    last_run = reaching.join(state, on=LEARNER).filter(
+        (pl.col("run_start") <= pl.lit(start + timedelta(1)))
+        & (pl.col("last_day") >= pl.col("last_study_date"))
+    )
+    from_state = last_run.select(
+        *LEARNER,
+        ((pl.col("last_study_date") - pl.col("run_start")).dt.total_days() + 1)
+        .cast(pl.Int32)
+        .alias("current_streak"),
+    )
+    other = reaching.join(last_run, on=LEARNER, how="anti")
+    whole = (
+        streaks(
+            days_of.of_learners(other).filter(pl.col("day") <= day),
+            datetime.combine(day, clock()),
+        ).select(*LEARNER, pl.col("current_streak").cast(pl.Int32))
+        if other.height
+        else from_state.head(0)
+    )
+    return pl.concat(
+        [
+            on.join(reaching, on=LEARNER, how="anti").select(
+                *LEARNER, pl.col("current_streak").cast(pl.Int32)
+            ),
+            from_state,
+            whole,
+        ]
+    )
+
+
 def _risk_nightly(
     con: duckdb.DuckDBPyConnection,
     as_of: datetime,
+    stored_as_of: datetime,
     pass_quality: int,
     days_of: DaysOf,
     touched: pl.DataFrame,
     streak: pl.DataFrame,
     due: pl.DataFrame,
-) -> tuple[RiskTables, pl.DataFrame, Scorer]:
-    """The at-risk tables, the snapshot days whose `at_risk_snapshots` rows are rebuilt, and
-    the scorer of today's learners (kept from the last run while no snapshot changes):
+) -> tuple[RiskTables, pl.DataFrame]:
+    """The at-risk tables with the scorer of today's learners (`RiskTables.scorer`: kept
+    from the last run, as of `stored_as_of`, while no snapshot changes), and the snapshot days
+    whose `at_risk_snapshots` rows are rebuilt:
     - a snapshot day's rows of a learner not touched do not change (features as of that day,
       outcome in the 14 days after, both already known); a touched learner's rows change from
       14 days before their first changed day on, rebuilt from their own history;
@@ -285,7 +383,8 @@ def _risk_nightly(
     - the backtest is scored again from the earliest snapshot day that changed on;
     - today's features of every learner come from `accuracy_daily`, the recent reviews and the
       cards' due dates, and the model fitted on the stored snapshots scores them.
-    Only a night that adds a snapshot day or rebuilds one reads whole histories (`days_of`)."""
+    Only a night that rebuilds a stored snapshot day reads whole histories: the touched
+    learners' (`days_of`)."""
     as_of_day = as_of.date()
 
     def with_course(frame: pl.DataFrame) -> pl.DataFrame:
@@ -303,7 +402,7 @@ def _risk_nightly(
     reaches = since is not None and any(
         d >= since.date() - timedelta(days=HORIZON_DAYS) for d in stored_days
     )
-    kept = None if new_days or reaches else kept_scorer(con, _stored_as_of(con))
+    kept = None if new_days or reaches else kept_scorer(con, stored_as_of)
     # no snapshot changes: the kept scorer scores, and no snapshot row is read
     stored = (
         query(con, "SELECT * FROM at_risk_snapshots").filter(pl.col("snapshot_day").is_in(days))
@@ -323,9 +422,7 @@ def _risk_nightly(
                 stored.join(is_touched.filter(mine), on=[*KEYS, "snapshot_day"], how="anti"),
                 labelled_snapshots(
                     History.of(
-                        days_of.every()
-                        .join(touched.select(LEARNER), on=LEARNER, how="semi")
-                        .filter(pl.col("day") <= as_of_day),
+                        days_of.of_learners(touched).filter(pl.col("day") <= as_of_day),
                         days_of.touched_reviews(),
                         pass_quality,
                     ),
@@ -333,13 +430,7 @@ def _risk_nightly(
                 ),
             ]
     for day in new_days:
-        parts.append(
-            labelled_snapshots(
-                _window_history(con, with_course(days_of.every()), day, as_of, pass_quality),
-                [day],
-                lambda moment: _overdue_at(con, moment),
-            )
-        )
+        parts.append(_new_snapshot(con, days_of, day, pass_quality))
     snapshots = (
         pl.concat(parts, how="diagonal_relaxed").select(list(SNAPSHOT_SCHEMA)).cast(SNAPSHOT_SCHEMA)  # type: ignore[arg-type]
     )
@@ -379,9 +470,9 @@ def _risk_nightly(
     )
     scorer = fit_scorer(snapshots) if kept is None else kept
     tables = RiskTables(
-        status, score_learners(current, scorer), backtest.sort("snapshot_day"), rebuilt
+        status, score_learners(current, scorer), backtest.sort("snapshot_day"), rebuilt, scorer
     )
-    return tables, rebuilt_days.cast({"snapshot_day": pl.Date()}), scorer
+    return tables, rebuilt_days.cast({"snapshot_day": pl.Date()})
 
 
 def _learner_days(
@@ -399,7 +490,14 @@ def _learner_days(
     before them."""
     stored = query(con, f"SELECT * FROM {LEARNER_STATE}")
     learner_keys = learners.select(LEARNER)
-    old_rows = rows_for(con, "SELECT * FROM accuracy_daily", from_day, _from_day("day"))
+    # the earliest changed day bounds the scan first (a column filter, before the key join)
+    old_rows = rows_for(
+        con,
+        f"{DAILY_READ} WHERE day >= ?",
+        from_day,
+        _from_day("day"),
+        [from_day["from_day"].cast(pl.Date).min()],
+    )
     daily_rows = accuracy_daily(*night)
     earlier = needs_earlier_days(stored, from_day)
     earlier_days = rows_for(
@@ -556,9 +654,7 @@ def _cohort_retention(
     if groups.height == 0:
         return moved_on
     members = by_learner.join(groups, on=group, how="semi")
-    rebuilt = cohort_retention(
-        days_of.every().join(members, on=LEARNER, how="semi"), members, as_of
-    )
+    rebuilt = cohort_retention(days_of.of_learners(members), members, as_of)
     return pl.concat([rebuilt, moved_on], how="vertical_relaxed").sort(COHORT_KEYS)
 
 
@@ -587,9 +683,9 @@ def update_metrics(
         if group_sums_as_of(con) != stored[0]
         else ""
     )
-    if reason or touched is None:
+    if reason or touched is None or stored is None:
         return replace(recompute_metrics(con, as_of), reason=reason)
-    return _incremental(con, as_of, touched, digest)
+    return _incremental(con, as_of, touched, digest, stored[0])
 
 
 class Laps:
@@ -606,8 +702,14 @@ class Laps:
 
 
 def _incremental(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, touched: Touched, digest: str
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    touched: Touched,
+    digest: str,
+    stored_as_of: datetime,
 ) -> MetricsRun:
+    """A night from the state stored as of `stored_as_of` (the metric tables', the partial
+    sums' and the kept scorer's)."""
     lap = Laps()
     pq = params_used(con).pass_quality
     words = current_words(con, as_of)
@@ -631,7 +733,7 @@ def _incremental(
 
     cohort_of = by_learner.select(*LEARNER, "cohort")
     group_sums = nightly_group_sums(
-        con, as_of, touched.cards, cohort_of, before.select(*LEARNER, "cohort"), pq
+        con, as_of, stored_as_of, touched.cards, cohort_of, before.select(*LEARNER, "cohort"), pq
     )
     lap("group tables from their partial sums")
 
@@ -656,7 +758,9 @@ def _incremental(
         ),
     )
     lap("user_language_progress")
-    risk, snapshot_keys, scorer = _risk_nightly(con, as_of, pq, days_of, learners, streak, due)
+    risk, snapshot_keys = _risk_nightly(
+        con, as_of, stored_as_of, pq, days_of, learners, streak, due
+    )
     lap("learner_status, at_risk_*")
     retention_by_cohort = _cohort_retention(con, days_of, by_learner, before, from_day, as_of)
     lap("cohort_retention")
@@ -684,7 +788,7 @@ def _incremental(
         for name, frame in whole.items():
             replace_table(con, name, frame)
         write_learner_state(con, state, first_reviews)
-        keep_scorer(con, as_of, scorer)
+        keep_scorer(con, as_of, risk.scorer)
         record_metrics_state(con, as_of, digest)
         group_sums.write_sums(con, as_of)
     lap("write")

@@ -192,26 +192,6 @@ def cohort_retention(
     return _retention_rows(counted, as_of)
 
 
-def cohort_retention_later(
-    stored: pl.DataFrame, cohorts_by_learner: pl.DataFrame, as_of: datetime
-) -> pl.DataFrame:
-    """`cohort_retention` of cohorts none of whose learners studied, joined or left since
-    `stored` (their rows) was built, brought to a later `as_of`: the counts of the weeks already
-    there stand (nobody studied since), the weeks begun since have nobody active in them or
-    after (every learner's such week starts after their last activity), and `complete` moves
-    with as of. `cohorts_by_learner` are those cohorts' learners."""
-    no_changes = pl.DataFrame(
-        schema={
-            "language": pl.String,
-            "cohort": pl.String,
-            "week_offset": pl.Int32,
-            "active": pl.Int32,
-            "on_or_after": pl.Int32,
-        }
-    )
-    return cohort_retention_moved_on(stored, cohorts_by_learner, no_changes, as_of)
-
-
 def cohort_retention_moved_on(
     stored: pl.DataFrame,
     cohorts_by_learner: pl.DataFrame,

@@ -384,13 +384,19 @@ def labelled_snapshots(
     history: History,
     days: list[date],
     overdue: Callable[[datetime], pl.DataFrame] | None = None,
+    streak: Callable[[date], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The features of every learner at every snapshot day, with `snapshot_day` and `label`
     (True: no activity in the 14 days after). `overdue` gives the overdue counts at a moment
-    (`features_at`) when `history` has no spells."""
+    (`features_at`) when `history` has no spells, `streak` the current streaks on a day when
+    `history` holds only some of the days before it."""
     frames = [
         features_at(
-            history, s, snapshot_moment(s), None if overdue is None else overdue(snapshot_moment(s))
+            history,
+            s,
+            snapshot_moment(s),
+            None if overdue is None else overdue(snapshot_moment(s)),
+            None if streak is None else streak(s),
         ).with_columns(pl.lit(s).alias("snapshot_day"))
         for s in days
     ]
@@ -543,7 +549,7 @@ def at_risk_backtest(snapshots: pl.DataFrame, from_day: date | None = None) -> B
     if "backtest_risk" not in snapshots.columns:
         snapshots = snapshots.with_columns(pl.lit(None, pl.Float64).alias("backtest_risk"))
     done = pl.lit(True) if from_day is None else pl.col("snapshot_day") < pl.lit(from_day)
-    scored: list[pl.DataFrame] = [_scored(snapshots.filter(~done))] if from_day else []
+    scored: list[pl.DataFrame] = [_scored(snapshots.filter(done))] if from_day else []
     scored.append(pl.DataFrame(schema=SCORED_SCHEMA))
     out: list[pl.DataFrame] = [pl.DataFrame(schema=SNAPSHOT_SCHEMA)]
     todo = snapshots if from_day is None else snapshots.filter(~done)
