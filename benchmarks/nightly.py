@@ -112,6 +112,7 @@ def run(
             )
 
         kept = None if keep is None else keep / f"history-{history}.duckdb"
+        kept_label: str | None = None
         kept_figures = None if kept is None else kept.with_suffix(".json")
 
         def nightly(full: bool) -> tuple[Timed, Timed, str, MetricsRun]:
@@ -127,6 +128,7 @@ def run(
             figures = json.loads(kept_figures.read_text())
             full_srs, full_met = Timed(**figures["srs"]), Timed(**figures["metrics"])
             built = [*figures["built"], f"  (history reused from {kept})"]
+            kept_label = figures.get("label")
         else:
             land_part(0)
             full_srs, full_met, _, _ = nightly(full=True)
@@ -144,7 +146,16 @@ def run(
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(Path(tmp) / "warehouse.duckdb", kept)
                 kept_figures.write_text(
-                    json.dumps({"srs": vars(full_srs), "metrics": vars(full_met), "built": built})
+                    json.dumps(
+                        {
+                            "srs": vars(full_srs),
+                            "metrics": vars(full_met),
+                            "built": built,
+                            "label": "history"
+                            if parts == 1
+                            else f"first part, {history // parts:,} attempts",
+                        }
+                    )
                 )
                 con = connect(Path(tmp) / "warehouse.duckdb")
         _land(
@@ -154,6 +165,8 @@ def run(
             "+ to_microseconds((random() * 86400e6)::BIGINT) AS attempted FROM range(?) t(i)",
             [day_learners, LEARNERS // day_learners, days, day_attempts],
         )
+        # the ingest step's commit writes the day into the file; the night starts after it
+        con.execute("CHECKPOINT")
         night_srs, night_met, modes, night_run = nightly(full=False)
         steps = night_run.steps
         # a night that adds a snapshot Monday (one night in seven): drop the latest one and run
@@ -170,6 +183,7 @@ def run(
         f"{day_attempts:,} by {day_learners:,} learners = {total:,}"
     )
     label = "history" if parts == 1 else f"first part, {history // parts:,} attempts"
+    label = str(kept_label or label)
     print(
         f"  full recompute ({label}):  {full:7.1f} s wall "
         f"{full_srs.cpu + full_met.cpu:7.1f} s CPU"

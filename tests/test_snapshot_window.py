@@ -23,22 +23,28 @@ from transforms.warehouse import replace_table
 
 T0 = datetime(2026, 1, 1)
 # per card: its reviews' (hours after the previous review, hours from the review to its due
-# date or None: no due date)
+# date); SM-2 gives every review a due date
 CARD_REVIEWS = st.lists(
-    st.tuples(st.integers(1, 24 * 20), st.one_of(st.none(), st.integers(0, 24 * 20))),
-    min_size=1,
-    max_size=6,
+    st.tuples(st.integers(1, 24 * 20), st.integers(0, 24 * 20)), min_size=1, max_size=6
 )
+MICROS_PER_DAY = 86_400_000_000
 
 
-def _reviews(cards: dict[tuple[str, str], list[tuple[int, int | None]]]) -> pl.DataFrame:
+def _reviews(cards: dict[tuple[str, str], list[tuple[int, int]]]) -> pl.DataFrame:
+    """Reviews as the kernel writes them: `interval_days` in days, the due date `rint` of it in
+    microseconds after the review, and from the second review on `elapsed_days` (the time since
+    the previous review) and `interval_before` (the previous review's interval)."""
     rows = []
     for (user, word), reviews in cards.items():
         at = T0
+        before: float | None = None
         for index, (gap, due) in enumerate(reviews, start=1):
             at += timedelta(hours=gap)
-            due_at = None if due is None else at + timedelta(hours=due)
-            rows.append((user, "es", word, at, index, due_at))
+            interval = due / 24
+            due_at = at + timedelta(microseconds=round(interval * MICROS_PER_DAY))
+            elapsed = None if index == 1 else gap / 24
+            rows.append((user, "es", word, at, index, elapsed, before, interval, due_at))
+            before = interval
     return pl.DataFrame(
         rows,
         schema={
@@ -47,6 +53,9 @@ def _reviews(cards: dict[tuple[str, str], list[tuple[int, int | None]]]) -> pl.D
             "word_uid": pl.String,
             "reviewed_at": pl.Datetime("us"),
             "review_index": pl.Int32,
+            "elapsed_days": pl.Float64,
+            "interval_before": pl.Float64,
+            "interval_days": pl.Float64,
             "due_at": pl.Datetime("us"),
         },
         orient="row",
@@ -65,7 +74,7 @@ def _reviews(cards: dict[tuple[str, str], list[tuple[int, int | None]]]) -> pl.D
     moment_hours=st.integers(0, 24 * 100),
 )
 def test_overdue_from_the_cards_state_equals_the_spells(
-    tmp_path: Path, cards: dict[tuple[str, str], list[tuple[int, int | None]]], moment_hours: int
+    tmp_path: Path, cards: dict[tuple[str, str], list[tuple[int, int]]], moment_hours: int
 ) -> None:
     reviews = _reviews(cards)
     # word_progress: each card's due date is its last review's

@@ -32,8 +32,8 @@ What a nightly run rebuilds, table by table (keys in brackets):
 A night reads the touched learners' rows from their first changed day on, the last 63 days of
 `accuracy_daily`, one row per learner and per touched learner's card: flat as the history
 grows. A night that adds a snapshot Monday reads the 77 days around it, its 14 days' reviews
-and the cards' state (`_new_snapshot`), and still one pass over `reviews` for the last review
-before the Monday of the cards reviewed since (`OVERDUE_AT`). Only a night whose late file
+and the cards' state (`_new_snapshot`): a card reviewed since the Monday has its due date then
+from its first review after it (`OVERDUE_AT`). Only a night whose late file
 reaches a stored snapshot or moves a learner's first day reads those learners' whole histories
 (`DaysOf.of_learners`, `touched_reviews`).
 Everything is rebuilt when the stored state says so: no state yet, a full SRS recompute
@@ -136,14 +136,18 @@ def _stored_as_of(con: duckdb.DuckDBPyConnection) -> tuple[datetime, str] | None
 # The cards overdue at a moment (`risk.overdue_at` over every review's spell), in SQL, from
 # the cards' state and the reviews after the moment only: a card's last review by the moment
 # is its last review (`word_progress.next_review_at` is its due date) when none came after,
-# else the review just before its first one after the moment.
+# else the review just before its first one after the moment, whose due date that first one
+# gives back exactly: the kernel's elapsed time and interval before it are whole microseconds
+# over microseconds per day, `rint` of them times 86,400,000,000 (`round_even`) restores them.
 OVERDUE_AT = """
 WITH after AS (
-  SELECT user_id, language, word_uid, min(review_index) - 1 AS review_index FROM reviews
-  WHERE reviewed_at > ? GROUP BY ALL),
+  SELECT user_id, language, word_uid,
+    reviewed_at - to_microseconds(round_even(elapsed_days * 86400000000, 0)::BIGINT)
+      + to_microseconds(round_even(interval_before * 86400000000, 0)::BIGINT) AS due
+  FROM reviews WHERE reviewed_at > ?
+  QUALIFY row_number() OVER (PARTITION BY user_id, language, word_uid ORDER BY review_index) = 1),
 due AS (
-  SELECT user_id, language, r.due_at AS due FROM reviews r SEMI JOIN after
-    USING (user_id, language, word_uid, review_index)
+  SELECT user_id, language, due FROM after
   UNION ALL
   SELECT user_id, language, next_review_at FROM word_progress ANTI JOIN after
     USING (user_id, language, word_uid))
