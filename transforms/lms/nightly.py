@@ -165,15 +165,19 @@ def build_progress(
 ) -> dict[str, pl.DataFrame]:
     """`build_lms_progress` over every learner, built one group of learners at a time
     (`learner_groups`, each with every learner's task `medians`): every table is per learner
-    and sorted by `user_id` first, so the groups' rows, in order, are the whole build's."""
+    and sorted by `user_id` first, so the groups' rows, in order, are the whole build's. Every
+    learner with inputs is in a group, so the learners between a group's first and last are
+    that group's: each group is read as that range."""
     groups = learner_groups(con, as_of, rows_per_group)
     if len(groups) <= 1:
         inputs = replace(read_lms_inputs(con, as_of), task_medians=medians)
         return build_lms_progress(inputs, as_of, params)
-    parts = [
-        build_lms_progress(learner_inputs(con, as_of, group, medians), as_of, params)
-        for group in groups
-    ]
+    parts = []
+    for group in groups:
+        # a group is a run of learners in user_id order: read as the range it spans
+        span = (group[USER][0], group[USER][-1])
+        inputs = replace(read_lms_inputs(con, as_of, user_range=span), task_medians=medians)
+        parts.append(build_lms_progress(inputs, as_of, params))
     return {name: pl.concat([part[name] for part in parts]) for name in parts[0]}
 
 

@@ -24,7 +24,7 @@ from transforms.lms.activity import (
     timed_events,
 )
 from transforms.lms.courses import RESERVED_PREFIX
-from transforms.lms.events import COURSE_LEVEL
+from transforms.lms.events import COURSE_LEVEL, EVENT_TYPES
 from transforms.lms.language import word_task_state
 from transforms.lms.tasks import STATUSES as TASK_STATUSES
 from transforms.lms.tasks import task_queue, task_state
@@ -292,8 +292,8 @@ NODE_COLUMNS = ("node_id", "parent_id", "module_id", "lesson_id", "item_id")
 
 
 def encode_ids(inputs: LmsInputs) -> LmsInputs:
-    """`inputs` with `user_id`, `course_id` and the node ids as Enums of every value they
-    hold, in order (so an Enum sorts as its strings do)."""
+    """`inputs` with `user_id`, `course_id`, the node ids and the event `type` as Enums of
+    every value they hold, in order (so an Enum sorts as its strings do)."""
     frames = [inputs.events, inputs.nodes, inputs.versions, inputs.paths]
     frames += [f for f in (inputs.solves, inputs.cards) if f is not None]
 
@@ -309,6 +309,9 @@ def encode_ids(inputs: LmsInputs) -> LmsInputs:
     types = {USER: enum((USER,)), "course_id": enum(("course_id",))}
     node = enum(NODE_COLUMNS)
     types |= dict.fromkeys(NODE_COLUMNS, node)
+    # every registered event type (the builders compare with them) and any other present
+    present = inputs.events.lazy().select(pl.col("type").unique()).collect()["type"]
+    types["type"] = pl.Enum(sorted({*EVENT_TYPES, *present.drop_nulls()}))
 
     def cast(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(pl.col(c).cast(t) for c, t in types.items() if c in frame.columns)

@@ -70,16 +70,22 @@ def read_lms_inputs(
     languages: bool = True,
     learners: pl.DataFrame | None = None,
     courses: pl.DataFrame | None = None,
+    user_range: tuple[str, str] | None = None,
 ) -> LmsInputs:
     """Course trees, events up to `as_of` and paths; with `languages`, each language's
     manifest versions as a course, its attempts as events and its learned words as solves.
     With `learners` (one column, `user_id`), only those learners' events, attempts and
-    reviews: every per-learner table built from them is those learners' rows. With `courses`
-    (one column, `course_id`), only the events of those courses (the per-course tables)."""
+    reviews: every per-learner table built from them is those learners' rows. With
+    `user_range` (first, last), the same for the learners whose `user_id` lies between the two,
+    both included: a filter the scan applies, cheaper than a join with a list of learners (a
+    full build's groups are such runs). With `courses` (one column, `course_id`), only the
+    events of those courses (the per-course tables)."""
     ensure_lms_tables(con)
     versions, nodes = course_tree(con, languages)
 
     def read(select: str) -> pl.DataFrame:
+        if user_range is not None:
+            return query(con, f"{select} AND user_id BETWEEN ? AND ?", [as_of, *user_range])
         if learners is None:
             return query(con, select, [as_of])
         return rows_for(con, select, learners.select("user_id"), "USING (user_id)", [as_of])
@@ -87,6 +93,8 @@ def read_lms_inputs(
     select = f"SELECT {', '.join(EVENT_COLUMNS)} FROM lms_events WHERE occurred_at <= ?"
     if courses is None:
         events = read(select)
+    elif user_range is not None:
+        raise ValueError("read_lms_inputs: `courses` with `user_range` is not supported")
     else:
         keys = courses.select("course_id")
         events = rows_for(con, select, keys, "USING (course_id)", [as_of])
