@@ -43,7 +43,7 @@ from transforms.incremental import (
 )
 from transforms.lms.assessment import ASSESSMENT_TABLES, build_assessment_tables
 from transforms.lms.progress import LMS_TABLES, LmsInputs, build_lms_progress, refresh_estimates
-from transforms.lms.read import course_tree, read_lms_inputs
+from transforms.lms.read import PROGRESS_EVENT_COLUMNS, course_tree, read_lms_inputs
 from transforms.lms.schema import ensure_lms_tables
 from transforms.lms.tasks import MEDIAN, task_queue
 from transforms.lms.tree import current_nodes, versions_as_of
@@ -127,7 +127,10 @@ def learner_inputs(
     if medians is None:
         courses = versions_as_of(course_tree(con)[0], as_of)["course_id"].unique().to_list()
         medians = task_medians(con, as_of, courses)
-    return replace(read_lms_inputs(con, as_of, learners=learners), task_medians=medians)
+    return replace(
+        read_lms_inputs(con, as_of, learners=learners, columns=PROGRESS_EVENT_COLUMNS),
+        task_medians=medians,
+    )
 
 
 # A full build reads and builds this many input rows (events and attempts) at a time: groups
@@ -170,13 +173,15 @@ def build_progress(
     that group's: each group is read as that range."""
     groups = learner_groups(con, as_of, rows_per_group)
     if len(groups) <= 1:
-        inputs = replace(read_lms_inputs(con, as_of), task_medians=medians)
+        inputs = read_lms_inputs(con, as_of, columns=PROGRESS_EVENT_COLUMNS)
+        inputs = replace(inputs, task_medians=medians)
         return build_lms_progress(inputs, as_of, params)
     parts = []
     for group in groups:
         # a group is a run of learners in user_id order: read as the range it spans
         span = (group[USER][0], group[USER][-1])
-        inputs = replace(read_lms_inputs(con, as_of, user_range=span), task_medians=medians)
+        inputs = read_lms_inputs(con, as_of, user_range=span, columns=PROGRESS_EVENT_COLUMNS)
+        inputs = replace(inputs, task_medians=medians)
         parts.append(build_lms_progress(inputs, as_of, params))
     return {name: pl.concat([part[name] for part in parts]) for name in parts[0]}
 

@@ -147,15 +147,19 @@ class LmsParts(CourseParts):
         )
 
     @cached_property
+    def activity(self) -> pl.DataFrame:
+        return event_activity(self.events)
+
+    @cached_property
     def lessons(self) -> pl.DataFrame:
         best = best_scores(self.quizzes, self.grades)
         return lesson_progress(
-            self.events, self.lesson_attrs, self.items, self.solves, self.done, best
+            self.activity, self.lesson_attrs, self.items, self.solves, self.done, best
         )
 
     @cached_property
     def enrollments(self) -> pl.DataFrame:
-        return enrollments(self.events, self.in_force, self.inputs.nodes, self.done)
+        return enrollments(self.events, self.activity, self.in_force, self.inputs.nodes, self.done)
 
     @cached_property
     def learners(self) -> pl.DataFrame:
@@ -165,7 +169,7 @@ class LmsParts(CourseParts):
     def modules(self) -> pl.DataFrame:
         return module_progress(
             self.learners,
-            self.events,
+            self.activity,
             self.current,
             self.items,
             self.lessons,
@@ -179,7 +183,7 @@ class LmsParts(CourseParts):
     def courses(self) -> pl.DataFrame:
         return course_progress(
             self.learners,
-            self.events,
+            self.activity,
             self.current,
             self.lessons,
             self.modules,
@@ -327,8 +331,42 @@ def encode_ids(inputs: LmsInputs) -> LmsInputs:
     )
 
 
+def event_activity(events: pl.DataFrame) -> pl.DataFrame:
+    """The timed events (`timed_events`) summed once for every progress table: one row per
+    (user_id, course_id, module_id, lesson_id, course_level) with an event (module_id and
+    lesson_id null off a module or lesson; `course_level`: a COURSE_LEVEL event type).
+    `views` and `first_viewed_at`/`last_viewed_at`: views of the lesson node itself;
+    `first_at`/`last_at`: any event; `time_ms` summed (an integer, so a coarser grain's sum
+    is exact); `enrolled_at`/`completed_event_at`: the first `enrolled` and
+    `course_completed` events. Every coarser grain (a lesson, a module, a course) is a
+    re-aggregation of these rows, not another pass over the events."""
+    at = pl.col("occurred_at")
+    viewed = (pl.col("type") == "lesson_viewed") & (pl.col("node_id") == pl.col("lesson_id"))
+    return (
+        events.lazy()
+        .group_by(
+            USER,
+            "course_id",
+            "module_id",
+            "lesson_id",
+            pl.col("type").is_in(list(COURSE_LEVEL)).alias("course_level"),
+        )
+        .agg(
+            viewed.sum().alias("views"),
+            at.filter(viewed).min().alias("first_viewed_at"),
+            at.filter(viewed).max().alias("last_viewed_at"),
+            at.min().alias("first_at"),
+            at.max().alias("last_at"),
+            pl.col("time_ms").sum(),
+            at.filter(pl.col("type") == "enrolled").min().alias("enrolled_at"),
+            at.filter(pl.col("type") == "course_completed").min().alias("completed_event_at"),
+        )
+        .collect()
+    )
+
+
 def lesson_progress(
-    events: pl.DataFrame,
+    activity: pl.DataFrame,
     lesson_attrs: pl.DataFrame,
     items: pl.DataFrame,
     solves: pl.DataFrame,
@@ -341,16 +379,16 @@ def lesson_progress(
     `percent_complete` is 100 once completed, else tasks solved / tasks × 100 (0 with none);
     `points_earned`/`points_possible`: solved tasks' points, or the best score of a quiz or an
     assignment × its max points."""
-    on_lessons = events.lazy().filter(pl.col("lesson_id").is_not_null())
-    viewed = (pl.col("type") == "lesson_viewed") & (pl.col("node_id") == pl.col("lesson_id"))
     touched = (
-        on_lessons.group_by(USER, "lesson_id")
+        activity.lazy()
+        .filter(pl.col("lesson_id").is_not_null())
+        .group_by(USER, "lesson_id")
         .agg(
-            viewed.sum().cast(pl.Int32).alias("views"),
-            pl.col("occurred_at").filter(viewed).min().alias("first_viewed_at"),
-            pl.col("occurred_at").filter(viewed).max().alias("last_viewed_at"),
-            pl.col("occurred_at").min().alias("first_activity_at"),
-            pl.col("occurred_at").max().alias("last_activity_at"),
+            pl.col("views").sum().cast(pl.Int32),
+            pl.col("first_viewed_at").min(),
+            pl.col("last_viewed_at").max(),
+            pl.col("first_at").min().alias("first_activity_at"),
+            pl.col("last_at").max().alias("last_activity_at"),
             (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
         )
         .collect()
@@ -480,7 +518,11 @@ ENROLLED_AT = pl.coalesce(
 
 
 def enrollments(
-    events: pl.DataFrame, in_force: pl.DataFrame, nodes: pl.DataFrame, done: pl.DataFrame
+    events: pl.DataFrame,
+    activity: pl.DataFrame,
+    in_force: pl.DataFrame,
+    nodes: pl.DataFrame,
+    done: pl.DataFrame,
 ) -> pl.DataFrame:
     """One row per (user_id, course_id) with an event in a course in force. `status`: the last
     of enrolled/paused/resumed/unenrolled decides `withdrawn` (unenrolled) or `paused` (with no
@@ -501,22 +543,12 @@ def enrollments(
         )
         .collect()
     )
-    learners = (
-        events.lazy()
-        .group_by(USER, "course_id")
-        .agg(
-            ENROLLED_AT.alias("enrolled_at"),
-            pl.col("occurred_at").max().alias("last_activity_at"),
-            pl.col("occurred_at")
-            .filter(pl.col("type") == "course_completed")
-            .min()
-            .alias("_event_done"),
-            pl.col("occurred_at")
-            .filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
-            .max()
-            .alias("_last_work"),
-        )
-        .collect()
+    # ENROLLED_AT and the rest, re-aggregated from the events' `event_activity`
+    learners = activity.group_by(USER, "course_id").agg(
+        pl.coalesce(pl.col("enrolled_at").min(), pl.col("first_at").min()).alias("enrolled_at"),
+        pl.col("last_at").max().alias("last_activity_at"),
+        pl.col("completed_event_at").min().alias("_event_done"),
+        pl.col("last_at").filter(~pl.col("course_level")).max().alias("_last_work"),
     )
     by_rule = _sticky(learners.select(USER, "course_id"), nodes, in_force, done, "course_id")
     rows = (
@@ -640,16 +672,17 @@ def _counts(grid: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     )
 
 
-def _activity(events: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    work = events.lazy().filter(~pl.col("type").is_in(list(COURSE_LEVEL)))
+def _activity(activity: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Per `keys`: the first and last event and the time spent, of the work (not the
+    course-level events), from `event_activity`."""
     return (
-        work.group_by(keys)
+        activity.filter(~pl.col("course_level"))
+        .group_by(keys)
         .agg(
-            pl.col("occurred_at").min().alias("started_at"),
-            pl.col("occurred_at").max().alias("last_activity_at"),
+            pl.col("first_at").min().alias("started_at"),
+            pl.col("last_at").max().alias("last_activity_at"),
             (pl.col("time_ms").sum() / 1000).alias("time_spent_s"),
         )
-        .collect()
     )
 
 
@@ -704,7 +737,7 @@ def refresh_estimates(rows: pl.DataFrame, lessons: pl.DataFrame, as_of: datetime
 
 def module_progress(
     learners: pl.DataFrame,
-    events: pl.DataFrame,
+    activity: pl.DataFrame,
     current: pl.DataFrame,
     items: pl.DataFrame,
     lessons: pl.DataFrame,
@@ -729,7 +762,7 @@ def module_progress(
     sticky = _sticky(learners, nodes, in_force, done, "module_id")
     rows = (
         modules.join(_counts(grid, keys), on=keys, how="left")
-        .join(_activity(events, keys), on=keys, how="left")
+        .join(_activity(activity, keys), on=keys, how="left")
         .join(sticky, on=keys, how="left")
         .join(
             _pointer(grid.filter(~pl.col("optional")), keys).drop("current_module"),
@@ -761,7 +794,7 @@ def _finish(rows: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
 
 def course_progress(
     learners: pl.DataFrame,
-    events: pl.DataFrame,
+    activity: pl.DataFrame,
     current: pl.DataFrame,
     lessons: pl.DataFrame,
     modules: pl.DataFrame,
@@ -782,7 +815,7 @@ def course_progress(
     rows = (
         learners.join(_counts(grid, keys), on=keys, how="left")
         .join(module_counts, on=keys, how="left")
-        .join(_activity(events, keys), on=keys, how="left")
+        .join(_activity(activity, keys), on=keys, how="left")
         .join(
             enroll.select(*keys, pl.col("status").alias("enrollment_status"), "completed_at"),
             on=keys,

@@ -43,6 +43,11 @@ EVENT_COLUMNS = (
     "submission_id",
     "grader_id",
 )
+# The event columns the progress tables read (`build_lms_progress`): not the free text and
+# provenance only the assessment tables use.
+PROGRESS_EVENT_COLUMNS = tuple(
+    c for c in EVENT_COLUMNS if c not in ("platform", "response", "submission_id", "grader_id")
+)
 
 
 def course_tree(
@@ -71,6 +76,7 @@ def read_lms_inputs(
     learners: pl.DataFrame | None = None,
     courses: pl.DataFrame | None = None,
     user_range: tuple[str, str] | None = None,
+    columns: tuple[str, ...] = EVENT_COLUMNS,
 ) -> LmsInputs:
     """Course trees, events up to `as_of` and paths; with `languages`, each language's
     manifest versions as a course, its attempts as events and its learned words as solves.
@@ -79,7 +85,7 @@ def read_lms_inputs(
     `user_range` (first, last), the same for the learners whose `user_id` lies between the two,
     both included: a filter the scan applies, cheaper than a join with a list of learners (a
     full build's groups are such runs). With `courses` (one column, `course_id`), only the
-    events of those courses (the per-course tables)."""
+    events of those courses (the per-course tables). `columns`: the event columns read."""
     ensure_lms_tables(con)
     versions, nodes = course_tree(con, languages)
 
@@ -90,16 +96,16 @@ def read_lms_inputs(
             return query(con, select, [as_of])
         return rows_for(con, select, learners.select("user_id"), "USING (user_id)", [as_of])
 
-    select = f"SELECT {', '.join(EVENT_COLUMNS)} FROM lms_events WHERE occurred_at <= ?"
+    select = f"SELECT {', '.join(columns)} FROM lms_events WHERE occurred_at <= ?"
     if courses is None:
         events = read(select)
-    elif user_range is not None:
-        raise ValueError("read_lms_inputs: `courses` with `user_range` is not supported")
     else:
         keys = courses.select("course_id")
         events = rows_for(con, select, keys, "USING (course_id)", [as_of])
         if learners is not None:
             events = events.join(learners.select("user_id"), on="user_id", how="semi")
+        if user_range is not None:
+            events = events.filter(pl.col("user_id").is_between(*user_range))
     solves = cards = None
     if languages:
         attempts = read(
