@@ -374,3 +374,36 @@ def test_invariants_hold_for_any_history(
             assert frame.filter(pl.col(done) > pl.col(total)).height == 0, (table, done)
         if registered.statuses:
             assert set(frame["status"]) <= set(registered.statuses), table
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 3), st.integers(0, 2), st.integers(0, 2), st.integers(0, 4)
+        ),
+        max_size=40,
+    ),
+    packed=st.booleans(),
+)
+def test_row_order_is_a_sort_on_every_key_then_the_tiebreak(
+    rows: list[tuple[int, int, int, int]], packed: bool
+) -> None:
+    """`row_order` (leading integer keys packed into one, stable sorts per key, ties ordered
+    on the tiebreak) gives the row order of one sort on every key and then the tiebreak."""
+    from transforms.lms.activity import row_order
+
+    frame = pl.DataFrame(
+        {
+            "a": [r[0] for r in rows],
+            "b": [r[1] for r in rows],
+            "c": [r[2] for r in rows],
+            "at": [datetime(2026, 1, 1) + timedelta(minutes=r[3]) for r in rows],
+            # unique tiebreaks, in no order related to the rows'
+            "tiebreak": [f"{(i * 7919) % 101:03d}-{i}" for i in range(len(rows))],
+        },
+        schema_overrides={"a": pl.UInt32, "b": pl.UInt32, "c": pl.UInt32},
+    )
+    keys = ["a", "b", "c", "at"] if packed else ["a", "at"]
+    want = frame.with_row_index("_i").sort([*keys, "tiebreak"])["_i"]
+    assert row_order(frame, keys, "tiebreak").to_list() == want.to_list()

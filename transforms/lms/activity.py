@@ -3,6 +3,8 @@ scores, and when each lesson's completion rule first held (lms.md section 3)."""
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from transforms.lms.tree import is_lesson
@@ -26,11 +28,20 @@ def id_key(column: str, dtype: pl.DataType) -> pl.Expr:
 
 def row_order(frame: pl.DataFrame, keys: list[str], tiebreak: str) -> pl.Series:
     """The row indices of `frame` ordered by the integer or time columns `keys`, then by the
-    `tiebreak` column for rows equal on every key. The sort compares integers only, one key at
-    a time (a stable sort per key, the last key first: cheaper than one sort on several keys,
-    and nearly free on a key already in order, as time usually is); the few tied rows are then
-    ordered among themselves on the tiebreak, in place."""
+    `tiebreak` column for rows equal on every key. The sort compares integers only: the
+    leading keys (non-negative integer codes, as `id_key` gives) packed into one integer when
+    their ranges' product fits, then a stable sort per key, the last key first (cheaper than
+    one sort on several keys, and nearly free on a key already in order, as time usually
+    is); the few tied rows are then ordered among themselves on the tiebreak, in place."""
     ordered = frame.select(keys).with_row_index("_row")
+    *leading, last = keys
+    spans = [int(v) + 1 if v is not None else 1 for v in frame.select(leading).max().row(0)]
+    if len(leading) > 1 and math.prod(spans) < 2**63:
+        packed = pl.lit(0, dtype=pl.UInt64)
+        for key, span in zip(leading, spans, strict=True):
+            packed = packed * span + pl.col(key).cast(pl.UInt64)
+        ordered = ordered.select("_row", packed.alias("_packed"), last)
+        keys = ["_packed", last]
     for key in reversed(keys):
         ordered = ordered.sort(key, maintain_order=True)
     same_as_previous = pl.all_horizontal(

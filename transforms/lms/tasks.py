@@ -53,10 +53,14 @@ def task_state(
     tasks = events.lazy().filter(pl.col("type") == "task_attempted")
     median = None
     if medians is not None:
+        # the medians' ids in the events' id type (an Enum of the ids in force: a task that is
+        # not one has no events here, so its median is dropped), joined as integers
+        node_type = schema["node_id"]
         tasks = tasks.join(
-            medians.lazy().select(pl.col("node_id").cast(pl.String).alias("_node"), MEDIAN),
-            left_on=pl.col("node_id").cast(pl.String),
-            right_on="_node",
+            medians.lazy()
+            .select(pl.col("node_id").cast(node_type, strict=False), MEDIAN)
+            .drop_nulls("node_id"),
+            on="node_id",
             how="left",
         )
         median = pl.col(MEDIAN)
@@ -82,7 +86,9 @@ def task_state(
     )
     order = row_order(attempts, [*card, "occurred_at"], "event_id")
     changed = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1) for c in card).fill_null(True)
-    attempts = attempts.drop("event_id")[order].with_columns(changed.cum_sum().alias("_card"))
+    # rows in card order: each card's number is sorted, so its groups are slices, not hashes
+    card_number = changed.cum_sum().alias("_card").set_sorted()
+    attempts = attempts.drop("event_id")[order].with_columns(card_number)
     reviews = attempts.select(
         pl.col("_card").alias("card_id"), pl.col("occurred_at").alias("reviewed_at"), "quality"
     )
