@@ -379,9 +379,7 @@ def test_invariants_hold_for_any_history(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(
-        st.tuples(
-            st.integers(0, 3), st.integers(0, 2), st.integers(0, 2), st.integers(0, 4)
-        ),
+        st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(0, 2), st.integers(0, 4)),
         max_size=40,
     ),
     packed=st.booleans(),
