@@ -404,4 +404,4 @@ def test_row_order_is_a_sort_on_every_key_then_the_tiebreak(
     )
     keys = ["a", "b", "c", "at"] if packed else ["a", "at"]
     want = frame.with_row_index("_i").sort([*keys, "tiebreak"])["_i"]
-    assert row_order(frame, keys, "tiebreak").to_list() == want.to_list()
+    assert row_order(frame, keys, frame["tiebreak"].gather).to_list() == want.to_list()

@@ -4,7 +4,9 @@ scores, and when each lesson's completion rule first held (lms.md section 3)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 
 from transforms.lms.tree import is_lesson
@@ -26,13 +28,17 @@ def id_key(column: str, dtype: pl.DataType) -> pl.Expr:
     return (col if isinstance(dtype, pl.Enum) else col.cast(pl.Categorical)).to_physical()
 
 
-def row_order(frame: pl.DataFrame, keys: list[str], tiebreak: str) -> pl.Series:
+def row_order(
+    frame: pl.DataFrame, keys: list[str], tiebreak: Callable[[pl.Series], pl.Series]
+) -> pl.Series:
     """The row indices of `frame` ordered by the integer or time columns `keys`, then by the
-    `tiebreak` column for rows equal on every key. The sort compares integers only: the
-    leading keys (non-negative integer codes, as `id_key` gives) packed into one integer when
-    their ranges' product fits, then a stable sort per key, the last key first (cheaper than
-    one sort on several keys, and nearly free on a key already in order, as time usually
-    is); the few tied rows are then ordered among themselves on the tiebreak, in place."""
+    tiebreak for rows equal on every key (`tiebreak(rows)`: the tiebreak values of those rows
+    of `frame`, asked for the tied rows only, so a string tiebreak is never copied whole).
+    The sort compares integers only: the leading keys (non-negative integer codes, as `id_key`
+    gives) packed into one integer when their ranges' product fits, then a stable sort per
+    key, the last key first (cheaper than one sort on several keys, and nearly free on a key
+    already in order, as time usually is); the few tied rows are then ordered among
+    themselves on the tiebreak, in place."""
     ordered = frame.select(keys).with_row_index("_row")
     *leading, last = keys
     spans = [int(v) + 1 if v is not None else 1 for v in frame.select(leading).max().row(0)]
@@ -52,7 +58,7 @@ def row_order(frame: pl.DataFrame, keys: list[str], tiebreak: str) -> pl.Series:
     )
     rows = ordered["_row"]
     if tied.height:
-        fixed = tied.with_columns(frame[tiebreak].gather(tied["_row"]).alias("_tiebreak"))
+        fixed = tied.with_columns(tiebreak(tied["_row"]).alias("_tiebreak"))
         rows = rows.scatter(tied["_at"], fixed.sort(*keys, "_tiebreak")["_row"])
     return rows
 
@@ -84,15 +90,26 @@ def timed_events(
     )
     at = pl.col("occurred_at")
     keys = known.select(
-        id_key(USER, known.schema[USER]).alias("_user"), "occurred_at", "event_id", "session_id"
+        id_key(USER, known.schema[USER]).alias("_user"), "occurred_at", "session_id"
     ).with_row_index("_row")
+    event_ids = known["event_id"]
+
+    def event_id_of(part: pl.DataFrame) -> Callable[[pl.Series], pl.Series]:
+        return lambda rows: event_ids.gather(part["_row"].gather(rows))
+
+    def gap_ms(last: pl.Expr) -> pl.Expr:
+        """The gap to the next event of the session, capped; 0 after its last (no time)."""
+        gap = (at.shift(-1) - at).dt.total_milliseconds().clip(upper_bound=SESSION_CAP_MS)
+        return pl.when(~last).then(gap).fill_null(0).alias("_gap")
+
     # without a client session: sessions follow each learner's events in time order
     derived = keys.filter(pl.col("session_id").is_null())
     starts = session_starts("occurred_at", user="_user")
-    derived = derived[row_order(derived, ["_user", "occurred_at"], "event_id")].select(
+    order = row_order(derived, ["_user", "occurred_at"], event_id_of(derived))
+    derived = derived[order].select(
         "_row",
         starts.cum_sum().cast(pl.Int64).alias("session_key"),
-        pl.when(~starts.shift(-1).fill_null(True)).then(at.shift(-1)).alias("_next"),
+        gap_ms(starts.shift(-1).fill_null(True)),
     )
     client = keys.filter(pl.col("session_id").is_not_null()).with_columns(
         pl.col("session_id").cast(pl.Categorical).to_physical().alias("_session")
@@ -100,17 +117,23 @@ def timed_events(
     new_session = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1) for c in ("_user", "_session"))
     new_session = new_session.fill_null(True)
     numbered = derived["session_key"].max() or 0
-    client = client[row_order(client, ["_user", "_session", "occurred_at"], "event_id")].select(
+    order = row_order(client, ["_user", "_session", "occurred_at"], event_id_of(client))
+    client = client[order].select(
         "_row",
         (new_session.cum_sum().cast(pl.Int64) + numbered).alias("session_key"),
-        pl.when(~new_session.shift(-1).fill_null(True)).then(at.shift(-1)).alias("_next"),
+        gap_ms(new_session.shift(-1).fill_null(True)),
     )
-    sessions = pl.concat([derived, client]).sort("_row")
-    gap = (sessions["_next"] - known["occurred_at"]).dt.total_milliseconds()
-    capped = pl.lit(gap.clip(upper_bound=SESSION_CAP_MS))
-    measured = pl.coalesce("duration_ms", "time_spent_ms", capped)
+    # each part's values back in the events' row order, by position (no sort)
+    session_key = np.zeros(known.height, dtype=np.int64)
+    gap = np.zeros(known.height, dtype=np.int64)
+    for part in (derived, client):
+        rows = part["_row"].to_numpy()
+        session_key[rows] = part["session_key"].to_numpy()
+        gap[rows] = part["_gap"].to_numpy()
+    # no duration of its own: the gap (0 for a session's last event)
+    measured = pl.coalesce("duration_ms", "time_spent_ms", pl.lit(pl.Series(gap)))
     return known.with_columns(
-        sessions["session_key"], measured.fill_null(0).cast(pl.Int64).alias("time_ms")
+        pl.Series("session_key", session_key), measured.cast(pl.Int64).alias("time_ms")
     )
 
 

@@ -153,8 +153,11 @@ def learner_groups(
         )
     union = " UNION ALL ".join(inputs)
     counts = query(con, f"SELECT user_id, sum(n) AS n FROM ({union}) GROUP BY ALL", [as_of])
-    grouped = counts.sort(USER).with_columns(
-        ((pl.col("n").cum_sum() - pl.col("n")) // rows_per_group).alias("_group")
+    # every input requires a user_id; a null never opens or closes a range
+    grouped = (
+        counts.drop_nulls(USER)
+        .sort(USER)
+        .with_columns(((pl.col("n").cum_sum() - pl.col("n")) // rows_per_group).alias("_group"))
     )
     return [group.select(USER) for group in grouped.partition_by("_group", maintain_order=True)]
 

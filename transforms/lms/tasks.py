@@ -84,7 +84,8 @@ def task_state(
         )
         .collect()
     )
-    order = row_order(attempts, [*card, "occurred_at"], "event_id")
+    event_ids = attempts["event_id"]
+    order = row_order(attempts, [*card, "occurred_at"], event_ids.gather)
     changed = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1) for c in card).fill_null(True)
     # rows in card order: each card's number is sorted, so its groups are slices, not hashes
     card_number = changed.cum_sum().alias("_card").set_sorted()
