@@ -184,7 +184,7 @@ def build_progress(
         # a group is a run of learners in user_id order: read as the range it spans
         span = (group[USER][0], group[USER][-1])
         inputs = read_lms_inputs(con, as_of, user_range=span, columns=PROGRESS_EVENT_COLUMNS)
-        inputs = replace(inputs, task_medians=medians)
+        inputs = replace(inputs, task_medians=medians, learners=group[USER])
         parts.append(build_lms_progress(inputs, as_of, params))
     return {name: pl.concat([part[name] for part in parts]) for name in parts[0]}
 

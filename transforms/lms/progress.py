@@ -52,7 +52,9 @@ class LmsInputs:
     their attempts are `task_attempted` events) and `cards` their SM-2 cards' state
     (`language.card_states`), which is their `task_state`'s retry queue. `task_medians`
     (node_id, median_time_ms): each task's median attempt time over every learner, given when
-    `events` hold only some learners' (`transforms.lms.nightly`)."""
+    `events` hold only some learners' (`transforms.lms.nightly`). `learners`: every user_id
+    the frames hold (or more), sorted and unique, when the reader knows them (a group of a full
+    build): `encode_ids` then takes them as they are instead of collecting them."""
 
     versions: pl.DataFrame
     nodes: pl.DataFrame
@@ -61,6 +63,7 @@ class LmsInputs:
     solves: pl.DataFrame | None = None
     cards: pl.DataFrame | None = None
     task_medians: pl.DataFrame | None = None
+    learners: pl.Series | None = None
 
 
 def _pct(done: pl.Expr, total: pl.Expr) -> pl.Expr:
@@ -166,10 +169,15 @@ class LmsParts(CourseParts):
         return self.enrollments.select(USER, "course_id")
 
     @cached_property
+    def grid(self) -> pl.DataFrame:
+        return _lesson_grid(self.learners, self.current, self.lessons)
+
+    @cached_property
     def modules(self) -> pl.DataFrame:
         return module_progress(
             self.learners,
             self.activity,
+            self.grid,
             self.current,
             self.items,
             self.lessons,
@@ -184,7 +192,7 @@ class LmsParts(CourseParts):
         return course_progress(
             self.learners,
             self.activity,
-            self.current,
+            self.grid,
             self.lessons,
             self.modules,
             self.enrollments,
@@ -310,7 +318,8 @@ def encode_ids(inputs: LmsInputs) -> LmsInputs:
         ]
         return pl.Enum(pl.concat(values).unique().collect()["v"].sort())
 
-    types = {USER: enum((USER,)), "course_id": enum(("course_id",))}
+    users = enum((USER,)) if inputs.learners is None else pl.Enum(inputs.learners)
+    types = {USER: users, "course_id": enum(("course_id",))}
     node = enum(NODE_COLUMNS)
     types |= dict.fromkeys(NODE_COLUMNS, node)
     # every registered event type (the builders compare with them) and any other present
@@ -328,6 +337,7 @@ def encode_ids(inputs: LmsInputs) -> LmsInputs:
         solves=cast(inputs.solves) if inputs.solves is not None else None,
         cards=cast(inputs.cards) if inputs.cards is not None else None,
         task_medians=inputs.task_medians,
+        learners=inputs.learners,
     )
 
 
@@ -738,6 +748,7 @@ def refresh_estimates(rows: pl.DataFrame, lessons: pl.DataFrame, as_of: datetime
 def module_progress(
     learners: pl.DataFrame,
     activity: pl.DataFrame,
+    grid: pl.DataFrame,
     current: pl.DataFrame,
     items: pl.DataFrame,
     lessons: pl.DataFrame,
@@ -751,7 +762,6 @@ def module_progress(
     required lessons × 100 (null with none); `completed_at` is sticky (the first moment the
     version then in force had all its required lessons of the module completed);
     `new_since_completion` counts the required lessons still open after it."""
-    grid = _lesson_grid(learners, current, lessons)
     keys = [USER, "course_id", "module_id"]
     modules = learners.join(
         current.filter(pl.col("kind") == "module").select(
@@ -795,7 +805,7 @@ def _finish(rows: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
 def course_progress(
     learners: pl.DataFrame,
     activity: pl.DataFrame,
-    current: pl.DataFrame,
+    grid: pl.DataFrame,
     lessons: pl.DataFrame,
     modules: pl.DataFrame,
     enroll: pl.DataFrame,
@@ -806,7 +816,6 @@ def course_progress(
     the enrollment status, `completed_at` as in `enrollments` (sticky), the "continue here"
     pointer (`current_module`, `current_lesson`) and `estimated_completion_date` (remaining
     required lessons ÷ lessons completed per day over the last 28 days; null when none)."""
-    grid = _lesson_grid(learners, current, lessons)
     keys = [USER, "course_id"]
     module_counts = modules.group_by(keys).agg(
         (pl.col("status") == "completed").sum().cast(pl.Int32).alias("modules_completed"),
