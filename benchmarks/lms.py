@@ -9,7 +9,9 @@ attempts, quiz attempts), written as landing files of at most 1M rows (gzip: JSO
 then each step runs in a child process so the peak memory printed is its own. With `--work`,
 the landing files and the ingested warehouses are kept there and reused by later runs (the
 progress step alone, `--steps progress`, needs one format's warehouse). Wall and CPU seconds
-are both printed: on a shared machine the CPU time is the steadier figure. Issue 12's targets:
+are both printed: on a shared machine the CPU time is the steadier figure. The progress
+step's floor is the faster of two reads (the first may find the warehouse file cold; the
+progress run after them finds it cached). Issue 12's targets:
 ingestion within 2× the attempts' rate, progress tables within 3× the floor, under 6 GB.
 
 The ingest step also ingests as many attempts, in the same format, as the attempts' own
@@ -310,7 +312,12 @@ def main() -> None:
             if warehouse.exists():
                 last_warehouse = str(warehouse)
         if "progress" in steps and last_warehouse:
-            floor = run_child(__file__, "progress_floor", "", last_warehouse, "")
+            # the faster of two reads: the first may find the file cold, and the progress run
+            # after them finds it cached
+            floor = min(
+                (run_child(__file__, "progress_floor", "", last_warehouse, "") for _ in range(2)),
+                key=lambda run: run["seconds"],
+            )
             prog = run_child(__file__, "progress", "", last_warehouse, "")
             print(
                 f"progress tables: {prog['seconds']:.1f}s (CPU {prog['cpu_s']:.1f}s), "
