@@ -177,6 +177,12 @@ def test_full_refresh_and_course_change_rebuild_everything(
         assert update_lms_progress(con, as_of).mode == "incremental"
         run = update_lms_progress(con, as_of, full_refresh=True)
         assert (run.mode, run.reason) == ("full", "full refresh requested")
+        whole = _tables(con)
+        # in groups of about 50 input rows (`PROGRESS_LMS_GROUP_ROWS`): the same tables
+        grouped = update_lms_progress(con, as_of, full_refresh=True, rows_per_group=50)
+        assert grouped.mode == "full"
+        for name, frame in _tables(con).items():
+            assert_frame_equal(frame, whole[name])
         con.execute("UPDATE learning_paths SET position = position + 10")
         run = update_lms_progress(con, as_of)
         assert run.mode == "full"

@@ -117,6 +117,10 @@ class SettingsResource(dg.ConfigurableResource):
     def buckets(self) -> int:
         return self.parsed.buckets
 
+    @property
+    def lms_group_rows(self) -> int:
+        return self.parsed.lms_group_rows
+
     def base_sm2_params(self) -> dict[str, Any]:
         """`PROGRESS_SM2_PARAMS` as SM2Params fields (a JSON object, or a JSON file's path)."""
         setting = self.parsed.sm2_params

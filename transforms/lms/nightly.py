@@ -48,6 +48,7 @@ from transforms.lms.schema import ensure_lms_tables
 from transforms.lms.tasks import MEDIAN, task_queue
 from transforms.lms.tree import current_nodes, versions_as_of
 from transforms.registry import table_names
+from transforms.settings import Settings
 from transforms.sm2 import SM2Params
 from transforms.warehouse import query, registered, replace_table, table_exists, transaction
 
@@ -133,9 +134,10 @@ def learner_inputs(
     )
 
 
-# A full build reads and builds this many input rows (events and attempts) at a time: groups
-# of whole learners, in user_id order, so only one group's rows sit in memory.
-GROUP_ROWS = 2_000_000
+# A full build reads and builds this many input rows (events, attempts, reviews) at a time:
+# groups of whole learners, in user_id order, so only one group's rows sit in memory. The
+# pipeline takes it from `PROGRESS_LMS_GROUP_ROWS` (transforms.settings), whose default this is.
+GROUP_ROWS = Settings().lms_group_rows
 
 
 def learner_groups(
@@ -267,9 +269,12 @@ def update_lms_progress(
     as_of: datetime,
     params: SM2Params | None = None,
     full_refresh: bool = False,
+    rows_per_group: int = GROUP_ROWS,
 ) -> LmsRun:
     """Bring every LMS progress table up to `as_of`: the tables `build_lms_progress` gives over
-    all the data, rebuilding only the touched learners when the stored state allows."""
+    all the data, rebuilding only the touched learners when the stored state allows. A full
+    build reads and builds about `rows_per_group` input rows at a time
+    (`PROGRESS_LMS_GROUP_ROWS`)."""
     ensure_lms_tables(con)
     touched = pending(con, LMS_CONSUMER)
     sources = unconsumed_sources(con, LMS_CONSUMER, EVENTS_LEDGER)
@@ -282,7 +287,7 @@ def update_lms_progress(
     courses = in_force["course_id"].unique().sort().to_list()
     if reason or touched is None or sources is None:
         medians = task_medians(con, as_of, courses)
-        tables = build_progress(con, as_of, params, medians)
+        tables = build_progress(con, as_of, params, medians, rows_per_group)
         with transaction(con):
             for name, frame in tables.items():
                 replace_table(con, name, frame)

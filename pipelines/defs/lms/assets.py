@@ -161,7 +161,9 @@ def lms_progress_tables(
         ensure_lms_tables(con)
         as_of = resolve_as_of(con, settings.as_of_time)
         full = config.full_refresh or settings.full_refresh
-        run = update_lms_progress(con, as_of, SM2Params(), full_refresh=full)
+        run = update_lms_progress(
+            con, as_of, SM2Params(), full_refresh=full, rows_per_group=settings.lms_group_rows
+        )
         names = [*table_names(LMS_TABLES), *PROGRESS_BOOKKEEPING]
         results = stored_table_results(con, names, as_of, run.tables, run.summary)
     yield from results
