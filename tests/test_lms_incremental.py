@@ -296,6 +296,17 @@ def test_a_shard_of_learners_gets_their_rows_of_the_whole_build(
         assert_frame_equal(got, want.sort(frame.columns, nulls_last=True), check_dtypes=False)
 
 
+def test_learners_and_a_user_range_together_are_refused(
+    nightly: tuple[Path, Path, list[str]],
+) -> None:
+    _, warehouse, _ = nightly
+    with connect(warehouse) as con:
+        as_of = resolve_as_of(con, None)
+        some = pl.DataFrame({"user_id": ["a"]})
+        with pytest.raises(ValueError, match="not both"):
+            read_lms_inputs(con, as_of, learners=some, user_range=("a", "b"))
+
+
 def test_a_build_in_groups_of_learners_is_the_whole_build(
     nightly: tuple[Path, Path, list[str]],
 ) -> None:

@@ -128,10 +128,22 @@ def learner_inputs(
     if medians is None:
         courses = versions_as_of(course_tree(con)[0], as_of)["course_id"].unique().to_list()
         medians = task_medians(con, as_of, courses)
-    return replace(
-        read_lms_inputs(con, as_of, learners=learners, columns=PROGRESS_EVENT_COLUMNS),
-        task_medians=medians,
+    return _progress_inputs(con, as_of, medians, learners=learners)
+
+
+def _progress_inputs(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    medians: pl.DataFrame,
+    learners: pl.DataFrame | None = None,
+    user_range: tuple[str, str] | None = None,
+) -> LmsInputs:
+    """The progress tables' inputs (`read_lms_inputs` of the event columns they use, of
+    everyone, `learners` or a `user_range`) with every learner's task `medians`."""
+    inputs = read_lms_inputs(
+        con, as_of, learners=learners, user_range=user_range, columns=PROGRESS_EVENT_COLUMNS
     )
+    return replace(inputs, task_medians=medians)
 
 
 # A full build reads and builds this many input rows (events, attempts, reviews) at a time:
@@ -178,16 +190,13 @@ def build_progress(
     that group's: each group is read as that range."""
     groups = learner_groups(con, as_of, rows_per_group)
     if len(groups) <= 1:
-        inputs = read_lms_inputs(con, as_of, columns=PROGRESS_EVENT_COLUMNS)
-        inputs = replace(inputs, task_medians=medians)
-        return build_lms_progress(inputs, as_of, params)
+        return build_lms_progress(_progress_inputs(con, as_of, medians), as_of, params)
     parts = []
     for group in groups:
         # a group is a run of learners in user_id order: read as the range it spans
         span = (group[USER][0], group[USER][-1])
-        inputs = read_lms_inputs(con, as_of, user_range=span, columns=PROGRESS_EVENT_COLUMNS)
-        inputs = replace(inputs, task_medians=medians, learners=group[USER])
-        parts.append(build_lms_progress(inputs, as_of, params))
+        inputs = _progress_inputs(con, as_of, medians, user_range=span)
+        parts.append(build_lms_progress(replace(inputs, learners=group[USER]), as_of, params))
     return {name: pl.concat([part[name] for part in parts]) for name in parts[0]}
 
 

@@ -86,6 +86,8 @@ def read_lms_inputs(
     both included: a filter the scan applies, cheaper than a join with a list of learners (a
     full build's groups are such runs). With `courses` (one column, `course_id`), only the
     events of those courses (the per-course tables). `columns`: the event columns read."""
+    if learners is not None and user_range is not None:
+        raise ValueError("read_lms_inputs: give `learners` or `user_range`, not both")
     ensure_lms_tables(con)
     versions, nodes = course_tree(con, languages)
 
