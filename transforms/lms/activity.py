@@ -41,13 +41,14 @@ def row_order(
     themselves on the tiebreak, in place."""
     ordered = frame.select(keys).with_row_index("_row")
     *leading, last = keys
-    spans = [int(v) + 1 if v is not None else 1 for v in frame.select(leading).max().row(0)]
-    if len(leading) > 1 and math.prod(spans) < 2**63:
-        packed = pl.lit(0, dtype=pl.UInt64)
-        for key, span in zip(leading, spans, strict=True):
-            packed = packed * span + pl.col(key).cast(pl.UInt64)
-        ordered = ordered.select("_row", packed.alias("_packed"), last)
-        keys = ["_packed", last]
+    if len(leading) > 1:
+        spans = [int(v) + 1 if v is not None else 1 for v in frame.select(leading).max().row(0)]
+        if math.prod(spans) < 2**63:
+            packed = pl.lit(0, dtype=pl.UInt64)
+            for key, span in zip(leading, spans, strict=True):
+                packed = packed * span + pl.col(key).cast(pl.UInt64)
+            ordered = ordered.select("_row", packed.alias("_packed"), last)
+            keys = ["_packed", last]
     for key in reversed(keys):
         ordered = ordered.sort(key, maintain_order=True)
     same_as_previous = pl.all_horizontal(
