@@ -179,7 +179,6 @@ class LmsParts(CourseParts):
             self.activity,
             self.grid,
             self.current,
-            self.items,
             self.lessons,
             self.in_force,
             self.inputs.nodes,
@@ -368,7 +367,7 @@ def event_activity(events: pl.DataFrame) -> pl.DataFrame:
             at.min().alias("first_at"),
             at.max().alias("last_at"),
             pl.col("time_ms").sum(),
-            at.filter(pl.col("type") == "enrolled").min().alias("enrolled_at"),
+            FIRST_ENROLLED.alias("enrolled_at"),
             at.filter(pl.col("type") == "course_completed").min().alias("completed_event_at"),
         )
         .collect()
@@ -518,13 +517,15 @@ def _sticky(
     )
 
 
-# A learner's enrollment in a course (aggregated per user and course): the first `enrolled`
-# event, else the first event. `enrollments.enrolled_at`; assignments' offset deadlines count
-# from it.
-ENROLLED_AT = pl.coalesce(
-    pl.col("occurred_at").filter(pl.col("type") == "enrolled").min(),
-    pl.col("occurred_at").min(),
-)
+def enrolled_at(first_enrolled: pl.Expr, first_event: pl.Expr) -> pl.Expr:
+    """A learner's enrollment in a course: the first `enrolled` event, else the first event
+    (`enrollments.enrolled_at`; assignments' offset deadlines count from it)."""
+    return pl.coalesce(first_enrolled, first_event)
+
+
+# aggregated over a learner's events (per user and course)
+FIRST_ENROLLED = pl.col("occurred_at").filter(pl.col("type") == "enrolled").min()
+ENROLLED_AT = enrolled_at(FIRST_ENROLLED, pl.col("occurred_at").min())
 
 
 def enrollments(
@@ -553,9 +554,9 @@ def enrollments(
         )
         .collect()
     )
-    # ENROLLED_AT and the rest, re-aggregated from the events' `event_activity`
+    # re-aggregated from the events' `event_activity`
     learners = activity.group_by(USER, "course_id").agg(
-        pl.coalesce(pl.col("enrolled_at").min(), pl.col("first_at").min()).alias("enrolled_at"),
+        enrolled_at(pl.col("enrolled_at").min(), pl.col("first_at").min()).alias("enrolled_at"),
         pl.col("last_at").max().alias("last_activity_at"),
         pl.col("completed_event_at").min().alias("_event_done"),
         pl.col("last_at").filter(~pl.col("course_level")).max().alias("_last_work"),
@@ -750,7 +751,6 @@ def module_progress(
     activity: pl.DataFrame,
     grid: pl.DataFrame,
     current: pl.DataFrame,
-    items: pl.DataFrame,
     lessons: pl.DataFrame,
     in_force: pl.DataFrame,
     nodes: pl.DataFrame,
